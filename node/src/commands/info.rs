@@ -1,0 +1,186 @@
+//! INFO: the server's state in redis's `# Section` / `field:value` text form.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::server::REDIS_VERSION;
+use crate::connection::Session;
+use crate::protocol::Frame;
+use crate::server::ServerState;
+
+const DEFAULT_SECTIONS: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"];
+
+/// Sums of the shards' counters (each shard answers `[keys, expires, expired, hits, misses]`).
+#[derive(Default)]
+struct ShardTotals {
+    keys: i64,
+    expires: i64,
+    expired: i64,
+    hits: i64,
+    misses: i64,
+}
+
+fn totals(parts: &[Frame]) -> ShardTotals {
+    let mut t = ShardTotals::default();
+    for p in parts {
+        if let Frame::Array(v) = p {
+            let n = |i: usize| match v.get(i) {
+                Some(Frame::Integer(n)) => *n,
+                _ => 0,
+            };
+            t.keys += n(0);
+            t.expires += n(1);
+            t.expired += n(2);
+            t.hits += n(3);
+            t.misses += n(4);
+        }
+    }
+    t
+}
+
+/// Bytes allocated by the node (jemalloc's count), and its resident set size.
+pub fn memory_usage() -> (u64, u64) {
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096);
+    (allocated, rss)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+/// CPU seconds (system, user) of this process, from /proc/self/stat.
+fn cpu_times() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    // After the command name: state is field 0, utime field 11, stime field 12.
+    (ticks(12), ticks(11))
+}
+
+/// Renders INFO for `sections` (empty = default) from the server state and shard counters.
+pub fn render(state: &Arc<ServerState>, _session: &Session, sections: &[String], parts: &[Frame]) -> Frame {
+    let all = sections.iter().any(|s| s == "all" || s == "everything");
+    let wanted: Vec<&str> = if sections.is_empty() || sections.iter().any(|s| s == "default") || all {
+        DEFAULT_SECTIONS.to_vec()
+    } else {
+        sections.iter().map(|s| s.as_str()).collect()
+    };
+    let t = totals(parts);
+    let stats = &state.stats;
+    let mut out = String::new();
+    for section in DEFAULT_SECTIONS.iter().filter(|s| wanted.contains(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let mut line = |k: &str, v: &dyn std::fmt::Display| {
+            let _ = write!(out, "{k}:{v}\r\n");
+        };
+        match *section {
+            "server" => {
+                let up = state.started.elapsed().as_secs();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                line("# Server", &"");
+                out.truncate(out.len() - 3);
+                out.push_str("\r\n");
+                let mut line = |k: &str, v: &dyn std::fmt::Display| {
+                    let _ = write!(out, "{k}:{v}\r\n");
+                };
+                line("redis_version", &REDIS_VERSION);
+                line("redis_mode", &"cluster");
+                line("shardis_version", &env!("CARGO_PKG_VERSION"));
+                line("os", &std::env::consts::OS);
+                line("arch_bits", &64);
+                line("multiplexing_api", &"epoll");
+                line("process_id", &std::process::id());
+                line("run_id", &state.run_id);
+                line("tcp_port", &state.local_addr.port());
+                line("server_time_usec", &now.as_micros());
+                line("uptime_in_seconds", &up);
+                line("uptime_in_days", &(up / 86400));
+                line("hz", &state.config.hz);
+                line("shards", &state.shards.len());
+                line("executable", &std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+            }
+            "clients" => {
+                out.push_str("# Clients\r\n");
+                let mut line = |k: &str, v: &dyn std::fmt::Display| {
+                    let _ = write!(out, "{k}:{v}\r\n");
+                };
+                line("connected_clients", &state.client_count());
+                line("maxclients", &state.runtime.maxclients.load(Ordering::Relaxed));
+                line("blocked_clients", &0);
+            }
+            "memory" => {
+                let (used, rss) = memory_usage();
+                out.push_str("# Memory\r\n");
+                let mut line = |k: &str, v: &dyn std::fmt::Display| {
+                    let _ = write!(out, "{k}:{v}\r\n");
+                };
+                line("used_memory", &used);
+                line("used_memory_human", &human(used));
+                line("used_memory_rss", &rss);
+                line("used_memory_rss_human", &human(rss));
+                line("maxmemory", &0);
+                line("maxmemory_human", &"0B");
+                line("maxmemory_policy", &"noeviction");
+                line("mem_allocator", &"jemalloc");
+            }
+            "persistence" => {
+                out.push_str("# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\naof_enabled:0\r\n");
+            }
+            "stats" => {
+                out.push_str("# Stats\r\n");
+                let mut line = |k: &str, v: &dyn std::fmt::Display| {
+                    let _ = write!(out, "{k}:{v}\r\n");
+                };
+                let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+                line("total_connections_received", &get(&stats.connections_received));
+                line("total_commands_processed", &get(&stats.commands_processed));
+                line("total_net_input_bytes", &get(&stats.net_input_bytes));
+                line("total_net_output_bytes", &get(&stats.net_output_bytes));
+                line("rejected_connections", &get(&stats.rejected_connections));
+                line("expired_keys", &t.expired);
+                line("evicted_keys", &0);
+                line("keyspace_hits", &t.hits);
+                line("keyspace_misses", &t.misses);
+            }
+            "replication" => {
+                out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+            }
+            "cpu" => {
+                let (sys, user) = cpu_times();
+                let _ = write!(out, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
+            }
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:1\r\n"),
+            "keyspace" => {
+                out.push_str("# Keyspace\r\n");
+                if t.keys > 0 {
+                    let _ = write!(out, "db0:keys={},expires={},avg_ttl=0\r\n", t.keys, t.expires);
+                }
+            }
+            _ => {}
+        }
+    }
+    Frame::Verbatim(Bytes::from(out))
+}

@@ -1,0 +1,432 @@
+//! Generic key commands: DEL, EXISTS, TYPE, TOUCH, the EXPIRE family, TTL family, PERSIST,
+//! RENAME, COPY, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB/FLUSHALL, OBJECT ENCODING.
+
+use bytes::Bytes;
+
+use super::args::{self, Argv};
+use super::errors;
+use super::ApplyCtx;
+use crate::glob;
+use crate::protocol::Frame;
+use crate::shard::keyspace::{Keyspace, ScanCursor};
+
+/// Conditions of EXPIRE and friends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpireFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+/// SCAN's options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanArgs {
+    /// Where to start.
+    pub cursor: ScanCursor,
+    /// MATCH pattern.
+    pub pattern: Option<Bytes>,
+    /// COUNT (entries visited per call).
+    pub count: usize,
+    /// TYPE filter.
+    pub type_name: Option<Bytes>,
+}
+
+/// A key command, parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyCommand {
+    /// DEL / UNLINK (the keys of one shard).
+    Del(Vec<Bytes>),
+    /// EXISTS (the keys of one shard).
+    Exists(Vec<Bytes>),
+    /// TOUCH (the keys of one shard).
+    Touch(Vec<Bytes>),
+    /// TYPE key.
+    Type(Bytes),
+    /// EXPIRE family: key, deadline argument in ms (relative or absolute), flags, command name.
+    Expire {
+        /// Key.
+        key: Bytes,
+        /// Milliseconds (already scaled from seconds).
+        ms: i64,
+        /// True for EXPIREAT/PEXPIREAT.
+        absolute: bool,
+        /// NX/XX/GT/LT.
+        flags: ExpireFlags,
+        /// Command name for errors.
+        name: &'static str,
+    },
+    /// TTL, PTTL, EXPIRETIME, PEXPIRETIME.
+    Ttl {
+        /// Key.
+        key: Bytes,
+        /// Milliseconds instead of seconds.
+        ms: bool,
+        /// Absolute deadline instead of time left.
+        absolute: bool,
+    },
+    /// PERSIST key.
+    Persist(Bytes),
+    /// RENAME / RENAMENX.
+    Rename {
+        /// Source.
+        src: Bytes,
+        /// Destination.
+        dst: Bytes,
+        /// RENAMENX.
+        nx: bool,
+    },
+    /// COPY src dst [REPLACE].
+    Copy {
+        /// Source.
+        src: Bytes,
+        /// Destination.
+        dst: Bytes,
+        /// REPLACE given.
+        replace: bool,
+    },
+    /// KEYS pattern (every shard).
+    Keys(Bytes),
+    /// SCAN over the shard owning the cursor's slot.
+    Scan(ScanArgs),
+    /// RANDOMKEY (every shard; each answers `[len, key-or-nil]`).
+    RandomKey,
+    /// DBSIZE (every shard).
+    DbSize,
+    /// FLUSHDB / FLUSHALL (every shard).
+    Flush,
+    /// OBJECT ENCODING key.
+    ObjectEncoding(Bytes),
+    /// Counters for INFO (every shard): `[keys, expires, expired_keys, hits, misses]`.
+    Stats,
+}
+
+fn parse_expire_flags(opts: &[Bytes]) -> Result<ExpireFlags, Frame> {
+    let mut f = ExpireFlags::default();
+    for opt in opts {
+        if args::is(opt, "nx") {
+            f.nx = true;
+        } else if args::is(opt, "xx") {
+            f.xx = true;
+        } else if args::is(opt, "gt") {
+            f.gt = true;
+        } else if args::is(opt, "lt") {
+            f.lt = true;
+        } else {
+            return Err(Frame::error_owned(format!(
+                "ERR Unsupported option {}",
+                errors::quote_arg(opt, usize::MAX)
+            )));
+        }
+    }
+    if f.nx && (f.xx || f.gt || f.lt) {
+        return Err(Frame::error(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if f.gt && f.lt {
+        return Err(Frame::error("ERR GT and LT options at the same time are not compatible"));
+    }
+    Ok(f)
+}
+
+/// Parses a SCAN cursor (an unsigned decimal), or `ERR invalid cursor`.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, Frame> {
+    std::str::from_utf8(arg)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Frame::error("ERR invalid cursor"))
+}
+
+/// Parses SCAN's options after the cursor.
+fn parse_scan(argv: &Argv, cursor_at: usize) -> Result<ScanArgs, Frame> {
+    let cursor = ScanCursor::decode(parse_cursor(&argv[cursor_at])?);
+    let mut out = ScanArgs { cursor, pattern: None, count: 10, type_name: None };
+    let mut i = cursor_at + 1;
+    while i < argv.len() {
+        let has_value = i + 1 < argv.len();
+        if args::is(&argv[i], "count") && has_value {
+            let n = args::int(&argv[i + 1])?;
+            if n < 1 {
+                return Err(errors::syntax());
+            }
+            out.count = n as usize;
+        } else if args::is(&argv[i], "match") && has_value {
+            let p = &argv[i + 1];
+            // Like redis, `*` alone means no filter.
+            out.pattern = (p.as_ref() != b"*").then(|| p.clone());
+        } else if args::is(&argv[i], "type") && has_value {
+            out.type_name = Some(argv[i + 1].clone());
+        } else {
+            return Err(errors::syntax());
+        }
+        i += 2;
+    }
+    Ok(out)
+}
+
+impl KeyCommand {
+    /// Parses a key command; `name` is the lowercase (full) command name, arity already checked.
+    pub fn parse(name: &'static str, argv: &Argv) -> Result<KeyCommand, Frame> {
+        let key = || argv[1].clone();
+        Ok(match name {
+            "del" | "unlink" => KeyCommand::Del(argv[1..].to_vec()),
+            "exists" => KeyCommand::Exists(argv[1..].to_vec()),
+            "touch" => KeyCommand::Touch(argv[1..].to_vec()),
+            "type" => KeyCommand::Type(key()),
+            "expire" | "pexpire" | "expireat" | "pexpireat" => {
+                let flags = parse_expire_flags(&argv[3..])?;
+                let when = args::int(&argv[2])?;
+                let seconds = name == "expire" || name == "expireat";
+                let ms = if seconds {
+                    when.checked_mul(1000).ok_or_else(|| errors::invalid_expire(name))?
+                } else {
+                    when
+                };
+                KeyCommand::Expire { key: key(), ms, absolute: name.ends_with("at"), flags, name }
+            }
+            "ttl" | "pttl" | "expiretime" | "pexpiretime" => KeyCommand::Ttl {
+                key: key(),
+                ms: name.starts_with('p'),
+                absolute: name.ends_with("time"),
+            },
+            "persist" => KeyCommand::Persist(key()),
+            "rename" | "renamenx" => KeyCommand::Rename {
+                src: key(),
+                dst: argv[2].clone(),
+                nx: name == "renamenx",
+            },
+            "copy" => {
+                let mut replace = false;
+                let mut i = 3;
+                while i < argv.len() {
+                    if args::is(&argv[i], "replace") {
+                        replace = true;
+                    } else if args::is(&argv[i], "db") && i + 1 < argv.len() {
+                        let db = args::int(&argv[i + 1])?;
+                        if db != 0 {
+                            return Err(Frame::error(
+                                "ERR Copying to another database is not allowed in cluster mode",
+                            ));
+                        }
+                        i += 1;
+                    } else {
+                        return Err(errors::syntax());
+                    }
+                    i += 1;
+                }
+                KeyCommand::Copy { src: key(), dst: argv[2].clone(), replace }
+            }
+            "keys" => KeyCommand::Keys(key()),
+            "scan" => KeyCommand::Scan(parse_scan(argv, 1)?),
+            "randomkey" => KeyCommand::RandomKey,
+            "dbsize" => KeyCommand::DbSize,
+            "flushdb" | "flushall" => {
+                if argv.len() > 2 {
+                    return Err(errors::syntax());
+                }
+                if let Some(mode) = argv.get(1) {
+                    if !args::is(mode, "sync") && !args::is(mode, "async") {
+                        return Err(errors::syntax());
+                    }
+                }
+                KeyCommand::Flush
+            }
+            "object|encoding" => KeyCommand::ObjectEncoding(argv[2].clone()),
+            _ => return Err(Frame::error("ERR unknown key command")),
+        })
+    }
+
+    /// The keys this command names, in order (none for whole-keyspace commands).
+    pub fn keys(&self) -> Vec<&Bytes> {
+        match self {
+            KeyCommand::Del(keys) | KeyCommand::Exists(keys) | KeyCommand::Touch(keys) => {
+                keys.iter().collect()
+            }
+            KeyCommand::Type(k)
+            | KeyCommand::Persist(k)
+            | KeyCommand::ObjectEncoding(k)
+            | KeyCommand::Expire { key: k, .. }
+            | KeyCommand::Ttl { key: k, .. } => vec![k],
+            KeyCommand::Rename { src, dst, .. } | KeyCommand::Copy { src, dst, .. } => {
+                vec![src, dst]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// True when the command never writes.
+    pub fn is_read_only(&self) -> bool {
+        !matches!(
+            self,
+            KeyCommand::Del(_)
+                | KeyCommand::Expire { .. }
+                | KeyCommand::Persist(_)
+                | KeyCommand::Rename { .. }
+                | KeyCommand::Copy { .. }
+                | KeyCommand::Flush
+        )
+    }
+
+    /// Runs the command against `ks`.
+    pub fn apply(&self, ks: &mut Keyspace, ctx: &ApplyCtx) -> Frame {
+        let now = ctx.now;
+        match self {
+            KeyCommand::Del(keys) => {
+                let mut n = 0;
+                for k in keys {
+                    ks.purge_if_expired(k, now);
+                    n += i64::from(ks.remove(k).is_some());
+                }
+                Frame::Integer(n)
+            }
+            KeyCommand::Exists(keys) | KeyCommand::Touch(keys) => {
+                Frame::Integer(keys.iter().filter(|k| ks.contains(k, now)).count() as i64)
+            }
+            KeyCommand::Type(k) => Frame::simple(ks.peek(k, now).map_or("none", |e| e.value.type_name())),
+            KeyCommand::Expire { key, ms, absolute, flags, name } => {
+                apply_expire(ks, now, key, *ms, *absolute, *flags, name)
+            }
+            KeyCommand::Ttl { key, ms, absolute } => {
+                let Some(entry) = ks.peek(key, now) else {
+                    return Frame::Integer(-2);
+                };
+                let Some(at) = entry.expires_at() else {
+                    return Frame::Integer(-1);
+                };
+                let value = if *absolute { at as i64 } else { at.saturating_sub(now) as i64 };
+                Frame::Integer(if *ms { value } else { (value + 500) / 1000 })
+            }
+            KeyCommand::Persist(key) => {
+                let has_ttl = ks.get_mut(key, now).is_some_and(|e| e.expires_at().is_some());
+                if has_ttl {
+                    ks.set_expiry(key, 0);
+                }
+                Frame::Integer(i64::from(has_ttl))
+            }
+            KeyCommand::Rename { src, dst, nx } => {
+                ks.purge_if_expired(src, now);
+                ks.purge_if_expired(dst, now);
+                if !ks.contains(src, now) {
+                    return Frame::error("ERR no such key");
+                }
+                if src == dst {
+                    return if *nx { Frame::Integer(0) } else { Frame::ok() };
+                }
+                if *nx && ks.contains(dst, now) {
+                    return Frame::Integer(0);
+                }
+                let Some(entry) = ks.remove(src) else {
+                    return Frame::error("ERR no such key");
+                };
+                let deadline = entry.expires_at().unwrap_or(0);
+                ks.insert(dst, entry.value, deadline);
+                if *nx {
+                    Frame::Integer(1)
+                } else {
+                    Frame::ok()
+                }
+            }
+            KeyCommand::Copy { src, dst, replace } => {
+                if src == dst {
+                    return Frame::error("ERR source and destination objects are the same");
+                }
+                ks.purge_if_expired(dst, now);
+                let Some(entry) = ks.peek(src, now).cloned() else {
+                    return Frame::Integer(0);
+                };
+                if !replace && ks.contains(dst, now) {
+                    return Frame::Integer(0);
+                }
+                ks.insert(dst, entry.value.clone(), entry.expires_at().unwrap_or(0));
+                Frame::Integer(1)
+            }
+            KeyCommand::Keys(pattern) => {
+                let all = pattern.as_ref() == b"*";
+                Frame::Array(
+                    ks.live_keys(now)
+                        .filter(|(k, _)| all || glob::matches(pattern, k, false))
+                        .map(|(k, _)| Frame::Bulk(k.clone()))
+                        .collect(),
+                )
+            }
+            KeyCommand::Scan(scan) => {
+                let mut keys = Vec::new();
+                let next = ks.scan(scan.cursor, scan.count, now, |k, e| {
+                    let type_ok = scan
+                        .type_name
+                        .as_ref()
+                        .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+                    let match_ok = scan.pattern.as_ref().is_none_or(|p| glob::matches(p, k, false));
+                    if type_ok && match_ok {
+                        keys.push(Frame::Bulk(k.clone()));
+                    }
+                });
+                let (_, last) = ks.slot_range();
+                let next = match next {
+                    Some(c) => c.encode(),
+                    None if last == crate::slot::SLOT_COUNT - 1 => 0,
+                    None => ScanCursor { slot: last + 1, pos: 0 }.encode(),
+                };
+                Frame::Array(vec![Frame::bulk_from(next.to_string().as_bytes()), Frame::Array(keys)])
+            }
+            KeyCommand::RandomKey => Frame::Array(vec![
+                Frame::Integer(ks.len() as i64),
+                ks.random_key(now).map_or(Frame::Null, Frame::Bulk),
+            ]),
+            KeyCommand::DbSize => Frame::Integer(ks.len() as i64),
+            KeyCommand::Flush => {
+                ks.clear();
+                Frame::ok()
+            }
+            KeyCommand::ObjectEncoding(key) => match ks.peek(key, now) {
+                Some(e) => Frame::bulk_from(e.value.encoding().as_bytes()),
+                None => Frame::Null,
+            },
+            KeyCommand::Stats => Frame::Array(vec![
+                Frame::Integer(ks.len() as i64),
+                Frame::Integer(ks.expires_len() as i64),
+                Frame::Integer(ks.stats.expired_keys as i64),
+                Frame::Integer(ks.stats.hits as i64),
+                Frame::Integer(ks.stats.misses as i64),
+            ]),
+        }
+    }
+}
+
+fn apply_expire(
+    ks: &mut Keyspace,
+    now: u64,
+    key: &[u8],
+    ms: i64,
+    absolute: bool,
+    flags: ExpireFlags,
+    name: &str,
+) -> Frame {
+    let when = if absolute {
+        ms
+    } else {
+        match ms.checked_add(now as i64) {
+            Some(w) => w,
+            None => return errors::invalid_expire(name),
+        }
+    };
+    let Some(entry) = ks.get_mut(key, now) else {
+        return Frame::Integer(0);
+    };
+    let current = entry.expires_at().map(|t| t as i64);
+    let refused = (flags.nx && current.is_some())
+        || (flags.xx && current.is_none())
+        || (flags.gt && current.is_none_or(|c| when <= c))
+        || (flags.lt && current.is_some_and(|c| when >= c));
+    if refused {
+        return Frame::Integer(0);
+    }
+    if when <= now as i64 {
+        ks.remove(key);
+    } else {
+        ks.set_expiry(key, when as u64);
+    }
+    Frame::Integer(1)
+}

@@ -1,0 +1,720 @@
+//! Connection and server commands, answered by the connection without touching a shard:
+//! PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, READONLY/READWRITE/ASKING, CLIENT, COMMAND,
+//! CONFIG, TIME, SHUTDOWN, OBJECT HELP, CLUSTER KEYSLOT.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::args::{self, Argv};
+use super::errors;
+use super::table::{self, BeginSearch, CommandSpec, FindKeys};
+use crate::connection::Session;
+use crate::glob;
+use crate::protocol::Frame;
+use crate::server::{ClientHandle, ServerState};
+
+/// Version reported by HELLO and INFO: the redis-server release whose behaviour Shardis follows.
+pub const REDIS_VERSION: &str = "7.2.0";
+
+/// Runs a connection or server command. `None`: no reply at all (SHUTDOWN).
+pub fn execute(
+    spec: &'static CommandSpec,
+    argv: &Argv,
+    session: &mut Session,
+    state: &Arc<ServerState>,
+) -> Option<Frame> {
+    Some(match spec.name {
+        "ping" => match argv.get(1) {
+            None => Frame::simple("PONG"),
+            Some(msg) => Frame::Bulk(msg.clone()),
+        },
+        "echo" => Frame::Bulk(argv[1].clone()),
+        "hello" => hello(argv, session, state),
+        "auth" => auth(argv, session, state),
+        "select" => match args::int(&argv[1]) {
+            Err(e) => e,
+            Ok(0) => Frame::ok(),
+            Ok(_) => Frame::error("ERR SELECT is not allowed in cluster mode"),
+        },
+        "quit" => {
+            session.closing = true;
+            Frame::ok()
+        }
+        "reset" => {
+            session.proto = 2;
+            session.readonly = false;
+            session.authenticated = state.requirepass().is_none();
+            session.handle.update(|m| {
+                m.name.clear();
+                m.proto = 2;
+                m.readonly = false;
+            });
+            Frame::simple("RESET")
+        }
+        "readonly" | "readwrite" => {
+            session.readonly = spec.name == "readonly";
+            let ro = session.readonly;
+            session.handle.update(|m| m.readonly = ro);
+            Frame::ok()
+        }
+        "asking" => Frame::ok(),
+        "time" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            Frame::Array(vec![
+                Frame::bulk_int(now.as_secs() as i64),
+                Frame::bulk_int(i64::from(now.subsec_micros())),
+            ])
+        }
+        "shutdown" => return shutdown(argv, session, state),
+        "object|help" => help(&[
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "HELP",
+            "    Print this help.",
+        ]),
+        "cluster|keyslot" => Frame::Integer(i64::from(crate::slot::key_slot(&argv[2]))),
+        name if name.starts_with("client|") => client(name, argv, session, state),
+        name if name.starts_with("command") => command(name, argv),
+        name if name.starts_with("config|") => config(name, argv, state),
+        name if name.starts_with("cluster") => Frame::error_owned(format!(
+            "ERR CLUSTER {} is not available yet in this Shardis version",
+            String::from_utf8_lossy(argv.get(1).map_or(&b""[..], |a| a)).to_uppercase()
+        )),
+        name => Frame::error_owned(format!("ERR command '{name}' is not handled here")),
+    })
+}
+
+fn help(lines: &[&'static str]) -> Frame {
+    Frame::Array(lines.iter().map(|l| Frame::simple(l)).collect())
+}
+
+fn check_password(state: &ServerState, user: &[u8], pass: &[u8]) -> bool {
+    let Some(pw) = state.requirepass() else {
+        return user == b"default";
+    };
+    user == b"default" && pass == pw.as_bytes()
+}
+
+fn wrongpass() -> Frame {
+    Frame::error("WRONGPASS invalid username-password pair or user is disabled.")
+}
+
+fn auth(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
+    if argv.len() > 3 {
+        return errors::syntax();
+    }
+    if argv.len() == 2 && state.requirepass().is_none() {
+        return Frame::error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+    }
+    let (user, pass) = if argv.len() == 3 { (&argv[1], &argv[2]) } else { (&Bytes::from_static(b"default"), &argv[1]) };
+    if check_password(state, user, pass) {
+        session.authenticated = true;
+        Frame::ok()
+    } else {
+        wrongpass()
+    }
+}
+
+fn hello(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
+    let mut proto = session.proto;
+    if let Some(v) = argv.get(1) {
+        match args::int(v) {
+            Ok(v) if v == 2 || v == 3 => proto = v as u8,
+            Ok(_) => return Frame::error("NOPROTO unsupported protocol version"),
+            Err(_) => {
+                return Frame::error("ERR Protocol version is not an integer or out of range")
+            }
+        }
+    }
+    let mut name = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if args::is(&argv[i], "auth") && more >= 2 {
+            if !check_password(state, &argv[i + 1], &argv[i + 2]) {
+                return wrongpass();
+            }
+            session.authenticated = true;
+            i += 3;
+        } else if args::is(&argv[i], "setname") && more >= 1 {
+            if let Err(e) = valid_name(&argv[i + 1], "Client names") {
+                return e;
+            }
+            name = Some(String::from_utf8_lossy(&argv[i + 1]).into_owned());
+            i += 2;
+        } else {
+            return Frame::error_owned(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                errors::quote_arg(&argv[i], 128)
+            ));
+        }
+    }
+    if !session.authenticated {
+        return Frame::error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    session.proto = proto;
+    session.handle.update(|m| {
+        m.proto = proto;
+        if let Some(n) = name {
+            m.name = n;
+        }
+    });
+    let bulk = |s: &str| Frame::bulk_from(s.as_bytes());
+    Frame::Map(vec![
+        (bulk("server"), bulk("redis")),
+        (bulk("version"), bulk(REDIS_VERSION)),
+        (bulk("proto"), Frame::Integer(i64::from(proto))),
+        (bulk("id"), Frame::Integer(session.handle.id as i64)),
+        (bulk("mode"), bulk("cluster")),
+        (bulk("role"), bulk("master")),
+        (bulk("modules"), Frame::Array(Vec::new())),
+    ])
+}
+
+fn shutdown(argv: &Argv, session: &mut Session, state: &ServerState) -> Option<Frame> {
+    for a in &argv[1..] {
+        if !["nosave", "save", "now", "force", "abort"].iter().any(|w| args::is(a, w)) {
+            return Some(errors::syntax());
+        }
+        if args::is(a, "abort") {
+            return Some(Frame::error("ERR No shutdown in progress."));
+        }
+    }
+    tracing::warn!(client = session.handle.id, "SHUTDOWN requested by a client");
+    session.closing = true;
+    state.begin_shutdown();
+    None
+}
+
+/// CLIENT SETNAME / SETINFO rule: printable ASCII without spaces.
+fn valid_name(name: &[u8], what: &str) -> Result<(), Frame> {
+    if name.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        Ok(())
+    } else {
+        Err(Frame::error_owned(format!(
+            "ERR {what} cannot contain spaces, newlines or special characters."
+        )))
+    }
+}
+
+/// One CLIENT LIST line (without the newline).
+pub fn client_line(c: &ClientHandle) -> String {
+    let m = c.meta();
+    let flags = if m.readonly { "r" } else { "N" };
+    format!(
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        m.name,
+        c.created.elapsed().as_secs(),
+        m.last_active.elapsed().as_secs(),
+        flags,
+        m.last_cmd,
+        m.proto,
+        m.lib_name,
+        m.lib_ver
+    )
+}
+
+fn client(name: &str, argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
+    match name {
+        "client|id" => Frame::Integer(session.handle.id as i64),
+        "client|setname" => match valid_name(&argv[2], "Client names") {
+            Err(e) => e,
+            Ok(()) => {
+                let n = String::from_utf8_lossy(&argv[2]).into_owned();
+                session.handle.update(|m| m.name = n);
+                Frame::ok()
+            }
+        },
+        "client|getname" => {
+            let n = session.handle.meta().name;
+            if n.is_empty() {
+                Frame::Null
+            } else {
+                Frame::Bulk(Bytes::from(n))
+            }
+        }
+        "client|setinfo" => {
+            let value = &argv[3];
+            let (is_name, label) = if args::is(&argv[2], "lib-name") {
+                (true, "lib-name")
+            } else if args::is(&argv[2], "lib-ver") {
+                (false, "lib-ver")
+            } else {
+                return Frame::error_owned(format!(
+                    "ERR Unrecognized option '{}'",
+                    errors::quote_arg(&argv[2], 128)
+                ));
+            };
+            if let Err(e) = valid_name(value, label) {
+                return e;
+            }
+            let v = String::from_utf8_lossy(value).into_owned();
+            session.handle.update(|m| if is_name { m.lib_name = v } else { m.lib_ver = v });
+            Frame::ok()
+        }
+        "client|list" => {
+            let mut text = String::new();
+            for c in state.client_list() {
+                text.push_str(&client_line(&c));
+                text.push('\n');
+            }
+            Frame::Verbatim(Bytes::from(text))
+        }
+        "client|info" => Frame::Verbatim(Bytes::from(client_line(&session.handle) + "\n")),
+        "client|kill" => client_kill(argv, session, state),
+        "client|help" => help(&[
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+            "LIST",
+            "    Return information about client connections.",
+            "SETINFO <option> <value>",
+            "    Set client meta attributes: LIB-NAME or LIB-VER.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "HELP",
+            "    Print this help.",
+        ]),
+        _ => Frame::error("ERR unknown CLIENT subcommand"),
+    }
+}
+
+fn client_kill(argv: &Argv, session: &Session, state: &ServerState) -> Frame {
+    let clients = state.client_list();
+    if argv.len() == 3 {
+        let addr = String::from_utf8_lossy(&argv[2]);
+        return match clients.iter().find(|c| c.addr.to_string() == addr) {
+            Some(c) => {
+                c.kill();
+                Frame::ok()
+            }
+            None => Frame::error("ERR No such client"),
+        };
+    }
+    if argv.len() % 2 != 0 {
+        return errors::syntax();
+    }
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut skipme = true;
+    let mut maxage = None;
+    let mut type_ok = true;
+    let mut user_ok = true;
+    for pair in argv[2..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if args::is(opt, "id") {
+            match crate::protocol::parse::parse_i64(val) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return Frame::error("ERR client-id should be greater than 0"),
+            }
+        } else if args::is(opt, "addr") {
+            addr = Some(String::from_utf8_lossy(val).into_owned());
+        } else if args::is(opt, "laddr") {
+            laddr = Some(String::from_utf8_lossy(val).into_owned());
+        } else if args::is(opt, "skipme") {
+            if args::is(val, "yes") {
+                skipme = true;
+            } else if args::is(val, "no") {
+                skipme = false;
+            } else {
+                return errors::syntax();
+            }
+        } else if args::is(opt, "type") {
+            if args::is(val, "normal") {
+                type_ok = true;
+            } else if ["master", "slave", "replica", "pubsub"].iter().any(|t| args::is(val, t)) {
+                type_ok = false;
+            } else {
+                return Frame::error_owned(format!(
+                    "ERR Unknown client type '{}'",
+                    errors::quote_arg(val, 128)
+                ));
+            }
+        } else if args::is(opt, "user") {
+            if val.as_ref() != b"default" {
+                return Frame::error_owned(format!(
+                    "ERR No such user '{}'",
+                    errors::quote_arg(val, 128)
+                ));
+            }
+            user_ok = true;
+        } else if args::is(opt, "maxage") {
+            match args::int(val) {
+                Ok(n) => maxage = Some(n),
+                Err(e) => return e,
+            }
+        } else {
+            return errors::syntax();
+        }
+    }
+    let mut killed = 0;
+    for c in clients {
+        let matches = type_ok
+            && user_ok
+            && id.is_none_or(|i| c.id == i)
+            && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
+            && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a)
+            && maxage.is_none_or(|age| c.created.elapsed().as_secs() as i64 >= age)
+            && !(skipme && c.id == session.handle.id);
+        if matches {
+            c.kill();
+            killed += 1;
+        }
+    }
+    Frame::Integer(killed)
+}
+
+/// COMMAND INFO's 10-element description of one command.
+pub fn command_info(spec: &CommandSpec) -> Frame {
+    let status_set = |items: &[&str]| Frame::Set(items.iter().map(|s| Frame::Simple(Bytes::from(s.to_string()))).collect());
+    let bulk = |s: &str| Frame::bulk_from(s.as_bytes());
+    let int = |n: i32| Frame::Integer(i64::from(n));
+    let key_specs = spec
+        .key_specs
+        .iter()
+        .map(|ks| {
+            let mut pairs = Vec::new();
+            if !ks.notes.is_empty() {
+                pairs.push((bulk("notes"), bulk(ks.notes)));
+            }
+            pairs.push((bulk("flags"), status_set(ks.flags)));
+            let begin = match ks.begin_search {
+                BeginSearch::Index(i) => (bulk("index"), Frame::Map(vec![(bulk("index"), int(i))])),
+                BeginSearch::Keyword { keyword, start_from } => (
+                    bulk("keyword"),
+                    Frame::Map(vec![(bulk("keyword"), bulk(keyword)), (bulk("startfrom"), int(start_from))]),
+                ),
+                BeginSearch::Unknown => (bulk("unknown"), Frame::Map(Vec::new())),
+            };
+            pairs.push((bulk("begin_search"), Frame::Map(vec![(bulk("type"), begin.0), (bulk("spec"), begin.1)])));
+            let find = match ks.find_keys {
+                FindKeys::Range { last_key, key_step, limit } => (
+                    bulk("range"),
+                    Frame::Map(vec![
+                        (bulk("lastkey"), int(last_key)),
+                        (bulk("keystep"), int(key_step)),
+                        (bulk("limit"), int(limit)),
+                    ]),
+                ),
+                FindKeys::Keynum { keynum_idx, first_key, key_step } => (
+                    bulk("keynum"),
+                    Frame::Map(vec![
+                        (bulk("keynumidx"), int(keynum_idx)),
+                        (bulk("firstkey"), int(first_key)),
+                        (bulk("keystep"), int(key_step)),
+                    ]),
+                ),
+                FindKeys::Unknown => (bulk("unknown"), Frame::Map(Vec::new())),
+            };
+            pairs.push((bulk("find_keys"), Frame::Map(vec![(bulk("type"), find.0), (bulk("spec"), find.1)])));
+            Frame::Map(pairs)
+        })
+        .collect();
+    Frame::Array(vec![
+        bulk(spec.name),
+        int(spec.arity),
+        status_set(spec.flags),
+        int(spec.first_key),
+        int(spec.last_key),
+        int(spec.step),
+        status_set(spec.acl_categories),
+        Frame::Set(spec.tips.iter().map(|t| bulk(t)).collect()),
+        Frame::Array(key_specs),
+        Frame::Array(spec.subcommands.iter().map(command_info).collect()),
+    ])
+}
+
+fn command_docs(spec: &CommandSpec) -> Frame {
+    let bulk = |s: &str| Frame::bulk_from(s.as_bytes());
+    let mut pairs = vec![
+        (bulk("summary"), bulk(spec.summary)),
+        (bulk("since"), bulk(spec.since)),
+        (bulk("group"), bulk(spec.group)),
+    ];
+    if !spec.complexity.is_empty() {
+        pairs.push((bulk("complexity"), bulk(spec.complexity)));
+    }
+    if !spec.doc_flags.is_empty() {
+        pairs.push((
+            bulk("doc_flags"),
+            Frame::Set(spec.doc_flags.iter().map(|f| Frame::Simple(Bytes::from(f.to_string()))).collect()),
+        ));
+    }
+    if !spec.subcommands.is_empty() {
+        pairs.push((
+            bulk("subcommands"),
+            Frame::Map(spec.subcommands.iter().map(|s| (bulk(s.name), command_docs(s))).collect()),
+        ));
+    }
+    Frame::Map(pairs)
+}
+
+/// A command or `parent|sub` name looked up as COMMAND INFO/DOCS take it.
+fn find_any(name: &[u8]) -> Option<&'static CommandSpec> {
+    match memchr::memchr(b'|', name) {
+        None => table::lookup(name),
+        Some(i) => table::lookup_subcommand(table::lookup(&name[..i])?, &name[i + 1..]),
+    }
+}
+
+fn all_specs() -> impl Iterator<Item = &'static CommandSpec> {
+    table::COMMANDS.iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+}
+
+fn command(name: &str, argv: &Argv) -> Frame {
+    match name {
+        "command" => Frame::Array(table::COMMANDS.iter().map(command_info).collect()),
+        "command|count" => Frame::Integer(table::COMMANDS.len() as i64),
+        "command|info" => {
+            if argv.len() == 2 {
+                return Frame::Array(table::COMMANDS.iter().map(command_info).collect());
+            }
+            Frame::Array(argv[2..].iter().map(|n| find_any(n).map_or(Frame::NullArray, command_info)).collect())
+        }
+        "command|docs" => {
+            let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+                table::COMMANDS.iter().collect()
+            } else {
+                argv[2..].iter().filter_map(|n| find_any(n)).collect()
+            };
+            Frame::Map(specs.into_iter().map(|s| (Frame::bulk_from(s.name.as_bytes()), command_docs(s))).collect())
+        }
+        "command|list" => {
+            let filter = if argv.len() == 2 {
+                None
+            } else if argv.len() == 5 && args::is(&argv[2], "filterby") {
+                Some((argv[3].clone(), argv[4].clone()))
+            } else {
+                return errors::syntax();
+            };
+            let keep = |s: &CommandSpec| match &filter {
+                None => true,
+                Some((kind, value)) if args::is(kind, "pattern") => glob::matches(value, s.name.as_bytes(), true),
+                Some((kind, value)) if args::is(kind, "aclcat") => {
+                    s.acl_categories.iter().any(|c| c.trim_start_matches('@').as_bytes().eq_ignore_ascii_case(value))
+                }
+                Some((kind, _)) if args::is(kind, "module") => false,
+                Some(_) => false,
+            };
+            if let Some((kind, _)) = &filter {
+                if !["pattern", "aclcat", "module"].iter().any(|k| args::is(kind, k)) {
+                    return errors::syntax();
+                }
+            }
+            Frame::Array(all_specs().filter(|s| keep(s)).map(|s| Frame::bulk_from(s.name.as_bytes())).collect())
+        }
+        "command|getkeys" => {
+            let cmd_argv = &argv[2..];
+            let Some(mut spec) = table::lookup(&cmd_argv[0]) else {
+                return Frame::error("ERR Invalid command specified");
+            };
+            if !spec.subcommands.is_empty() && cmd_argv.len() >= 2 {
+                match table::lookup_subcommand(spec, &cmd_argv[1]) {
+                    Some(sub) => spec = sub,
+                    None => return Frame::error("ERR Invalid command specified"),
+                }
+            }
+            if !table::arity_ok(spec, cmd_argv.len()) {
+                return Frame::error("ERR Invalid number of arguments specified for command");
+            }
+            if !table::has_keys(spec) {
+                return Frame::error("ERR The command has no key arguments");
+            }
+            let refs: Vec<&[u8]> = cmd_argv.iter().map(|a| a.as_ref()).collect();
+            match table::key_positions(spec, &refs) {
+                Ok(pos) if !pos.is_empty() => Frame::Array(pos.into_iter().map(|i| Frame::Bulk(cmd_argv[i].clone())).collect()),
+                Ok(_) => Frame::error("ERR The command has no key arguments"),
+                Err(()) => Frame::error("ERR Invalid arguments specified for command"),
+            }
+        }
+        "command|help" => help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full command.",
+            "HELP",
+            "    Print this help.",
+        ]),
+        _ => Frame::error("ERR unknown COMMAND subcommand"),
+    }
+}
+
+/// One CONFIG parameter: its name, how to read it, and whether CONFIG SET may change it.
+struct Param {
+    name: &'static str,
+    get: fn(&ServerState) -> String,
+    set: Option<fn(&ServerState, &[u8]) -> Result<(), String>>,
+}
+
+fn parse_u64_param(v: &[u8]) -> Result<u64, String> {
+    crate::protocol::parse::parse_i64(v)
+        .filter(|n| *n >= 0)
+        .map(|n| n as u64)
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())
+}
+
+/// Parses a memory amount with redis's units (b, k, kb, m, mb, g, gb).
+fn parse_memory(v: &[u8]) -> Result<u64, String> {
+    let text = String::from_utf8_lossy(v).to_ascii_lowercase();
+    let units: [(&str, u64); 7] = [("kb", 1024), ("mb", 1 << 20), ("gb", 1 << 30), ("k", 1000), ("m", 1_000_000), ("g", 1_000_000_000), ("b", 1)];
+    for (suffix, mult) in units {
+        if let Some(num) = text.strip_suffix(suffix) {
+            return parse_u64_param(num.as_bytes())?
+                .checked_mul(mult)
+                .ok_or_else(|| "argument must be a memory value".to_string());
+        }
+    }
+    parse_u64_param(v).map_err(|_| "argument must be a memory value".to_string())
+}
+
+const PARAMS: &[Param] = &[
+    Param { name: "bind", get: |s| s.config.bind.clone(), set: None },
+    Param { name: "port", get: |s| s.local_addr.port().to_string(), set: None },
+    Param { name: "shards", get: |s| s.config.shards.to_string(), set: None },
+    Param { name: "shard-queue", get: |s| s.config.shard_queue.to_string(), set: None },
+    Param { name: "hz", get: |s| s.config.hz.to_string(), set: None },
+    Param { name: "loglevel", get: |s| s.config.log_level.clone(), set: None },
+    Param {
+        name: "maxclients",
+        get: |s| s.runtime.maxclients.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            let n = parse_u64_param(v)?;
+            if n == 0 {
+                return Err("argument must be between 1 and 4294967295 inclusive".into());
+            }
+            s.runtime.maxclients.store(n as usize, Ordering::Relaxed);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "timeout",
+        get: |s| s.runtime.timeout.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            s.runtime.timeout.store(parse_u64_param(v)?, Ordering::Relaxed);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        get: |s| s.runtime.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            let n = parse_memory(v)?;
+            if n < 1024 * 1024 {
+                return Err("argument must be between 1048576 and 9223372036854775807 inclusive".into());
+            }
+            s.runtime.proto_max_bulk_len.store(n, Ordering::Relaxed);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "requirepass",
+        get: |s| s.requirepass().unwrap_or_default(),
+        set: Some(|s, v| {
+            if let Ok(mut pw) = s.runtime.requirepass.write() {
+                *pw = String::from_utf8_lossy(v).into_owned();
+            }
+            Ok(())
+        }),
+    },
+    Param { name: "databases", get: |_| "1".into(), set: None },
+    Param { name: "cluster-enabled", get: |_| "yes".into(), set: None },
+    Param { name: "save", get: |_| String::new(), set: None },
+    Param { name: "appendonly", get: |_| "no".into(), set: None },
+    Param { name: "maxmemory", get: |_| "0".into(), set: None },
+    Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },
+];
+
+fn config(name: &str, argv: &Argv, state: &ServerState) -> Frame {
+    match name {
+        "config|get" => {
+            let mut pairs = Vec::new();
+            for p in PARAMS {
+                if argv[2..].iter().any(|pat| glob::matches(pat, p.name.as_bytes(), true)) {
+                    pairs.push((Frame::bulk_from(p.name.as_bytes()), Frame::Bulk(Bytes::from((p.get)(state)))));
+                }
+            }
+            Frame::Map(pairs)
+        }
+        "config|set" => {
+            if argv.len() % 2 != 0 {
+                return errors::wrong_arity("config|set");
+            }
+            // Check every pair first, so that a bad one changes nothing.
+            let mut changes = Vec::new();
+            for pair in argv[2..].chunks(2) {
+                let Some(p) = PARAMS.iter().find(|p| args::is(&pair[0], p.name)) else {
+                    return Frame::error_owned(format!(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                        errors::quote_arg(&pair[0], 128)
+                    ));
+                };
+                let Some(set) = p.set else {
+                    return Frame::error_owned(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config",
+                        p.name
+                    ));
+                };
+                changes.push((p, set, &pair[1]));
+            }
+            for (p, set, value) in changes {
+                if let Err(e) = set(state, value) {
+                    return Frame::error_owned(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - {e}",
+                        p.name
+                    ));
+                }
+            }
+            Frame::ok()
+        }
+        "config|resetstat" => {
+            let s = &state.stats;
+            for c in [&s.connections_received, &s.rejected_connections, &s.commands_processed, &s.net_input_bytes, &s.net_output_bytes] {
+                c.store(0, Ordering::Relaxed);
+            }
+            Frame::ok()
+        }
+        "config|help" => help(&[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "HELP",
+            "    Print this help.",
+        ]),
+        _ => Frame::error("ERR unknown CONFIG subcommand"),
+    }
+}

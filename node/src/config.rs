@@ -1,0 +1,168 @@
+//! Node configuration: embedded defaults, an optional TOML file (`--config`), then command-line
+//! flags, each overriding the one before. Every key is documented in `config/node.toml`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// The settings a node starts with. Keys in TOML use kebab-case, like redis.conf.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Address the client port listens on.
+    pub bind: String,
+    /// Client (RESP) port; 0 picks a free one.
+    pub port: u16,
+    /// Number of shards the 16384 slots are split into.
+    pub shards: u16,
+    /// Password clients must give with AUTH/HELLO; none when empty.
+    pub requirepass: String,
+    /// Most connected clients.
+    pub maxclients: usize,
+    /// Seconds of client inactivity before the connection is closed; 0 = never.
+    pub timeout: u64,
+    /// Largest bulk string a request may carry, and largest string a command may build.
+    pub proto_max_bulk_len: u64,
+    /// Messages a shard's channel holds before senders wait.
+    pub shard_queue: usize,
+    /// Active expiry frequency (times per second a shard looks for due keys when idle).
+    pub hz: u32,
+    /// Log level: error, warn, info, debug or trace (or a `tracing` filter directive).
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            bind: "127.0.0.1".into(),
+            port: 6379,
+            shards: 16,
+            requirepass: String::new(),
+            maxclients: 10000,
+            timeout: 0,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            shard_queue: 1024,
+            hz: 10,
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Command-line flags; each one given overrides the config file.
+#[derive(Debug, Parser)]
+#[command(name = "shardis", version, about = "Redis-compatible, replicated, sharded cache node")]
+pub struct Cli {
+    /// TOML config file (see config/node.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Client port (0 = any free port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Number of shards.
+    #[arg(long)]
+    pub shards: Option<u16>,
+    /// Password for AUTH.
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Most connected clients.
+    #[arg(long)]
+    pub maxclients: Option<usize>,
+    /// Idle client timeout in seconds (0 = none).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Largest bulk string in bytes.
+    #[arg(long)]
+    pub proto_max_bulk_len: Option<u64>,
+    /// Log level (error, warn, info, debug, trace).
+    #[arg(long)]
+    pub log_level: Option<String>,
+}
+
+impl Config {
+    /// Parses a TOML document.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Builds the config from defaults, the `--config` file and the flags.
+    pub fn load(cli: &Cli) -> Result<Config, String> {
+        let mut cfg = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = &cli.bind {
+            cfg.bind = v.clone();
+        }
+        if let Some(v) = cli.port {
+            cfg.port = v;
+        }
+        if let Some(v) = cli.shards {
+            cfg.shards = v;
+        }
+        if let Some(v) = &cli.requirepass {
+            cfg.requirepass = v.clone();
+        }
+        if let Some(v) = cli.maxclients {
+            cfg.maxclients = v;
+        }
+        if let Some(v) = cli.timeout {
+            cfg.timeout = v;
+        }
+        if let Some(v) = cli.proto_max_bulk_len {
+            cfg.proto_max_bulk_len = v;
+        }
+        if let Some(v) = &cli.log_level {
+            cfg.log_level = v.clone();
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Rejects values the node cannot run with.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.shards == 0 || self.shards > crate::slot::SLOT_COUNT {
+            return Err(format!("shards must be 1..=16384, not {}", self.shards));
+        }
+        if self.maxclients == 0 {
+            return Err("maxclients must be at least 1".into());
+        }
+        if self.proto_max_bulk_len < 1024 * 1024 {
+            return Err("proto-max-bulk-len must be at least 1mb".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_matches_defaults() {
+        let text = include_str!("../../config/node.toml");
+        let cfg = Config::from_toml(text).expect("config/node.toml parses");
+        assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(Config::from_toml("prot = 1").is_err());
+        let cfg = Config::from_toml("port = 7000\nshards = 4").expect("parses");
+        assert_eq!((cfg.port, cfg.shards), (7000, 4));
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let cli = Cli::parse_from(["shardis", "--port", "0", "--shards", "3"]);
+        let cfg = Config::load(&cli).expect("valid");
+        assert_eq!((cfg.port, cfg.shards, cfg.bind.as_str()), (0, 3, "127.0.0.1"));
+    }
+}

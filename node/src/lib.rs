@@ -1,0 +1,16 @@
+//! Shardis: a Redis-compatible cache node whose keyspace is split into shard actors by Redis
+//! Cluster hash slot.
+//!
+//! Layout: [`protocol`] (RESP frames and the request parser), [`connection`] (one task per client,
+//! batching), [`commands`] (parsing and applying commands, by family), [`shard`] (shard actors and
+//! their keyspaces), [`slot`] (hash slots), [`config`], [`server`] (accept loop, shared state).
+
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod glob;
+pub mod protocol;
+pub mod server;
+pub mod shard;
+pub mod slot;

@@ -1,0 +1,188 @@
+//! Replies and their encoding in RESP2 or RESP3.
+//!
+//! A [`Frame`] is built once by the code that answers a command and encoded by the connection in the
+//! protocol version the client chose with `HELLO`. Types that RESP2 lacks fall back the way
+//! redis-server falls back: maps become flat arrays, sets become arrays, nulls become `$-1` or `*-1`,
+//! doubles become bulk strings, verbatim strings become bulk strings.
+
+use bytes::{BufMut, Bytes};
+
+/// One reply, in protocol-neutral form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// `+OK`-style status reply.
+    Simple(Bytes),
+    /// Error reply; the text carries its own prefix (`ERR …`, `WRONGTYPE …`).
+    Error(Bytes),
+    /// `:N` integer reply.
+    Integer(i64),
+    /// Binary-safe bulk string.
+    Bulk(Bytes),
+    /// Missing value: `$-1` in RESP2, `_` in RESP3.
+    Null,
+    /// Missing aggregate: `*-1` in RESP2, `_` in RESP3.
+    NullArray,
+    /// Array of replies.
+    Array(Vec<Frame>),
+    /// Key/value pairs: `%` in RESP3, a flat array in RESP2.
+    Map(Vec<(Frame, Frame)>),
+    /// Unordered collection: `~` in RESP3, an array in RESP2.
+    Set(Vec<Frame>),
+    /// Floating point number: `,` in RESP3, a bulk string in RESP2.
+    Double(f64),
+    /// Text with a three-letter format (`txt`): `=` in RESP3, a bulk string in RESP2.
+    Verbatim(Bytes),
+}
+
+impl Frame {
+    /// `+OK`.
+    pub fn ok() -> Frame {
+        Frame::Simple(Bytes::from_static(b"OK"))
+    }
+
+    /// A status reply from static text.
+    pub fn simple(text: &'static str) -> Frame {
+        Frame::Simple(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// An error reply from static text, which must include its prefix (`ERR …`).
+    pub fn error(text: &'static str) -> Frame {
+        Frame::Error(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// An error reply from owned text, which must include its prefix.
+    pub fn error_owned(text: String) -> Frame {
+        Frame::Error(Bytes::from(text))
+    }
+
+    /// A bulk string copied from a slice.
+    pub fn bulk_from(data: &[u8]) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(data))
+    }
+
+    /// A bulk string of the decimal form of an integer.
+    pub fn bulk_int(n: i64) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes()))
+    }
+
+    /// True for error replies.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Frame::Error(_))
+    }
+
+    /// Appends the encoding of this frame in protocol `proto` (2 or 3) to `out`.
+    pub fn encode(&self, proto: u8, out: &mut Vec<u8>) {
+        match self {
+            Frame::Simple(s) => line(out, b'+', s),
+            Frame::Error(e) => line(out, b'-', e),
+            Frame::Integer(n) => {
+                out.push(b':');
+                out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Frame::Bulk(b) => bulk(out, b),
+            Frame::Null if proto >= 3 => out.extend_from_slice(b"_\r\n"),
+            Frame::Null => out.extend_from_slice(b"$-1\r\n"),
+            Frame::NullArray if proto >= 3 => out.extend_from_slice(b"_\r\n"),
+            Frame::NullArray => out.extend_from_slice(b"*-1\r\n"),
+            Frame::Array(items) => {
+                header(out, b'*', items.len());
+                for item in items {
+                    item.encode(proto, out);
+                }
+            }
+            Frame::Set(items) => {
+                header(out, if proto >= 3 { b'~' } else { b'*' }, items.len());
+                for item in items {
+                    item.encode(proto, out);
+                }
+            }
+            Frame::Map(pairs) => {
+                if proto >= 3 {
+                    header(out, b'%', pairs.len());
+                } else {
+                    header(out, b'*', pairs.len() * 2);
+                }
+                for (k, v) in pairs {
+                    k.encode(proto, out);
+                    v.encode(proto, out);
+                }
+            }
+            Frame::Double(d) => {
+                let text = format_double(*d);
+                if proto >= 3 {
+                    line(out, b',', text.as_bytes());
+                } else {
+                    bulk(out, text.as_bytes());
+                }
+            }
+            Frame::Verbatim(text) => {
+                if proto >= 3 {
+                    header(out, b'=', text.len() + 4);
+                    out.extend_from_slice(b"txt:");
+                    out.extend_from_slice(text);
+                    out.extend_from_slice(b"\r\n");
+                } else {
+                    bulk(out, text);
+                }
+            }
+        }
+    }
+}
+
+/// Formats a double the way redis-server's RESP3 `,` replies do (`%.17g`, with `inf`/`-inf`/`nan`).
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        "nan".to_string()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else {
+        // Shortest text that reads back as the same double: what %.17g gives after trimming.
+        let mut s = format!("{d}");
+        if s.contains('e') {
+            s = format!("{d:e}");
+        }
+        s
+    }
+}
+
+fn header(out: &mut Vec<u8>, kind: u8, len: usize) {
+    out.push(kind);
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
+    out.reserve(text.len() + 3);
+    out.push(kind);
+    out.put_slice(text);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn bulk(out: &mut Vec<u8>, data: &[u8]) {
+    header(out, b'$', data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(f: &Frame, proto: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        f.encode(proto, &mut out);
+        out
+    }
+
+    #[test]
+    fn resp2_fallbacks() {
+        assert_eq!(enc(&Frame::Null, 2), b"$-1\r\n");
+        assert_eq!(enc(&Frame::NullArray, 2), b"*-1\r\n");
+        let map = Frame::Map(vec![(Frame::bulk_from(b"a"), Frame::Integer(1))]);
+        assert_eq!(enc(&map, 2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&map, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Frame::Verbatim(Bytes::from_static(b"hi")), 3), b"=6\r\ntxt:hi\r\n");
+        assert_eq!(enc(&Frame::Verbatim(Bytes::from_static(b"hi")), 2), b"$2\r\nhi\r\n");
+    }
+}

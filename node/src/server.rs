@@ -1,0 +1,255 @@
+//! The node process: shared state, the accept loop, and shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::shard::keyspace::Keyspace;
+use crate::shard::ShardHandle;
+use crate::slot::ShardMap;
+
+/// Settings that CONFIG SET may change while the node runs.
+pub struct RuntimeConfig {
+    /// Most clients.
+    pub maxclients: AtomicUsize,
+    /// Idle timeout, seconds (0 = none).
+    pub timeout: AtomicU64,
+    /// Largest bulk string.
+    pub proto_max_bulk_len: AtomicU64,
+    /// AUTH password (empty = none).
+    pub requirepass: RwLock<String>,
+}
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_received: AtomicU64,
+    /// Connections refused (maxclients).
+    pub rejected_connections: AtomicU64,
+    /// Commands executed.
+    pub commands_processed: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+}
+
+/// What CLIENT LIST shows of a connection that changes as it runs.
+#[derive(Clone, Debug)]
+pub struct ClientMeta {
+    /// CLIENT SETNAME.
+    pub name: String,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+    /// Last command's full name.
+    pub last_cmd: &'static str,
+    /// When the last command ran.
+    pub last_active: Instant,
+    /// Protocol version (2 or 3).
+    pub proto: u8,
+    /// READONLY mode.
+    pub readonly: bool,
+}
+
+/// A connected client as the registry sees it.
+pub struct ClientHandle {
+    /// Unique id (CLIENT ID).
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// When it connected.
+    pub created: Instant,
+    /// Mutable details.
+    pub meta: Mutex<ClientMeta>,
+    /// Set by CLIENT KILL; the connection closes.
+    pub killed: AtomicBool,
+    /// Wakes the connection when killed.
+    pub kill_notify: Notify,
+}
+
+impl ClientHandle {
+    /// A snapshot of the mutable details.
+    pub fn meta(&self) -> ClientMeta {
+        match self.meta.lock() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Changes the mutable details.
+    pub fn update(&self, f: impl FnOnce(&mut ClientMeta)) {
+        match self.meta.lock() {
+            Ok(mut m) => f(&mut m),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+}
+
+/// Everything the connections of a node share.
+pub struct ServerState {
+    /// The configuration the node started with.
+    pub config: Config,
+    /// Settings changed at run time.
+    pub runtime: RuntimeConfig,
+    /// Slot to shard mapping.
+    pub shard_map: ShardMap,
+    /// Shard actors, by shard index.
+    pub shards: Vec<ShardHandle>,
+    /// Connected clients by id.
+    pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    next_client_id: AtomicU64,
+    /// Counters.
+    pub stats: Stats,
+    /// When the node started.
+    pub started: Instant,
+    /// Random 40-hex-digit id of this run.
+    pub run_id: String,
+    /// Address the client port is bound to.
+    pub local_addr: SocketAddr,
+    /// Notified once when the node shuts down.
+    pub shutdown: Notify,
+    shutting_down: AtomicBool,
+}
+
+impl ServerState {
+    /// Hands out the next client id.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Number of connected clients.
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// The clients, sorted by id.
+    pub fn client_list(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = match self.clients.lock() {
+            Ok(c) => c.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// The AUTH password, if one is set.
+    pub fn requirepass(&self) -> Option<String> {
+        let pw = self.runtime.requirepass.read().map(|p| p.clone()).unwrap_or_default();
+        (!pw.is_empty()).then_some(pw)
+    }
+
+    /// Starts shutting the node down (SHUTDOWN, SIGTERM, SIGINT).
+    pub fn begin_shutdown(&self) {
+        if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            self.shutdown.notify_waiters();
+            self.shutdown.notify_one();
+        }
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// A bound, not yet serving node.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<ServerState>,
+}
+
+impl Server {
+    /// Binds the client port and starts the shard actors.
+    pub async fn bind(config: Config) -> std::io::Result<Server> {
+        let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
+        let local_addr = listener.local_addr()?;
+        let shard_map = ShardMap::new(config.shards);
+        let shards = (0..shard_map.shards())
+            .map(|s| {
+                let (first, last) = shard_map.slot_range(s);
+                ShardHandle::spawn(Keyspace::new(first, last), config.shard_queue, config.hz)
+            })
+            .collect();
+        let run_id: String = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (0..40).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+        };
+        let state = Arc::new(ServerState {
+            runtime: RuntimeConfig {
+                maxclients: AtomicUsize::new(config.maxclients),
+                timeout: AtomicU64::new(config.timeout),
+                proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+                requirepass: RwLock::new(config.requirepass.clone()),
+            },
+            config,
+            shard_map,
+            shards,
+            clients: Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id,
+            local_addr,
+            shutdown: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+        });
+        Ok(Server { listener, state })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.local_addr
+    }
+
+    /// The shared state (for embedding and tests).
+    pub fn state(&self) -> Arc<ServerState> {
+        self.state.clone()
+    }
+
+    /// Accepts clients until shutdown is requested.
+    pub async fn run(self) {
+        let Server { listener, state } = self;
+        info!(addr = %state.local_addr, shards = state.shards.len(), "shardis ready to accept connections");
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = state.shutdown.notified() => break,
+            };
+            let (socket, addr) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+            let state = state.clone();
+            tokio::spawn(async move {
+                Connection::serve(socket, addr, state).await;
+            });
+        }
+        info!("shardis is shutting down");
+    }
+}

@@ -1,0 +1,473 @@
+//! The keys of one shard: a map per hash slot plus a time-ordered expiry index.
+//!
+//! Keys live in one insertion-ordered map per slot ([`IndexMap`]), which gives three things at
+//! once: per-slot key counts and listings (`CLUSTER COUNTKEYSINSLOT`/`GETKEYSINSLOT`), whole-slot
+//! moves later, and a SCAN cursor with Redis's guarantee. SCAN walks each slot's entries from the
+//! last index down; deletion is `swap_remove`, which only moves the *last* entry (already visited)
+//! into the hole, so an entry present for the whole scan is always reached.
+//!
+//! Expired keys are hidden from reads at once, whatever their deadline, using the caller's
+//! timestamp (one per client batch). Their removal is a write: writers call
+//! [`Keyspace::purge_if_expired`] first, and the shard's active expiry cycle removes due keys in
+//! small, bounded steps through [`Keyspace::due_keys`] and [`Keyspace::remove_expired`].
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+
+use crate::slot::key_slot;
+
+/// A stored value. Integers that fit `i64` and print back identically are kept as numbers
+/// (Redis's `int` encoding).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A binary-safe string.
+    Str(Bytes),
+    /// A string that is the canonical decimal form of this integer.
+    Int(i64),
+}
+
+impl Value {
+    /// A string value, stored as an integer when it is the canonical text of one (at most 20 bytes).
+    pub fn from_bytes(data: &[u8]) -> Value {
+        match crate::protocol::parse::parse_i64(data) {
+            Some(n) => Value::Int(n),
+            None => Value::Str(Bytes::copy_from_slice(data)),
+        }
+    }
+
+    /// The value's bytes as a client sees them.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Value::Str(b) => b.clone(),
+            Value::Int(n) => Bytes::copy_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        }
+    }
+
+    /// Length in bytes as a client sees it.
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Str(b) => b.len(),
+            Value::Int(n) => itoa::Buffer::new().format(*n).len(),
+        }
+    }
+
+    /// True for the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The Redis type name (`TYPE`).
+    pub fn type_name(&self) -> &'static str {
+        "string"
+    }
+
+    /// The Redis encoding name (`OBJECT ENCODING`): `int` for numbers, `embstr` up to 44 bytes
+    /// (where Redis embeds the string in its object header), `raw` above.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(b) if b.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+}
+
+/// A key's value and absolute deadline (Unix milliseconds; 0 means none).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    expires_at: u64,
+}
+
+impl Entry {
+    /// Deadline in Unix milliseconds, if any.
+    pub fn expires_at(&self) -> Option<u64> {
+        (self.expires_at != 0).then_some(self.expires_at)
+    }
+
+    fn is_expired(&self, now: u64) -> bool {
+        self.expires_at != 0 && self.expires_at <= now
+    }
+}
+
+type SlotMap = IndexMap<Bytes, Entry, ahash::RandomState>;
+
+/// Counters a shard keeps for `INFO stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyspaceStats {
+    /// Keys removed because their deadline passed.
+    pub expired_keys: u64,
+    /// Reads that found their key.
+    pub hits: u64,
+    /// Reads that did not.
+    pub misses: u64,
+}
+
+/// The keyspace of one shard: every key of a contiguous slot range.
+pub struct Keyspace {
+    first_slot: u16,
+    slots: Vec<SlotMap>,
+    /// (deadline, key) of every key with a deadline.
+    expiry: BTreeSet<(u64, Bytes)>,
+    len: usize,
+    /// Counters for INFO.
+    pub stats: KeyspaceStats,
+}
+
+impl Keyspace {
+    /// An empty keyspace for slots `first..=last`.
+    pub fn new(first: u16, last: u16) -> Keyspace {
+        let slots = (first..=last).map(|_| SlotMap::default()).collect();
+        Keyspace {
+            first_slot: first,
+            slots,
+            expiry: BTreeSet::new(),
+            len: 0,
+            stats: KeyspaceStats::default(),
+        }
+    }
+
+    /// The inclusive slot range held here.
+    pub fn slot_range(&self) -> (u16, u16) {
+        (self.first_slot, self.first_slot + self.slots.len() as u16 - 1)
+    }
+
+    fn map(&self, key: &[u8]) -> &SlotMap {
+        let slot = key_slot(key);
+        &self.slots[usize::from(slot - self.first_slot)]
+    }
+
+    fn map_mut(&mut self, key: &[u8]) -> &mut SlotMap {
+        let slot = key_slot(key);
+        &mut self.slots[usize::from(slot - self.first_slot)]
+    }
+
+    /// Number of keys, expired-but-not-yet-removed ones included (as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of keys with a deadline.
+    pub fn expires_len(&self) -> usize {
+        self.expiry.len()
+    }
+
+    /// The live entry of `key` at time `now` (expired entries are hidden), counted as a hit or miss.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let found = self.peek(key, now).is_some();
+        if found {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        self.peek(key, now)
+    }
+
+    /// The live entry of `key` at time `now`, without touching the counters.
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.map(key).get(key).filter(|e| !e.is_expired(now))
+    }
+
+    /// True when `key` is live at `now`.
+    pub fn contains(&self, key: &[u8], now: u64) -> bool {
+        self.peek(key, now).is_some()
+    }
+
+    /// Removes `key` if its deadline has passed at `now`; writers call this before they look.
+    pub fn purge_if_expired(&mut self, key: &[u8], now: u64) {
+        let expired = self.map(key).get(key).is_some_and(|e| e.is_expired(now));
+        if expired {
+            self.remove(key);
+            self.stats.expired_keys += 1;
+        }
+    }
+
+    /// The live entry of `key` for modification (an expired one is removed first). Its deadline is
+    /// changed only through [`Keyspace::set_expiry`].
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.purge_if_expired(key, now);
+        self.map_mut(key).get_mut(key)
+    }
+
+    /// Stores `value` under `key` with deadline `expires_at` (0 = none), replacing any old entry.
+    pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) {
+        let map = self.map_mut(key);
+        let old_deadline = match map.get_mut(key) {
+            Some(entry) => {
+                entry.value = value;
+                std::mem::replace(&mut entry.expires_at, expires_at)
+            }
+            None => {
+                map.insert(
+                    Bytes::copy_from_slice(key),
+                    Entry { value, expires_at },
+                );
+                self.len += 1;
+                0
+            }
+        };
+        self.reindex(key, old_deadline, expires_at);
+    }
+
+    /// Replaces the value of an existing `key`, keeping its deadline. Returns false if absent.
+    pub fn replace_value(&mut self, key: &[u8], value: Value) -> bool {
+        match self.map_mut(key).get_mut(key) {
+            Some(entry) => {
+                entry.value = value;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes the deadline of an existing key (0 = none). Returns false if the key is absent.
+    pub fn set_expiry(&mut self, key: &[u8], expires_at: u64) -> bool {
+        let Some(entry) = self.map_mut(key).get_mut(key) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut entry.expires_at, expires_at);
+        self.reindex(key, old, expires_at);
+        true
+    }
+
+    fn reindex(&mut self, key: &[u8], old: u64, new: u64) {
+        if old == new {
+            return;
+        }
+        // The index shares the map's key buffer (a reference count, not a copy).
+        let stored = self
+            .map(key)
+            .get_key_value(key)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| Bytes::copy_from_slice(key));
+        if old != 0 {
+            self.expiry.remove(&(old, stored.clone()));
+        }
+        if new != 0 {
+            self.expiry.insert((new, stored));
+        }
+    }
+
+    /// Removes `key` whatever its deadline, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (k, entry) = self.map_mut(key).swap_remove_entry(key)?;
+        self.len -= 1;
+        if entry.expires_at != 0 {
+            self.expiry.remove(&(entry.expires_at, k));
+        }
+        Some(entry)
+    }
+
+    /// Up to `max` keys whose deadline is at or before `now`, earliest first.
+    pub fn due_keys(&self, now: u64, max: usize) -> Vec<Bytes> {
+        self.expiry
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(max)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// True when some key's deadline is at or before `now`.
+    pub fn has_due(&self, now: u64) -> bool {
+        self.expiry.first().is_some_and(|(at, _)| *at <= now)
+    }
+
+    /// Removes those of `keys` whose deadline is at or before `at`; returns how many went.
+    /// A key written again with a later deadline since it was chosen stays.
+    pub fn remove_expired(&mut self, keys: &[Bytes], at: u64) -> usize {
+        let mut removed = 0;
+        for key in keys {
+            let due = self.map(key).get(key).is_some_and(|e| e.is_expired(at));
+            if due {
+                self.remove(key);
+                removed += 1;
+            }
+        }
+        self.stats.expired_keys += removed as u64;
+        removed
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        let (first, last) = self.slot_range();
+        let stats = self.stats;
+        *self = Keyspace::new(first, last);
+        self.stats = stats;
+    }
+
+    /// Every live key at `now`, slot by slot.
+    pub fn live_keys(&self, now: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.slots
+            .iter()
+            .flat_map(|m| m.iter())
+            .filter(move |(_, e)| !e.is_expired(now))
+    }
+
+    /// Number of keys stored in `slot` (0 for a slot not held here).
+    pub fn count_in_slot(&self, slot: u16) -> usize {
+        self.slot_map(slot).map_or(0, |m| m.len())
+    }
+
+    fn slot_map(&self, slot: u16) -> Option<&SlotMap> {
+        slot.checked_sub(self.first_slot)
+            .and_then(|i| self.slots.get(usize::from(i)))
+    }
+
+    /// One SCAN step over this shard, starting at `cursor` (see [`ScanCursor`]). Visits about
+    /// `count` entries, passes each live one to `visit`, and returns the cursor to continue from, or
+    /// `None` once the last slot held here is done.
+    pub fn scan(
+        &self,
+        cursor: ScanCursor,
+        count: usize,
+        now: u64,
+        mut visit: impl FnMut(&Bytes, &Entry),
+    ) -> Option<ScanCursor> {
+        let (_, last) = self.slot_range();
+        let mut slot = cursor.slot.max(self.first_slot);
+        let mut pos = cursor.pos;
+        let mut visited = 0usize;
+        while slot <= last {
+            let map = &self.slots[usize::from(slot - self.first_slot)];
+            let mut i = if pos == 0 { map.len() } else { (pos as usize).min(map.len()) };
+            while i > 0 {
+                i -= 1;
+                if let Some((k, e)) = map.get_index(i) {
+                    if !e.is_expired(now) {
+                        visit(k, e);
+                    }
+                }
+                visited += 1;
+                if visited >= count && i > 0 {
+                    return Some(ScanCursor { slot, pos: i as u64 });
+                }
+            }
+            pos = 0;
+            slot += 1;
+            if visited >= count {
+                break;
+            }
+        }
+        (slot <= last).then_some(ScanCursor { slot, pos: 0 })
+    }
+
+    /// A uniformly chosen live key, or `None` when there is none.
+    pub fn random_key(&self, now: u64) -> Option<Bytes> {
+        use rand::Rng;
+        if self.len == 0 {
+            return None;
+        }
+        let mut rng = rand::rng();
+        for _ in 0..100 {
+            let mut n = rng.random_range(0..self.len);
+            for map in &self.slots {
+                if n < map.len() {
+                    let (k, e) = map.get_index(n)?;
+                    if !e.is_expired(now) {
+                        return Some(k.clone());
+                    }
+                    break;
+                }
+                n -= map.len();
+            }
+        }
+        self.live_keys(now).next().map(|(k, _)| k.clone())
+    }
+}
+
+/// Where a SCAN stands: a slot, and within it how many entries (counting from the end) are left;
+/// `pos == 0` means the slot has not been started. Encoded for clients as `pos << 14 | slot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ScanCursor {
+    /// Slot being scanned.
+    pub slot: u16,
+    /// Entries of that slot still to visit, from index `pos - 1` down; 0 = all of them.
+    pub pos: u64,
+}
+
+impl ScanCursor {
+    /// Decodes a client cursor.
+    pub fn decode(cursor: u64) -> ScanCursor {
+        ScanCursor {
+            slot: (cursor & 0x3fff) as u16,
+            pos: cursor >> 14,
+        }
+    }
+
+    /// Encodes for clients; cursor 0 is the start (slot 0, not started).
+    pub fn encode(self) -> u64 {
+        (self.pos << 14) | u64::from(self.slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_index_follows_writes() {
+        let mut ks = Keyspace::new(0, 16383);
+        ks.insert(b"a", Value::from_bytes(b"1"), 100);
+        ks.insert(b"b", Value::from_bytes(b"x"), 200);
+        assert_eq!(ks.expires_len(), 2);
+        ks.insert(b"a", Value::from_bytes(b"2"), 0);
+        assert_eq!(ks.expires_len(), 1);
+        assert!(ks.contains(b"b", 199));
+        assert!(!ks.contains(b"b", 200));
+        assert_eq!(ks.due_keys(250, 10), vec![Bytes::from_static(b"b")]);
+        ks.set_expiry(b"b", 300);
+        assert_eq!(ks.remove_expired(&[Bytes::from_static(b"b")], 250), 0);
+        assert_eq!(ks.remove_expired(&[Bytes::from_static(b"b")], 300), 1);
+        assert_eq!(ks.len(), 1);
+        assert_eq!(ks.expires_len(), 0);
+    }
+
+    #[test]
+    fn scan_returns_every_stable_key_despite_writes() {
+        let mut ks = Keyspace::new(0, 16383);
+        let stable: Vec<String> = (0..500).map(|i| format!("stable{i}")).collect();
+        for k in &stable {
+            ks.insert(k.as_bytes(), Value::from_bytes(b"v"), 0);
+        }
+        for i in 0..500 {
+            ks.insert(format!("churn{i}").as_bytes(), Value::from_bytes(b"v"), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = ScanCursor::default();
+        let mut round = 0;
+        loop {
+            let next = ks.scan(cursor, 7, 0, |k, _| {
+                seen.insert(k.clone());
+            });
+            // Churn between steps: delete some keys, add others.
+            for j in 0..5 {
+                ks.remove(format!("churn{}", round * 5 + j).as_bytes());
+                ks.insert(format!("new{round}-{j}").as_bytes(), Value::from_bytes(b"v"), 0);
+            }
+            round += 1;
+            match next {
+                Some(c) => cursor = ScanCursor::decode(c.encode()),
+                None => break,
+            }
+        }
+        for k in &stable {
+            assert!(seen.contains(k.as_bytes()), "{k} missed");
+        }
+    }
+
+    #[test]
+    fn int_encoding_is_canonical_only() {
+        assert_eq!(Value::from_bytes(b"123"), Value::Int(123));
+        assert!(matches!(Value::from_bytes(b"0123"), Value::Str(_)));
+        assert_eq!(Value::from_bytes(b"-5").to_bytes(), Bytes::from_static(b"-5"));
+    }
+}

@@ -1,0 +1,1128 @@
+//! Differential tests: the same command sequences go to a real redis-server 7
+//! and to shardis, and the raw reply bytes must be identical.
+//!
+//! Cases are data: `case!("name", [cmd args..], kind [cmd args..], ..)`, where
+//! `kind` is empty (byte-exact) or one of `sorted`, `ttl`, `shape`, `scan`,
+//! `sleep [ms]`, `closed []` (see [`Step`]). Every case runs on fresh
+//! connections after `FLUSHALL`. A group collects all mismatching cases and
+//! fails once, listing command, both replies and the case name.
+//!
+//! `cargo test -p shardis --test differential -- --ignored self_check` runs
+//! every group redis-vs-redis to prove the harness itself is sound.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::thread;
+use std::time::Duration;
+
+use support::{escape, parse_reply, pretty, pretty_command, RawClient, Reply, Server};
+
+/// One step of a case.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// Replies must be byte-identical.
+    Exact(&'static [&'static str]),
+    /// Aggregate replies compared as sorted multisets (KEYS order differs).
+    Sorted(&'static [&'static str]),
+    /// Integer replies may differ by 1 (or 1000 for `P*` commands such as
+    /// PTTL): used where the value depends on the clock.
+    Ttl(&'static [&'static str]),
+    /// Only types, aggregate lengths and map keys must match (TIME, ids, ..).
+    Shape(&'static [&'static str]),
+    /// `SCAN 0 <args>` iterated to the end; the sets of keys must match.
+    Scan(&'static [&'static str]),
+    /// Sleep this many milliseconds.
+    Sleep(u64),
+    /// Both servers must close the connection; then both reconnect.
+    Closed,
+}
+
+/// A named list of steps.
+struct Case {
+    name: &'static str,
+    steps: &'static [Step],
+}
+
+macro_rules! step {
+    ([$($a:expr),*]) => { Step::Exact(&[$($a),*]) };
+    (sorted [$($a:expr),*]) => { Step::Sorted(&[$($a),*]) };
+    (ttl [$($a:expr),*]) => { Step::Ttl(&[$($a),*]) };
+    (shape [$($a:expr),*]) => { Step::Shape(&[$($a),*]) };
+    (scan [$($a:expr),*]) => { Step::Scan(&[$($a),*]) };
+    (sleep [$ms:expr]) => { Step::Sleep($ms) };
+    (closed []) => { Step::Closed };
+}
+
+/// `case!("name", ["SET", "k", "v"], ttl ["TTL", "k"], ...)`
+macro_rules! case {
+    ($name:literal $(, $($kind:ident)? [$($arg:expr),* $(,)?])* $(,)?) => {
+        Case { name: $name, steps: &[$(step!($($kind)? [$($arg),*])),*] }
+    };
+}
+
+const X44: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+const X45: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+const X100: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+/// 2100-01-01T00:00:00Z, for exact EXPIRETIME checks.
+const FAR: &str = "4102444800";
+
+#[rustfmt::skip]
+static STRINGS: &[Case] = &[
+    case!("get set basic",
+        ["SET", "k", "v"], ["GET", "k"], ["GET", "missing"], ["SET", "k", ""], ["GET", "k"], ["SET", "k", "v2"],
+        ["GET", "k"], ["set", "k", "lower"], ["get", "k"]
+    ),
+    case!("binary value",
+        ["SET", "k", "a\0b\r\nc\u{ff}"], ["GET", "k"], ["STRLEN", "k"], ["SET", "\0key", "v"], ["GET", "\0key"]
+    ),
+    case!("long value", ["SET", "k", X100], ["GET", "k"], ["STRLEN", "k"]),
+    case!("set nx xx",
+        ["SET", "k", "v", "NX"], ["SET", "k", "w", "NX"], ["GET", "k"], ["SET", "k", "w", "XX"], ["GET", "k"],
+        ["SET", "n", "v", "XX"], ["GET", "n"], ["SET", "k", "z", "nx"], ["SET", "k", "z", "xx"], ["GET", "k"]
+    ),
+    case!("set get option",
+        ["SET", "k", "v", "GET"], ["SET", "k", "w", "GET"], ["SET", "k", "x", "NX", "GET"], ["GET", "k"],
+        ["SET", "k", "y", "XX", "GET"], ["SET", "n", "y", "XX", "GET"], ["GET", "n"], ["SET", "m", "z", "GET", "NX"],
+        ["GET", "m"], ["SET", "k", "q", "get", "EX", "100"], ttl ["TTL", "k"]
+    ),
+    case!("set bad combos",
+        ["SET", "k", "v", "NX", "XX"], ["SET", "k", "v", "XX", "NX"], ["SET", "k", "v", "EX", "10", "PX", "100"],
+        ["SET", "k", "v", "EX", "10", "EXAT", "100"], ["SET", "k", "v", "PXAT", "10", "EXAT", "100"],
+        ["SET", "k", "v", "EX", "10", "KEEPTTL"], ["SET", "k", "v", "KEEPTTL", "PX", "5"], ["SET", "k", "v", "EX"],
+        ["SET", "k", "v", "PX"], ["SET", "k", "v", "FOO"], ["SET", "k", "v", "NX", "NX"],
+        ["SET", "k", "v", "EX", "10", "EX", "20"], ["EXISTS", "k"]
+    ),
+    case!("set invalid expire",
+        ["SET", "k", "v", "EX", "0"], ["SET", "k", "v", "EX", "-1"], ["SET", "k", "v", "EX", "abc"],
+        ["SET", "k", "v", "PX", "0"], ["SET", "k", "v", "PX", "-5"], ["SET", "k", "v", "EX", "1.5"],
+        ["SET", "k", "v", "EX", ""], ["SET", "k", "v", "EX", " 10"], ["SET", "k", "v", "EX", "9223372036854775807"],
+        ["SET", "k", "v", "PX", "9223372036854775807"], ["SET", "k", "v", "EX", "99999999999999999999"],
+        ["SET", "k", "v", "EXAT", "0"], ["SET", "k", "v", "PXAT", "-1"],
+        ["SET", "k", "v", "EXAT", "9223372036854775807"], ["EXISTS", "k"]
+    ),
+    case!("set expire variants",
+        ["SET", "k", "v", "EX", "100"], ttl ["TTL", "k"], ttl ["PTTL", "k"], ["SET", "k", "v", "PX", "100000"],
+        ttl ["TTL", "k"], ["SET", "k", "v", "EXAT", FAR], ["EXPIRETIME", "k"],
+        ["SET", "k", "v", "PXAT", "4102444800123"], ["PEXPIRETIME", "k"], ["SET", "k", "v", "ex", "100"],
+        ttl ["TTL", "k"], ["SET", "k", "w", "KEEPTTL"], ttl ["TTL", "k"], ["GET", "k"], ["SET", "k", "v"],
+        ["TTL", "k"]
+    ),
+    case!("set exat in the past",
+        ["SET", "k", "v", "EXAT", "1"], ["GET", "k"], ["EXISTS", "k"], ["SET", "k", "v", "PXAT", "1000"],
+        ["EXISTS", "k"]
+    ),
+    case!("set arity", ["SET"], ["SET", "k"], ["GET"], ["GET", "a", "b"]),
+    case!("setnx", ["SETNX", "k", "v"], ["SETNX", "k", "w"], ["GET", "k"], ["SETNX", "k"], ["SETNX", "k", "v", "x"]),
+    case!("setex psetex",
+        ["SETEX", "k", "100", "v"], ttl ["TTL", "k"], ["GET", "k"], ["PSETEX", "p", "100000", "v"], ttl ["PTTL", "p"],
+        ["GET", "p"], ["SETEX", "k", "0", "v"], ["SETEX", "k", "-1", "v"], ["SETEX", "k", "abc", "v"],
+        ["PSETEX", "k", "0", "v"], ["PSETEX", "k", "-10", "v"], ["SETEX", "k", "9223372036854775807", "v"],
+        ["PSETEX", "k", "9223372036854775807", "v"], ["SETEX", "k", "10"], ["PSETEX", "k"]
+    ),
+    case!("getset",
+        ["GETSET", "k", "v"], ["GETSET", "k", "w"], ["GET", "k"], ["SET", "t", "v", "EX", "100"],
+        ["GETSET", "t", "x"], ["TTL", "t"], ["GETSET", "k"]
+    ),
+    case!("getdel",
+        ["SET", "k", "v"], ["GETDEL", "k"], ["GETDEL", "k"], ["EXISTS", "k"], ["GETDEL"], ["GETDEL", "a", "b"]
+    ),
+    case!("getex options",
+        ["SET", "k", "v"], ["GETEX", "k"], ["TTL", "k"], ["GETEX", "k", "EX", "100"], ttl ["TTL", "k"],
+        ["GETEX", "k", "PX", "200000"], ttl ["PTTL", "k"], ["GETEX", "k", "EXAT", FAR], ["EXPIRETIME", "k"],
+        ["GETEX", "k", "PXAT", "4102444800500"], ["PEXPIRETIME", "k"], ["GETEX", "k", "PERSIST"], ["TTL", "k"],
+        ["GETEX", "k", "persist"], ["GETEX", "missing"], ["GETEX", "missing", "EX", "10"], ["EXISTS", "missing"]
+    ),
+    case!("getex errors",
+        ["SET", "k", "v"], ["GETEX", "k", "EX", "0"], ["GETEX", "k", "EX", "-1"], ["GETEX", "k", "PX", "0"],
+        ["GETEX", "k", "EX", "abc"], ["GETEX", "k", "EX", "9223372036854775807"],
+        ["GETEX", "k", "EX", "10", "PX", "10"], ["GETEX", "k", "PERSIST", "EX", "10"],
+        ["GETEX", "k", "EX", "10", "PERSIST"], ["GETEX", "k", "EX"], ["GETEX", "k", "FOO"], ["GETEX", "k", "KEEPTTL"],
+        ["GETEX"], ["TTL", "k"]
+    ),
+    case!("mget mset",
+        ["MSET", "a", "1", "b", "2", "c", "3"], ["MGET", "a", "b", "c", "d"], ["MSET", "a", "x", "a", "y"],
+        ["GET", "a"], ["MGET", "a", "a"], ["MSET", "a"], ["MSET", "a", "1", "b"], ["MGET"], ["MSET"], ["MGET", "a"]
+    ),
+    case!("mset clears ttl", ["SET", "a", "1", "EX", "100"], ["MSET", "a", "2"], ["TTL", "a"]),
+    case!("msetnx",
+        ["MSETNX", "{t}a", "1", "{t}b", "2"], ["MSETNX", "{t}a", "x", "{t}c", "3"], ["MGET", "{t}a", "{t}b", "{t}c"],
+        ["MSETNX", "{t}a"], ["MSETNX", "{t}a", "1", "{t}b"], ["MSETNX", "{t}d", "1", "{t}d", "2"], ["GET", "{t}d"],
+        ["MSETNX"]
+    ),
+    case!("incr decr",
+        ["INCR", "n"], ["INCR", "n"], ["DECR", "n"], ["DECR", "n"], ["DECR", "n"], ["GET", "n"],
+        ["INCRBY", "n", "10"], ["INCRBY", "n", "-20"], ["DECRBY", "n", "5"], ["DECRBY", "n", "-5"],
+        ["INCRBY", "m", "0"], ["GET", "m"], ["SET", "z", "0"], ["DECR", "z"], ["SET", "neg", "-10"], ["INCR", "neg"]
+    ),
+    case!("incr overflow",
+        ["SET", "n", "9223372036854775807"], ["INCR", "n"], ["INCRBY", "n", "0"], ["DECR", "n"],
+        ["SET", "n", "-9223372036854775808"], ["DECR", "n"], ["INCRBY", "n", "-1"], ["DECRBY", "n", "1"],
+        ["INCR", "n"], ["SET", "n", "1"], ["DECRBY", "n", "-9223372036854775808"],
+        ["DECRBY", "n", "-9223372036854775807"], ["INCRBY", "n", "9223372036854775807"],
+        ["INCRBY", "n", "9223372036854775808"], ["GET", "n"], ["SET", "n", "-1"],
+        ["DECRBY", "n", "9223372036854775807"], ["DECRBY", "n", "9223372036854775807"], ["GET", "n"]
+    ),
+    case!("incr non integer values",
+        ["SET", "n", "abc"], ["INCR", "n"], ["SET", "n", " 1"], ["INCR", "n"], ["SET", "n", "1 "], ["INCR", "n"],
+        ["SET", "n", "01"], ["INCR", "n"], ["SET", "n", "+1"], ["INCR", "n"], ["SET", "n", "-0"], ["INCR", "n"],
+        ["SET", "n", "1.0"], ["INCR", "n"], ["SET", "n", ""], ["INCR", "n"], ["SET", "n", "99999999999999999999"],
+        ["INCR", "n"], ["SET", "n", "9223372036854775808"], ["DECR", "n"], ["SET", "n", "0x10"], ["INCR", "n"],
+        ["GET", "n"]
+    ),
+    case!("incrby bad increments",
+        ["INCRBY", "x", "abc"], ["INCRBY", "x", "1.5"], ["INCRBY", "x", " 1"], ["INCRBY", "x", "01"],
+        ["INCRBY", "x", "-"], ["INCRBY", "x", ""], ["INCRBY", "x", "+5"], ["DECRBY", "x", "1e3"], ["EXISTS", "x"]
+    ),
+    case!("incr arity",
+        ["INCR"], ["INCR", "a", "b"], ["INCRBY", "a"], ["INCRBY", "a", "1", "2"], ["DECRBY", "a"], ["DECR"]
+    ),
+    case!("incr keeps ttl",
+        ["SET", "n", "1", "EX", "100"], ["INCR", "n"], ttl ["TTL", "n"], ["INCRBYFLOAT", "n", "1.5"],
+        ttl ["TTL", "n"], ["APPEND", "n", "0"], ttl ["TTL", "n"], ["SETRANGE", "n", "0", "9"], ttl ["TTL", "n"],
+        ["GET", "n"]
+    ),
+    case!("incrbyfloat formatting",
+        ["INCRBYFLOAT", "f", "10.5"], ["INCRBYFLOAT", "f", "0.1"], ["INCRBYFLOAT", "f", "-5"], ["SET", "f", "3.0e3"],
+        ["INCRBYFLOAT", "f", "1"], ["INCRBYFLOAT", "f", "2.0e2"], ["SET", "g", "0.1"], ["INCRBYFLOAT", "g", "0.2"],
+        ["INCRBYFLOAT", "g", "0.7"], ["INCRBYFLOAT", "h", "1e20"], ["INCRBYFLOAT", "h", "1"],
+        ["INCRBYFLOAT", "i", "5"], ["INCRBYFLOAT", "j", "-0"], ["INCRBYFLOAT", "k", "1.23456789012345678"],
+        ["INCRBYFLOAT", "m", "1e-10"], ["INCRBYFLOAT", "o", "1."], ["INCRBYFLOAT", "p", ".5"],
+        ["INCRBYFLOAT", "q", "-1.5"], ["INCRBYFLOAT", "q", "1.5"], ["INCRBYFLOAT", "r", "3"],
+        ["INCRBYFLOAT", "r", "0.000000000001"], ["INCRBYFLOAT", "s", "1e300"], ["INCRBYFLOAT", "t", "5E3"],
+        ["SET", "u", "7"], ["INCRBYFLOAT", "u", "0"], ["INCRBYFLOAT", "v", "0.1"], ["INCRBYFLOAT", "v", "0.1"],
+        ["INCRBYFLOAT", "v", "0.1"]
+    ),
+    case!("incrbyfloat errors",
+        ["INCRBYFLOAT", "f", "inf"], ["INCRBYFLOAT", "f", "-inf"], ["INCRBYFLOAT", "f", "nan"],
+        ["INCRBYFLOAT", "f", "abc"], ["INCRBYFLOAT", "f", ""], ["INCRBYFLOAT", "f", " 1"], ["INCRBYFLOAT", "f", "1 "],
+        ["INCRBYFLOAT", "f", "0x10"], ["SET", "f", "abc"], ["INCRBYFLOAT", "f", "1"], ["SET", "f", "1e308"],
+        ["INCRBYFLOAT", "f", "1e308"], ["GET", "f"], ["SET", "f", "inf"], ["INCRBYFLOAT", "f", "1"],
+        ["INCRBYFLOAT", "f"], ["INCRBYFLOAT", "f", "1", "2"], ["EXISTS", "missing"]
+    ),
+    case!("append strlen",
+        ["APPEND", "k", "hello"], ["APPEND", "k", " world"], ["GET", "k"], ["STRLEN", "k"], ["STRLEN", "missing"],
+        ["APPEND", "k", ""], ["APPEND", "e", ""], ["EXISTS", "e"], ["GET", "e"], ["SET", "n", "10"],
+        ["APPEND", "n", "5"], ["GET", "n"], ["INCR", "n"], ["STRLEN", "n"], ["APPEND", "k"], ["STRLEN"],
+        ["STRLEN", "a", "b"]
+    ),
+    case!("getrange substr",
+        ["SET", "k", "Hello World"], ["GETRANGE", "k", "0", "4"], ["GETRANGE", "k", "-5", "-1"],
+        ["GETRANGE", "k", "0", "-1"], ["GETRANGE", "k", "5", "2"], ["GETRANGE", "k", "-100", "3"],
+        ["GETRANGE", "k", "3", "100"], ["GETRANGE", "k", "100", "200"], ["GETRANGE", "k", "-1", "-5"],
+        ["GETRANGE", "k", "-100", "-50"], ["GETRANGE", "k", "0", "0"], ["GETRANGE", "k", "10", "10"],
+        ["GETRANGE", "k", "11", "11"], ["GETRANGE", "k", "-1", "-1"], ["GETRANGE", "missing", "0", "-1"],
+        ["GETRANGE", "k", "9223372036854775807", "9223372036854775807"],
+        ["GETRANGE", "k", "-9223372036854775808", "-1"], ["SUBSTR", "k", "0", "4"], ["SUBSTR", "k", "-3", "-1"],
+        ["SET", "e", ""], ["GETRANGE", "e", "0", "-1"], ["GETRANGE", "e", "-1", "0"], ["SET", "n", "12345"],
+        ["GETRANGE", "n", "1", "2"], ["GETRANGE", "n", "-2", "-1"]
+    ),
+    case!("getrange errors",
+        ["SET", "k", "v"], ["GETRANGE", "k", "a", "1"], ["GETRANGE", "k", "0", "1.5"], ["GETRANGE", "k", "0"],
+        ["GETRANGE", "k", "0", "1", "2"], ["SUBSTR", "k", "x", "1"], ["SUBSTR", "k"]
+    ),
+    case!("setrange",
+        ["SET", "k", "Hello World"], ["SETRANGE", "k", "6", "Redis"], ["GET", "k"], ["SETRANGE", "k", "20", "!"],
+        ["GET", "k"], ["STRLEN", "k"], ["SETRANGE", "n", "3", "abc"], ["GET", "n"], ["SETRANGE", "m", "5", ""],
+        ["EXISTS", "m"], ["SETRANGE", "k", "0", ""], ["SETRANGE", "k", "100", ""], ["STRLEN", "k"],
+        ["SET", "i", "123"], ["SETRANGE", "i", "1", "x"], ["GET", "i"], ["SETRANGE", "i", "0", "99"], ["INCR", "i"]
+    ),
+    case!("setrange errors",
+        ["SET", "k", "v"], ["SETRANGE", "k", "-1", "x"], ["SETRANGE", "k", "abc", "x"],
+        ["SETRANGE", "k", "536870912", "x"], ["SETRANGE", "k", "536870911", "xy"],
+        ["SETRANGE", "m", "536870912", "x"], ["SETRANGE", "m", "536870912", ""], ["SETRANGE", "m", "-1", ""],
+        ["SETRANGE", "k", "9223372036854775807", "x"], ["SETRANGE", "k", "0"], ["GET", "k"], ["EXISTS", "m"]
+    ),
+    case!("object encoding",
+        ["SET", "i", "12345"], ["OBJECT", "ENCODING", "i"], ["SET", "bigi", "123456789012"],
+        ["OBJECT", "ENCODING", "bigi"], ["SET", "s", "hello"], ["OBJECT", "ENCODING", "s"], ["SET", "r", X100],
+        ["OBJECT", "ENCODING", "r"], ["OBJECT", "ENCODING", "missing"], ["SET", "huge", "12345678901234567890"],
+        ["OBJECT", "ENCODING", "huge"], ["SET", "neg", "-5"], ["OBJECT", "ENCODING", "neg"], ["SET", "z", "007"],
+        ["OBJECT", "ENCODING", "z"], ["APPEND", "s", "!"], ["OBJECT", "ENCODING", "s"], ["INCR", "c"],
+        ["OBJECT", "ENCODING", "c"], ["SET", "e44", X44], ["OBJECT", "ENCODING", "e44"], ["SET", "e45", X45],
+        ["OBJECT", "ENCODING", "e45"], ["OBJECT", "encoding", "i"]
+    ),
+    case!("object errors",
+        ["OBJECT"], ["OBJECT", "ENCODING"], ["OBJECT", "FOO", "k"], ["OBJECT", "ENCODING", "a", "b"]
+    ),
+];
+
+#[rustfmt::skip]
+static KEYSPACE: &[Case] = &[
+    case!("del unlink",
+        ["MSET", "a", "1", "b", "2", "c", "3"], ["DEL", "a", "b", "x"], ["DEL", "a"], ["EXISTS", "a", "b", "c"],
+        ["UNLINK", "c", "c"], ["UNLINK", "zz"], ["DEL", "q", "q"], ["DEL"], ["UNLINK"]
+    ),
+    case!("exists repeats",
+        ["SET", "a", "1"], ["EXISTS", "a", "a", "a"], ["EXISTS", "a", "b"], ["EXISTS", "b"], ["EXISTS"]
+    ),
+    case!("type touch",
+        ["SET", "a", "1"], ["TYPE", "a"], ["TYPE", "none"], ["TOUCH", "a", "a", "b"], ["TOUCH", "b"], ["TOUCH"],
+        ["TYPE"], ["TYPE", "a", "b"]
+    ),
+    case!("expire basic",
+        ["SET", "k", "v"], ["EXPIRE", "k", "100"], ttl ["TTL", "k"], ttl ["PTTL", "k"], ["PEXPIRE", "k", "200000"],
+        ttl ["PTTL", "k"], ttl ["TTL", "k"], ["EXPIRE", "missing", "100"], ["PEXPIRE", "missing", "100"],
+        ["TTL", "missing"], ["PTTL", "missing"], ["SET", "n", "v"], ["TTL", "n"], ["PTTL", "n"]
+    ),
+    case!("expire options",
+        ["SET", "k", "v"], ["EXPIRE", "k", "100", "XX"], ["EXPIRE", "k", "100", "NX"], ["EXPIRE", "k", "200", "NX"],
+        ttl ["TTL", "k"], ["EXPIRE", "k", "200", "XX"], ["EXPIRE", "k", "50", "GT"], ["EXPIRE", "k", "300", "GT"],
+        ["EXPIRE", "k", "400", "LT"], ["EXPIRE", "k", "100", "LT"], ttl ["TTL", "k"],
+        ["EXPIRE", "k", "500", "XX", "GT"], ["PERSIST", "k"], ["EXPIRE", "k", "100", "GT"], ["TTL", "k"],
+        ["EXPIRE", "k", "100", "LT"], ttl ["TTL", "k"], ["EXPIRE", "k", "100", "nx"], ["EXPIRE", "k", "1000", "gt"],
+        ttl ["TTL", "k"], ["PEXPIRE", "k", "5000000", "GT"], ttl ["PTTL", "k"], ["EXPIRE", "missing", "10", "NX"]
+    ),
+    case!("expire bad options",
+        ["SET", "k", "v"], ["EXPIRE", "k", "100", "NX", "XX"], ["EXPIRE", "k", "100", "GT", "LT"],
+        ["EXPIRE", "k", "100", "NX", "GT"], ["EXPIRE", "k", "100", "NX", "LT"], ["EXPIRE", "k", "100", "FOO"],
+        ["EXPIRE", "k", "abc"], ["EXPIRE", "k", "1.5"], ["EXPIRE", "k", ""], ["EXPIRE", "k"], ["PEXPIRE", "k"],
+        ["EXPIREAT", "k"], ["EXPIRE", "k", "9223372036854775807"], ["EXPIRE", "k", "-9223372036854775808"],
+        ["PEXPIRE", "k", "9223372036854775807"], ["EXPIREAT", "k", "9223372036854775807"],
+        ["EXPIRE", "k", "99999999999999999999"], ["TTL", "k"], ["EXISTS", "k"]
+    ),
+    case!("expire huge pexpireat",
+        ["SET", "k", "v"], ["PEXPIREAT", "k", "9223372036854775807"], ttl ["PTTL", "k"], ["PEXPIRETIME", "k"]
+    ),
+    case!("expire in the past deletes",
+        ["SET", "k", "v"], ["EXPIRE", "k", "-1"], ["EXISTS", "k"], ["SET", "k", "v"], ["PEXPIRE", "k", "0"],
+        ["GET", "k"], ["SET", "k", "v"], ["EXPIREAT", "k", "1"], ["EXISTS", "k"], ["SET", "k", "v"],
+        ["PEXPIREAT", "k", "1000"], ["EXISTS", "k"], ["SET", "k", "v"], ["EXPIRE", "k", "0", "XX"], ["EXISTS", "k"],
+        ["EXPIRE", "k", "0", "NX"], ["EXISTS", "k"], ["EXPIRE", "missing", "-1"]
+    ),
+    case!("expireat exact",
+        ["SET", "k", "v"], ["EXPIREAT", "k", FAR], ["EXPIRETIME", "k"], ["PEXPIRETIME", "k"],
+        ["PEXPIREAT", "k", "4102444800600"], ["EXPIRETIME", "k"], ["PEXPIRETIME", "k"],
+        ["PEXPIREAT", "k", "4102444800400"], ["EXPIRETIME", "k"], ["EXPIREAT", "k", "4102444900", "LT"],
+        ["EXPIREAT", "k", "4102444900", "GT"], ["EXPIRETIME", "k"], ["EXPIREAT", "k", FAR, "NX"],
+        ["EXPIREAT", "k", FAR, "XX"], ["PEXPIRETIME", "k"], ["EXPIRETIME", "missing"], ["PEXPIRETIME", "missing"],
+        ["SET", "n", "v"], ["EXPIRETIME", "n"], ["PEXPIRETIME", "n"], ["EXPIRETIME"], ["PEXPIRETIME", "a", "b"]
+    ),
+    case!("persist",
+        ["SET", "k", "v", "EX", "100"], ["PERSIST", "k"], ["TTL", "k"], ["PERSIST", "k"], ["PERSIST", "missing"],
+        ["PERSIST"], ["PERSIST", "a", "b"]
+    ),
+    case!("rename",
+        ["SET", "{t}a", "1"], ["RENAME", "{t}a", "{t}b"], ["GET", "{t}a"], ["GET", "{t}b"],
+        ["RENAME", "{t}missing", "{t}x"], ["RENAME", "{t}b", "{t}b"], ["GET", "{t}b"],
+        ["RENAME", "{t}missing", "{t}missing"], ["SET", "{t}c", "3"], ["RENAME", "{t}b", "{t}c"], ["GET", "{t}c"],
+        ["EXISTS", "{t}b"], ["RENAME", "{t}c"], ["RENAME"]
+    ),
+    case!("rename ttl",
+        ["SET", "{t}a", "1", "EX", "100"], ["RENAME", "{t}a", "{t}b"], ttl ["TTL", "{t}b"],
+        ["SET", "{t}c", "1", "EX", "100"], ["SET", "{t}d", "1"], ["RENAME", "{t}d", "{t}c"], ["TTL", "{t}c"]
+    ),
+    case!("renamenx",
+        ["SET", "{t}a", "1"], ["SET", "{t}b", "2"], ["RENAMENX", "{t}a", "{t}b"], ["RENAMENX", "{t}a", "{t}c"],
+        ["MGET", "{t}a", "{t}b", "{t}c"], ["RENAMENX", "{t}c", "{t}c"], ["RENAMENX", "{t}missing", "{t}d"],
+        ["RENAMENX", "{t}a"]
+    ),
+    case!("copy",
+        ["SET", "{t}a", "1"], ["COPY", "{t}a", "{t}b"], ["GET", "{t}b"], ["COPY", "{t}a", "{t}b"],
+        ["SET", "{t}a", "2"], ["COPY", "{t}a", "{t}b", "REPLACE"], ["GET", "{t}b"],
+        ["COPY", "{t}a", "{t}b", "replace"], ["COPY", "{t}a", "{t}a"], ["COPY", "{t}missing", "{t}b"],
+        ["COPY", "{t}missing", "{t}missing"], ["COPY", "{t}a", "{t}c", "DB", "0"], ["COPY", "{t}a", "{t}d", "FOO"],
+        ["COPY", "{t}a", "{t}d", "DB"], ["COPY", "{t}a", "{t}d", "DB", "abc"], ["COPY", "{t}a"], ["EXISTS", "{t}d"]
+    ),
+    case!("copy ttl and encoding",
+        ["SET", "{t}e", "v", "EX", "100"], ["COPY", "{t}e", "{t}f"], ttl ["TTL", "{t}f"], ["SET", "{t}i", "42"],
+        ["COPY", "{t}i", "{t}j"], ["OBJECT", "ENCODING", "{t}j"], ["INCR", "{t}j"], ["GET", "{t}i"]
+    ),
+    case!("keys patterns",
+        ["MSET", "hello", "1", "hallo", "1", "hxllo", "1", "hllo", "1", "heeeello", "1", "h*llo", "1", "h?llo", "1", "h[a]llo", "1", "hbllo", "1", "other", "1"],
+        sorted ["KEYS", "*"], sorted ["KEYS", "h?llo"], sorted ["KEYS", "h*llo"], sorted ["KEYS", "h[ae]llo"],
+        sorted ["KEYS", "h[^e]llo"], sorted ["KEYS", "h[a-b]llo"], sorted ["KEYS", "h[b-a]llo"],
+        sorted ["KEYS", "h\\*llo"], sorted ["KEYS", "h\\?llo"], sorted ["KEYS", "h\\[a\\]llo"],
+        sorted ["KEYS", "h\\ello"], sorted ["KEYS", "*llo"], sorted ["KEYS", "nomatch*"], sorted ["KEYS", "h[a"],
+        sorted ["KEYS", "hello"], sorted ["KEYS", "HELLO"], sorted ["KEYS", "h[a-]llo"], sorted ["KEYS", "*\\"],
+        ["KEYS"], ["KEYS", "a", "b"]
+    ),
+    case!("keys empty db", ["KEYS", "*"]),
+    case!("scan",
+        ["MSET", "k0", "v", "k1", "v", "k2", "v", "k3", "v", "k4", "v", "k5", "v", "k6", "v", "k7", "v", "k8", "v", "k9", "v", "k10", "v", "k11", "v", "k12", "v", "k13", "v", "{t}x", "v", "other", "v"],
+        scan [], scan ["COUNT", "3"], scan ["MATCH", "k1*"], scan ["MATCH", "k1*", "COUNT", "2"],
+        scan ["TYPE", "string"], scan ["TYPE", "list"], scan ["TYPE", "foo"],
+        scan ["MATCH", "*", "TYPE", "string", "COUNT", "100"], scan ["match", "{t}*"], scan ["MATCH", "nomatch"]
+    ),
+    case!("scan errors",
+        ["SCAN", "0"], ["SCAN", "abc"], ["SCAN", "0", "COUNT", "0"], ["SCAN", "0", "COUNT", "-1"],
+        ["SCAN", "0", "COUNT", "abc"], ["SCAN", "0", "FOO"], ["SCAN", "0", "MATCH"], ["SCAN", "0", "COUNT"],
+        ["SCAN", "0", "TYPE"], ["SCAN"], ["SCAN", "1.5"], ["SCAN", ""]
+    ),
+    case!("dbsize randomkey",
+        ["DBSIZE"], ["RANDOMKEY"], ["SET", "only", "1"], ["RANDOMKEY"], ["DBSIZE"], ["MSET", "a", "1", "b", "2"],
+        ["DBSIZE"], ["DBSIZE", "x"], ["RANDOMKEY", "x"]
+    ),
+    case!("flushdb flushall",
+        ["MSET", "a", "1", "b", "2"], ["FLUSHDB"], ["DBSIZE"], ["SET", "a", "1"], ["FLUSHDB", "ASYNC"], ["DBSIZE"],
+        ["SET", "a", "1"], ["FLUSHDB", "SYNC"], ["DBSIZE"], ["SET", "a", "1"], ["FLUSHALL", "ASYNC"], ["DBSIZE"],
+        ["FLUSHALL", "SYNC"], ["FLUSHALL", "sync"], ["FLUSHALL", "FOO"], ["FLUSHDB", "FOO"],
+        ["FLUSHALL", "SYNC", "ASYNC"], ["FLUSHDB", "ASYNC", "x"], ["DBSIZE"]
+    ),
+];
+
+#[rustfmt::skip]
+static EXPIRY: &[Case] = &[
+    case!("px expires",
+        ["SET", "k", "v", "PX", "100"], sleep[300], ["GET", "k"], ["EXISTS", "k"], ["TTL", "k"], ["PTTL", "k"],
+        ["STRLEN", "k"], ["APPEND", "k", "x"], ["TTL", "k"], ["GET", "k"]
+    ),
+    case!("pexpire expires",
+        ["SET", "k", "v"], ["PEXPIRE", "k", "100"], sleep[300], ["GET", "k"], ["EXISTS", "k"], ["TTL", "k"],
+        ["INCR", "k"], ["TTL", "k"]
+    ),
+    case!("psetex and getex px expire",
+        ["PSETEX", "a", "100", "v"], ["SET", "b", "v"], ["GETEX", "b", "PX", "100"], sleep[300], ["GET", "a"],
+        ["GET", "b"], ["EXISTS", "a", "b"], ["SETNX", "a", "new"], ["GET", "a"]
+    ),
+    case!("expired keys in multi-key commands",
+        ["MSET", "{t}a", "1", "{t}b", "2"], ["PEXPIRE", "{t}a", "100"], sleep [300], ["MGET", "{t}a", "{t}b"],
+        sorted ["KEYS", "*"], scan [], ["EXISTS", "{t}a", "{t}b"], ["RENAME", "{t}a", "{t}c"],
+        ["COPY", "{t}a", "{t}d"], ["MSETNX", "{t}a", "x", "{t}e", "y"], ["GET", "{t}a"], ["DEL", "{t}a", "{t}b"]
+    ),
+    case!("set clears ttl",
+        ["SET", "k", "v", "EX", "100"], ttl ["TTL", "k"], ["SET", "k", "w"], ["TTL", "k"],
+        ["SET", "k", "v", "EX", "100"], ["SET", "k", "x", "KEEPTTL"], ttl ["TTL", "k"], ["GET", "k"],
+        ["GETSET", "k", "y"], ["TTL", "k"]
+    ),
+    case!("getex persist",
+        ["SET", "k", "v", "EX", "100"], ["GETEX", "k", "PERSIST"], ["TTL", "k"], ["GETEX", "k", "PERSIST"],
+        ["TTL", "k"]
+    ),
+];
+
+#[rustfmt::skip]
+static CONNECTION: &[Case] = &[
+    case!("ping echo",
+        ["PING"], ["PING", "hello"], ["PING", ""], ["PING", "a", "b"], ["ping"], ["ECHO", "hi"], ["ECHO", ""],
+        ["ECHO", "a\r\nb"], ["ECHO"], ["ECHO", "a", "b"]
+    ),
+    case!("unknown command",
+        ["FOO", "a", "b"], ["FOO"], ["foo", "bar"], ["FOO", "a b", "c"], ["FOO", "a\r\nb"],
+        ["FOO", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "yyyy", "zzzz"],
+        ["FOO", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"], [""]
+    ),
+    case!("wrong arity",
+        ["GET"], ["SET", "k"], ["MGET"], ["DEL"], ["INCR"], ["EXPIRE", "k"], ["TTL"], ["STRLEN", "a", "b"], ["TYPE"],
+        ["KEYS"], ["DBSIZE", "x"], ["GETRANGE", "k", "0"], ["APPEND", "k"], ["RENAME", "a"], ["COPY", "a"],
+        ["SELECT"], ["TIME", "x"], ["QUIT", "x"]
+    ),
+    case!("unknown subcommand",
+        ["CONFIG"], ["CONFIG", "FOO"], ["CLIENT"], ["CLIENT", "FOO"], ["OBJECT", "FOO"], ["COMMAND", "FOO"],
+        ["CONFIG", "GET"], ["CLIENT", "foo", "bar"]
+    ),
+    case!("select", ["SELECT", "0"], ["SELECT", "abc"], ["SELECT", "0", "1"], ["PING"]),
+    case!("time", shape ["TIME"], ["TIME", "x"]),
+    case!("auth without password", ["AUTH", "x"], ["AUTH", "default", "x"], ["AUTH"]),
+    case!("config get",
+        ["CONFIG", "GET", "maxclients"], ["CONFIG", "GET", "proto-max-bulk-len"], ["CONFIG", "GET", "timeout"],
+        ["CONFIG", "GET", "MAXCLIENTS"], ["CONFIG", "GET", "nonexistent"], ["CONFIG", "GET", "nonexistent*"],
+        ["CONFIG", "GET", "maxclients", "timeout"]
+    ),
+    case!("config set errors",
+        ["CONFIG", "SET", "foo", "bar"], ["CONFIG", "SET", "maxclients"], ["CONFIG", "SET"],
+        ["CONFIG", "SET", "timeout", "abc"], ["CONFIG", "GET", "timeout"]
+    ),
+    case!("command info",
+        ["COMMAND", "INFO", "get", "set", "mget", "mset", "del"], ["COMMAND", "INFO", "nosuchcmd"],
+        ["COMMAND", "INFO", "GET", "nosuchcmd"]
+    ),
+    case!("command getkeys",
+        ["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"], ["COMMAND", "GETKEYS", "get", "k"],
+        ["COMMAND", "GETKEYS", "set", "k", "v", "EX", "10"], ["COMMAND", "GETKEYS", "del", "a", "b"],
+        ["COMMAND", "GETKEYS", "nosuch"], ["COMMAND", "GETKEYS", "get"], ["COMMAND", "GETKEYS", "ping"],
+        ["COMMAND", "GETKEYS"]
+    ),
+    case!("command count", shape ["COMMAND", "COUNT"]),
+    case!("client name",
+        ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME", "conn1"], ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME", "a b"],
+        ["CLIENT", "SETNAME", "a\nb"], ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME", ""], ["CLIENT", "GETNAME"],
+        ["CLIENT", "SETNAME"], ["CLIENT", "SETNAME", "a", "b"], ["CLIENT", "GETNAME", "x"],
+        ["client", "setname", "x"], ["CLIENT", "GETNAME"]
+    ),
+    case!("client id", shape ["CLIENT", "ID"], ["CLIENT", "ID", "x"]),
+    case!("quit", ["SET", "k", "v"], ["QUIT"], closed [], ["GET", "k"]),
+    case!("reset",
+        ["CLIENT", "SETNAME", "x"], shape ["HELLO", "3"], ["RESET"], ["CLIENT", "GETNAME"], ["GET", "nokey"],
+        ["RESET", "x"]
+    ),
+    case!("hello errors",
+        ["HELLO", "4"], ["HELLO", "1"], ["HELLO", "0"], ["HELLO", "abc"], ["HELLO", "3", "FOO"],
+        ["HELLO", "3", "AUTH", "default"], ["HELLO", "3", "SETNAME"], ["GET", "nokey"]
+    ),
+    case!("hello variants",
+        shape ["HELLO"], shape ["HELLO", "2"], shape ["HELLO", "3", "SETNAME", "named"], ["CLIENT", "GETNAME"],
+        shape ["HELLO", "2", "AUTH", "default", "anything"], ["GET", "nokey"]
+    ),
+    case!("resp3 replies",
+        shape ["HELLO", "3"], ["GET", "missing"], ["SET", "k", "v"], ["GET", "k"], ["MGET", "k", "missing"],
+        ["SET", "k", "w", "GET"], ["SET", "n", "v", "XX", "GET"], ["SET", "n", "v", "NX"], ["GETDEL", "missing"],
+        ["GETEX", "missing"], ["OBJECT", "ENCODING", "missing"], ["CLIENT", "GETNAME"], ["INCRBYFLOAT", "f", "1.5"],
+        ["INCR", "i"], ["TTL", "missing"], ["EXISTS", "k"], ["CONFIG", "GET", "maxclients"],
+        ["CONFIG", "GET", "nonexistent"], ["COMMAND", "GETKEYS", "mset", "a", "1"],
+        ["COMMAND", "INFO", "get", "nosuchcmd"], ["PING"], ["PING", "x"], ["ECHO", "x"], ["FOO"], ["GET"],
+        shape ["TIME"], sorted ["KEYS", "*"], scan [], ["FLUSHALL"], ["RANDOMKEY"], ["KEYS", "*"], ["SCAN", "0"],
+        shape ["HELLO", "2"], ["GET", "missing"], ["CONFIG", "GET", "maxclients"]
+    ),
+];
+
+/// Compared against a redis-server running in cluster mode.
+#[rustfmt::skip]
+static CLUSTER: &[Case] = &[
+    case!("select in cluster mode", ["SELECT", "0"], ["SELECT", "1"], ["SELECT", "-1"], ["SELECT", "abc"], ["PING"]),
+    case!("crossslot msetnx",
+        ["MSETNX", "a", "1", "b", "2"], ["EXISTS", "a"], ["EXISTS", "b"], ["MSETNX", "{t}a", "1", "{t}b", "2"],
+        ["MGET", "{t}a", "{t}b"]
+    ),
+    case!("crossslot rename",
+        ["SET", "a", "1"], ["RENAME", "a", "b"], ["RENAMENX", "a", "b"], ["RENAME", "x", "y"], ["RENAME", "a", "a"],
+        ["GET", "a"], ["EXISTS", "b"]
+    ),
+    case!("crossslot copy",
+        ["SET", "a", "1"], ["COPY", "a", "b"], ["COPY", "a", "b", "REPLACE"], ["COPY", "{t}a", "{t}b"],
+        ["SET", "{t}a", "1"], ["COPY", "{t}a", "{t}b", "DB", "1"], ["COPY", "{t}a", "{t}b", "DB", "0"],
+        ["GET", "{t}b"]
+    ),
+];
+
+/// Compared with `--requirepass secret` on both servers.
+#[rustfmt::skip]
+static AUTH: &[Case] = &[
+    case!("auth required",
+        ["GET", "k"], ["PING"], ["AUTH", "wrong"], ["AUTH", "default", "wrong"], ["AUTH", "nouser", "secret"],
+        ["GET", "k"], ["AUTH", "secret"], ["GET", "k"], ["AUTH", "wrong"], ["GET", "k"], ["AUTH"],
+        ["AUTH", "a", "b", "c"]
+    ),
+    case!("auth hello",
+        ["HELLO", "3"], ["HELLO", "3", "AUTH", "default", "wrong"], ["HELLO", "2", "AUTH", "default"],
+        shape ["HELLO", "3", "AUTH", "default", "secret"], ["GET", "k"], ["SET", "k", "v"], ["GET", "k"]
+    ),
+    case!("auth quit and unknown", ["FOO"], ["QUIT"], closed []),
+];
+
+/// Raw bytes sent on a fresh connection (see [`raw_outcome`]).
+struct RawCase {
+    name: &'static str,
+    input: Vec<u8>,
+    /// Append an `ECHO` sentinel to find out whether the connection survived.
+    sentinel: bool,
+}
+
+fn protocol_cases() -> Vec<RawCase> {
+    let c = |name: &'static str, input: &[u8]| RawCase {
+        name,
+        input: input.to_vec(),
+        sentinel: true,
+    };
+    vec![
+        c("bad multibulk length", b"*abc\r\n"),
+        c("bad bulk length", b"*1\r\n$abc\r\n"),
+        c("expected dollar", b"*1\r\nfoo\r\n"),
+        c("expected dollar got colon", b"*2\r\n$3\r\nGET\r\n:1\r\n"),
+        c("leading dollar is inline", b"$3\r\nfoo\r\n"),
+        c("unbalanced double quote", b"\"foo\r\n"),
+        c("unbalanced single quote", b"'foo\r\n"),
+        c("closing quote followed by char", b"echo \"a\"b\r\n"),
+        c("inline ping", b"PING\r\n"),
+        c("inline lf only", b"PING\n"),
+        c("inline set quoted then get", b"set a \"b c\"\r\nget a\r\n"),
+        c(
+            "inline escapes",
+            b"echo \"a\\x41\\n\\tb\\\"\"\r\necho 'it\\'s'\r\n",
+        ),
+        c("inline extra spaces", b"  echo   x  \r\n"),
+        c("inline unknown command", b"foo bar\r\n"),
+        c("empty line ignored", b"\r\n"),
+        c("blank lines ignored", b"\r\n\n   \r\nPING\r\n"),
+        c("null multibulk ignored", b"*-1\r\n"),
+        c("empty multibulk ignored", b"*0\r\n"),
+        c("bulk length too big", b"*1\r\n$1000000000000\r\n"),
+        c(
+            "bulk length above proto-max-bulk-len",
+            b"*1\r\n$536870913\r\n",
+        ),
+        c("negative bulk length", b"*1\r\n$-1\r\n"),
+        c("multibulk length too big", b"*3000000000\r\n"),
+        c(
+            "pipelined commands",
+            b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*1\r\n$3\r\nfoo\r\n",
+        ),
+        c(
+            "multibulk after inline",
+            b"PING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n",
+        ),
+        c("empty bulk command name", b"*1\r\n$0\r\n\r\n"),
+        RawCase {
+            name: "too big inline request",
+            input: vec![b'a'; 70_000],
+            sentinel: false,
+        },
+    ]
+}
+
+fn main_pair() -> (Server, Server) {
+    (Server::redis(), Server::shardis())
+}
+
+#[test]
+fn strings() {
+    let (mut r, mut s) = main_pair();
+    finish("strings", run_cases(&mut r, &mut s, "strings", STRINGS));
+}
+
+#[test]
+fn keyspace() {
+    let (mut r, mut s) = main_pair();
+    finish("keyspace", run_cases(&mut r, &mut s, "keyspace", KEYSPACE));
+}
+
+#[test]
+fn expiry() {
+    let (mut r, mut s) = main_pair();
+    finish("expiry", run_cases(&mut r, &mut s, "expiry", EXPIRY));
+}
+
+#[test]
+fn connection() {
+    let (mut r, mut s) = main_pair();
+    finish(
+        "connection",
+        run_cases(&mut r, &mut s, "connection", CONNECTION),
+    );
+}
+
+#[test]
+fn protocol_errors() {
+    let (r, s) = main_pair();
+    finish("protocol", run_raw_cases(&r, &s, &protocol_cases()));
+}
+
+#[test]
+fn cluster_mode() {
+    let mut r = Server::redis_cluster();
+    let mut s = Server::shardis();
+    finish("cluster", run_cases(&mut r, &mut s, "cluster", CLUSTER));
+}
+
+#[test]
+fn auth() {
+    let mut r = Server::redis_with(&["--requirepass", "secret"]);
+    let mut s = Server::shardis_with(&["--requirepass", "secret"]);
+    finish("auth", run_cases(&mut r, &mut s, "auth", AUTH));
+}
+
+#[test]
+fn random_string_ops() {
+    let (r, s) = main_pair();
+    finish("random", random_ops(&r, &s, 0x5eed_1234_abcd_0001, 600));
+}
+
+/// Runs every group redis-vs-redis: any failure here is a harness bug or a
+/// nondeterministic case, not a shardis bug.
+#[test]
+#[ignore = "harness self-check; run manually"]
+fn self_check_redis_vs_redis() {
+    let mut a = Server::redis();
+    let mut b = Server::redis();
+    b.name = "redis#2".into();
+    let mut failures = Vec::new();
+    for (group, cases) in [
+        ("strings", STRINGS),
+        ("keyspace", KEYSPACE),
+        ("expiry", EXPIRY),
+        ("connection", CONNECTION),
+    ] {
+        failures.extend(run_cases(&mut a, &mut b, group, cases));
+    }
+    failures.extend(run_raw_cases(&a, &b, &protocol_cases()));
+    failures.extend(random_ops(&a, &b, 0x5eed_1234_abcd_0001, 600));
+
+    let mut ca = Server::redis_cluster();
+    let mut cb = Server::redis_cluster();
+    cb.name = "redis-cluster#2".into();
+    failures.extend(run_cases(&mut ca, &mut cb, "cluster", CLUSTER));
+
+    let mut pa = Server::redis_with(&["--requirepass", "secret"]);
+    let mut pb = Server::redis_with(&["--requirepass", "secret"]);
+    pb.name = "redis#2".into();
+    failures.extend(run_cases(&mut pa, &mut pb, "auth", AUTH));
+    finish("self-check", failures);
+}
+
+/// Parser sanity checks that need no server.
+#[test]
+fn resp_parser_splits_replies() {
+    let pipelined: &[u8] = b"+OK\r\n$3\r\nfoo\r\n*2\r\n:1\r\n*1\r\n_\r\n%1\r\n+a\r\n,1.5\r\n|1\r\n+k\r\n#t\r\n:7\r\n$-1\r\n*-1\r\n=7\r\ntxt:abc\r\n$?\r\n;2\r\nab\r\n;0\r\n*?\r\n:1\r\n.\r\n";
+    let mut rest = pipelined;
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let n = support::frame_len(rest)
+            .expect("valid RESP")
+            .expect("complete frame");
+        frames.push(&rest[..n]);
+        rest = &rest[n..];
+    }
+    assert_eq!(frames.len(), 10, "{frames:?}");
+    assert_eq!(frames[3], b"%1\r\n+a\r\n,1.5\r\n");
+    assert_eq!(frames[4], b"|1\r\n+k\r\n#t\r\n:7\r\n");
+    for frame in &frames {
+        for cut in 0..frame.len() {
+            let got = support::frame_len(&frame[..cut]).expect("valid prefix");
+            assert_eq!(got, None, "prefix of {} reported complete", pretty(frame));
+        }
+    }
+    assert_eq!(
+        parse_reply(b"*2\r\n$1\r\na\r\n_\r\n"),
+        Reply::Array(Some(vec![Reply::Bulk(Some(b"a".to_vec())), Reply::Null]))
+    );
+    assert!(support::frame_len(b"$3\r\nfooXX").is_err());
+    assert!(support::frame_len(b"?\r\n").is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Runner
+// ---------------------------------------------------------------------------
+
+type Outcome = Result<Vec<u8>, String>;
+
+fn show(o: &Outcome) -> String {
+    match o {
+        Ok(raw) => pretty(raw),
+        Err(e) => e.clone(),
+    }
+}
+
+fn run(c: &mut RawClient, args: &[&str]) -> Outcome {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    c.try_cmd(&args).map_err(|e| e.to_string())
+}
+
+/// With `DIFF_TRACE=1` in the environment, prints every command and both
+/// replies (use with `--nocapture`).
+fn trace(at: &str, args: &[&str], ra: &Outcome, rb: &Outcome) {
+    if std::env::var_os("DIFF_TRACE").is_some() {
+        eprintln!("{at}: {}\n    a: {}\n    b: {}", pretty_command(args), show(ra), show(rb));
+    }
+}
+
+fn connect(s: &Server) -> Result<RawClient, String> {
+    RawClient::try_connect(s.port).map_err(|e| format!("cannot connect to {}: {e}", s.name))
+}
+
+/// Formats one mismatch: where, the command and both replies.
+fn mismatch(a: &Server, b: &Server, at: &str, args: &[&str], ra: &str, rb: &str) -> String {
+    format!(
+        "{at}: {}\n    {:<8} {ra}\n    {:<8} {rb}",
+        pretty_command(args),
+        format!("{}:", a.name),
+        format!("{}:", b.name)
+    )
+}
+
+/// Adds where two raw replies first differ, for long replies.
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let i = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    if i < 40 {
+        return String::new();
+    }
+    let from = i.saturating_sub(40);
+    let cut = |s: &[u8]| escape(&s[from.min(s.len())..(i + 60).min(s.len())]);
+    format!(
+        "\n    first difference at byte {i}:\n      ...{}\n      ...{}",
+        cut(a),
+        cut(b)
+    )
+}
+
+fn exact(
+    ca: &mut RawClient,
+    cb: &mut RawClient,
+    pair: (&Server, &Server),
+    at: &str,
+    args: &[&str],
+) -> Result<(), String> {
+    let (ra, rb) = (run(ca, args), run(cb, args));
+    trace(at, args, &ra, &rb);
+    if ra == rb {
+        return Ok(());
+    }
+    let mut msg = mismatch(pair.0, pair.1, at, args, &show(&ra), &show(&rb));
+    if let (Ok(x), Ok(y)) = (&ra, &rb) {
+        msg.push_str(&first_difference(x, y));
+    }
+    Err(msg)
+}
+
+/// Reply shape: types, aggregate sizes and map keys, no scalar values.
+fn shape(r: &Reply) -> String {
+    let list = |v: &[Reply]| v.iter().map(shape).collect::<Vec<_>>().join(",");
+    let map = |v: &[(Reply, Reply)]| {
+        v.iter()
+            .map(|(k, val)| {
+                let key = k.bytes().map(escape).unwrap_or_else(|| shape(k));
+                format!("{key}={}", shape(val))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match r {
+        Reply::Simple(_) => "+".into(),
+        Reply::Error(e) => format!("-{}", escape(e.split(|&b| b == b' ').next().unwrap_or(b""))),
+        Reply::Integer(_) => ":".into(),
+        Reply::Bulk(None) => "$-1".into(),
+        Reply::Bulk(Some(_)) if r.as_int().is_some() => "$int".into(),
+        Reply::Bulk(Some(_)) => "$".into(),
+        Reply::Array(None) => "*-1".into(),
+        Reply::Array(Some(v)) => format!("*[{}]", list(v)),
+        Reply::Null => "_".into(),
+        Reply::Double(_) => ",".into(),
+        Reply::Boolean(_) => "#".into(),
+        Reply::BigNumber(_) => "(".into(),
+        Reply::BulkError(_) => "!".into(),
+        Reply::Verbatim(_) => "=".into(),
+        Reply::Map(v) => format!("%{{{}}}", map(v)),
+        Reply::Set(v) => format!("~[{}]", list(v)),
+        Reply::Push(v) => format!(">[{}]", list(v)),
+        Reply::Attribute(a, v) => format!("|{{{}}}{}", map(a), shape(v)),
+    }
+}
+
+/// Collects all keys of a full `SCAN 0 <opts>` iteration.
+fn scan_all(c: &mut RawClient, opts: &[&str]) -> Result<BTreeSet<Vec<u8>>, String> {
+    let mut keys = BTreeSet::new();
+    let mut cursor = String::from("0");
+    for _ in 0..10_000 {
+        let mut args = vec!["SCAN", cursor.as_str()];
+        args.extend_from_slice(opts);
+        let raw = run(c, &args)?;
+        let reply = parse_reply(&raw);
+        let (next, batch) = match reply.items() {
+            Some([cur, Reply::Array(Some(batch))]) => (cur.bytes(), batch),
+            _ => return Err(format!("unexpected SCAN reply {}", pretty(&raw))),
+        };
+        for k in batch {
+            let k = k
+                .bytes()
+                .ok_or_else(|| format!("non-string key in {}", pretty(&raw)))?;
+            keys.insert(k.to_vec());
+        }
+        match next {
+            Some(b"0") => return Ok(keys),
+            Some(n) => cursor = String::from_utf8_lossy(n).into_owned(),
+            None => return Err(format!("bad SCAN cursor in {}", pretty(&raw))),
+        }
+    }
+    Err("SCAN did not finish within 10000 calls".into())
+}
+
+fn show_keys(r: &Result<BTreeSet<Vec<u8>>, String>) -> String {
+    match r {
+        Ok(keys) => format!(
+            "{{{}}}",
+            keys.iter()
+                .map(|k| escape(k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(e) => e.clone(),
+    }
+}
+
+/// Runs one case on fresh connections; `Err` describes the first mismatch.
+fn run_case(a: &Server, b: &Server, case: &Case) -> Result<(), String> {
+    let pair = (a, b);
+    let mut ca = connect(a)?;
+    let mut cb = connect(b)?;
+    exact(&mut ca, &mut cb, pair, "setup", &["FLUSHALL"])?;
+    for (i, step) in case.steps.iter().enumerate() {
+        let at = format!("step {}", i + 1);
+        match *step {
+            Step::Exact(args) => exact(&mut ca, &mut cb, pair, &at, args)?,
+            Step::Sorted(args) => {
+                let (ra, rb) = (run(&mut ca, args), run(&mut cb, args));
+                trace(&at, args, &ra, &rb);
+                let sorted = |o: &Outcome| -> Option<Vec<Reply>> {
+                    let raw = o.as_ref().ok()?;
+                    let mut v = parse_reply(raw).items()?.to_vec();
+                    v.sort();
+                    Some(v)
+                };
+                let same = match (sorted(&ra), sorted(&rb)) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => ra == rb,
+                };
+                if !same {
+                    let at = format!("{at} (compared as sorted)");
+                    return Err(mismatch(a, b, &at, args, &show(&ra), &show(&rb)));
+                }
+            }
+            Step::Ttl(args) => {
+                let (ra, rb) = (run(&mut ca, args), run(&mut cb, args));
+                trace(&at, args, &ra, &rb);
+                let tolerance = if args[0].to_ascii_uppercase().starts_with('P') {
+                    1000
+                } else {
+                    1
+                };
+                let int = |o: &Outcome| o.as_ref().ok().and_then(|raw| parse_reply(raw).as_int());
+                let same = match (int(&ra), int(&rb)) {
+                    (Some(x), Some(y)) if x < 0 || y < 0 => x == y,
+                    (Some(x), Some(y)) => x.abs_diff(y) <= tolerance,
+                    _ => ra == rb,
+                };
+                if !same {
+                    let at = format!("{at} (compared with tolerance {tolerance})");
+                    return Err(mismatch(a, b, &at, args, &show(&ra), &show(&rb)));
+                }
+            }
+            Step::Shape(args) => {
+                let (ra, rb) = (run(&mut ca, args), run(&mut cb, args));
+                trace(&at, args, &ra, &rb);
+                let sh = |o: &Outcome| match o {
+                    Ok(raw) => shape(&parse_reply(raw)),
+                    Err(e) => e.clone(),
+                };
+                let (sa, sb) = (sh(&ra), sh(&rb));
+                if sa != sb {
+                    let at = format!("{at} (compared by shape)");
+                    let show_shape = |o: &Outcome, s: &str| format!("{s}   raw {}", show(o));
+                    return Err(mismatch(
+                        a,
+                        b,
+                        &at,
+                        args,
+                        &show_shape(&ra, &sa),
+                        &show_shape(&rb, &sb),
+                    ));
+                }
+            }
+            Step::Scan(opts) => {
+                let (ka, kb) = (scan_all(&mut ca, opts), scan_all(&mut cb, opts));
+                if ka != kb {
+                    let mut args = vec!["SCAN", "<cursor>"];
+                    args.extend_from_slice(opts);
+                    let at = format!("{at} (full SCAN iteration, key sets)");
+                    return Err(mismatch(a, b, &at, &args, &show_keys(&ka), &show_keys(&kb)));
+                }
+            }
+            Step::Sleep(ms) => thread::sleep(Duration::from_millis(ms)),
+            Step::Closed => {
+                let (ra, rb) = (ca.expect_closed(), cb.expect_closed());
+                if ra != rb {
+                    let label = |r: &Result<(), String>| match r {
+                        Ok(()) => "<closed>".to_string(),
+                        Err(e) => e.clone(),
+                    };
+                    let at = format!("{at} (connection must be closed)");
+                    return Err(mismatch(a, b, &at, &[], &label(&ra), &label(&rb)));
+                }
+                ca = connect(a)?;
+                cb = connect(b)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `cases` on `a` (reference) and `b`; returns one message per failing
+/// case. Stops early if either server dies.
+fn run_cases(a: &mut Server, b: &mut Server, group: &str, cases: &[Case]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for case in cases {
+        if let Err(msg) = run_case(a, b, case) {
+            failures.push(format!("[{group}/{}] {msg}", case.name));
+        }
+        for s in [&mut *a, &mut *b] {
+            if !s.is_alive() {
+                failures.push(format!(
+                    "[{group}] {} died after case '{}'; rest skipped",
+                    s.name, case.name
+                ));
+                return failures;
+            }
+        }
+    }
+    failures
+}
+
+/// How a raw exchange ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The sentinel came back: the connection is still usable.
+    Open,
+    /// The server closed the connection.
+    Closed,
+    /// Neither sentinel nor close within the timeout.
+    Timeout,
+    /// Anything else (malformed reply, io error).
+    Broken(String),
+}
+
+const SENTINEL_REPLY: &[u8] = b"$13\r\nsentinel-4242\r\n";
+
+/// Sends `input` (plus an `ECHO` sentinel if asked) in one write on a fresh
+/// connection; returns every reply before the sentinel and how it ended.
+fn raw_outcome(s: &Server, case: &RawCase) -> (Vec<Vec<u8>>, End) {
+    let mut c = match connect(s) {
+        Ok(c) => c,
+        Err(e) => return (Vec::new(), End::Broken(e)),
+    };
+    c.set_read_timeout(Duration::from_secs(2));
+    let mut input = case.input.clone();
+    if case.sentinel {
+        input.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$13\r\nsentinel-4242\r\n");
+    }
+    if let Err(e) = c.try_send_raw(&input) {
+        return (Vec::new(), End::Broken(format!("write failed: {e}")));
+    }
+    let mut replies = Vec::new();
+    loop {
+        match c.try_read_reply() {
+            Ok(r) if case.sentinel && r == SENTINEL_REPLY => return (replies, End::Open),
+            Ok(r) => replies.push(r),
+            Err(support::ReadError::Closed(rest)) if rest.is_empty() => {
+                return (replies, End::Closed)
+            }
+            Err(support::ReadError::Timeout(rest)) if rest.is_empty() => {
+                return (replies, End::Timeout)
+            }
+            Err(e) => return (replies, End::Broken(e.to_string())),
+        }
+    }
+}
+
+fn run_raw_cases(a: &Server, b: &Server, cases: &[RawCase]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for case in cases {
+        let flush = connect(a).and_then(|mut ca| {
+            connect(b).and_then(|mut cb| exact(&mut ca, &mut cb, (a, b), "setup", &["FLUSHALL"]))
+        });
+        if let Err(msg) = flush {
+            failures.push(format!("[protocol/{}] {msg}", case.name));
+            continue;
+        }
+        let (oa, ob) = (raw_outcome(a, case), raw_outcome(b, case));
+        if oa != ob {
+            let fmt = |(replies, end): &(Vec<Vec<u8>>, End)| {
+                let r: Vec<String> = replies.iter().map(|r| pretty(r)).collect();
+                format!("[{}] then {end:?}", r.join(", "))
+            };
+            let input = if case.input.len() > 80 {
+                format!(
+                    "{}... ({} bytes)",
+                    escape(&case.input[..80]),
+                    case.input.len()
+                )
+            } else {
+                escape(&case.input)
+            };
+            failures.push(format!(
+                "[protocol/{}] raw input \"{input}\"{}\n    {:<8} {}\n    {:<8} {}",
+                case.name,
+                if case.sentinel {
+                    " + ECHO sentinel"
+                } else {
+                    ""
+                },
+                format!("{}:", a.name),
+                fmt(&oa),
+                format!("{}:", b.name),
+                fmt(&ob)
+            ));
+        }
+    }
+    failures
+}
+
+/// Deterministic pseudo-random string commands over a few keys, compared
+/// byte for byte; stops at the first mismatch since state then diverges.
+fn random_ops(a: &Server, b: &Server, seed: u64, count: usize) -> Vec<String> {
+    const KEYS: &[&str] = &["a", "b", "{t}c", "{t}d"];
+    const VALUES: &[&str] = &[
+        "",
+        "0",
+        "1",
+        "-5",
+        "10",
+        "abc",
+        "hello world",
+        "9223372036854775806",
+        "3.5",
+        "-0.25",
+        "1e3",
+        " 1",
+        "x\0y",
+        "007",
+    ];
+    const INDEXES: &[&str] = &["0", "1", "2", "5", "-1", "-2", "-10", "100", "-100"];
+    const FLOATS: &[&str] = &["0.1", "-1.5", "2", "1e2", "abc", "0"];
+    let mut state = seed;
+    let mut next = |n: usize| -> usize {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let (mut ca, mut cb) = match (connect(a), connect(b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => return vec![format!("[random] {e}")],
+    };
+    if let Err(msg) = exact(&mut ca, &mut cb, (a, b), "setup", &["FLUSHALL"]) {
+        return vec![format!("[random] {msg}")];
+    }
+    let mut history: Vec<String> = Vec::new();
+    for i in 0..count {
+        let k = KEYS[next(KEYS.len())];
+        let k2 = if k.starts_with("{t}") {
+            KEYS[2 + next(2)]
+        } else {
+            KEYS[next(2)]
+        };
+        let v = VALUES[next(VALUES.len())];
+        let i1 = INDEXES[next(INDEXES.len())];
+        let i2 = INDEXES[next(INDEXES.len())];
+        let f = FLOATS[next(FLOATS.len())];
+        let off = ["0", "1", "3", "7", "12"][next(5)];
+        let args: Vec<&str> = match next(20) {
+            0 => vec!["SET", k, v],
+            1 => vec!["GET", k],
+            2 => vec!["APPEND", k, v],
+            3 => vec!["STRLEN", k],
+            4 => vec!["GETRANGE", k, i1, i2],
+            5 => vec!["SETRANGE", k, off, v],
+            6 => vec!["INCR", k],
+            7 => vec!["DECRBY", k, i1],
+            8 => vec!["INCRBYFLOAT", k, f],
+            9 => vec!["GETSET", k, v],
+            10 => vec!["GETDEL", k],
+            11 => vec!["MSET", k, v, k2, v],
+            12 => vec!["MGET", k, k2, "missing"],
+            13 => vec!["DEL", k, k2],
+            14 => vec!["EXISTS", k, k2, k],
+            15 => vec!["SETNX", k, v],
+            16 => vec!["SUBSTR", k, i1, i2],
+            17 => vec!["SET", k, v, ["NX", "XX", "GET", "KEEPTTL"][next(4)]],
+            18 => vec!["INCRBY", k, i1],
+            _ => vec!["OBJECT", "ENCODING", k],
+        };
+        history.push(pretty_command(&args));
+        if let Err(msg) = exact(&mut ca, &mut cb, (a, b), &format!("op {}", i + 1), &args) {
+            let from = history.len().saturating_sub(12);
+            return vec![format!(
+                "[random seed {seed:#x}] {msg}\n    preceding commands:\n      {}",
+                history[from..history.len() - 1].join("\n      ")
+            )];
+        }
+    }
+    Vec::new()
+}
+
+/// Fails the test with every collected mismatch.
+fn finish(group: &str, failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} mismatching case(s) in group '{group}':\n\n{}\n",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
