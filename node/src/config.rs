@@ -51,7 +51,11 @@ impl Default for Config {
 
 /// Command-line flags; each one given overrides the config file.
 #[derive(Debug, Parser)]
-#[command(name = "shardis", version, about = "Redis-compatible, replicated, sharded cache node")]
+#[command(
+    name = "shardis",
+    version,
+    about = "Redis-compatible, replicated, sharded cache node"
+)]
 pub struct Cli {
     /// TOML config file (see config/node.toml).
     #[arg(long)]
@@ -163,6 +167,9 @@ mod tests {
     fn flags_override_file() {
         let cli = Cli::parse_from(["shardis", "--port", "0", "--shards", "3"]);
         let cfg = Config::load(&cli).expect("valid");
-        assert_eq!((cfg.port, cfg.shards, cfg.bind.as_str()), (0, 3, "127.0.0.1"));
+        assert_eq!(
+            (cfg.port, cfg.shards, cfg.bind.as_str()),
+            (0, 3, "127.0.0.1")
+        );
     }
 }

@@ -15,9 +15,11 @@ use tokio::net::TcpStream;
 use tracing::debug;
 
 use crate::clock::now_ms;
+use crate::commands::keys::{KeyCommand, ScanArgs};
 use crate::commands::{self, server as local, ApplyCtx, Merge, Route, ShardCommand};
 use crate::protocol::{Frame, RequestParser};
 use crate::server::{ClientHandle, ClientMeta, ServerState};
+use crate::shard::keyspace::ScanCursor;
 
 /// Smallest free space kept in the read buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -63,8 +65,13 @@ impl Connection {
     /// Serves `socket` until the client leaves, is killed, times out or the node stops.
     pub async fn serve(mut socket: TcpStream, addr: SocketAddr, state: Arc<ServerState>) {
         if state.client_count() >= state.runtime.maxclients.load(Ordering::Relaxed) {
-            state.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-            let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+            state
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            let _ = socket
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
             return;
         }
         let handle = Arc::new(ClientHandle {
@@ -135,7 +142,10 @@ async fn serve_loop(
         if n == 0 || session.handle.killed.load(Ordering::Relaxed) {
             return Ok(());
         }
-        state.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        state
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
         parser.set_max_bulk_len(state.runtime.proto_max_bulk_len.load(Ordering::Relaxed));
         let parsed = parser.parse(&mut buf, session.authenticated, &mut requests);
         if !requests.is_empty() {
@@ -147,7 +157,10 @@ async fn serve_loop(
         }
         if !out.is_empty() {
             socket.write_all(&out).await?;
-            state.stats.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+            state
+                .stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
             out.clear();
             if out.capacity() > 1024 * 1024 {
                 out.shrink_to(READ_CHUNK);
@@ -189,71 +202,77 @@ async fn execute_batch(
         };
         last_cmd = spec.name;
         if !session.authenticated && !spec.flags.contains(&"no_auth") {
-            pending.push(Pending::Done(proto, Frame::error("NOAUTH Authentication required.")));
+            pending.push(Pending::Done(
+                proto,
+                Frame::error("NOAUTH Authentication required."),
+            ));
             continue;
         }
         let request = pending.len();
         match commands::route(spec, &argv, &state.shard_map) {
             Route::Reply(f) => pending.push(Pending::Done(proto, f)),
             Route::Local(spec) => {
+                // Encoded in the protocol in force after the command (HELLO 3 answers in RESP3).
                 if let Some(reply) = local::execute(spec, &argv, session, state) {
-                    pending.push(Pending::Done(proto, reply));
+                    pending.push(Pending::Done(session.proto, reply));
                 }
             }
             Route::Shard(shard, cmd) => {
                 push_work(&mut work, shard, cmd, request, 0);
-                pending.push(Pending::Parts { proto, merge: None, parts: vec![None] });
+                pending.push(Pending::Parts {
+                    proto,
+                    merge: None,
+                    parts: vec![None],
+                });
             }
             Route::Split(parts, merge) => {
                 let n = parts.len();
                 for (i, (shard, cmd)) in parts.into_iter().enumerate() {
                     push_work(&mut work, shard, cmd, request, i);
                 }
-                pending.push(Pending::Parts { proto, merge: Some(merge), parts: vec![None; n] });
+                pending.push(Pending::Parts {
+                    proto,
+                    merge: Some(merge),
+                    parts: vec![None; n],
+                });
             }
             Route::All(cmd, merge) => {
                 let n = state.shards.len();
                 for shard in 0..n {
                     push_work(&mut work, shard, cmd.clone(), request, shard);
                 }
-                pending.push(Pending::Parts { proto, merge: Some(merge), parts: vec![None; n] });
+                pending.push(Pending::Parts {
+                    proto,
+                    merge: Some(merge),
+                    parts: vec![None; n],
+                });
+            }
+            Route::Scan(scan) => {
+                // SCAN may walk several shards in turn: what came before it must be applied first.
+                flush(state, ctx, &mut work, &mut pending).await;
+                let reply = scan_shards(state, ctx, scan).await;
+                pending.push(Pending::Done(proto, reply));
             }
         }
     }
-    state.stats.commands_processed.fetch_add(count as u64, Ordering::Relaxed);
+    state
+        .stats
+        .commands_processed
+        .fetch_add(count as u64, Ordering::Relaxed);
     session.handle.update(|m| {
         m.last_cmd = last_cmd;
         m.last_active = Instant::now();
     });
-
-    // One message per shard involved, all sent before any reply is awaited.
-    let mut inflight = Vec::new();
-    for (shard, w) in work.into_iter().enumerate() {
-        if w.cmds.is_empty() {
-            continue;
-        }
-        let rx = state.shards[shard].send_batch(ctx, w.cmds).await;
-        inflight.push((rx, w.targets));
-    }
-    for (rx, targets) in inflight {
-        let replies = match rx {
-            Some(rx) => rx.await.ok(),
-            None => None,
-        };
-        let replies = replies.unwrap_or_else(|| {
-            vec![Frame::error("ERR shard unavailable"); targets.len()]
-        });
-        for (reply, (request, part)) in replies.into_iter().zip(targets) {
-            if let Some(Pending::Parts { parts, .. }) = pending.get_mut(request) {
-                parts[part] = Some(reply);
-            }
-        }
-    }
+    flush(state, ctx, &mut work, &mut pending).await;
 
     for p in pending {
         match p {
             Pending::Done(proto, frame) => frame.encode(proto, out),
-            Pending::Parts { proto, merge, parts } => {
+            Pending::Parts {
+                proto,
+                merge,
+                parts,
+            } => {
                 let parts: Vec<Frame> = parts
                     .into_iter()
                     .map(|p| p.unwrap_or_else(|| Frame::error("ERR shard unavailable")))
@@ -271,7 +290,76 @@ async fn execute_batch(
     }
 }
 
-fn push_work(work: &mut Vec<ShardWork>, shard: usize, cmd: ShardCommand, request: usize, part: usize) {
+/// Sends the queued shard work (one message per shard, all sent before any reply is awaited)
+/// and files the replies under their requests.
+async fn flush(
+    state: &ServerState,
+    ctx: ApplyCtx,
+    work: &mut Vec<ShardWork>,
+    pending: &mut [Pending],
+) {
+    let mut inflight = Vec::new();
+    for (shard, w) in work.drain(..).enumerate() {
+        if w.cmds.is_empty() {
+            continue;
+        }
+        let rx = state.shards[shard].send_batch(ctx, w.cmds).await;
+        inflight.push((rx, w.targets));
+    }
+    for (rx, targets) in inflight {
+        let replies = match rx {
+            Some(rx) => rx.await.ok(),
+            None => None,
+        };
+        let replies =
+            replies.unwrap_or_else(|| vec![Frame::error("ERR shard unavailable"); targets.len()]);
+        for (reply, (request, part)) in replies.into_iter().zip(targets) {
+            if let Some(Pending::Parts { parts, .. }) = pending.get_mut(request) {
+                parts[part] = Some(reply);
+            }
+        }
+    }
+}
+
+/// SCAN: asks the shard owning the cursor's slot, and moves on to the next shard while a shard
+/// had nothing to return, so that an empty or sparse keyspace does not cost a round trip per shard.
+async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> Frame {
+    for _ in 0..state.shards.len() {
+        let shard = state.shard_map.shard_of_slot(scan.cursor.slot);
+        let reply = match state.shards[shard]
+            .send_batch(ctx, vec![ShardCommand::Key(KeyCommand::Scan(scan.clone()))])
+            .await
+        {
+            Some(rx) => rx.await.ok().and_then(|mut v| v.pop()),
+            None => None,
+        };
+        let Some(reply) = reply else {
+            return Frame::error("ERR shard unavailable");
+        };
+        let next = match &reply {
+            Frame::Array(v) if v.len() == 2 => match (&v[0], &v[1]) {
+                (Frame::Bulk(c), Frame::Array(keys)) if keys.is_empty() => {
+                    commands::keys::parse_cursor(c).ok().filter(|&c| c != 0)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match next {
+            Some(c) => scan.cursor = ScanCursor::decode(c),
+            None => return reply,
+        }
+    }
+    Frame::error("ERR scan did not finish")
+}
+
+fn push_work(
+    work: &mut Vec<ShardWork>,
+    shard: usize,
+    cmd: ShardCommand,
+    request: usize,
+    part: usize,
+) {
     if work.len() <= shard {
         work.resize_with(shard + 1, ShardWork::default);
     }

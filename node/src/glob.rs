@@ -38,7 +38,11 @@ fn match_class(p: &[u8], c: u8, nocase: bool) -> (bool, usize) {
                 let hi = p[i + 2];
                 let (lo, hi) = if lo > hi { (hi, lo) } else { (lo, hi) };
                 let (lo2, hi2, c2) = if nocase {
-                    (lo.to_ascii_lowercase(), hi.to_ascii_lowercase(), c.to_ascii_lowercase())
+                    (
+                        lo.to_ascii_lowercase(),
+                        hi.to_ascii_lowercase(),
+                        c.to_ascii_lowercase(),
+                    )
                 } else {
                     (lo, hi, c)
                 };
@@ -132,7 +136,13 @@ mod tests {
         for (p, s) in yes {
             assert!(matches(p.as_bytes(), s.as_bytes(), false), "{p} {s}");
         }
-        let no: &[(&str, &str)] = &[("h?llo", "hllo"), ("h[^e]llo", "hello"), ("h[a-b]llo", "hcllo"), ("h\\*llo", "hello"), ("a", "ab")];
+        let no: &[(&str, &str)] = &[
+            ("h?llo", "hllo"),
+            ("h[^e]llo", "hello"),
+            ("h[a-b]llo", "hcllo"),
+            ("h\\*llo", "hello"),
+            ("a", "ab"),
+        ];
         for (p, s) in no {
             assert!(!matches(p.as_bytes(), s.as_bytes(), false), "{p} {s}");
         }

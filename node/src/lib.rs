@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod glob;
+pub mod long_double;
 pub mod protocol;
 pub mod server;
 pub mod shard;

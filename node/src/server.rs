@@ -153,7 +153,12 @@ impl ServerState {
 
     /// The AUTH password, if one is set.
     pub fn requirepass(&self) -> Option<String> {
-        let pw = self.runtime.requirepass.read().map(|p| p.clone()).unwrap_or_default();
+        let pw = self
+            .runtime
+            .requirepass
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
         (!pw.is_empty()).then_some(pw)
     }
 
@@ -192,7 +197,9 @@ impl Server {
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
-            (0..40).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+            (0..40)
+                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+                .collect()
         };
         let state = Arc::new(ServerState {
             runtime: RuntimeConfig {
@@ -244,7 +251,10 @@ impl Server {
                 }
             };
             let _ = socket.set_nodelay(true);
-            state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+            state
+                .stats
+                .connections_received
+                .fetch_add(1, Ordering::Relaxed);
             let state = state.clone();
             tokio::spawn(async move {
                 Connection::serve(socket, addr, state).await;

@@ -23,7 +23,8 @@ use support::{escape, parse_reply, pretty, pretty_command, RawClient, Reply, Ser
 enum Step {
     /// Replies must be byte-identical.
     Exact(&'static [&'static str]),
-    /// Aggregate replies compared as sorted multisets (KEYS order differs).
+    /// Aggregate replies compared as sorted multisets (maps as sorted pairs):
+    /// for KEYS, and where redis iterates a randomly seeded dict.
     Sorted(&'static [&'static str]),
     /// Integer replies may differ by 1 (or 1000 for `P*` commands such as
     /// PTTL): used where the value depends on the clock.
@@ -144,6 +145,12 @@ static STRINGS: &[Case] = &[
         ["MSET", "a", "1", "b", "2", "c", "3"], ["MGET", "a", "b", "c", "d"], ["MSET", "a", "x", "a", "y"],
         ["GET", "a"], ["MGET", "a", "a"], ["MSET", "a"], ["MSET", "a", "1", "b"], ["MGET"], ["MSET"], ["MGET", "a"]
     ),
+    // Keys spread over many slots (and so over shardis shards): order of replies must hold.
+    case!("mget mset many keys",
+        ["MSET", "k1", "1", "k2", "2", "k3", "3", "k4", "4", "k5", "5", "k6", "6", "k7", "7", "k8", "8", "k9", "9"],
+        ["MGET", "k9", "k1", "x", "k5", "k2", "k8", "k3", "k7", "k4", "k6", "k1", "y"],
+        ["MSET", "k1", "a", "k9", "b", "k1", "c"], ["MGET", "k1", "k9"]
+    ),
     case!("mset clears ttl", ["SET", "a", "1", "EX", "100"], ["MSET", "a", "2"], ["TTL", "a"]),
     case!("msetnx",
         ["MSETNX", "{t}a", "1", "{t}b", "2"], ["MSETNX", "{t}a", "x", "{t}c", "3"], ["MGET", "{t}a", "{t}b", "{t}c"],
@@ -252,6 +259,12 @@ static KEYSPACE: &[Case] = &[
     case!("del unlink",
         ["MSET", "a", "1", "b", "2", "c", "3"], ["DEL", "a", "b", "x"], ["DEL", "a"], ["EXISTS", "a", "b", "c"],
         ["UNLINK", "c", "c"], ["UNLINK", "zz"], ["DEL", "q", "q"], ["DEL"], ["UNLINK"]
+    ),
+    case!("multi-key counts across slots",
+        ["MSET", "k1", "1", "k2", "2", "k3", "3", "k4", "4", "k5", "5", "k6", "6"],
+        ["EXISTS", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k1"], ["TOUCH", "k6", "k5", "k7", "k6"],
+        ["DEL", "k1", "k2", "k7", "k1"], ["UNLINK", "k3", "k4", "k3"], ["EXISTS", "k1", "k2", "k3", "k4", "k5", "k6"],
+        ["DBSIZE"]
     ),
     case!("exists repeats",
         ["SET", "a", "1"], ["EXISTS", "a", "a", "a"], ["EXISTS", "a", "b"], ["EXISTS", "b"], ["EXISTS"]
@@ -405,7 +418,7 @@ static CONNECTION: &[Case] = &[
     case!("wrong arity",
         ["GET"], ["SET", "k"], ["MGET"], ["DEL"], ["INCR"], ["EXPIRE", "k"], ["TTL"], ["STRLEN", "a", "b"], ["TYPE"],
         ["KEYS"], ["DBSIZE", "x"], ["GETRANGE", "k", "0"], ["APPEND", "k"], ["RENAME", "a"], ["COPY", "a"],
-        ["SELECT"], ["TIME", "x"], ["QUIT", "x"]
+        ["SELECT"], ["TIME", "x"], ["QUIT", "x"], closed []
     ),
     case!("unknown subcommand",
         ["CONFIG"], ["CONFIG", "FOO"], ["CLIENT"], ["CLIENT", "FOO"], ["OBJECT", "FOO"], ["COMMAND", "FOO"],
@@ -414,10 +427,12 @@ static CONNECTION: &[Case] = &[
     case!("select", ["SELECT", "0"], ["SELECT", "abc"], ["SELECT", "0", "1"], ["PING"]),
     case!("time", shape ["TIME"], ["TIME", "x"]),
     case!("auth without password", ["AUTH", "x"], ["AUTH", "default", "x"], ["AUTH"]),
+    // TIME and CLIENT ID values differ by nature: shape only. CONFIG GET with
+    // several parameters answers in dict order, which redis seeds randomly.
     case!("config get",
         ["CONFIG", "GET", "maxclients"], ["CONFIG", "GET", "proto-max-bulk-len"], ["CONFIG", "GET", "timeout"],
         ["CONFIG", "GET", "MAXCLIENTS"], ["CONFIG", "GET", "nonexistent"], ["CONFIG", "GET", "nonexistent*"],
-        ["CONFIG", "GET", "maxclients", "timeout"]
+        sorted ["CONFIG", "GET", "maxclients", "timeout"]
     ),
     case!("config set errors",
         ["CONFIG", "SET", "foo", "bar"], ["CONFIG", "SET", "maxclients"], ["CONFIG", "SET"],
@@ -430,7 +445,8 @@ static CONNECTION: &[Case] = &[
     case!("command getkeys",
         ["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"], ["COMMAND", "GETKEYS", "get", "k"],
         ["COMMAND", "GETKEYS", "set", "k", "v", "EX", "10"], ["COMMAND", "GETKEYS", "del", "a", "b"],
-        ["COMMAND", "GETKEYS", "nosuch"], ["COMMAND", "GETKEYS", "get"], ["COMMAND", "GETKEYS", "ping"],
+        ["COMMAND", "GETKEYS", "nosuch"], ["COMMAND", "GETKEYS", "nosuch", "a"], ["COMMAND", "GETKEYS", "get"],
+        ["COMMAND", "GETKEYS", "get", "a", "b"], ["COMMAND", "GETKEYS", "ping"], ["COMMAND", "GETKEYS", "ping", "x"],
         ["COMMAND", "GETKEYS"]
     ),
     case!("command count", shape ["COMMAND", "COUNT"]),
@@ -506,6 +522,8 @@ struct RawCase {
     input: Vec<u8>,
     /// Append an `ECHO` sentinel to find out whether the connection survived.
     sentinel: bool,
+    /// Write one byte at a time (exercises partial reads in the server).
+    bytewise: bool,
 }
 
 fn protocol_cases() -> Vec<RawCase> {
@@ -513,7 +531,27 @@ fn protocol_cases() -> Vec<RawCase> {
         name,
         input: input.to_vec(),
         sentinel: true,
+        bytewise: false,
     };
+    // 300 pipelined commands over 50 keys in one write: replies must come
+    // back in order even though the keys live on different shards.
+    let mut pipeline = Vec::new();
+    for i in 0..100 {
+        let (k, prev) = (format!("p{}", i % 50), format!("p{}", (i + 49) % 50));
+        let v = i.to_string();
+        pipeline.extend(support::encode_command(&[
+            b"APPEND",
+            k.as_bytes(),
+            v.as_bytes(),
+        ]));
+        pipeline.extend(support::encode_command(&[b"GET", prev.as_bytes()]));
+        pipeline.extend(support::encode_command(&[b"INCR", b"counter"]));
+    }
+    let mut big_set = b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$100000\r\n".to_vec();
+    big_set.extend_from_slice(&vec![b'x'; 100_000]);
+    big_set.extend_from_slice(
+        b"\r\n*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n*2\r\n$6\r\nSTRLEN\r\n$3\r\nbig\r\n",
+    );
     vec![
         c("bad multibulk length", b"*abc\r\n"),
         c("bad bulk length", b"*1\r\n$abc\r\n"),
@@ -556,6 +594,25 @@ fn protocol_cases() -> Vec<RawCase> {
             name: "too big inline request",
             input: vec![b'a'; 70_000],
             sentinel: false,
+            bytewise: false,
+        },
+        RawCase {
+            name: "byte by byte",
+            input: b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\n".to_vec(),
+            sentinel: true,
+            bytewise: true,
+        },
+        RawCase {
+            name: "pipeline across shards",
+            input: pipeline,
+            sentinel: true,
+            bytewise: false,
+        },
+        RawCase {
+            name: "100 kB value",
+            input: big_set,
+            sentinel: true,
+            bytewise: false,
         },
     ]
 }
@@ -701,8 +758,22 @@ fn run(c: &mut RawClient, args: &[&str]) -> Outcome {
 /// replies (use with `--nocapture`).
 fn trace(at: &str, args: &[&str], ra: &Outcome, rb: &Outcome) {
     if std::env::var_os("DIFF_TRACE").is_some() {
-        eprintln!("{at}: {}\n    a: {}\n    b: {}", pretty_command(args), show(ra), show(rb));
+        eprintln!(
+            "{at}: {}\n    a: {}\n    b: {}",
+            pretty_command(args),
+            show(ra),
+            show(rb)
+        );
     }
+}
+
+/// Whether a fresh connection gets `+PONG` within 2 s.
+fn responsive(s: &Server) -> bool {
+    let Ok(mut c) = connect(s) else {
+        return false;
+    };
+    c.set_read_timeout(Duration::from_secs(2));
+    matches!(c.try_cmd(&[b"PING"]), Ok(r) if r == b"+PONG\r\n" || r.starts_with(b"-NOAUTH"))
 }
 
 fn connect(s: &Server) -> Result<RawClient, String> {
@@ -737,20 +808,20 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
 fn exact(
     ca: &mut RawClient,
     cb: &mut RawClient,
-    pair: (&Server, &Server),
+    (a, b): (&Server, &Server),
     at: &str,
     args: &[&str],
-) -> Result<(), String> {
+) -> Result<(), Mismatch> {
     let (ra, rb) = (run(ca, args), run(cb, args));
     trace(at, args, &ra, &rb);
     if ra == rb {
         return Ok(());
     }
-    let mut msg = mismatch(pair.0, pair.1, at, args, &show(&ra), &show(&rb));
+    let mut msg = mismatch(a, b, at, args, &show(&ra), &show(&rb));
     if let (Ok(x), Ok(y)) = (&ra, &rb) {
         msg.push_str(&first_difference(x, y));
     }
-    Err(msg)
+    Err(Mismatch::new(msg, &ra, &rb))
 }
 
 /// Reply shape: types, aggregate sizes and map keys, no scalar values.
@@ -828,100 +899,144 @@ fn show_keys(r: &Result<BTreeSet<Vec<u8>>, String>) -> String {
     }
 }
 
-/// Runs one case on fresh connections; `Err` describes the first mismatch.
-fn run_case(a: &Server, b: &Server, case: &Case) -> Result<(), String> {
-    let pair = (a, b);
-    let mut ca = connect(a)?;
-    let mut cb = connect(b)?;
-    exact(&mut ca, &mut cb, pair, "setup", &["FLUSHALL"])?;
-    for (i, step) in case.steps.iter().enumerate() {
-        let at = format!("step {}", i + 1);
-        match *step {
-            Step::Exact(args) => exact(&mut ca, &mut cb, pair, &at, args)?,
-            Step::Sorted(args) => {
-                let (ra, rb) = (run(&mut ca, args), run(&mut cb, args));
-                trace(&at, args, &ra, &rb);
-                let sorted = |o: &Outcome| -> Option<Vec<Reply>> {
-                    let raw = o.as_ref().ok()?;
-                    let mut v = parse_reply(raw).items()?.to_vec();
-                    v.sort();
-                    Some(v)
+/// One failed comparison; `fatal` when a connection broke, so the rest of the
+/// case cannot be trusted.
+struct Mismatch {
+    msg: String,
+    fatal: bool,
+}
+
+impl Mismatch {
+    fn new(msg: String, ra: &Outcome, rb: &Outcome) -> Mismatch {
+        Mismatch {
+            msg,
+            fatal: ra.is_err() || rb.is_err(),
+        }
+    }
+}
+
+/// Runs one step on both connections and compares the replies.
+fn run_step(
+    ca: &mut RawClient,
+    cb: &mut RawClient,
+    (a, b): (&Server, &Server),
+    at: &str,
+    step: Step,
+) -> Result<(), Mismatch> {
+    match step {
+        Step::Exact(args) => exact(ca, cb, (a, b), at, args)?,
+        Step::Sorted(args) => {
+            let (ra, rb) = (run(ca, args), run(cb, args));
+            trace(at, args, &ra, &rb);
+            let sorted = |o: &Outcome| -> Option<Vec<Reply>> {
+                let mut v = match parse_reply(o.as_ref().ok()?) {
+                    Reply::Map(pairs) => pairs
+                        .into_iter()
+                        .map(|(k, v)| Reply::Array(Some(vec![k, v])))
+                        .collect(),
+                    other => other.items()?.to_vec(),
                 };
-                let same = match (sorted(&ra), sorted(&rb)) {
-                    (Some(x), Some(y)) => x == y,
-                    _ => ra == rb,
-                };
-                if !same {
-                    let at = format!("{at} (compared as sorted)");
-                    return Err(mismatch(a, b, &at, args, &show(&ra), &show(&rb)));
-                }
+                v.sort();
+                Some(v)
+            };
+            let same = match (sorted(&ra), sorted(&rb)) {
+                (Some(x), Some(y)) => x == y,
+                _ => ra == rb,
+            };
+            if !same {
+                let at = format!("{at} (compared as sorted)");
+                let msg = mismatch(a, b, &at, args, &show(&ra), &show(&rb));
+                return Err(Mismatch::new(msg, &ra, &rb));
             }
-            Step::Ttl(args) => {
-                let (ra, rb) = (run(&mut ca, args), run(&mut cb, args));
-                trace(&at, args, &ra, &rb);
-                let tolerance = if args[0].to_ascii_uppercase().starts_with('P') {
-                    1000
-                } else {
-                    1
-                };
-                let int = |o: &Outcome| o.as_ref().ok().and_then(|raw| parse_reply(raw).as_int());
-                let same = match (int(&ra), int(&rb)) {
-                    (Some(x), Some(y)) if x < 0 || y < 0 => x == y,
-                    (Some(x), Some(y)) => x.abs_diff(y) <= tolerance,
-                    _ => ra == rb,
-                };
-                if !same {
-                    let at = format!("{at} (compared with tolerance {tolerance})");
-                    return Err(mismatch(a, b, &at, args, &show(&ra), &show(&rb)));
-                }
+        }
+        Step::Ttl(args) => {
+            let (ra, rb) = (run(ca, args), run(cb, args));
+            trace(at, args, &ra, &rb);
+            let tolerance = if args[0].to_ascii_uppercase().starts_with('P') {
+                1000
+            } else {
+                1
+            };
+            let int = |o: &Outcome| o.as_ref().ok().and_then(|raw| parse_reply(raw).as_int());
+            let same = match (int(&ra), int(&rb)) {
+                (Some(x), Some(y)) if x < 0 || y < 0 => x == y,
+                (Some(x), Some(y)) => x.abs_diff(y) <= tolerance,
+                _ => ra == rb,
+            };
+            if !same {
+                let at = format!("{at} (compared with tolerance {tolerance})");
+                let msg = mismatch(a, b, &at, args, &show(&ra), &show(&rb));
+                return Err(Mismatch::new(msg, &ra, &rb));
             }
-            Step::Shape(args) => {
-                let (ra, rb) = (run(&mut ca, args), run(&mut cb, args));
-                trace(&at, args, &ra, &rb);
-                let sh = |o: &Outcome| match o {
-                    Ok(raw) => shape(&parse_reply(raw)),
+        }
+        Step::Shape(args) => {
+            let (ra, rb) = (run(ca, args), run(cb, args));
+            trace(at, args, &ra, &rb);
+            let sh = |o: &Outcome| match o {
+                Ok(raw) => shape(&parse_reply(raw)),
+                Err(e) => e.clone(),
+            };
+            let (sa, sb) = (sh(&ra), sh(&rb));
+            if sa != sb {
+                let at = format!("{at} (compared by shape)");
+                let with_raw = |o: &Outcome, s: &str| format!("{s}   raw {}", show(o));
+                let msg = mismatch(a, b, &at, args, &with_raw(&ra, &sa), &with_raw(&rb, &sb));
+                return Err(Mismatch::new(msg, &ra, &rb));
+            }
+        }
+        Step::Scan(opts) => {
+            let (ka, kb) = (scan_all(ca, opts), scan_all(cb, opts));
+            if ka != kb {
+                let mut args = vec!["SCAN", "<cursor>"];
+                args.extend_from_slice(opts);
+                let at = format!("{at} (full SCAN iteration, key sets)");
+                let msg = mismatch(a, b, &at, &args, &show_keys(&ka), &show_keys(&kb));
+                return Err(Mismatch { msg, fatal: false });
+            }
+        }
+        Step::Sleep(ms) => thread::sleep(Duration::from_millis(ms)),
+        Step::Closed => {
+            let (ra, rb) = (ca.expect_closed(), cb.expect_closed());
+            if ra != rb {
+                let label = |r: &Result<(), String>| match r {
+                    Ok(()) => "<closed>".to_string(),
                     Err(e) => e.clone(),
                 };
-                let (sa, sb) = (sh(&ra), sh(&rb));
-                if sa != sb {
-                    let at = format!("{at} (compared by shape)");
-                    let show_shape = |o: &Outcome, s: &str| format!("{s}   raw {}", show(o));
-                    return Err(mismatch(
-                        a,
-                        b,
-                        &at,
-                        args,
-                        &show_shape(&ra, &sa),
-                        &show_shape(&rb, &sb),
-                    ));
-                }
+                let at = format!("{at} (connection must be closed)");
+                let msg = mismatch(a, b, &at, &[], &label(&ra), &label(&rb));
+                return Err(Mismatch { msg, fatal: true });
             }
-            Step::Scan(opts) => {
-                let (ka, kb) = (scan_all(&mut ca, opts), scan_all(&mut cb, opts));
-                if ka != kb {
-                    let mut args = vec!["SCAN", "<cursor>"];
-                    args.extend_from_slice(opts);
-                    let at = format!("{at} (full SCAN iteration, key sets)");
-                    return Err(mismatch(a, b, &at, &args, &show_keys(&ka), &show_keys(&kb)));
-                }
-            }
-            Step::Sleep(ms) => thread::sleep(Duration::from_millis(ms)),
-            Step::Closed => {
-                let (ra, rb) = (ca.expect_closed(), cb.expect_closed());
-                if ra != rb {
-                    let label = |r: &Result<(), String>| match r {
-                        Ok(()) => "<closed>".to_string(),
-                        Err(e) => e.clone(),
-                    };
-                    let at = format!("{at} (connection must be closed)");
-                    return Err(mismatch(a, b, &at, &[], &label(&ra), &label(&rb)));
-                }
-                ca = connect(a)?;
-                cb = connect(b)?;
-            }
+            let fatal = |msg| Mismatch { msg, fatal: true };
+            *ca = connect(a).map_err(fatal)?;
+            *cb = connect(b).map_err(fatal)?;
         }
     }
     Ok(())
+}
+
+/// Runs one case on fresh connections after `FLUSHALL`; returns every
+/// mismatch, continuing after a mismatch unless a connection broke.
+fn run_case(a: &Server, b: &Server, case: &Case) -> Vec<String> {
+    let (mut ca, mut cb) = match (connect(a), connect(b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => return vec![e],
+    };
+    let setup = Step::Exact(&["FLUSHALL"]);
+    if let Err(m) = run_step(&mut ca, &mut cb, (a, b), "setup", setup) {
+        return vec![m.msg];
+    }
+    let mut found = Vec::new();
+    for (i, step) in case.steps.iter().enumerate() {
+        let at = format!("step {}", i + 1);
+        if let Err(m) = run_step(&mut ca, &mut cb, (a, b), &at, *step) {
+            found.push(m.msg);
+            if m.fatal {
+                found.push("(case aborted: a connection broke or timed out)".into());
+                break;
+            }
+        }
+    }
+    found
 }
 
 /// Runs `cases` on `a` (reference) and `b`; returns one message per failing
@@ -929,13 +1044,22 @@ fn run_case(a: &Server, b: &Server, case: &Case) -> Result<(), String> {
 fn run_cases(a: &mut Server, b: &mut Server, group: &str, cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
     for case in cases {
-        if let Err(msg) = run_case(a, b, case) {
-            failures.push(format!("[{group}/{}] {msg}", case.name));
+        let found = run_case(a, b, case);
+        if !found.is_empty() {
+            failures.push(format!("[{group}/{}] {}", case.name, found.join("\n  ")));
         }
         for s in [&mut *a, &mut *b] {
             if !s.is_alive() {
                 failures.push(format!(
                     "[{group}] {} died after case '{}'; rest skipped",
+                    s.name, case.name
+                ));
+                return failures;
+            }
+            // A hung server would cost a read timeout per case: give up early.
+            if found.last().is_some_and(|m| m.starts_with("(case aborted")) && !responsive(s) {
+                failures.push(format!(
+                    "[{group}] {} stopped answering PING after case '{}'; rest skipped",
                     s.name, case.name
                 ));
                 return failures;
@@ -960,8 +1084,10 @@ enum End {
 
 const SENTINEL_REPLY: &[u8] = b"$13\r\nsentinel-4242\r\n";
 
-/// Sends `input` (plus an `ECHO` sentinel if asked) in one write on a fresh
-/// connection; returns every reply before the sentinel and how it ended.
+/// Sends `input` (plus an `ECHO` sentinel if asked) in one write (or byte by
+/// byte) on a fresh connection; returns every reply before the sentinel and
+/// how it ended. One write keeps a server that closes on a protocol error
+/// from resetting the connection before its error reply is read.
 fn raw_outcome(s: &Server, case: &RawCase) -> (Vec<Vec<u8>>, End) {
     let mut c = match connect(s) {
         Ok(c) => c,
@@ -972,8 +1098,11 @@ fn raw_outcome(s: &Server, case: &RawCase) -> (Vec<Vec<u8>>, End) {
     if case.sentinel {
         input.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$13\r\nsentinel-4242\r\n");
     }
-    if let Err(e) = c.try_send_raw(&input) {
-        return (Vec::new(), End::Broken(format!("write failed: {e}")));
+    let chunk = if case.bytewise { 1 } else { input.len() };
+    for part in input.chunks(chunk) {
+        if let Err(e) = c.try_send_raw(part) {
+            return (Vec::new(), End::Broken(format!("write failed: {e}")));
+        }
     }
     let mut replies = Vec::new();
     loop {
@@ -995,18 +1124,28 @@ fn run_raw_cases(a: &Server, b: &Server, cases: &[RawCase]) -> Vec<String> {
     let mut failures = Vec::new();
     for case in cases {
         let flush = connect(a).and_then(|mut ca| {
-            connect(b).and_then(|mut cb| exact(&mut ca, &mut cb, (a, b), "setup", &["FLUSHALL"]))
+            connect(b).and_then(|mut cb| {
+                exact(&mut ca, &mut cb, (a, b), "setup", &["FLUSHALL"]).map_err(|m| m.msg)
+            })
         });
         if let Err(msg) = flush {
             failures.push(format!("[protocol/{}] {msg}", case.name));
             continue;
         }
         let (oa, ob) = (raw_outcome(a, case), raw_outcome(b, case));
+        let fmt = |(replies, end): &(Vec<Vec<u8>>, End)| {
+            let r: Vec<String> = replies.iter().map(|r| pretty(r)).collect();
+            format!("[{}] then {end:?}", r.join(", "))
+        };
+        if std::env::var_os("DIFF_TRACE").is_some() {
+            eprintln!(
+                "raw {}:\n    a: {}\n    b: {}",
+                case.name,
+                fmt(&oa),
+                fmt(&ob)
+            );
+        }
         if oa != ob {
-            let fmt = |(replies, end): &(Vec<Vec<u8>>, End)| {
-                let r: Vec<String> = replies.iter().map(|r| pretty(r)).collect();
-                format!("[{}] then {end:?}", r.join(", "))
-            };
             let input = if case.input.len() > 80 {
                 format!(
                     "{}... ({} bytes)",
@@ -1035,7 +1174,8 @@ fn run_raw_cases(a: &Server, b: &Server, cases: &[RawCase]) -> Vec<String> {
 }
 
 /// Deterministic pseudo-random string commands over a few keys, compared
-/// byte for byte; stops at the first mismatch since state then diverges.
+/// byte for byte. After a mismatch both servers are flushed (state diverged)
+/// and the run goes on; one report per command name.
 fn random_ops(a: &Server, b: &Server, seed: u64, count: usize) -> Vec<String> {
     const KEYS: &[&str] = &["a", "b", "{t}c", "{t}d"];
     const VALUES: &[&str] = &[
@@ -1067,10 +1207,12 @@ fn random_ops(a: &Server, b: &Server, seed: u64, count: usize) -> Vec<String> {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), _) | (_, Err(e)) => return vec![format!("[random] {e}")],
     };
-    if let Err(msg) = exact(&mut ca, &mut cb, (a, b), "setup", &["FLUSHALL"]) {
-        return vec![format!("[random] {msg}")];
+    if let Err(m) = exact(&mut ca, &mut cb, (a, b), "setup", &["FLUSHALL"]) {
+        return vec![format!("[random] {}", m.msg)];
     }
-    let mut history: Vec<String> = Vec::new();
+    let mut history: Vec<(usize, Vec<&str>)> = Vec::new();
+    let mut failures = Vec::new();
+    let mut reported: Vec<&str> = Vec::new();
     for i in 0..count {
         let k = KEYS[next(KEYS.len())];
         let k2 = if k.starts_with("{t}") {
@@ -1103,18 +1245,37 @@ fn random_ops(a: &Server, b: &Server, seed: u64, count: usize) -> Vec<String> {
             16 => vec!["SUBSTR", k, i1, i2],
             17 => vec!["SET", k, v, ["NX", "XX", "GET", "KEEPTTL"][next(4)]],
             18 => vec!["INCRBY", k, i1],
-            _ => vec!["OBJECT", "ENCODING", k],
+            _ => vec!["TYPE", k],
         };
-        history.push(pretty_command(&args));
-        if let Err(msg) = exact(&mut ca, &mut cb, (a, b), &format!("op {}", i + 1), &args) {
-            let from = history.len().saturating_sub(12);
-            return vec![format!(
-                "[random seed {seed:#x}] {msg}\n    preceding commands:\n      {}",
-                history[from..history.len() - 1].join("\n      ")
-            )];
+        if let Err(m) = exact(&mut ca, &mut cb, (a, b), &format!("op {}", i + 1), &args) {
+            // Earlier commands on the same keys explain the state.
+            let touches = |cmd: &[&str]| cmd.iter().any(|x| KEYS.contains(x) && args.contains(x));
+            let related: Vec<String> = history
+                .iter()
+                .filter(|(_, cmd)| touches(cmd))
+                .map(|(n, cmd)| format!("op {n}: {}", pretty_command(cmd)))
+                .collect();
+            let from = related.len().saturating_sub(25);
+            if !reported.contains(&args[0]) {
+                reported.push(args[0]);
+                failures.push(format!(
+                    "[random seed {seed:#x}] {}\n    earlier commands on the same keys:\n      {}",
+                    m.msg,
+                    related[from..].join("\n      ")
+                ));
+            }
+            // Start over from an empty keyspace so one bug does not hide the next.
+            let flush = exact(&mut ca, &mut cb, (a, b), "resync", &["FLUSHALL"]);
+            if m.fatal || flush.is_err() {
+                failures.push("[random] connection broke; stopped".into());
+                break;
+            }
+            history.clear();
+            continue;
         }
+        history.push((i + 1, args));
     }
-    Vec::new()
+    failures
 }
 
 /// Fails the test with every collected mismatch.

@@ -24,7 +24,9 @@ pub fn wrong_type() -> Frame {
 
 /// `-ERR wrong number of arguments for '<name>' command`.
 pub fn wrong_arity(name: &str) -> Frame {
-    Frame::error_owned(format!("ERR wrong number of arguments for '{name}' command"))
+    Frame::error_owned(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
 }
 
 /// `-ERR invalid expire time in '<name>' command`.

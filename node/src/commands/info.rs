@@ -11,8 +11,17 @@ use crate::connection::Session;
 use crate::protocol::Frame;
 use crate::server::ServerState;
 
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+];
 
 /// Sums of the shards' counters (each shard answers `[keys, expires, expired, hits, misses]`).
 #[derive(Default)]
@@ -48,7 +57,11 @@ pub fn memory_usage() -> (u64, u64) {
     let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
     let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096);
     (allocated, rss)
 }
@@ -71,15 +84,27 @@ fn cpu_times() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
     // After the command name: state is field 0, utime field 11, stime field 12.
     (ticks(12), ticks(11))
 }
 
 /// Renders INFO for `sections` (empty = default) from the server state and shard counters.
-pub fn render(state: &Arc<ServerState>, _session: &Session, sections: &[String], parts: &[Frame]) -> Frame {
+pub fn render(
+    state: &Arc<ServerState>,
+    _session: &Session,
+    sections: &[String],
+    parts: &[Frame],
+) -> Frame {
     let all = sections.iter().any(|s| s == "all" || s == "everything");
-    let wanted: Vec<&str> = if sections.is_empty() || sections.iter().any(|s| s == "default") || all {
+    let wanted: Vec<&str> = if sections.is_empty() || sections.iter().any(|s| s == "default") || all
+    {
         DEFAULT_SECTIONS.to_vec()
     } else {
         sections.iter().map(|s| s.as_str()).collect()
@@ -120,7 +145,12 @@ pub fn render(state: &Arc<ServerState>, _session: &Session, sections: &[String],
                 line("uptime_in_days", &(up / 86400));
                 line("hz", &state.config.hz);
                 line("shards", &state.shards.len());
-                line("executable", &std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+                line(
+                    "executable",
+                    &std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                );
             }
             "clients" => {
                 out.push_str("# Clients\r\n");
@@ -128,7 +158,10 @@ pub fn render(state: &Arc<ServerState>, _session: &Session, sections: &[String],
                     let _ = write!(out, "{k}:{v}\r\n");
                 };
                 line("connected_clients", &state.client_count());
-                line("maxclients", &state.runtime.maxclients.load(Ordering::Relaxed));
+                line(
+                    "maxclients",
+                    &state.runtime.maxclients.load(Ordering::Relaxed),
+                );
                 line("blocked_clients", &0);
             }
             "memory" => {
@@ -155,7 +188,10 @@ pub fn render(state: &Arc<ServerState>, _session: &Session, sections: &[String],
                     let _ = write!(out, "{k}:{v}\r\n");
                 };
                 let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-                line("total_connections_received", &get(&stats.connections_received));
+                line(
+                    "total_connections_received",
+                    &get(&stats.connections_received),
+                );
                 line("total_commands_processed", &get(&stats.commands_processed));
                 line("total_net_input_bytes", &get(&stats.net_input_bytes));
                 line("total_net_output_bytes", &get(&stats.net_output_bytes));
@@ -170,13 +206,20 @@ pub fn render(state: &Arc<ServerState>, _session: &Session, sections: &[String],
             }
             "cpu" => {
                 let (sys, user) = cpu_times();
-                let _ = write!(out, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
+                let _ = write!(
+                    out,
+                    "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n"
+                );
             }
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:1\r\n"),
             "keyspace" => {
                 out.push_str("# Keyspace\r\n");
                 if t.keys > 0 {
-                    let _ = write!(out, "db0:keys={},expires={},avg_ttl=0\r\n", t.keys, t.expires);
+                    let _ = write!(
+                        out,
+                        "db0:keys={},expires={},avg_ttl=0\r\n",
+                        t.keys, t.expires
+                    );
                 }
             }
             _ => {}

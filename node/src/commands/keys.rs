@@ -125,24 +125,44 @@ fn parse_expire_flags(opts: &[Bytes]) -> Result<ExpireFlags, Frame> {
         ));
     }
     if f.gt && f.lt {
-        return Err(Frame::error("ERR GT and LT options at the same time are not compatible"));
+        return Err(Frame::error(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     Ok(f)
 }
 
-/// Parses a SCAN cursor (an unsigned decimal), or `ERR invalid cursor`.
+/// Parses a SCAN cursor as redis does (`strtoul`: optional sign, decimal digits, an empty string
+/// is 0), or `ERR invalid cursor`.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, Frame> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Frame::error("ERR invalid cursor"))
+    let invalid = || Frame::error("ERR invalid cursor");
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if !digits.iter().all(u8::is_ascii_digit) || (digits.is_empty() && arg.len() == 1) {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { v.wrapping_neg() } else { v })
 }
 
 /// Parses SCAN's options after the cursor.
 fn parse_scan(argv: &Argv, cursor_at: usize) -> Result<ScanArgs, Frame> {
     let cursor = ScanCursor::decode(parse_cursor(&argv[cursor_at])?);
-    let mut out = ScanArgs { cursor, pattern: None, count: 10, type_name: None };
+    let mut out = ScanArgs {
+        cursor,
+        pattern: None,
+        count: 10,
+        type_name: None,
+    };
     let mut i = cursor_at + 1;
     while i < argv.len() {
         let has_value = i + 1 < argv.len();
@@ -180,11 +200,18 @@ impl KeyCommand {
                 let when = args::int(&argv[2])?;
                 let seconds = name == "expire" || name == "expireat";
                 let ms = if seconds {
-                    when.checked_mul(1000).ok_or_else(|| errors::invalid_expire(name))?
+                    when.checked_mul(1000)
+                        .ok_or_else(|| errors::invalid_expire(name))?
                 } else {
                     when
                 };
-                KeyCommand::Expire { key: key(), ms, absolute: name.ends_with("at"), flags, name }
+                KeyCommand::Expire {
+                    key: key(),
+                    ms,
+                    absolute: name.ends_with("at"),
+                    flags,
+                    name,
+                }
             }
             "ttl" | "pttl" | "expiretime" | "pexpiretime" => KeyCommand::Ttl {
                 key: key(),
@@ -216,7 +243,11 @@ impl KeyCommand {
                     }
                     i += 1;
                 }
-                KeyCommand::Copy { src: key(), dst: argv[2].clone(), replace }
+                KeyCommand::Copy {
+                    src: key(),
+                    dst: argv[2].clone(),
+                    replace,
+                }
             }
             "keys" => KeyCommand::Keys(key()),
             "scan" => KeyCommand::Scan(parse_scan(argv, 1)?),
@@ -284,10 +315,14 @@ impl KeyCommand {
             KeyCommand::Exists(keys) | KeyCommand::Touch(keys) => {
                 Frame::Integer(keys.iter().filter(|k| ks.contains(k, now)).count() as i64)
             }
-            KeyCommand::Type(k) => Frame::simple(ks.peek(k, now).map_or("none", |e| e.value.type_name())),
-            KeyCommand::Expire { key, ms, absolute, flags, name } => {
-                apply_expire(ks, now, key, *ms, *absolute, *flags, name)
-            }
+            KeyCommand::Type(k) => Frame::simple(ks.peek(k, now).map_or("none", |e| e.type_name())),
+            KeyCommand::Expire {
+                key,
+                ms,
+                absolute,
+                flags,
+                name,
+            } => apply_expire(ks, now, key, *ms, *absolute, *flags, name),
             KeyCommand::Ttl { key, ms, absolute } => {
                 let Some(entry) = ks.peek(key, now) else {
                     return Frame::Integer(-2);
@@ -295,11 +330,16 @@ impl KeyCommand {
                 let Some(at) = entry.expires_at() else {
                     return Frame::Integer(-1);
                 };
-                let value = if *absolute { at as i64 } else { at.saturating_sub(now) as i64 };
+                let value = if *absolute {
+                    at as i64
+                } else {
+                    at.saturating_sub(now) as i64
+                };
                 Frame::Integer(if *ms { value } else { (value + 500) / 1000 })
             }
             KeyCommand::Persist(key) => {
-                let has_ttl = ks.get_mut(key, now).is_some_and(|e| e.expires_at().is_some());
+                ks.purge_if_expired(key, now);
+                let has_ttl = ks.peek(key, now).is_some_and(|e| e.expires_at().is_some());
                 if has_ttl {
                     ks.set_expiry(key, 0);
                 }
@@ -321,7 +361,7 @@ impl KeyCommand {
                     return Frame::error("ERR no such key");
                 };
                 let deadline = entry.expires_at().unwrap_or(0);
-                ks.insert(dst, entry.value, deadline);
+                ks.insert(dst, entry.value(), deadline);
                 if *nx {
                     Frame::Integer(1)
                 } else {
@@ -333,43 +373,56 @@ impl KeyCommand {
                     return Frame::error("ERR source and destination objects are the same");
                 }
                 ks.purge_if_expired(dst, now);
-                let Some(entry) = ks.peek(src, now).cloned() else {
+                let Some((value, deadline)) = ks
+                    .peek(src, now)
+                    .map(|e| (e.value(), e.expires_at().unwrap_or(0)))
+                else {
                     return Frame::Integer(0);
                 };
                 if !replace && ks.contains(dst, now) {
                     return Frame::Integer(0);
                 }
-                ks.insert(dst, entry.value.clone(), entry.expires_at().unwrap_or(0));
+                ks.insert(dst, value, deadline);
                 Frame::Integer(1)
             }
             KeyCommand::Keys(pattern) => {
                 let all = pattern.as_ref() == b"*";
                 Frame::Array(
                     ks.live_keys(now)
-                        .filter(|(k, _)| all || glob::matches(pattern, k, false))
-                        .map(|(k, _)| Frame::Bulk(k.clone()))
+                        .filter(|e| all || glob::matches(pattern, e.key(), false))
+                        .map(|e| Frame::bulk_from(e.key()))
                         .collect(),
                 )
             }
             KeyCommand::Scan(scan) => {
                 let mut keys = Vec::new();
-                let next = ks.scan(scan.cursor, scan.count, now, |k, e| {
+                let next = ks.scan(scan.cursor, scan.count, now, |e| {
                     let type_ok = scan
                         .type_name
                         .as_ref()
-                        .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
-                    let match_ok = scan.pattern.as_ref().is_none_or(|p| glob::matches(p, k, false));
+                        .is_none_or(|t| t.eq_ignore_ascii_case(e.type_name().as_bytes()));
+                    let match_ok = scan
+                        .pattern
+                        .as_ref()
+                        .is_none_or(|p| glob::matches(p, e.key(), false));
                     if type_ok && match_ok {
-                        keys.push(Frame::Bulk(k.clone()));
+                        keys.push(Frame::bulk_from(e.key()));
                     }
                 });
                 let (_, last) = ks.slot_range();
                 let next = match next {
                     Some(c) => c.encode(),
                     None if last == crate::slot::SLOT_COUNT - 1 => 0,
-                    None => ScanCursor { slot: last + 1, pos: 0 }.encode(),
+                    None => ScanCursor {
+                        slot: last + 1,
+                        pos: 0,
+                    }
+                    .encode(),
                 };
-                Frame::Array(vec![Frame::bulk_from(next.to_string().as_bytes()), Frame::Array(keys)])
+                Frame::Array(vec![
+                    Frame::bulk_from(next.to_string().as_bytes()),
+                    Frame::Array(keys),
+                ])
             }
             KeyCommand::RandomKey => Frame::Array(vec![
                 Frame::Integer(ks.len() as i64),
@@ -381,7 +434,7 @@ impl KeyCommand {
                 Frame::ok()
             }
             KeyCommand::ObjectEncoding(key) => match ks.peek(key, now) {
-                Some(e) => Frame::bulk_from(e.value.encoding().as_bytes()),
+                Some(e) => Frame::bulk_from(e.encoding().as_bytes()),
                 None => Frame::Null,
             },
             KeyCommand::Stats => Frame::Array(vec![
@@ -412,7 +465,8 @@ fn apply_expire(
             None => return errors::invalid_expire(name),
         }
     };
-    let Some(entry) = ks.get_mut(key, now) else {
+    ks.purge_if_expired(key, now);
+    let Some(entry) = ks.peek(key, now) else {
         return Frame::Integer(0);
     };
     let current = entry.expires_at().map(|t| t as i64);

@@ -16,7 +16,7 @@ pub mod table;
 use bytes::Bytes;
 
 use crate::protocol::Frame;
-use crate::shard::keyspace::{Keyspace, ScanCursor};
+use crate::shard::keyspace::Keyspace;
 use crate::slot::{key_slot, ShardMap};
 use args::Argv;
 use keys::KeyCommand;
@@ -89,6 +89,8 @@ pub enum Route {
     Split(Vec<(usize, ShardCommand)>, Merge),
     /// Every shard, then merged.
     All(ShardCommand, Merge),
+    /// SCAN: shard after shard from the cursor's slot, after everything queued before it.
+    Scan(keys::ScanArgs),
 }
 
 /// The reply to a command name that is not in the table.
@@ -136,15 +138,36 @@ pub fn resolve(argv: &Argv) -> Result<&'static CommandSpec, Frame> {
 fn is_string_command(name: &str) -> bool {
     matches!(
         name,
-        "get" | "set" | "setnx" | "setex" | "psetex" | "getset" | "getdel" | "getex" | "mget"
-            | "mset" | "msetnx" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat"
-            | "append" | "strlen" | "getrange" | "substr" | "setrange"
+        "get"
+            | "set"
+            | "setnx"
+            | "setex"
+            | "psetex"
+            | "getset"
+            | "getdel"
+            | "getex"
+            | "mget"
+            | "mset"
+            | "msetnx"
+            | "incr"
+            | "decr"
+            | "incrby"
+            | "decrby"
+            | "incrbyfloat"
+            | "append"
+            | "strlen"
+            | "getrange"
+            | "substr"
+            | "setrange"
     )
 }
 
 /// Commands whose keys may lie in different shards: split per shard and gathered.
 fn may_span_shards(name: &str) -> bool {
-    matches!(name, "mget" | "mset" | "del" | "unlink" | "exists" | "touch")
+    matches!(
+        name,
+        "mget" | "mset" | "del" | "unlink" | "exists" | "touch"
+    )
 }
 
 /// Decides where a request goes (`spec` from [`resolve`]).
@@ -160,10 +183,10 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
         StringCommand::parse(name, argv).map(ShardCommand::String)
     } else {
         match name {
-            "keys" | "randomkey" | "dbsize" | "flushdb" | "flushall" | "scan" | "object|encoding"
-            | "del" | "unlink" | "exists" | "touch" | "type" | "expire" | "pexpire"
-            | "expireat" | "pexpireat" | "ttl" | "pttl" | "expiretime" | "pexpiretime"
-            | "persist" | "rename" | "renamenx" | "copy" => {
+            "keys" | "randomkey" | "dbsize" | "flushdb" | "flushall" | "scan"
+            | "object|encoding" | "del" | "unlink" | "exists" | "touch" | "type" | "expire"
+            | "pexpire" | "expireat" | "pexpireat" | "ttl" | "pttl" | "expiretime"
+            | "pexpiretime" | "persist" | "rename" | "renamenx" | "copy" => {
                 KeyCommand::parse(name, argv).map(ShardCommand::Key)
             }
             "info" => {
@@ -190,7 +213,10 @@ fn check_same_slot(name: &str, spec: &CommandSpec, argv: &Argv) -> Option<Frame>
     }
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
     let positions = table::key_positions(spec, &refs).ok()?;
-    let mut slots = positions.iter().filter_map(|&i| argv.get(i)).map(|k| key_slot(k));
+    let mut slots = positions
+        .iter()
+        .filter_map(|&i| argv.get(i))
+        .map(|k| key_slot(k));
     let first = slots.next()?;
     slots.any(|s| s != first).then(errors::cross_slot)
 }
@@ -211,16 +237,7 @@ fn place(name: &str, cmd: ShardCommand, shards: &ShardMap) -> Route {
             };
             Route::All(cmd, merge)
         }
-        ShardCommand::Key(KeyCommand::Scan(ref scan)) => {
-            let shard = shards.shard_of_slot(scan.cursor.slot.min(crate::slot::SLOT_COUNT - 1));
-            let mut cmd = cmd.clone();
-            if let ShardCommand::Key(KeyCommand::Scan(s)) = &mut cmd {
-                if s.cursor.slot >= crate::slot::SLOT_COUNT {
-                    s.cursor = ScanCursor::default();
-                }
-            }
-            Route::Shard(shard, cmd)
-        }
+        ShardCommand::Key(KeyCommand::Scan(scan)) => Route::Scan(scan),
         cmd if may_span_shards(name) => split(cmd, shards),
         cmd => {
             let shard = match &cmd {
@@ -317,7 +334,13 @@ pub fn merge(merge: &Merge, parts: Vec<Frame>) -> Frame {
         Merge::Concat => Frame::Array(
             parts
                 .into_iter()
-                .flat_map(|f| if let Frame::Array(v) = f { v } else { Vec::new() })
+                .flat_map(|f| {
+                    if let Frame::Array(v) = f {
+                        v
+                    } else {
+                        Vec::new()
+                    }
+                })
                 .collect(),
         ),
         Merge::RandomKey => {
@@ -327,7 +350,9 @@ pub fn merge(merge: &Merge, parts: Vec<Frame>) -> Frame {
                 .filter_map(|f| match f {
                     Frame::Array(mut v) if v.len() == 2 => {
                         let key = v.pop()?;
-                        let Frame::Integer(n) = v.pop()? else { return None };
+                        let Frame::Integer(n) = v.pop()? else {
+                            return None;
+                        };
                         (key != Frame::Null && n > 0).then_some((n, key))
                     }
                     _ => None,

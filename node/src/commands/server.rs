@@ -26,6 +26,7 @@ pub fn execute(
     state: &Arc<ServerState>,
 ) -> Option<Frame> {
     Some(match spec.name {
+        "ping" if argv.len() > 2 => errors::wrong_arity("ping"),
         "ping" => match argv.get(1) {
             None => Frame::simple("PONG"),
             Some(msg) => Frame::Bulk(msg.clone()),
@@ -114,7 +115,11 @@ fn auth(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
     }
-    let (user, pass) = if argv.len() == 3 { (&argv[1], &argv[2]) } else { (&Bytes::from_static(b"default"), &argv[1]) };
+    let (user, pass) = if argv.len() == 3 {
+        (&argv[1], &argv[2])
+    } else {
+        (&Bytes::from_static(b"default"), &argv[1])
+    };
     if check_password(state, user, pass) {
         session.authenticated = true;
         Frame::ok()
@@ -159,7 +164,7 @@ fn hello(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
     }
     if !session.authenticated {
         return Frame::error(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         );
     }
     session.proto = proto;
@@ -183,7 +188,10 @@ fn hello(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
 
 fn shutdown(argv: &Argv, session: &mut Session, state: &ServerState) -> Option<Frame> {
     for a in &argv[1..] {
-        if !["nosave", "save", "now", "force", "abort"].iter().any(|w| args::is(a, w)) {
+        if !["nosave", "save", "now", "force", "abort"]
+            .iter()
+            .any(|w| args::is(a, w))
+        {
             return Some(errors::syntax());
         }
         if args::is(a, "abort") {
@@ -262,7 +270,13 @@ fn client(name: &str, argv: &Argv, session: &mut Session, state: &ServerState) -
                 return e;
             }
             let v = String::from_utf8_lossy(value).into_owned();
-            session.handle.update(|m| if is_name { m.lib_name = v } else { m.lib_ver = v });
+            session.handle.update(|m| {
+                if is_name {
+                    m.lib_name = v
+                } else {
+                    m.lib_ver = v
+                }
+            });
             Frame::ok()
         }
         "client|list" => {
@@ -312,7 +326,7 @@ fn client_kill(argv: &Argv, session: &Session, state: &ServerState) -> Frame {
             None => Frame::error("ERR No such client"),
         };
     }
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return errors::syntax();
     }
     let mut id = None;
@@ -344,7 +358,10 @@ fn client_kill(argv: &Argv, session: &Session, state: &ServerState) -> Frame {
         } else if args::is(opt, "type") {
             if args::is(val, "normal") {
                 type_ok = true;
-            } else if ["master", "slave", "replica", "pubsub"].iter().any(|t| args::is(val, t)) {
+            } else if ["master", "slave", "replica", "pubsub"]
+                .iter()
+                .any(|t| args::is(val, t))
+            {
                 type_ok = false;
             } else {
                 return Frame::error_owned(format!(
@@ -388,7 +405,14 @@ fn client_kill(argv: &Argv, session: &Session, state: &ServerState) -> Frame {
 
 /// COMMAND INFO's 10-element description of one command.
 pub fn command_info(spec: &CommandSpec) -> Frame {
-    let status_set = |items: &[&str]| Frame::Set(items.iter().map(|s| Frame::Simple(Bytes::from(s.to_string()))).collect());
+    let status_set = |items: &[&str]| {
+        Frame::Set(
+            items
+                .iter()
+                .map(|s| Frame::Simple(Bytes::from(s.to_string())))
+                .collect(),
+        )
+    };
     let bulk = |s: &str| Frame::bulk_from(s.as_bytes());
     let int = |n: i32| Frame::Integer(i64::from(n));
     let key_specs = spec
@@ -402,15 +426,28 @@ pub fn command_info(spec: &CommandSpec) -> Frame {
             pairs.push((bulk("flags"), status_set(ks.flags)));
             let begin = match ks.begin_search {
                 BeginSearch::Index(i) => (bulk("index"), Frame::Map(vec![(bulk("index"), int(i))])),
-                BeginSearch::Keyword { keyword, start_from } => (
+                BeginSearch::Keyword {
+                    keyword,
+                    start_from,
+                } => (
                     bulk("keyword"),
-                    Frame::Map(vec![(bulk("keyword"), bulk(keyword)), (bulk("startfrom"), int(start_from))]),
+                    Frame::Map(vec![
+                        (bulk("keyword"), bulk(keyword)),
+                        (bulk("startfrom"), int(start_from)),
+                    ]),
                 ),
                 BeginSearch::Unknown => (bulk("unknown"), Frame::Map(Vec::new())),
             };
-            pairs.push((bulk("begin_search"), Frame::Map(vec![(bulk("type"), begin.0), (bulk("spec"), begin.1)])));
+            pairs.push((
+                bulk("begin_search"),
+                Frame::Map(vec![(bulk("type"), begin.0), (bulk("spec"), begin.1)]),
+            ));
             let find = match ks.find_keys {
-                FindKeys::Range { last_key, key_step, limit } => (
+                FindKeys::Range {
+                    last_key,
+                    key_step,
+                    limit,
+                } => (
                     bulk("range"),
                     Frame::Map(vec![
                         (bulk("lastkey"), int(last_key)),
@@ -418,7 +455,11 @@ pub fn command_info(spec: &CommandSpec) -> Frame {
                         (bulk("limit"), int(limit)),
                     ]),
                 ),
-                FindKeys::Keynum { keynum_idx, first_key, key_step } => (
+                FindKeys::Keynum {
+                    keynum_idx,
+                    first_key,
+                    key_step,
+                } => (
                     bulk("keynum"),
                     Frame::Map(vec![
                         (bulk("keynumidx"), int(keynum_idx)),
@@ -428,7 +469,10 @@ pub fn command_info(spec: &CommandSpec) -> Frame {
                 ),
                 FindKeys::Unknown => (bulk("unknown"), Frame::Map(Vec::new())),
             };
-            pairs.push((bulk("find_keys"), Frame::Map(vec![(bulk("type"), find.0), (bulk("spec"), find.1)])));
+            pairs.push((
+                bulk("find_keys"),
+                Frame::Map(vec![(bulk("type"), find.0), (bulk("spec"), find.1)]),
+            ));
             Frame::Map(pairs)
         })
         .collect();
@@ -441,8 +485,8 @@ pub fn command_info(spec: &CommandSpec) -> Frame {
         int(spec.step),
         status_set(spec.acl_categories),
         Frame::Set(spec.tips.iter().map(|t| bulk(t)).collect()),
-        Frame::Array(key_specs),
-        Frame::Array(spec.subcommands.iter().map(command_info).collect()),
+        Frame::Set(key_specs),
+        Frame::Set(spec.subcommands.iter().map(command_info).collect()),
     ])
 }
 
@@ -459,13 +503,23 @@ fn command_docs(spec: &CommandSpec) -> Frame {
     if !spec.doc_flags.is_empty() {
         pairs.push((
             bulk("doc_flags"),
-            Frame::Set(spec.doc_flags.iter().map(|f| Frame::Simple(Bytes::from(f.to_string()))).collect()),
+            Frame::Set(
+                spec.doc_flags
+                    .iter()
+                    .map(|f| Frame::Simple(Bytes::from(f.to_string())))
+                    .collect(),
+            ),
         ));
     }
     if !spec.subcommands.is_empty() {
         pairs.push((
             bulk("subcommands"),
-            Frame::Map(spec.subcommands.iter().map(|s| (bulk(s.name), command_docs(s))).collect()),
+            Frame::Map(
+                spec.subcommands
+                    .iter()
+                    .map(|s| (bulk(s.name), command_docs(s)))
+                    .collect(),
+            ),
         ));
     }
     Frame::Map(pairs)
@@ -480,7 +534,9 @@ fn find_any(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 fn all_specs() -> impl Iterator<Item = &'static CommandSpec> {
-    table::COMMANDS.iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+    table::COMMANDS
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
 }
 
 fn command(name: &str, argv: &Argv) -> Frame {
@@ -491,7 +547,12 @@ fn command(name: &str, argv: &Argv) -> Frame {
             if argv.len() == 2 {
                 return Frame::Array(table::COMMANDS.iter().map(command_info).collect());
             }
-            Frame::Array(argv[2..].iter().map(|n| find_any(n).map_or(Frame::NullArray, command_info)).collect())
+            Frame::Array(
+                argv[2..]
+                    .iter()
+                    .map(|n| find_any(n).map_or(Frame::Null, command_info))
+                    .collect(),
+            )
         }
         "command|docs" => {
             let specs: Vec<&CommandSpec> = if argv.len() == 2 {
@@ -499,7 +560,12 @@ fn command(name: &str, argv: &Argv) -> Frame {
             } else {
                 argv[2..].iter().filter_map(|n| find_any(n)).collect()
             };
-            Frame::Map(specs.into_iter().map(|s| (Frame::bulk_from(s.name.as_bytes()), command_docs(s))).collect())
+            Frame::Map(
+                specs
+                    .into_iter()
+                    .map(|s| (Frame::bulk_from(s.name.as_bytes()), command_docs(s)))
+                    .collect(),
+            )
         }
         "command|list" => {
             let filter = if argv.len() == 2 {
@@ -511,19 +577,33 @@ fn command(name: &str, argv: &Argv) -> Frame {
             };
             let keep = |s: &CommandSpec| match &filter {
                 None => true,
-                Some((kind, value)) if args::is(kind, "pattern") => glob::matches(value, s.name.as_bytes(), true),
+                Some((kind, value)) if args::is(kind, "pattern") => {
+                    glob::matches(value, s.name.as_bytes(), true)
+                }
                 Some((kind, value)) if args::is(kind, "aclcat") => {
-                    s.acl_categories.iter().any(|c| c.trim_start_matches('@').as_bytes().eq_ignore_ascii_case(value))
+                    s.acl_categories.iter().any(|c| {
+                        c.trim_start_matches('@')
+                            .as_bytes()
+                            .eq_ignore_ascii_case(value)
+                    })
                 }
                 Some((kind, _)) if args::is(kind, "module") => false,
                 Some(_) => false,
             };
             if let Some((kind, _)) = &filter {
-                if !["pattern", "aclcat", "module"].iter().any(|k| args::is(kind, k)) {
+                if !["pattern", "aclcat", "module"]
+                    .iter()
+                    .any(|k| args::is(kind, k))
+                {
                     return errors::syntax();
                 }
             }
-            Frame::Array(all_specs().filter(|s| keep(s)).map(|s| Frame::bulk_from(s.name.as_bytes())).collect())
+            Frame::Array(
+                all_specs()
+                    .filter(|s| keep(s))
+                    .map(|s| Frame::bulk_from(s.name.as_bytes()))
+                    .collect(),
+            )
         }
         "command|getkeys" => {
             let cmd_argv = &argv[2..];
@@ -544,7 +624,11 @@ fn command(name: &str, argv: &Argv) -> Frame {
             }
             let refs: Vec<&[u8]> = cmd_argv.iter().map(|a| a.as_ref()).collect();
             match table::key_positions(spec, &refs) {
-                Ok(pos) if !pos.is_empty() => Frame::Array(pos.into_iter().map(|i| Frame::Bulk(cmd_argv[i].clone())).collect()),
+                Ok(pos) if !pos.is_empty() => Frame::Array(
+                    pos.into_iter()
+                        .map(|i| Frame::Bulk(cmd_argv[i].clone()))
+                        .collect(),
+                ),
                 Ok(_) => Frame::error("ERR The command has no key arguments"),
                 Err(()) => Frame::error("ERR Invalid arguments specified for command"),
             }
@@ -570,11 +654,14 @@ fn command(name: &str, argv: &Argv) -> Frame {
     }
 }
 
+/// Applies a CONFIG SET value, or says why it cannot.
+type ParamSetter = fn(&ServerState, &[u8]) -> Result<(), String>;
+
 /// One CONFIG parameter: its name, how to read it, and whether CONFIG SET may change it.
 struct Param {
     name: &'static str,
     get: fn(&ServerState) -> String,
-    set: Option<fn(&ServerState, &[u8]) -> Result<(), String>>,
+    set: Option<ParamSetter>,
 }
 
 fn parse_u64_param(v: &[u8]) -> Result<u64, String> {
@@ -587,7 +674,15 @@ fn parse_u64_param(v: &[u8]) -> Result<u64, String> {
 /// Parses a memory amount with redis's units (b, k, kb, m, mb, g, gb).
 fn parse_memory(v: &[u8]) -> Result<u64, String> {
     let text = String::from_utf8_lossy(v).to_ascii_lowercase();
-    let units: [(&str, u64); 7] = [("kb", 1024), ("mb", 1 << 20), ("gb", 1 << 30), ("k", 1000), ("m", 1_000_000), ("g", 1_000_000_000), ("b", 1)];
+    let units: [(&str, u64); 7] = [
+        ("kb", 1024),
+        ("mb", 1 << 20),
+        ("gb", 1 << 30),
+        ("k", 1000),
+        ("m", 1_000_000),
+        ("g", 1_000_000_000),
+        ("b", 1),
+    ];
     for (suffix, mult) in units {
         if let Some(num) = text.strip_suffix(suffix) {
             return parse_u64_param(num.as_bytes())?
@@ -599,12 +694,36 @@ fn parse_memory(v: &[u8]) -> Result<u64, String> {
 }
 
 const PARAMS: &[Param] = &[
-    Param { name: "bind", get: |s| s.config.bind.clone(), set: None },
-    Param { name: "port", get: |s| s.local_addr.port().to_string(), set: None },
-    Param { name: "shards", get: |s| s.config.shards.to_string(), set: None },
-    Param { name: "shard-queue", get: |s| s.config.shard_queue.to_string(), set: None },
-    Param { name: "hz", get: |s| s.config.hz.to_string(), set: None },
-    Param { name: "loglevel", get: |s| s.config.log_level.clone(), set: None },
+    Param {
+        name: "bind",
+        get: |s| s.config.bind.clone(),
+        set: None,
+    },
+    Param {
+        name: "port",
+        get: |s| s.local_addr.port().to_string(),
+        set: None,
+    },
+    Param {
+        name: "shards",
+        get: |s| s.config.shards.to_string(),
+        set: None,
+    },
+    Param {
+        name: "shard-queue",
+        get: |s| s.config.shard_queue.to_string(),
+        set: None,
+    },
+    Param {
+        name: "hz",
+        get: |s| s.config.hz.to_string(),
+        set: None,
+    },
+    Param {
+        name: "loglevel",
+        get: |s| s.config.log_level.clone(),
+        set: None,
+    },
     Param {
         name: "maxclients",
         get: |s| s.runtime.maxclients.load(Ordering::Relaxed).to_string(),
@@ -621,17 +740,26 @@ const PARAMS: &[Param] = &[
         name: "timeout",
         get: |s| s.runtime.timeout.load(Ordering::Relaxed).to_string(),
         set: Some(|s, v| {
-            s.runtime.timeout.store(parse_u64_param(v)?, Ordering::Relaxed);
+            s.runtime
+                .timeout
+                .store(parse_u64_param(v)?, Ordering::Relaxed);
             Ok(())
         }),
     },
     Param {
         name: "proto-max-bulk-len",
-        get: |s| s.runtime.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
+        get: |s| {
+            s.runtime
+                .proto_max_bulk_len
+                .load(Ordering::Relaxed)
+                .to_string()
+        },
         set: Some(|s, v| {
             let n = parse_memory(v)?;
             if n < 1024 * 1024 {
-                return Err("argument must be between 1048576 and 9223372036854775807 inclusive".into());
+                return Err(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                );
             }
             s.runtime.proto_max_bulk_len.store(n, Ordering::Relaxed);
             Ok(())
@@ -647,27 +775,74 @@ const PARAMS: &[Param] = &[
             Ok(())
         }),
     },
-    Param { name: "databases", get: |_| "1".into(), set: None },
-    Param { name: "cluster-enabled", get: |_| "yes".into(), set: None },
-    Param { name: "save", get: |_| String::new(), set: None },
-    Param { name: "appendonly", get: |_| "no".into(), set: None },
-    Param { name: "maxmemory", get: |_| "0".into(), set: None },
-    Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },
+    Param {
+        name: "databases",
+        get: |_| "1".into(),
+        set: None,
+    },
+    Param {
+        name: "cluster-enabled",
+        get: |_| "yes".into(),
+        set: None,
+    },
+    Param {
+        name: "save",
+        get: |_| String::new(),
+        set: None,
+    },
+    Param {
+        name: "appendonly",
+        get: |_| "no".into(),
+        set: None,
+    },
+    Param {
+        name: "maxmemory",
+        get: |_| "0".into(),
+        set: None,
+    },
+    Param {
+        name: "maxmemory-policy",
+        get: |_| "noeviction".into(),
+        set: None,
+    },
 ];
 
 fn config(name: &str, argv: &Argv, state: &ServerState) -> Frame {
     match name {
         "config|get" => {
             let mut pairs = Vec::new();
-            for p in PARAMS {
-                if argv[2..].iter().any(|pat| glob::matches(pat, p.name.as_bytes(), true)) {
-                    pairs.push((Frame::bulk_from(p.name.as_bytes()), Frame::Bulk(Bytes::from((p.get)(state)))));
+            for pat in &argv[2..] {
+                let is_pattern = pat.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+                for p in PARAMS {
+                    let hit = if is_pattern {
+                        glob::matches(pat, p.name.as_bytes(), true)
+                    } else {
+                        pat.eq_ignore_ascii_case(p.name.as_bytes())
+                    };
+                    // Like redis: an exact name is echoed as the client spelled it.
+                    let name = if is_pattern {
+                        Bytes::from_static(p.name.as_bytes())
+                    } else {
+                        pat.clone()
+                    };
+                    if hit
+                        && !pairs.iter().any(|(n, _): &(Bytes, Bytes)| {
+                            n.eq_ignore_ascii_case(p.name.as_bytes())
+                        })
+                    {
+                        pairs.push((name, Bytes::from((p.get)(state))));
+                    }
                 }
             }
-            Frame::Map(pairs)
+            Frame::Map(
+                pairs
+                    .into_iter()
+                    .map(|(n, v)| (Frame::Bulk(n), Frame::Bulk(v)))
+                    .collect(),
+            )
         }
         "config|set" => {
-            if argv.len() % 2 != 0 {
+            if !argv.len().is_multiple_of(2) {
                 return errors::wrong_arity("config|set");
             }
             // Check every pair first, so that a bad one changes nothing.
@@ -699,7 +874,13 @@ fn config(name: &str, argv: &Argv, state: &ServerState) -> Frame {
         }
         "config|resetstat" => {
             let s = &state.stats;
-            for c in [&s.connections_received, &s.rejected_connections, &s.commands_processed, &s.net_input_bytes, &s.net_output_bytes] {
+            for c in [
+                &s.connections_received,
+                &s.rejected_connections,
+                &s.commands_processed,
+                &s.net_input_bytes,
+                &s.net_output_bytes,
+            ] {
                 c.store(0, Ordering::Relaxed);
             }
             Frame::ok()

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::args::{self, Argv};
 use super::errors;
 use super::ApplyCtx;
+use crate::long_double::{LongDouble, Number};
 use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, Value};
 
@@ -99,8 +100,8 @@ pub enum StringCommand {
     MSetNx(Vec<(Bytes, Bytes)>),
     /// INCR, DECR, INCRBY, DECRBY.
     IncrBy(Bytes, i64),
-    /// INCRBYFLOAT.
-    IncrByFloat(Bytes, f64),
+    /// INCRBYFLOAT (the increment in redis's 80-bit `long double`).
+    IncrByFloat(Bytes, LongDouble),
     /// APPEND key value.
     Append(Bytes, Bytes),
     /// STRLEN key.
@@ -128,7 +129,11 @@ fn parse_set_options(
 ) -> Result<(Condition, bool, ExpiryChange), Frame> {
     let mut condition = Condition::Always;
     let mut get = false;
-    let mut expiry = if kind == OptionSet::Set { ExpiryChange::Clear } else { ExpiryChange::Keep };
+    let mut expiry = if kind == OptionSet::Set {
+        ExpiryChange::Clear
+    } else {
+        ExpiryChange::Keep
+    };
     let (mut keepttl, mut persist) = (false, false);
     let mut unit: Option<&'static str> = None;
     let mut expire_arg: Option<&Bytes> = None;
@@ -148,7 +153,10 @@ fn parse_set_options(
             keepttl = true;
         } else if args::is(opt, "persist") && !is_set && unit.is_none() && !keepttl {
             persist = true;
-        } else if let Some(u) = ["ex", "px", "exat", "pxat"].into_iter().find(|u| args::is(opt, u)) {
+        } else if let Some(u) = ["ex", "px", "exat", "pxat"]
+            .into_iter()
+            .find(|u| args::is(opt, u))
+        {
             if keepttl || persist || has_ttl_opt(&unit, u) || next.is_none() {
                 return Err(errors::syntax());
             }
@@ -167,7 +175,11 @@ fn parse_set_options(
             return Err(errors::invalid_expire(name));
         }
         let ms = if seconds { v * 1000 } else { v };
-        expiry = if u == "ex" || u == "px" { ExpiryChange::In(ms) } else { ExpiryChange::At(ms) };
+        expiry = if u == "ex" || u == "px" {
+            ExpiryChange::In(ms)
+        } else {
+            ExpiryChange::At(ms)
+        };
     } else if keepttl {
         expiry = ExpiryChange::Keep;
     } else if persist {
@@ -231,10 +243,13 @@ impl StringCommand {
             }
             "mget" => StringCommand::MGet(argv[1..].to_vec()),
             "mset" | "msetnx" => {
-                if argv.len() % 2 == 0 {
+                if argv.len().is_multiple_of(2) {
                     return Err(errors::wrong_arity(name));
                 }
-                let pairs = argv[1..].chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+                let pairs = argv[1..]
+                    .chunks(2)
+                    .map(|p| (p[0].clone(), p[1].clone()))
+                    .collect();
                 if name == "mset" {
                     StringCommand::MSet(pairs)
                 } else {
@@ -251,10 +266,13 @@ impl StringCommand {
                 }
                 StringCommand::IncrBy(key(), -by)
             }
-            "incrbyfloat" => {
-                let by = args::float(&argv[2]).ok_or_else(errors::not_float)?;
-                StringCommand::IncrByFloat(key(), by)
-            }
+            "incrbyfloat" => match LongDouble::parse(&argv[2]) {
+                Some(Number::Finite(by)) => StringCommand::IncrByFloat(key(), by),
+                Some(Number::Infinite) => {
+                    return Err(Frame::error("ERR increment would produce NaN or Infinity"))
+                }
+                None => return Err(errors::not_float()),
+            },
             "append" => StringCommand::Append(key(), argv[2].clone()),
             "strlen" => StringCommand::StrLen(key()),
             "getrange" | "substr" => {
@@ -307,23 +325,24 @@ impl StringCommand {
         let now = ctx.now;
         match self {
             StringCommand::Get(key) => match ks.get(key, now) {
-                Some(e) => Frame::Bulk(e.value.to_bytes()),
+                Some(e) => Frame::Bulk(e.to_bytes()),
                 None => Frame::Null,
             },
             StringCommand::Set(set) => apply_set(ks, ctx, set),
             StringCommand::GetDel(key) => {
                 ks.purge_if_expired(key, now);
                 match ks.remove(key) {
-                    Some(e) => Frame::Bulk(e.value.to_bytes()),
+                    Some(e) => Frame::Bulk(e.to_bytes()),
                     None => Frame::Null,
                 }
             }
             StringCommand::GetEx(key, change) => {
-                let Some(entry) = ks.get_mut(key, now) else {
+                ks.purge_if_expired(key, now);
+                let Some(entry) = ks.get(key, now) else {
                     return Frame::Null;
                 };
                 let old = entry.expires_at().unwrap_or(0);
-                let reply = Frame::Bulk(entry.value.to_bytes());
+                let reply = Frame::Bulk(entry.to_bytes());
                 match change.deadline(now, old, "getex") {
                     Err(e) => e,
                     Ok(at) if at != 0 && at <= now => {
@@ -339,7 +358,7 @@ impl StringCommand {
             StringCommand::MGet(keys) => Frame::Array(
                 keys.iter()
                     .map(|k| match ks.get(k, now) {
-                        Some(e) => Frame::Bulk(e.value.to_bytes()),
+                        Some(e) => Frame::Bulk(e.to_bytes()),
                         None => Frame::Null,
                     })
                     .collect(),
@@ -360,33 +379,34 @@ impl StringCommand {
                 Frame::Integer(1)
             }
             StringCommand::IncrBy(key, by) => apply_incr(ks, now, key, *by),
-            StringCommand::IncrByFloat(key, by) => apply_incr_float(ks, now, key, *by),
+            StringCommand::IncrByFloat(key, by) => apply_incr_float(ks, now, key, by),
             StringCommand::Append(key, tail) => {
-                let Some(entry) = ks.get_mut(key, now) else {
+                ks.purge_if_expired(key, now);
+                let Some(entry) = ks.peek(key, now) else {
                     if tail.len() as u64 > ctx.max_bulk_len {
                         return errors::too_big();
                     }
                     ks.insert(key, Value::from_bytes(tail), 0);
                     return Frame::Integer(tail.len() as i64);
                 };
-                let total = entry.value.len() + tail.len();
+                let total = entry.len() + tail.len();
                 if total as u64 > ctx.max_bulk_len {
                     return errors::too_big();
                 }
                 let mut data = Vec::with_capacity(total);
-                data.extend_from_slice(&entry.value.to_bytes());
+                data.extend_from_slice(&entry.to_bytes());
                 data.extend_from_slice(tail);
-                entry.value = Value::Str(Bytes::from(data));
+                ks.replace_value(key, Value::Raw(Bytes::from(data)));
                 Frame::Integer(total as i64)
             }
             StringCommand::StrLen(key) => {
-                Frame::Integer(ks.get(key, now).map_or(0, |e| e.value.len() as i64))
+                Frame::Integer(ks.get(key, now).map_or(0, |e| e.len() as i64))
             }
             StringCommand::GetRange(key, start, end) => {
                 let Some(entry) = ks.get(key, now) else {
                     return Frame::Bulk(Bytes::new());
                 };
-                let data = entry.value.to_bytes();
+                let data = entry.to_bytes();
                 Frame::Bulk(range_of(&data, *start, *end))
             }
             StringCommand::SetRange(key, offset, patch) => {
@@ -419,7 +439,7 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
     let now = ctx.now;
     ks.purge_if_expired(&set.key, now);
     let existing = ks.peek(&set.key, now);
-    let old = existing.map(|e| (e.value.to_bytes(), e.expires_at().unwrap_or(0)));
+    let old = existing.map(|e| (e.to_bytes(), e.expires_at().unwrap_or(0)));
     let found = old.is_some();
     let old_reply = || match &old {
         Some((v, _)) => Frame::Bulk(v.clone()),
@@ -457,39 +477,43 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
 }
 
 fn apply_incr(ks: &mut Keyspace, now: u64, key: &[u8], by: i64) -> Frame {
-    let Some(entry) = ks.get_mut(key, now) else {
+    ks.purge_if_expired(key, now);
+    let Some(entry) = ks.peek(key, now) else {
         ks.insert(key, Value::Int(by), 0);
         return Frame::Integer(by);
     };
-    let current = match &entry.value {
-        Value::Int(n) => *n,
-        Value::Str(s) => match crate::protocol::parse::parse_i64(s) {
+    let current = match entry.as_int() {
+        Some(n) => n,
+        None => match crate::protocol::parse::parse_i64(&entry.to_bytes()) {
             Some(n) => n,
             None => return errors::not_integer(),
         },
     };
     match current.checked_add(by) {
         Some(n) => {
-            entry.value = Value::Int(n);
+            ks.replace_value(key, Value::Int(n));
             Frame::Integer(n)
         }
         None => Frame::error("ERR increment or decrement would overflow"),
     }
 }
 
-fn apply_incr_float(ks: &mut Keyspace, now: u64, key: &[u8], by: f64) -> Frame {
-    let current = match ks.get_mut(key, now) {
-        None => 0.0,
-        Some(entry) => match args::float(&entry.value.to_bytes()) {
-            Some(v) => v,
+fn apply_incr_float(ks: &mut Keyspace, now: u64, key: &[u8], by: &LongDouble) -> Frame {
+    ks.purge_if_expired(key, now);
+    let current = match ks.peek(key, now) {
+        None => LongDouble::zero(),
+        Some(entry) => match LongDouble::parse(&entry.to_bytes()) {
+            Some(Number::Finite(v)) => v,
+            Some(Number::Infinite) => {
+                return Frame::error("ERR increment would produce NaN or Infinity")
+            }
             None => return errors::not_float(),
         },
     };
-    let result = current + by;
-    if !result.is_finite() {
+    let Number::Finite(result) = current.add(by) else {
         return Frame::error("ERR increment would produce NaN or Infinity");
-    }
-    let text = args::format_float_human(result);
+    };
+    let text = result.to_human();
     let value = Value::from_bytes(text.as_bytes());
     if !ks.replace_value(key, value.clone()) {
         ks.insert(key, value, 0);
@@ -497,9 +521,16 @@ fn apply_incr_float(ks: &mut Keyspace, now: u64, key: &[u8], by: f64) -> Frame {
     Frame::Bulk(Bytes::from(text))
 }
 
-fn apply_setrange(ks: &mut Keyspace, ctx: &ApplyCtx, key: &[u8], offset: usize, patch: &[u8]) -> Frame {
+fn apply_setrange(
+    ks: &mut Keyspace,
+    ctx: &ApplyCtx,
+    key: &[u8],
+    offset: usize,
+    patch: &[u8],
+) -> Frame {
     let too_big = (offset as u64).saturating_add(patch.len() as u64) > ctx.max_bulk_len;
-    let Some(entry) = ks.get_mut(key, ctx.now) else {
+    ks.purge_if_expired(key, ctx.now);
+    let Some(entry) = ks.peek(key, ctx.now) else {
         if patch.is_empty() {
             return Frame::Integer(0);
         }
@@ -509,24 +540,24 @@ fn apply_setrange(ks: &mut Keyspace, ctx: &ApplyCtx, key: &[u8], offset: usize, 
         let mut data = vec![0u8; offset + patch.len()];
         data[offset..].copy_from_slice(patch);
         let len = data.len();
-        ks.insert(key, Value::Str(Bytes::from(data)), 0);
+        ks.insert(key, Value::Raw(Bytes::from(data)), 0);
         return Frame::Integer(len as i64);
     };
-    let old_len = entry.value.len();
+    let old_len = entry.len();
     if patch.is_empty() {
         return Frame::Integer(old_len as i64);
     }
     if too_big {
         return errors::too_big();
     }
-    let mut data = entry.value.to_bytes().to_vec();
+    let mut data = entry.to_bytes().to_vec();
     let end = offset + patch.len();
     if data.len() < end {
         data.resize(end, 0);
     }
     data[offset..end].copy_from_slice(patch);
     let len = data.len();
-    entry.value = Value::Str(Bytes::from(data));
+    ks.replace_value(key, Value::Raw(Bytes::from(data)));
     Frame::Integer(len as i64)
 }
 
@@ -535,12 +566,21 @@ mod tests {
     use super::*;
 
     fn run(ks: &mut Keyspace, now: u64, args: &[&str]) -> Frame {
-        let argv: Argv = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let argv: Argv = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
         let name: &'static str = crate::commands::table::lookup(args[0].as_bytes())
             .map(|s| s.name)
             .unwrap_or("?");
         match StringCommand::parse(name, &argv) {
-            Ok(cmd) => cmd.apply(ks, &ApplyCtx { now, max_bulk_len: 512 << 20 }),
+            Ok(cmd) => cmd.apply(
+                ks,
+                &ApplyCtx {
+                    now,
+                    max_bulk_len: 512 << 20,
+                },
+            ),
             Err(e) => e,
         }
     }
@@ -548,13 +588,31 @@ mod tests {
     #[test]
     fn set_options() {
         let mut ks = Keyspace::new(0, 16383);
-        assert_eq!(run(&mut ks, 1000, &["set", "k", "v", "nx", "xx"]), errors::syntax());
-        assert_eq!(run(&mut ks, 1000, &["set", "k", "v", "ex", "0"]), errors::invalid_expire("set"));
-        assert_eq!(run(&mut ks, 1000, &["set", "k", "v", "px", "100", "nx"]), Frame::ok());
+        assert_eq!(
+            run(&mut ks, 1000, &["set", "k", "v", "nx", "xx"]),
+            errors::syntax()
+        );
+        assert_eq!(
+            run(&mut ks, 1000, &["set", "k", "v", "ex", "0"]),
+            errors::invalid_expire("set")
+        );
+        assert_eq!(
+            run(&mut ks, 1000, &["set", "k", "v", "px", "100", "nx"]),
+            Frame::ok()
+        );
         assert_eq!(run(&mut ks, 1050, &["set", "k", "w", "nx"]), Frame::Null);
-        assert_eq!(run(&mut ks, 1100, &["set", "k", "w", "nx", "get"]), Frame::Null);
-        assert_eq!(run(&mut ks, 1100, &["get", "k"]), Frame::Bulk(Bytes::from("w")));
-        assert_eq!(run(&mut ks, 1100, &["set", "k", "x", "get", "keepttl"]), Frame::Bulk(Bytes::from("w")));
+        assert_eq!(
+            run(&mut ks, 1100, &["set", "k", "w", "nx", "get"]),
+            Frame::Null
+        );
+        assert_eq!(
+            run(&mut ks, 1100, &["get", "k"]),
+            Frame::Bulk(Bytes::from("w"))
+        );
+        assert_eq!(
+            run(&mut ks, 1100, &["set", "k", "x", "get", "keepttl"]),
+            Frame::Bulk(Bytes::from("w"))
+        );
     }
 
     #[test]
@@ -570,13 +628,22 @@ mod tests {
     #[test]
     fn counters() {
         let mut ks = Keyspace::new(0, 16383);
-        assert_eq!(run(&mut ks, 1, &["incrby", "n", "9223372036854775807"]), Frame::Integer(i64::MAX));
+        assert_eq!(
+            run(&mut ks, 1, &["incrby", "n", "9223372036854775807"]),
+            Frame::Integer(i64::MAX)
+        );
         assert_eq!(
             run(&mut ks, 1, &["incr", "n"]),
             Frame::error("ERR increment or decrement would overflow")
         );
         assert_eq!(run(&mut ks, 1, &["set", "f", "10.5"]), Frame::ok());
-        assert_eq!(run(&mut ks, 1, &["incrbyfloat", "f", "0.1"]), Frame::Bulk(Bytes::from("10.6")));
-        assert_eq!(run(&mut ks, 1, &["incrbyfloat", "f", "abc"]), errors::not_float());
+        assert_eq!(
+            run(&mut ks, 1, &["incrbyfloat", "f", "0.1"]),
+            Frame::Bulk(Bytes::from("10.6"))
+        );
+        assert_eq!(
+            run(&mut ks, 1, &["incrbyfloat", "f", "abc"]),
+            errors::not_float()
+        );
     }
 }

@@ -62,7 +62,9 @@ impl Frame {
 
     /// A bulk string of the decimal form of an integer.
     pub fn bulk_int(n: i64) -> Frame {
-        Frame::Bulk(Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes()))
+        Frame::Bulk(Bytes::copy_from_slice(
+            itoa::Buffer::new().format(n).as_bytes(),
+        ))
     }
 
     /// True for error replies.
@@ -182,7 +184,13 @@ mod tests {
         let map = Frame::Map(vec![(Frame::bulk_from(b"a"), Frame::Integer(1))]);
         assert_eq!(enc(&map, 2), b"*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&map, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
-        assert_eq!(enc(&Frame::Verbatim(Bytes::from_static(b"hi")), 3), b"=6\r\ntxt:hi\r\n");
-        assert_eq!(enc(&Frame::Verbatim(Bytes::from_static(b"hi")), 2), b"$2\r\nhi\r\n");
+        assert_eq!(
+            enc(&Frame::Verbatim(Bytes::from_static(b"hi")), 3),
+            b"=6\r\ntxt:hi\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::Verbatim(Bytes::from_static(b"hi")), 2),
+            b"$2\r\nhi\r\n"
+        );
     }
 }

@@ -307,7 +307,11 @@ pub fn split_inline_args(line: &[u8]) -> Option<Vec<Bytes>> {
         loop {
             let c = at(p);
             if in_dq {
-                if c == b'\\' && at(p + 1) == b'x' && hex_value(at(p + 2)).is_some() && hex_value(at(p + 3)).is_some() {
+                if c == b'\\'
+                    && at(p + 1) == b'x'
+                    && hex_value(at(p + 2)).is_some()
+                    && hex_value(at(p + 3)).is_some()
+                {
                     let hi = hex_value(at(p + 2))?;
                     let lo = hex_value(at(p + 3))?;
                     current.push(hi * 16 + lo);
@@ -391,13 +395,17 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        let (out, r, left) = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\nset a \"b c\"\r\n*1\r\n$4\r\nPI");
+        let (out, r, left) =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\nset a \"b c\"\r\n*1\r\n$4\r\nPI");
         assert!(r.is_ok());
         assert_eq!(left, 10);
         assert_eq!(out.len(), 3);
         assert_eq!(out[0], vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(out[1], vec![Bytes::from("PING")]);
-        assert_eq!(out[2], vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]);
+        assert_eq!(
+            out[2],
+            vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]
+        );
     }
 
     #[test]
@@ -413,7 +421,12 @@ mod tests {
         ];
         for (input, text) in cases {
             let (_, r, _) = parse_all(input);
-            assert_eq!(r, Err(ProtocolError(text.to_string())), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                r,
+                Err(ProtocolError(text.to_string())),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -422,8 +435,15 @@ mod tests {
         let mut p = RequestParser::new(1 << 29);
         let mut out = Vec::new();
         let r = p.parse(&mut BytesMut::from(&b"*11\r\n"[..]), false, &mut out);
-        assert_eq!(r, Err(ProtocolError("unauthenticated multibulk length".into())));
-        let r = p.parse(&mut BytesMut::from(&b"*1\r\n$16385\r\n"[..]), false, &mut out);
+        assert_eq!(
+            r,
+            Err(ProtocolError("unauthenticated multibulk length".into()))
+        );
+        let r = p.parse(
+            &mut BytesMut::from(&b"*1\r\n$16385\r\n"[..]),
+            false,
+            &mut out,
+        );
         assert_eq!(r, Err(ProtocolError("unauthenticated bulk length".into())));
     }
 
@@ -449,7 +469,15 @@ mod tests {
     #[test]
     fn inline_escapes() {
         let args = split_inline_args(br#"set "a\x41\n" 'it\'s' plain"#).expect("balanced");
-        assert_eq!(args, vec![Bytes::from("set"), Bytes::from("aA\n"), Bytes::from("it's"), Bytes::from("plain")]);
+        assert_eq!(
+            args,
+            vec![
+                Bytes::from("set"),
+                Bytes::from("aA\n"),
+                Bytes::from("it's"),
+                Bytes::from("plain")
+            ]
+        );
         assert_eq!(split_inline_args(b"  "), Some(vec![]));
         assert_eq!(split_inline_args(b"'abc"), None);
     }
@@ -459,7 +487,16 @@ mod tests {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b"9223372036854775808"[..], b"-0", b"01", b"+1", b" 1", b"", b"-", b"1a"] {
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"",
+            b"-",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{bad:?}");
         }
     }

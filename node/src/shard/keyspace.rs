@@ -12,13 +12,15 @@
 //! small, bounded steps through [`Keyspace::due_keys`] and [`Keyspace::remove_expired`].
 
 use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
+use indexmap::map::MutableKeys;
 use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
-/// A stored value. Integers that fit `i64` and print back identically are kept as numbers
+/// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -26,30 +28,106 @@ pub enum Value {
     Str(Bytes),
     /// A string that is the canonical decimal form of this integer.
     Int(i64),
+    /// A string built in place by APPEND or SETRANGE, which redis always encodes `raw`.
+    Raw(Bytes),
 }
 
 impl Value {
-    /// A string value, stored as an integer when it is the canonical text of one (at most 20 bytes).
+    /// A string value, stored as an integer when it is the canonical text of one.
     pub fn from_bytes(data: &[u8]) -> Value {
         match crate::protocol::parse::parse_i64(data) {
             Some(n) => Value::Int(n),
             None => Value::Str(Bytes::copy_from_slice(data)),
         }
     }
+}
 
-    /// The value's bytes as a client sees them.
-    pub fn to_bytes(&self) -> Bytes {
-        match self {
-            Value::Str(b) => b.clone(),
-            Value::Int(n) => Bytes::copy_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+/// How an entry's value bytes are to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Raw string bytes.
+    Str,
+    /// An `i64`, 8 little-endian bytes.
+    Int,
+    /// Raw string bytes written in place (APPEND, SETRANGE).
+    Raw,
+}
+
+/// One key with its value and deadline. Key and value share one heap buffer (key bytes first),
+/// so a key costs one allocation and 32 bytes of map entry, as compact as redis's own layout.
+pub struct Entry {
+    buf: Box<[u8]>,
+    key_len: u32,
+    kind: Kind,
+    /// Absolute deadline in Unix milliseconds; 0 means none.
+    expires_at: u64,
+}
+
+impl Entry {
+    fn new(key: &[u8], value: &Value, expires_at: u64) -> Entry {
+        let (kind, data): (Kind, &[u8]) = match value {
+            Value::Str(b) => (Kind::Str, b),
+            Value::Raw(b) => (Kind::Raw, b),
+            Value::Int(n) => (Kind::Int, &n.to_le_bytes()[..]),
+        };
+        let mut buf = Vec::with_capacity(key.len() + data.len());
+        buf.extend_from_slice(key);
+        buf.extend_from_slice(data);
+        Entry {
+            buf: buf.into_boxed_slice(),
+            // Keys are bounded by proto-max-bulk-len, which the config keeps below 4 GiB.
+            key_len: key.len() as u32,
+            kind,
+            expires_at,
         }
     }
 
-    /// Length in bytes as a client sees it.
+    /// The key.
+    pub fn key(&self) -> &[u8] {
+        &self.buf[..self.key_len as usize]
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.key_len as usize..]
+    }
+
+    fn int(&self) -> Option<i64> {
+        match self.kind {
+            Kind::Int => self.data().try_into().ok().map(i64::from_le_bytes),
+            Kind::Str | Kind::Raw => None,
+        }
+    }
+
+    /// The value as an owned [`Value`].
+    pub fn value(&self) -> Value {
+        let data = || Bytes::copy_from_slice(self.data());
+        match self.kind {
+            Kind::Raw => Value::Raw(data()),
+            _ => match self.int() {
+                Some(n) => Value::Int(n),
+                None => Value::Str(data()),
+            },
+        }
+    }
+
+    /// The integer, when the value is stored as one.
+    pub fn as_int(&self) -> Option<i64> {
+        self.int()
+    }
+
+    /// The value's bytes as a client sees them.
+    pub fn to_bytes(&self) -> Bytes {
+        match self.int() {
+            Some(n) => Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            None => Bytes::copy_from_slice(self.data()),
+        }
+    }
+
+    /// Length of the value in bytes as a client sees it.
     pub fn len(&self) -> usize {
-        match self {
-            Value::Str(b) => b.len(),
-            Value::Int(n) => itoa::Buffer::new().format(*n).len(),
+        match self.int() {
+            Some(n) => itoa::Buffer::new().format(n).len(),
+            None => self.data().len(),
         }
     }
 
@@ -63,26 +141,18 @@ impl Value {
         "string"
     }
 
-    /// The Redis encoding name (`OBJECT ENCODING`): `int` for numbers, `embstr` up to 44 bytes
-    /// (where Redis embeds the string in its object header), `raw` above.
+    /// The Redis encoding name (`OBJECT ENCODING`), following redis's rules so that tools which
+    /// look at it see what they expect: `int` for numbers (stored here as 8 bytes too), `embstr`
+    /// for strings of up to 44 bytes set whole, `raw` for longer ones and for strings built in
+    /// place by APPEND/SETRANGE. Shardis keeps both string kinds in the entry's one buffer.
     pub fn encoding(&self) -> &'static str {
-        match self {
-            Value::Int(_) => "int",
-            Value::Str(b) if b.len() <= 44 => "embstr",
-            Value::Str(_) => "raw",
+        match self.kind {
+            Kind::Int => "int",
+            Kind::Str if self.data().len() <= 44 => "embstr",
+            Kind::Str | Kind::Raw => "raw",
         }
     }
-}
 
-/// A key's value and absolute deadline (Unix milliseconds; 0 means none).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    /// The value.
-    pub value: Value,
-    expires_at: u64,
-}
-
-impl Entry {
     /// Deadline in Unix milliseconds, if any.
     pub fn expires_at(&self) -> Option<u64> {
         (self.expires_at != 0).then_some(self.expires_at)
@@ -93,7 +163,39 @@ impl Entry {
     }
 }
 
-type SlotMap = IndexMap<Bytes, Entry, ahash::RandomState>;
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("value", &self.value())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+// An entry is its own map key: hashing and equality look at the key bytes only, exactly as
+// `[u8]` does, so maps can be searched with a plain `&[u8]`.
+impl Hash for Entry {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Entry {}
+
+impl std::borrow::Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+type SlotMap = IndexMap<Entry, (), ahash::RandomState>;
 
 /// Counters a shard keeps for `INFO stats`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -111,7 +213,7 @@ pub struct Keyspace {
     first_slot: u16,
     slots: Vec<SlotMap>,
     /// (deadline, key) of every key with a deadline.
-    expiry: BTreeSet<(u64, Bytes)>,
+    expiry: BTreeSet<(u64, Box<[u8]>)>,
     len: usize,
     /// Counters for INFO.
     pub stats: KeyspaceStats,
@@ -132,7 +234,10 @@ impl Keyspace {
 
     /// The inclusive slot range held here.
     pub fn slot_range(&self) -> (u16, u16) {
-        (self.first_slot, self.first_slot + self.slots.len() as u16 - 1)
+        (
+            self.first_slot,
+            self.first_slot + self.slots.len() as u16 - 1,
+        )
     }
 
     fn map(&self, key: &[u8]) -> &SlotMap {
@@ -162,18 +267,25 @@ impl Keyspace {
 
     /// The live entry of `key` at time `now` (expired entries are hidden), counted as a hit or miss.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        let found = self.peek(key, now).is_some();
-        if found {
+        let map = &self.slots[usize::from(key_slot(key) - self.first_slot)];
+        let found = map
+            .get_key_value(key)
+            .map(|(e, _)| e)
+            .filter(|e| !e.is_expired(now));
+        if found.is_some() {
             self.stats.hits += 1;
         } else {
             self.stats.misses += 1;
         }
-        self.peek(key, now)
+        found
     }
 
     /// The live entry of `key` at time `now`, without touching the counters.
     pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.map(key).get(key).filter(|e| !e.is_expired(now))
+        self.map(key)
+            .get_key_value(key)
+            .map(|(e, _)| e)
+            .filter(|e| !e.is_expired(now))
     }
 
     /// True when `key` is live at `now`.
@@ -181,35 +293,26 @@ impl Keyspace {
         self.peek(key, now).is_some()
     }
 
+    fn stored(&self, key: &[u8]) -> Option<&Entry> {
+        self.map(key).get_key_value(key).map(|(e, _)| e)
+    }
+
     /// Removes `key` if its deadline has passed at `now`; writers call this before they look.
     pub fn purge_if_expired(&mut self, key: &[u8], now: u64) {
-        let expired = self.map(key).get(key).is_some_and(|e| e.is_expired(now));
-        if expired {
+        if self.stored(key).is_some_and(|e| e.is_expired(now)) {
             self.remove(key);
             self.stats.expired_keys += 1;
         }
     }
 
-    /// The live entry of `key` for modification (an expired one is removed first). Its deadline is
-    /// changed only through [`Keyspace::set_expiry`].
-    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.purge_if_expired(key, now);
-        self.map_mut(key).get_mut(key)
-    }
-
     /// Stores `value` under `key` with deadline `expires_at` (0 = none), replacing any old entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) {
+        let entry = Entry::new(key, &value, expires_at);
         let map = self.map_mut(key);
-        let old_deadline = match map.get_mut(key) {
-            Some(entry) => {
-                entry.value = value;
-                std::mem::replace(&mut entry.expires_at, expires_at)
-            }
+        let old_deadline = match map.get_full_mut2(key) {
+            Some((_, slot, _)) => std::mem::replace(slot, entry).expires_at,
             None => {
-                map.insert(
-                    Bytes::copy_from_slice(key),
-                    Entry { value, expires_at },
-                );
+                map.insert(entry, ());
                 self.len += 1;
                 0
             }
@@ -219,9 +322,9 @@ impl Keyspace {
 
     /// Replaces the value of an existing `key`, keeping its deadline. Returns false if absent.
     pub fn replace_value(&mut self, key: &[u8], value: Value) -> bool {
-        match self.map_mut(key).get_mut(key) {
-            Some(entry) => {
-                entry.value = value;
+        match self.map_mut(key).get_full_mut2(key) {
+            Some((_, slot, _)) => {
+                *slot = Entry::new(key, &value, slot.expires_at);
                 true
             }
             None => false,
@@ -230,7 +333,7 @@ impl Keyspace {
 
     /// Changes the deadline of an existing key (0 = none). Returns false if the key is absent.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: u64) -> bool {
-        let Some(entry) = self.map_mut(key).get_mut(key) else {
+        let Some((_, entry, _)) = self.map_mut(key).get_full_mut2(key) else {
             return false;
         };
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
@@ -242,26 +345,21 @@ impl Keyspace {
         if old == new {
             return;
         }
-        // The index shares the map's key buffer (a reference count, not a copy).
-        let stored = self
-            .map(key)
-            .get_key_value(key)
-            .map(|(k, _)| k.clone())
-            .unwrap_or_else(|| Bytes::copy_from_slice(key));
         if old != 0 {
-            self.expiry.remove(&(old, stored.clone()));
+            self.expiry.remove(&(old, Box::<[u8]>::from(key)));
         }
         if new != 0 {
-            self.expiry.insert((new, stored));
+            self.expiry.insert((new, Box::from(key)));
         }
     }
 
     /// Removes `key` whatever its deadline, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let (k, entry) = self.map_mut(key).swap_remove_entry(key)?;
+        let (entry, ()) = self.map_mut(key).swap_remove_entry(key)?;
         self.len -= 1;
         if entry.expires_at != 0 {
-            self.expiry.remove(&(entry.expires_at, k));
+            self.expiry
+                .remove(&(entry.expires_at, Box::<[u8]>::from(key)));
         }
         Some(entry)
     }
@@ -272,7 +370,7 @@ impl Keyspace {
             .iter()
             .take_while(|(at, _)| *at <= now)
             .take(max)
-            .map(|(_, k)| k.clone())
+            .map(|(_, k)| Bytes::copy_from_slice(k))
             .collect()
     }
 
@@ -286,7 +384,7 @@ impl Keyspace {
     pub fn remove_expired(&mut self, keys: &[Bytes], at: u64) -> usize {
         let mut removed = 0;
         for key in keys {
-            let due = self.map(key).get(key).is_some_and(|e| e.is_expired(at));
+            let due = self.stored(key).is_some_and(|e| e.is_expired(at));
             if due {
                 self.remove(key);
                 removed += 1;
@@ -305,11 +403,11 @@ impl Keyspace {
     }
 
     /// Every live key at `now`, slot by slot.
-    pub fn live_keys(&self, now: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn live_keys(&self, now: u64) -> impl Iterator<Item = &Entry> {
         self.slots
             .iter()
-            .flat_map(|m| m.iter())
-            .filter(move |(_, e)| !e.is_expired(now))
+            .flat_map(|m| m.keys())
+            .filter(move |e| !e.is_expired(now))
     }
 
     /// Number of keys stored in `slot` (0 for a slot not held here).
@@ -330,7 +428,7 @@ impl Keyspace {
         cursor: ScanCursor,
         count: usize,
         now: u64,
-        mut visit: impl FnMut(&Bytes, &Entry),
+        mut visit: impl FnMut(&Entry),
     ) -> Option<ScanCursor> {
         let (_, last) = self.slot_range();
         let mut slot = cursor.slot.max(self.first_slot);
@@ -338,17 +436,24 @@ impl Keyspace {
         let mut visited = 0usize;
         while slot <= last {
             let map = &self.slots[usize::from(slot - self.first_slot)];
-            let mut i = if pos == 0 { map.len() } else { (pos as usize).min(map.len()) };
+            let mut i = if pos == 0 {
+                map.len()
+            } else {
+                (pos as usize).min(map.len())
+            };
             while i > 0 {
                 i -= 1;
-                if let Some((k, e)) = map.get_index(i) {
+                if let Some((e, _)) = map.get_index(i) {
                     if !e.is_expired(now) {
-                        visit(k, e);
+                        visit(e);
                     }
                 }
                 visited += 1;
                 if visited >= count && i > 0 {
-                    return Some(ScanCursor { slot, pos: i as u64 });
+                    return Some(ScanCursor {
+                        slot,
+                        pos: i as u64,
+                    });
                 }
             }
             pos = 0;
@@ -371,16 +476,18 @@ impl Keyspace {
             let mut n = rng.random_range(0..self.len);
             for map in &self.slots {
                 if n < map.len() {
-                    let (k, e) = map.get_index(n)?;
+                    let (e, _) = map.get_index(n)?;
                     if !e.is_expired(now) {
-                        return Some(k.clone());
+                        return Some(Bytes::copy_from_slice(e.key()));
                     }
                     break;
                 }
                 n -= map.len();
             }
         }
-        self.live_keys(now).next().map(|(k, _)| k.clone())
+        self.live_keys(now)
+            .next()
+            .map(|e| Bytes::copy_from_slice(e.key()))
     }
 }
 
@@ -445,13 +552,17 @@ mod tests {
         let mut cursor = ScanCursor::default();
         let mut round = 0;
         loop {
-            let next = ks.scan(cursor, 7, 0, |k, _| {
-                seen.insert(k.clone());
+            let next = ks.scan(cursor, 7, 0, |e| {
+                seen.insert(e.key().to_vec());
             });
             // Churn between steps: delete some keys, add others.
             for j in 0..5 {
                 ks.remove(format!("churn{}", round * 5 + j).as_bytes());
-                ks.insert(format!("new{round}-{j}").as_bytes(), Value::from_bytes(b"v"), 0);
+                ks.insert(
+                    format!("new{round}-{j}").as_bytes(),
+                    Value::from_bytes(b"v"),
+                    0,
+                );
             }
             round += 1;
             match next {
@@ -468,6 +579,13 @@ mod tests {
     fn int_encoding_is_canonical_only() {
         assert_eq!(Value::from_bytes(b"123"), Value::Int(123));
         assert!(matches!(Value::from_bytes(b"0123"), Value::Str(_)));
-        assert_eq!(Value::from_bytes(b"-5").to_bytes(), Bytes::from_static(b"-5"));
+        let mut ks = Keyspace::new(0, 16383);
+        ks.insert(b"n", Value::from_bytes(b"-5"), 0);
+        let e = ks.peek(b"n", 0).expect("stored");
+        assert_eq!(
+            (e.to_bytes(), e.encoding(), e.len()),
+            (Bytes::from_static(b"-5"), "int", 2)
+        );
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
     }
 }

@@ -58,7 +58,10 @@ impl ShardHandle {
         cmds: Vec<ShardCommand>,
     ) -> Option<oneshot::Receiver<Vec<Frame>>> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(ShardMsg::Batch { ctx, cmds, reply }).await.ok()?;
+        self.tx
+            .send(ShardMsg::Batch { ctx, cmds, reply })
+            .await
+            .ok()?;
         Some(rx)
     }
 }

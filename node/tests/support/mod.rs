@@ -56,7 +56,7 @@ pub enum Kind {
 ///
 /// stdout and stderr go to `server.log` in a private temp dir; call
 /// [`Server::dump_log`] to print it (done automatically when dropped during
-/// a panic, in which case the temp dir is also kept).
+/// a panic). The temp dir is removed on drop.
 pub struct Server {
     child: Child,
     /// TCP port the server listens on (127.0.0.1).
@@ -93,7 +93,7 @@ impl Server {
         let mut client = server.client();
         let reply = client.cmd_str(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
         if reply != b"+OK\r\n" {
-            server.dump_log();
+            // Dropping `server` while panicking prints its log.
             panic!("CLUSTER ADDSLOTSRANGE failed: {}", pretty(&reply));
         }
         let deadline = Instant::now() + STARTUP_TIMEOUT;
@@ -103,7 +103,6 @@ impl Server {
                 return server;
             }
             if Instant::now() > deadline {
-                server.dump_log();
                 panic!(
                     "redis cluster never reached cluster_state:ok: {}",
                     pretty(&info)
@@ -131,21 +130,21 @@ impl Server {
         loop {
             attempt += 1;
             match Server::try_start(kind, extra) {
-                Ok(server) => return server,
-                Err((server, why)) => {
+                (server, Ok(())) => return server,
+                (server, Err(why)) => {
                     let log = server.log();
                     let port_taken = log.contains("in use") || log.contains("AddrInUse");
                     if port_taken && attempt < 3 {
                         continue;
                     }
-                    server.dump_log();
-                    panic!("{} did not start: {why}", server.name);
+                    panic!("{} did not start: {why} (log below)", server.name);
                 }
             }
         }
     }
 
-    fn try_start(kind: Kind, extra: &[&str]) -> Result<Server, (Server, String)> {
+    /// Spawns once; the server comes back even if it is not ready (for its log).
+    fn try_start(kind: Kind, extra: &[&str]) -> (Server, Result<(), String>) {
         let port = free_port();
         let dir = temp_dir(match kind {
             Kind::Redis => "redis",
@@ -212,10 +211,8 @@ impl Server {
             log_path,
             args,
         };
-        match server.wait_ready() {
-            Ok(()) => Ok(server),
-            Err(why) => Err((server, why)),
-        }
+        let ready = server.wait_ready();
+        (server, ready)
     }
 
     /// Polls until a fresh connection gets `+PONG` (or `-NOAUTH`, which also
@@ -263,15 +260,19 @@ impl Server {
             .unwrap_or_else(|e| format!("<cannot read {}: {e}>", self.log_path.display()))
     }
 
-    /// Prints the command line and log to stderr.
+    /// Prints the command line and the log (its last 80 lines) to stderr.
     pub fn dump_log(&self) {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let from = lines.len().saturating_sub(80);
         eprintln!(
-            "----- {} (port {}) args: {:?}\n----- log {}:\n{}\n----- end of {} log",
+            "----- {} (port {}) args: {:?}\n----- log {}{}:\n{}\n----- end of {} log",
             self.name,
             self.port,
             self.args,
             self.log_path.display(),
-            self.log(),
+            if from > 0 { " (tail)" } else { "" },
+            lines[from..].join("\n"),
             self.name
         );
     }
@@ -288,10 +289,8 @@ impl Drop for Server {
         let _ = self.child.wait();
         if thread::panicking() {
             self.dump_log();
-            eprintln!("(kept {} for inspection)", self.dir.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.dir);
         }
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 

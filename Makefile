@@ -1,0 +1,35 @@
+# Shardis developer targets. See README.md.
+CARGO ?= cargo
+
+.PHONY: all build release run test lint fmt bench fuzz-build clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release -p shardis
+
+## One node owning every slot, embedded default config, on 127.0.0.1:6379.
+run: release
+	./target/release/shardis
+
+## Everything CI runs: formatting, lints, unit, property, integration and differential tests.
+test:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Shardis and redis-server side by side under the same redis-benchmark load.
+bench: release
+	bash scripts/bench.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs Shardis and redis-server side by side under the same redis-benchmark load and prints one
+# table of throughput ratios and latencies, then memory for 1M keys of 100-byte values.
+#
+# Environment: BENCH_N (requests per test, default 1000000), BENCH_TESTS (default set,get,incr,mset),
+# BENCH_PIPELINES (default "1 16"), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${BENCH_N:-1000000}
+TESTS=${BENCH_TESTS:-set,get,incr,mset}
+PIPELINES=${BENCH_PIPELINES:-"1 16"}
+CLIENTS=${BENCH_CLIENTS:-50}
+MEM_KEYS=${BENCH_MEMORY_KEYS:-1000000}
+SHARDIS=./target/release/shardis
+[ -x "$SHARDIS" ] || cargo build --release -p shardis
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ping() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; return 1; }
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+RPORT=$(free_port); SPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+RPID=$!; PIDS+=("$RPID")
+"$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn >"$WORK/shardis.log" 2>&1 &
+SPID=$!; PIDS+=("$SPID")
+wait_ping "$RPORT"; wait_ping "$SPORT"
+
+echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(redis-server --version | cut -d' ' -f3), shardis $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# redis-benchmark -t $TESTS -n $N -r 1000000 -d 64 -c $CLIENTS -P <pipeline>; ops/s, ratio = shardis/redis, latencies in ms"
+echo
+printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s |\n' test P "redis ops/s" "shardis ops/s" ratio "redis p50" "shard p50" "redis p99" "shard p99"
+printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|\n'
+run_bench() { # port pipeline -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max
+  redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"'
+}
+for P in $PIPELINES; do
+  redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
+  run_bench "$RPORT" "$P" >"$WORK/r.csv"
+  run_bench "$SPORT" "$P" >"$WORK/s.csv"
+  python3 - "$WORK/r.csv" "$WORK/s.csv" "$P" <<'PY'
+import csv, sys
+def load(path):
+    out = {}
+    for row in csv.reader(open(path)):
+        if len(row) >= 7:
+            out[row[0].split()[0]] = (float(row[1]), row[4], row[6])
+    return out
+r, s, p = load(sys.argv[1]), load(sys.argv[2]), sys.argv[3]
+for test in r:
+    if test not in s:
+        continue
+    (rr, r50, r99), (sr, s50, s99) = r[test], s[test]
+    print(f"| {test:<6} | {p:>2} | {rr:>12.0f} | {sr:>12.0f} | {sr / rr:>5.2f}x | {r50:>9} | {s50:>9} | {r99:>9} | {s99:>9} |")
+PY
+done
+
+echo
+echo "# memory: $MEM_KEYS keys (key:NNNNNNNNNN), 100-byte values"
+python3 - "$MEM_KEYS" >"$WORK/load.resp" <<'PY'
+import sys
+n = int(sys.argv[1]); val = b"v" * 100; out = sys.stdout.buffer
+for i in range(n):
+    k = b"key:%010d" % i
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(k), k, val))
+PY
+rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+used() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {gsub("\r",""); print $2}'; }
+printf '| %-8s | %12s | %12s | %14s | %14s |\n' server "RSS before" "RSS after" "RSS per key" "used_memory/key"
+printf '|----------|--------------|--------------|----------------|----------------|\n'
+declare -A PERKEY
+for entry in "redis:$RPORT:$RPID" "shardis:$SPORT:$SPID"; do
+  IFS=: read -r name port pid <<<"$entry"
+  redis-cli -p "$port" flushall >/dev/null; sleep 1
+  before=$(rss "$pid"); ubefore=$(used "$port")
+  redis-cli -p "$port" --pipe <"$WORK/load.resp" >/dev/null
+  sleep 1
+  after=$(rss "$pid"); uafter=$(used "$port")
+  keys=$(redis-cli -p "$port" dbsize)
+  per=$(( (after - before) / keys )); uper=$(( (uafter - ubefore) / keys ))
+  PERKEY[$name]=$per
+  printf '| %-8s | %12s | %12s | %12s B | %12s B |\n' "$name" "$before" "$after" "$per" "$uper"
+done
+python3 -c "import sys; print(f'\nRSS per key ratio shardis/redis: {int(sys.argv[2])/int(sys.argv[1]):.2f}x')" "${PERKEY[redis]}" "${PERKEY[shardis]}"
