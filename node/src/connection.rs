@@ -20,6 +20,7 @@ use crate::commands::{self, server as local, ApplyCtx, Merge, Route, ShardComman
 use crate::protocol::{Frame, RequestParser};
 use crate::server::{ClientHandle, ClientMeta, ServerState};
 use crate::shard::keyspace::ScanCursor;
+use crate::shard::{Batch, Gather};
 
 /// Smallest free space kept in the read buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -42,20 +43,36 @@ pub struct Session {
 
 /// Where a batch's reply for one request comes from.
 enum Pending {
+    /// Answered already.
     Done(u8, Frame),
+    /// Answered by shards: `parts` reply slots from `first`, merged by `merge` (none: one part).
     Parts {
         proto: u8,
         merge: Option<Merge>,
-        parts: Vec<Option<Frame>>,
+        first: u32,
+        parts: u32,
     },
 }
 
-/// Work for one shard in the current batch.
+/// The shard work of the batch being executed.
 #[derive(Default)]
-struct ShardWork {
-    cmds: Vec<ShardCommand>,
-    /// For each command: (request index, part index).
-    targets: Vec<(usize, usize)>,
+struct Work {
+    /// Commands per shard, each with its reply slot.
+    per_shard: Vec<Vec<(ShardCommand, u32)>>,
+    /// Reply slots handed out so far.
+    slots: u32,
+}
+
+impl Work {
+    fn push(&mut self, shard: usize, cmd: ShardCommand) -> u32 {
+        if self.per_shard.len() <= shard {
+            self.per_shard.resize_with(shard + 1, Vec::new);
+        }
+        let slot = self.slots;
+        self.per_shard[shard].push((cmd, slot));
+        self.slots += 1;
+        slot
+    }
 }
 
 /// A client connection.
@@ -185,7 +202,8 @@ async fn execute_batch(
         max_bulk_len: state.runtime.proto_max_bulk_len.load(Ordering::Relaxed),
     };
     let mut pending: Vec<Pending> = Vec::with_capacity(requests.len());
-    let mut work: Vec<ShardWork> = Vec::new();
+    let mut work = Work::default();
+    let mut replies: Vec<Option<Frame>> = Vec::new();
     let mut last_cmd = "NULL";
     let count = requests.len();
     for argv in requests.drain(..) {
@@ -208,7 +226,6 @@ async fn execute_batch(
             ));
             continue;
         }
-        let request = pending.len();
         match commands::route(spec, &argv, &state.shard_map) {
             Route::Reply(f) => pending.push(Pending::Done(proto, f)),
             Route::Local(spec) => {
@@ -218,38 +235,43 @@ async fn execute_batch(
                 }
             }
             Route::Shard(shard, cmd) => {
-                push_work(&mut work, shard, cmd, request, 0);
+                let first = work.push(shard, cmd);
                 pending.push(Pending::Parts {
                     proto,
                     merge: None,
-                    parts: vec![None],
+                    first,
+                    parts: 1,
                 });
             }
             Route::Split(parts, merge) => {
-                let n = parts.len();
-                for (i, (shard, cmd)) in parts.into_iter().enumerate() {
-                    push_work(&mut work, shard, cmd, request, i);
+                let first = work.slots;
+                let n = parts.len() as u32;
+                for (shard, cmd) in parts {
+                    work.push(shard, cmd);
                 }
                 pending.push(Pending::Parts {
                     proto,
                     merge: Some(merge),
-                    parts: vec![None; n],
+                    first,
+                    parts: n,
                 });
             }
             Route::All(cmd, merge) => {
+                let first = work.slots;
                 let n = state.shards.len();
                 for shard in 0..n {
-                    push_work(&mut work, shard, cmd.clone(), request, shard);
+                    work.push(shard, cmd.clone());
                 }
                 pending.push(Pending::Parts {
                     proto,
                     merge: Some(merge),
-                    parts: vec![None; n],
+                    first,
+                    parts: n as u32,
                 });
             }
             Route::Scan(scan) => {
                 // SCAN may walk several shards in turn: what came before it must be applied first.
-                flush(state, ctx, &mut work, &mut pending).await;
+                flush(state, ctx, &mut work, &mut replies).await;
                 let reply = scan_shards(state, ctx, scan).await;
                 pending.push(Pending::Done(proto, reply));
             }
@@ -263,7 +285,7 @@ async fn execute_batch(
         m.last_cmd = last_cmd;
         m.last_active = Instant::now();
     });
-    flush(state, ctx, &mut work, &mut pending).await;
+    flush(state, ctx, &mut work, &mut replies).await;
 
     for p in pending {
         match p {
@@ -271,18 +293,26 @@ async fn execute_batch(
             Pending::Parts {
                 proto,
                 merge,
+                first,
                 parts,
             } => {
-                let parts: Vec<Frame> = parts
-                    .into_iter()
-                    .map(|p| p.unwrap_or_else(|| Frame::error("ERR shard unavailable")))
-                    .collect();
+                let mut take = |slot: u32| {
+                    replies
+                        .get_mut(slot as usize)
+                        .and_then(Option::take)
+                        .unwrap_or_else(|| Frame::error("ERR shard unavailable"))
+                };
                 let frame = match merge {
-                    None => parts.into_iter().next().unwrap_or(Frame::Null),
-                    Some(Merge::Info(sections)) => {
-                        commands::info::render(state, session, &sections, &parts)
+                    None => take(first),
+                    Some(merge) => {
+                        let parts: Vec<Frame> = (first..first + parts).map(&mut take).collect();
+                        match merge {
+                            Merge::Info(sections) => {
+                                commands::info::render(state, session, &sections, &parts)
+                            }
+                            m => commands::merge(&m, parts),
+                        }
                     }
-                    Some(m) => commands::merge(&m, parts),
                 };
                 frame.encode(proto, out);
             }
@@ -290,35 +320,37 @@ async fn execute_batch(
     }
 }
 
-/// Sends the queued shard work (one message per shard, all sent before any reply is awaited)
-/// and files the replies under their requests.
+/// Sends the queued shard work, one message per shard, and waits for all of it; the replies are
+/// added to `replies` by slot.
 async fn flush(
     state: &ServerState,
     ctx: ApplyCtx,
-    work: &mut Vec<ShardWork>,
-    pending: &mut [Pending],
+    work: &mut Work,
+    replies: &mut Vec<Option<Frame>>,
 ) {
-    let mut inflight = Vec::new();
-    for (shard, w) in work.drain(..).enumerate() {
-        if w.cmds.is_empty() {
+    let messages = work.per_shard.iter().filter(|c| !c.is_empty()).count();
+    if messages == 0 {
+        return;
+    }
+    let base = replies.len() as u32;
+    let gather = Gather::new((work.slots - base) as usize, messages);
+    for (shard, mut cmds) in work.per_shard.drain(..).enumerate() {
+        if cmds.is_empty() {
             continue;
         }
-        let rx = state.shards[shard].send_batch(ctx, w.cmds).await;
-        inflight.push((rx, w.targets));
-    }
-    for (rx, targets) in inflight {
-        let replies = match rx {
-            Some(rx) => rx.await.ok(),
-            None => None,
-        };
-        let replies =
-            replies.unwrap_or_else(|| vec![Frame::error("ERR shard unavailable"); targets.len()]);
-        for (reply, (request, part)) in replies.into_iter().zip(targets) {
-            if let Some(Pending::Parts { parts, .. }) = pending.get_mut(request) {
-                parts[part] = Some(reply);
-            }
+        for (_, slot) in cmds.iter_mut() {
+            *slot -= base;
         }
+        state.shards[shard]
+            .send(Batch {
+                ctx,
+                cmds,
+                gather: gather.clone(),
+            })
+            .await;
     }
+    gather.wait().await;
+    replies.extend(gather.take());
 }
 
 /// SCAN: asks the shard owning the cursor's slot, and moves on to the next shard while a shard
@@ -326,13 +358,17 @@ async fn flush(
 async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> Frame {
     for _ in 0..state.shards.len() {
         let shard = state.shard_map.shard_of_slot(scan.cursor.slot);
-        let reply = match state.shards[shard]
-            .send_batch(ctx, vec![ShardCommand::Key(KeyCommand::Scan(scan.clone()))])
-            .await
-        {
-            Some(rx) => rx.await.ok().and_then(|mut v| v.pop()),
-            None => None,
-        };
+        let gather = Gather::new(1, 1);
+        let cmds = vec![(ShardCommand::Key(KeyCommand::Scan(scan.clone())), 0)];
+        state.shards[shard]
+            .send(Batch {
+                ctx,
+                cmds,
+                gather: gather.clone(),
+            })
+            .await;
+        gather.wait().await;
+        let reply = gather.take().pop().flatten();
         let Some(reply) = reply else {
             return Frame::error("ERR shard unavailable");
         };
@@ -351,18 +387,4 @@ async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> 
         }
     }
     Frame::error("ERR scan did not finish")
-}
-
-fn push_work(
-    work: &mut Vec<ShardWork>,
-    shard: usize,
-    cmd: ShardCommand,
-    request: usize,
-    part: usize,
-) {
-    if work.len() <= shard {
-        work.resize_with(shard + 1, ShardWork::default);
-    }
-    work[shard].cmds.push(cmd);
-    work[shard].targets.push((request, part));
 }

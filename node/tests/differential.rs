@@ -1015,28 +1015,30 @@ fn run_step(
 }
 
 /// Runs one case on fresh connections after `FLUSHALL`; returns every
-/// mismatch, continuing after a mismatch unless a connection broke.
-fn run_case(a: &Server, b: &Server, case: &Case) -> Vec<String> {
+/// mismatch (continuing after one unless a connection broke) and whether the
+/// case was aborted.
+fn run_case(a: &Server, b: &Server, case: &Case) -> (Vec<String>, bool) {
     let (mut ca, mut cb) = match (connect(a), connect(b)) {
         (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => return vec![e],
+        (Err(e), _) | (_, Err(e)) => return (vec![e], true),
     };
-    let setup = Step::Exact(&["FLUSHALL"]);
-    if let Err(m) = run_step(&mut ca, &mut cb, (a, b), "setup", setup) {
-        return vec![m.msg];
-    }
     let mut found = Vec::new();
-    for (i, step) in case.steps.iter().enumerate() {
-        let at = format!("step {}", i + 1);
-        if let Err(m) = run_step(&mut ca, &mut cb, (a, b), &at, *step) {
+    let setup = std::iter::once(("setup".to_string(), Step::Exact(&["FLUSHALL"])));
+    let steps = case
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("step {}", i + 1), *s));
+    for (at, step) in setup.chain(steps) {
+        if let Err(m) = run_step(&mut ca, &mut cb, (a, b), &at, step) {
             found.push(m.msg);
-            if m.fatal {
-                found.push("(case aborted: a connection broke or timed out)".into());
-                break;
+            if m.fatal || at == "setup" {
+                found.push("(case aborted)".into());
+                return (found, true);
             }
         }
     }
-    found
+    (found, false)
 }
 
 /// Runs `cases` on `a` (reference) and `b`; returns one message per failing
@@ -1044,7 +1046,7 @@ fn run_case(a: &Server, b: &Server, case: &Case) -> Vec<String> {
 fn run_cases(a: &mut Server, b: &mut Server, group: &str, cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
     for case in cases {
-        let found = run_case(a, b, case);
+        let (found, aborted) = run_case(a, b, case);
         if !found.is_empty() {
             failures.push(format!("[{group}/{}] {}", case.name, found.join("\n  ")));
         }
@@ -1057,7 +1059,7 @@ fn run_cases(a: &mut Server, b: &mut Server, group: &str, cases: &[Case]) -> Vec
                 return failures;
             }
             // A hung server would cost a read timeout per case: give up early.
-            if found.last().is_some_and(|m| m.starts_with("(case aborted")) && !responsive(s) {
+            if aborted && !responsive(s) {
                 failures.push(format!(
                     "[{group}] {} stopped answering PING after case '{}'; rest skipped",
                     s.name, case.name
@@ -1129,10 +1131,11 @@ fn run_raw_cases(a: &Server, b: &Server, cases: &[RawCase]) -> Vec<String> {
             })
         });
         if let Err(msg) = flush {
-            failures.push(format!("[protocol/{}] {msg}", case.name));
-            continue;
+            failures.push(format!("[protocol/{}] {msg}\n  (rest skipped)", case.name));
+            return failures;
         }
         let (oa, ob) = (raw_outcome(a, case), raw_outcome(b, case));
+        let stuck = |o: &(Vec<Vec<u8>>, End)| matches!(o.1, End::Timeout | End::Broken(_));
         let fmt = |(replies, end): &(Vec<Vec<u8>>, End)| {
             let r: Vec<String> = replies.iter().map(|r| pretty(r)).collect();
             format!("[{}] then {end:?}", r.join(", "))
@@ -1168,6 +1171,15 @@ fn run_raw_cases(a: &Server, b: &Server, cases: &[RawCase]) -> Vec<String> {
                 format!("{}:", b.name),
                 fmt(&ob)
             ));
+        }
+        for (s, o) in [(a, &oa), (b, &ob)] {
+            if stuck(o) && !responsive(s) {
+                failures.push(format!(
+                    "[protocol] {} stopped answering PING after case '{}'; rest skipped",
+                    s.name, case.name
+                ));
+                return failures;
+            }
         }
     }
     failures

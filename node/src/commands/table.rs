@@ -87,9 +87,8 @@ pub struct CommandSpec {
 
 /// Case-insensitive lookup of a top-level command (bytes, not UTF-8 checked).
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    static INDEX: std::sync::LazyLock<
-        std::collections::HashMap<&'static [u8], &'static CommandSpec>,
-    > = std::sync::LazyLock::new(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
+    static INDEX: std::sync::LazyLock<ahash::HashMap<&'static [u8], &'static CommandSpec>> =
+        std::sync::LazyLock::new(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
     let mut lower = [0u8; 32];
     let lower = lower.get_mut(..name.len())?;
     for (d, s) in lower.iter_mut().zip(name) {

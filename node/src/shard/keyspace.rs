@@ -195,7 +195,23 @@ impl std::borrow::Borrow<[u8]> for Entry {
     }
 }
 
-type SlotMap = IndexMap<Entry, (), ahash::RandomState>;
+/// The hasher of every slot map: one process-wide random seed, so that a map's header stays
+/// small (16384 of them) and a lookup touches no per-map seed.
+#[derive(Clone, Copy, Default)]
+struct SeededHasher;
+
+static HASH_SEED: std::sync::LazyLock<ahash::RandomState> =
+    std::sync::LazyLock::new(ahash::RandomState::new);
+
+impl std::hash::BuildHasher for SeededHasher {
+    type Hasher = ahash::AHasher;
+
+    fn build_hasher(&self) -> ahash::AHasher {
+        HASH_SEED.build_hasher()
+    }
+}
+
+type SlotMap = IndexMap<Entry, (), SeededHasher>;
 
 /// Counters a shard keeps for `INFO stats`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -268,8 +284,9 @@ impl Keyspace {
     /// The live entry of `key` at time `now` (expired entries are hidden), counted as a hit or miss.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         let map = &self.slots[usize::from(key_slot(key) - self.first_slot)];
-        let found = map
-            .get_key_value(key)
+        let found = (!map.is_empty())
+            .then(|| map.get_key_value(key))
+            .flatten()
             .map(|(e, _)| e)
             .filter(|e| !e.is_expired(now));
         if found.is_some() {
@@ -282,8 +299,11 @@ impl Keyspace {
 
     /// The live entry of `key` at time `now`, without touching the counters.
     pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.map(key)
-            .get_key_value(key)
+        let map = self.map(key);
+        if map.is_empty() {
+            return None;
+        }
+        map.get_key_value(key)
             .map(|(e, _)| e)
             .filter(|e| !e.is_expired(now))
     }

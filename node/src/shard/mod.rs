@@ -8,25 +8,97 @@
 
 pub mod keyspace;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, Notify};
 
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 use keyspace::Keyspace;
 
+/// Collects the replies of one client batch from every shard it went to. Each shard files its
+/// replies under their slot numbers with one lock; the connection is woken once, when the last
+/// shard has answered, however many shards the batch touched.
+pub struct Gather {
+    replies: Mutex<Vec<Option<Frame>>>,
+    remaining: AtomicUsize,
+    done: Notify,
+}
+
+impl Gather {
+    /// A gather for `slots` replies coming in `messages` shard messages.
+    pub fn new(slots: usize, messages: usize) -> Arc<Gather> {
+        Arc::new(Gather {
+            replies: Mutex::new(vec![None; slots]),
+            remaining: AtomicUsize::new(messages),
+            done: Notify::new(),
+        })
+    }
+
+    /// Files one message's replies and counts the message as answered.
+    fn deliver(&self, replies: impl Iterator<Item = (u32, Frame)>) {
+        {
+            let mut slots = match self.replies.lock() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for (slot, frame) in replies {
+                if let Some(s) = slots.get_mut(slot as usize) {
+                    *s = Some(frame);
+                }
+            }
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
+        }
+    }
+
+    /// Waits until every message has been answered.
+    pub async fn wait(&self) {
+        while self.remaining.load(Ordering::Acquire) != 0 {
+            self.done.notified().await;
+        }
+    }
+
+    /// The replies, by slot (`None` for a slot no shard answered).
+    pub fn take(&self) -> Vec<Option<Frame>> {
+        match self.replies.lock() {
+            Ok(mut s) => std::mem::take(&mut *s),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+/// The commands of one read batch for one shard, each with the reply slot it answers.
+pub struct Batch {
+    /// Timestamp and limits for the whole batch.
+    pub ctx: ApplyCtx,
+    /// Commands in client order, with their reply slots.
+    pub cmds: Vec<(ShardCommand, u32)>,
+    /// Where the replies go.
+    pub gather: Arc<Gather>,
+}
+
+impl Drop for Batch {
+    /// A batch dropped unanswered (shard stopped) still answers, with errors, so that no client
+    /// waits forever.
+    fn drop(&mut self) {
+        if !self.cmds.is_empty() {
+            let cmds = std::mem::take(&mut self.cmds);
+            self.gather.deliver(
+                cmds.into_iter()
+                    .map(|(_, slot)| (slot, Frame::error("ERR shard unavailable"))),
+            );
+        }
+    }
+}
+
 /// Messages a shard actor handles.
 pub enum ShardMsg {
-    /// The commands of one read batch for this shard; replies come back in the same order.
-    Batch {
-        /// Timestamp and limits for the whole batch.
-        ctx: ApplyCtx,
-        /// Commands, in client order.
-        cmds: Vec<ShardCommand>,
-        /// Where the replies go.
-        reply: oneshot::Sender<Vec<Frame>>,
-    },
+    /// The commands of one read batch for this shard.
+    Batch(Batch),
 }
 
 /// Most messages handled per wake-up before the actor yields.
@@ -51,27 +123,23 @@ impl ShardHandle {
         ShardHandle { tx }
     }
 
-    /// Sends a batch; the receiver yields the replies. `None` if the shard has stopped.
-    pub async fn send_batch(
-        &self,
-        ctx: ApplyCtx,
-        cmds: Vec<ShardCommand>,
-    ) -> Option<oneshot::Receiver<Vec<Frame>>> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(ShardMsg::Batch { ctx, cmds, reply })
-            .await
-            .ok()?;
-        Some(rx)
+    /// Queues a batch, waiting while the shard's channel is full. If the shard has stopped, the
+    /// batch is answered with errors.
+    pub async fn send(&self, batch: Batch) {
+        // On failure the returned message is dropped here, which answers it.
+        let _ = self.tx.send(ShardMsg::Batch(batch)).await;
     }
 }
 
-fn handle(ks: &mut Keyspace, msg: ShardMsg) {
+fn handle(ks: &mut Keyspace, msg: ShardMsg, scratch: &mut Vec<(u32, Frame)>) {
     match msg {
-        ShardMsg::Batch { ctx, cmds, reply } => {
-            let replies = cmds.iter().map(|c| c.apply(ks, &ctx)).collect();
-            // The client may have gone; its replies are then dropped.
-            let _ = reply.send(replies);
+        ShardMsg::Batch(mut batch) => {
+            let cmds = std::mem::take(&mut batch.cmds);
+            scratch.extend(
+                cmds.iter()
+                    .map(|(cmd, slot)| (*slot, cmd.apply(ks, &batch.ctx))),
+            );
+            batch.gather.deliver(scratch.drain(..));
         }
     }
 }
@@ -94,15 +162,16 @@ pub fn active_expire_step(ks: &mut Keyspace, now: u64) -> bool {
 async fn run(mut ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, hz: u32) {
     let period = Duration::from_millis(1000 / u64::from(hz.clamp(1, 500)));
     let mut next_expire = tokio::time::Instant::now() + period;
+    let mut scratch = Vec::new();
     loop {
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
-                handle(&mut ks, msg);
+                handle(&mut ks, msg, &mut scratch);
                 let mut drained = 0;
                 while drained < DRAIN_CAP {
                     match rx.try_recv() {
-                        Ok(msg) => handle(&mut ks, msg),
+                        Ok(msg) => handle(&mut ks, msg, &mut scratch),
                         Err(_) => break,
                     }
                     drained += 1;
