@@ -1,0 +1,478 @@
+//! End-to-end tests of a real `shardis` process over TCP, with the `redis` crate as client and
+//! raw sockets where bytes matter: pipelining across shards, binary safety, expiry, SCAN under
+//! writes, limits, authentication, CLIENT KILL, malformed input, shutdown.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A `shardis` process on a free loopback port, killed on drop.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Node {
+    fn start(extra: &[&str]) -> Node {
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new(env!("CARGO_BIN_EXE_shardis"))
+                .args([
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--log-level",
+                    "warn",
+                ])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn shardis");
+            let mut node = Node { child, port };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = node.child.try_wait() {
+                    break;
+                }
+                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                    let _ = s.write_all(b"PING\r\n");
+                    let mut buf = [0u8; 7];
+                    // With requirepass set, the answer is -NOAUTH: the node is up all the same.
+                    if s.read_exact(&mut buf).is_ok()
+                        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                    {
+                        return node;
+                    }
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            let _ = node.child.kill();
+        }
+        panic!("shardis did not start");
+    }
+
+    fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("connect")
+    }
+
+    fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit status if it did.
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads until the peer closes or `limit` passes; returns what arrived and whether it closed.
+fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return (out, true),
+        }
+    }
+    (out, false)
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[test]
+fn pipelines_across_shards_keep_order() {
+    let node = Node::start(&["--shards", "16"]);
+    let mut con = node.client();
+    let keys: Vec<String> = (0..200).map(|i| format!("key:{i}")).collect();
+    let mut pipe = redis::pipe();
+    for (i, k) in keys.iter().enumerate() {
+        pipe.cmd("SET").arg(k).arg(i).ignore();
+    }
+    for k in &keys {
+        pipe.cmd("GET").arg(k);
+    }
+    pipe.cmd("MGET").arg(&keys);
+    pipe.cmd("DEL").arg(&keys[..100]);
+    pipe.cmd("EXISTS").arg(&keys);
+    pipe.cmd("DBSIZE");
+    let (gets, mget, del, exists, dbsize): (Vec<i64>, Vec<i64>, i64, i64, i64) = {
+        let all: Vec<redis::Value> = pipe.query(&mut con).expect("pipeline");
+        let n = keys.len();
+        let ints = |v: &redis::Value| -> i64 { redis::from_redis_value(v.clone()).expect("int") };
+        (
+            all[..n].iter().map(ints).collect(),
+            redis::from_redis_value(all[n].clone()).expect("mget"),
+            ints(&all[n + 1]),
+            ints(&all[n + 2]),
+            ints(&all[n + 3]),
+        )
+    };
+    assert_eq!(gets, (0..200).collect::<Vec<i64>>());
+    assert_eq!(mget, (0..200).collect::<Vec<i64>>());
+    assert_eq!((del, exists, dbsize), (100, 100, 100));
+}
+
+#[test]
+fn binary_keys_and_large_values() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let key: Vec<u8> = vec![0, 255, b'\r', b'\n', b'{', 0, b'}', 7];
+    let value: Vec<u8> = (0..1_048_576u32).map(|i| (i % 251) as u8).collect();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&value)
+        .query(&mut con)
+        .expect("set");
+    let back: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut con).expect("get");
+    assert_eq!(back, value);
+    let len: i64 = redis::cmd("STRLEN")
+        .arg(&key)
+        .query(&mut con)
+        .expect("strlen");
+    assert_eq!(len, 1_048_576);
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut con).expect("keys");
+    assert_eq!(keys, vec![key]);
+}
+
+#[test]
+fn concurrent_increments_are_all_counted() {
+    let node = Node::start(&[]);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let mut con = node.client();
+            thread::spawn(move || {
+                for _ in 0..500 {
+                    let _: i64 = redis::cmd("INCR")
+                        .arg("counter")
+                        .query(&mut con)
+                        .expect("incr");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let total: i64 = redis::cmd("GET")
+        .arg("counter")
+        .query(&mut node.client())
+        .expect("get");
+    assert_eq!(total, 2000);
+}
+
+#[test]
+fn active_expiry_removes_keys_nobody_reads() {
+    let node = Node::start(&["--shards", "4"]);
+    let mut con = node.client();
+    let mut pipe = redis::pipe();
+    for i in 0..2000 {
+        pipe.cmd("SET")
+            .arg(format!("tmp:{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(100)
+            .ignore();
+    }
+    for i in 0..10 {
+        pipe.cmd("SET").arg(format!("keep:{i}")).arg("v").ignore();
+    }
+    let _: () = pipe.query(&mut con).expect("load");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n: i64 = redis::cmd("DBSIZE").query(&mut con).expect("dbsize");
+        if n == 10 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "expired keys still counted: {n}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut con)
+        .expect("info");
+    let expired: i64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("expired_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("expired_keys");
+    assert_eq!(expired, 2000);
+}
+
+#[test]
+fn scan_sees_every_key_present_throughout_despite_writes() {
+    let node = Node::start(&["--shards", "8"]);
+    let mut con = node.client();
+    let mut pipe = redis::pipe();
+    for i in 0..3000 {
+        pipe.cmd("SET").arg(format!("stable:{i}")).arg(i).ignore();
+        pipe.cmd("SET").arg(format!("churn:{i}")).arg(i).ignore();
+    }
+    let _: () = pipe.query(&mut con).expect("load");
+    let mut writer = node.client();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let churn = thread::spawn(move || {
+        let mut i = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let _: () = redis::pipe()
+                .cmd("DEL")
+                .arg(format!("churn:{}", i % 3000))
+                .ignore()
+                .cmd("SET")
+                .arg(format!("new:{i}"))
+                .arg(i)
+                .ignore()
+                .query(&mut writer)
+                .expect("churn");
+            i += 1;
+        }
+    });
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(20)
+            .query(&mut con)
+            .expect("scan");
+        seen.extend(keys);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().expect("churn thread");
+    for i in 0..3000 {
+        assert!(
+            seen.contains(&format!("stable:{i}")),
+            "stable:{i} missed by SCAN"
+        );
+    }
+}
+
+#[test]
+fn maxclients_refuses_the_extra_client() {
+    let node = Node::start(&["--maxclients", "2"]);
+    let _a = node.raw();
+    let mut b = node.raw();
+    b.write_all(b"PING\r\n").expect("write");
+    let mut buf = [0u8; 7];
+    b.read_exact(&mut buf).expect("pong");
+    let mut c = node.raw();
+    let (reply, closed) = read_until_closed(&mut c, Duration::from_secs(5));
+    assert_eq!(reply, b"-ERR max number of clients reached\r\n");
+    assert!(closed);
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let node = Node::start(&["--timeout", "1"]);
+    let mut s = node.raw();
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+    assert!(closed, "idle connection was not closed");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[test]
+fn requirepass_gates_commands() {
+    let node = Node::start(&["--requirepass", "s3cret"]);
+    let mut con = node.client();
+    let err = redis::cmd("GET")
+        .arg("k")
+        .query::<Option<String>>(&mut con)
+        .expect_err("noauth");
+    assert!(err.to_string().contains("Authentication required"), "{err}");
+    let err = redis::cmd("AUTH")
+        .arg("wrong")
+        .query::<()>(&mut con)
+        .expect_err("wrongpass");
+    assert!(err.to_string().contains("WRONGPASS"), "{err}");
+    let _: () = redis::cmd("AUTH")
+        .arg("s3cret")
+        .query(&mut con)
+        .expect("auth");
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .expect("set");
+    let authed = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", node.port))
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| redis::cmd("GET").arg("k").query::<String>(&mut c))
+        .expect("url auth");
+    assert_eq!(authed, "v");
+}
+
+#[test]
+fn client_kill_closes_the_other_connection() {
+    let node = Node::start(&[]);
+    let mut victim = node.client();
+    let id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query(&mut victim)
+        .expect("id");
+    let mut killer = node.client();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id)
+        .query(&mut killer)
+        .expect("kill");
+    assert_eq!(killed, 1);
+    thread::sleep(Duration::from_millis(100));
+    assert!(redis::cmd("PING").query::<String>(&mut victim).is_err());
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut killer)
+        .expect("list");
+    assert_eq!(list.lines().count(), 1, "{list}");
+}
+
+#[test]
+fn malformed_request_gets_an_error_and_the_connection_closes() {
+    let node = Node::start(&[]);
+    let mut s = node.raw();
+    s.write_all(b"*1\r\n$4\r\nPING\r\n*1\r\n$-5\r\n")
+        .expect("write");
+    let (reply, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+    assert_eq!(
+        reply,
+        b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
+    );
+    assert!(closed);
+    let pong: String = redis::cmd("PING")
+        .query(&mut node.client())
+        .expect("still serving");
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn announced_huge_bulk_is_not_allocated_up_front() {
+    let node = Node::start(&[]);
+    let before = rss_bytes(node.pid());
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let mut s = node.raw();
+        s.write_all(b"*2\r\n$3\r\nGET\r\n$536870000\r\nabc")
+            .expect("write");
+        streams.push(s);
+    }
+    thread::sleep(Duration::from_millis(300));
+    let after = rss_bytes(node.pid());
+    assert!(
+        after < before + 64 * 1024 * 1024,
+        "RSS grew from {before} to {after} for 20 announced 512 MB arguments"
+    );
+    let pong: String = redis::cmd("PING").query(&mut node.client()).expect("ping");
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn vanished_clients_do_not_disturb_the_node() {
+    let node = Node::start(&[]);
+    for _ in 0..50 {
+        let mut s = node.raw();
+        // A pipeline whose replies are never read, then the socket goes away.
+        let mut req = Vec::new();
+        for i in 0..200 {
+            req.extend_from_slice(
+                format!("*3\r\n$3\r\nSET\r\n$5\r\nk{i:04}\r\n$1\r\nv\r\n").as_bytes(),
+            );
+        }
+        s.write_all(&req).expect("write");
+        drop(s);
+    }
+    let mut con = node.client();
+    let pong: String = redis::cmd("PING").query(&mut con).expect("ping");
+    assert_eq!(pong, "PONG");
+    thread::sleep(Duration::from_millis(200));
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut con)
+        .expect("list");
+    assert_eq!(list.lines().count(), 1, "{list}");
+}
+
+#[test]
+fn sigterm_stops_the_node_cleanly() {
+    let mut node = Node::start(&[]);
+    let status = Command::new("kill")
+        .args(["-TERM", &node.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = node
+        .wait_exit(Duration::from_secs(5))
+        .expect("exited after SIGTERM");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn shutdown_command_stops_the_node() {
+    let mut node = Node::start(&[]);
+    let mut s = node.raw();
+    s.write_all(b"SHUTDOWN NOSAVE\r\n").expect("write");
+    let (reply, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+    assert!(reply.is_empty(), "{reply:?}");
+    assert!(closed);
+    let exit = node
+        .wait_exit(Duration::from_secs(5))
+        .expect("exited after SHUTDOWN");
+    assert!(exit.success(), "{exit:?}");
+}
