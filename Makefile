@@ -33,3 +33,9 @@ bench: release
 
 clean:
 	$(CARGO) clean
+
+## Builds the cargo-fuzz target (installs cargo-fuzz when missing). Run it with
+## `cd node && cargo fuzz run request_parser` (RUSTC_BOOTSTRAP=1 on a stable toolchain).
+fuzz-build:
+	command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd node && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -O request_parser

@@ -3,7 +3,9 @@
 # table of throughput ratios and latencies, then memory for 1M keys of 100-byte values.
 #
 # Environment: BENCH_N (requests per test, default 1000000), BENCH_TESTS (default set,get,incr,mset),
-# BENCH_PIPELINES (default "1 16"), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000).
+# BENCH_PIPELINES (default "1 16"), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000),
+# BENCH_ROUNDS (default 3: each load runs that many times, alternating servers; medians are shown,
+# because the machine is shared and a single run can be off by 30% either way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,7 @@ TESTS=${BENCH_TESTS:-set,get,incr,mset}
 PIPELINES=${BENCH_PIPELINES:-"1 16"}
 CLIENTS=${BENCH_CLIENTS:-50}
 MEM_KEYS=${BENCH_MEMORY_KEYS:-1000000}
+ROUNDS=${BENCH_ROUNDS:-3}
 SHARDIS=./target/release/shardis
 [ -x "$SHARDIS" ] || cargo build --release -p shardis
 
@@ -31,7 +34,7 @@ SPID=$!; PIDS+=("$SPID")
 wait_ping "$RPORT"; wait_ping "$SPORT"
 
 echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(redis-server --version | cut -d' ' -f3), shardis $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# redis-benchmark -t $TESTS -n $N -r 1000000 -d 64 -c $CLIENTS -P <pipeline>; ops/s, ratio = shardis/redis, latencies in ms"
+echo "# redis-benchmark -t $TESTS -n $N -r 1000000 -d 64 -c $CLIENTS -P <pipeline>; median of $ROUNDS alternating rounds; ops/s, ratio = shardis/redis, latencies in ms"
 echo
 printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s |\n' test P "redis ops/s" "shardis ops/s" ratio "redis p50" "shard p50" "redis p99" "shard p99"
 printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|\n'
@@ -39,26 +42,30 @@ run_bench() { # port pipeline -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max
   redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"'
 }
 for P in $PIPELINES; do
-  redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
-  run_bench "$RPORT" "$P" >"$WORK/r.csv"
-  run_bench "$SPORT" "$P" >"$WORK/s.csv"
+  : >"$WORK/r.csv"; : >"$WORK/s.csv"
+  for _ in $(seq "$ROUNDS"); do
+    redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
+    run_bench "$RPORT" "$P" >>"$WORK/r.csv"
+    run_bench "$SPORT" "$P" >>"$WORK/s.csv"
+  done
   python3 - "$WORK/r.csv" "$WORK/s.csv" "$P" <<'PY'
-import csv, sys
+import csv, statistics, sys
 def load(path):
     out = {}
     for row in csv.reader(open(path)):
         if len(row) >= 7:
-            out[row[0].split()[0]] = (float(row[1]), row[4], row[6])
+            out.setdefault(row[0].split()[0], []).append((float(row[1]), float(row[4]), float(row[6])))
     return out
+def med(runs, i):
+    return statistics.median(r[i] for r in runs)
 r, s, p = load(sys.argv[1]), load(sys.argv[2]), sys.argv[3]
 for test in r:
     if test not in s:
         continue
-    (rr, r50, r99), (sr, s50, s99) = r[test], s[test]
-    print(f"| {test:<6} | {p:>2} | {rr:>12.0f} | {sr:>12.0f} | {sr / rr:>5.2f}x | {r50:>9} | {s50:>9} | {r99:>9} | {s99:>9} |")
+    rr, sr = med(r[test], 0), med(s[test], 0)
+    print(f"| {test:<6} | {p:>2} | {rr:>12.0f} | {sr:>12.0f} | {sr / rr:>5.2f}x | {med(r[test], 1):>9.3f} | {med(s[test], 1):>9.3f} | {med(r[test], 2):>9.3f} | {med(s[test], 2):>9.3f} |")
 PY
 done
-
 echo
 echo "# memory: $MEM_KEYS keys (key:NNNNNNNNNN), 100-byte values"
 python3 - "$MEM_KEYS" >"$WORK/load.resp" <<'PY'

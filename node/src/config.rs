@@ -30,6 +30,8 @@ pub struct Config {
     pub hz: u32,
     /// Log level: error, warn, info, debug or trace (or a `tracing` filter directive).
     pub log_level: String,
+    /// Worker threads of the runtime; 0 = one per CPU core.
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             shard_queue: 1024,
             hz: 10,
             log_level: "info".into(),
+            threads: 0,
         }
     }
 }
@@ -84,6 +87,9 @@ pub struct Cli {
     /// Log level (error, warn, info, debug, trace).
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Runtime worker threads (0 = one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 impl Config {
@@ -126,6 +132,9 @@ impl Config {
         if let Some(v) = &cli.log_level {
             cfg.log_level = v.clone();
         }
+        if let Some(v) = cli.threads {
+            cfg.threads = v;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -138,8 +147,8 @@ impl Config {
         if self.maxclients == 0 {
             return Err("maxclients must be at least 1".into());
         }
-        if self.proto_max_bulk_len < 1024 * 1024 {
-            return Err("proto-max-bulk-len must be at least 1mb".into());
+        if self.proto_max_bulk_len < 1024 * 1024 || self.proto_max_bulk_len > u64::from(u32::MAX) {
+            return Err("proto-max-bulk-len must be between 1mb and 4gb - 1".into());
         }
         Ok(())
     }

@@ -128,6 +128,15 @@ static STRINGS: &[Case] = &[
     case!("getdel",
         ["SET", "k", "v"], ["GETDEL", "k"], ["GETDEL", "k"], ["EXISTS", "k"], ["GETDEL"], ["GETDEL", "a", "b"]
     ),
+    case!("getex in the past deletes",
+        ["SET", "k", "v"], ["GETEX", "k", "EXAT", "1"], ["EXISTS", "k"], ["SET", "k", "v"],
+        ["GETEX", "k", "PXAT", "1000"], ["GET", "k"], ["SET", "k", "v", "KEEPTTL", "GET"], ["TTL", "k"]
+    ),
+    case!("odd keys",
+        ["SET", "", "empty"], ["GET", ""], ["SET", "a b", "1"], ["SET", "a\r\nb", "2"], ["SET", "\u{e9}t\u{e9}", "3"],
+        ["MGET", "", "a b", "a\r\nb", "\u{e9}t\u{e9}"], sorted ["KEYS", "*"], sorted ["KEYS", "a*"],
+        ["EXISTS", "", "a b"], scan ["MATCH", "a?b"], ["DEL", "", "a b", "a\r\nb"], ["DBSIZE"]
+    ),
     case!("getex options",
         ["SET", "k", "v"], ["GETEX", "k"], ["TTL", "k"], ["GETEX", "k", "EX", "100"], ttl ["TTL", "k"],
         ["GETEX", "k", "PX", "200000"], ttl ["PTTL", "k"], ["GETEX", "k", "EXAT", FAR], ["EXPIRETIME", "k"],
@@ -206,6 +215,11 @@ static STRINGS: &[Case] = &[
         ["INCRBYFLOAT", "f", "0x10"], ["SET", "f", "abc"], ["INCRBYFLOAT", "f", "1"], ["SET", "f", "1e308"],
         ["INCRBYFLOAT", "f", "1e308"], ["GET", "f"], ["SET", "f", "inf"], ["INCRBYFLOAT", "f", "1"],
         ["INCRBYFLOAT", "f"], ["INCRBYFLOAT", "f", "1", "2"], ["EXISTS", "missing"]
+    ),
+    // redis computes in long double: these are finite there.
+    case!("incrbyfloat long double range",
+        ["INCRBYFLOAT", "a", "1e400"], ["INCRBYFLOAT", "b", "-1e400"], ["INCRBYFLOAT", "c", "1e5000"],
+        ["SET", "d", "1e400"], ["INCRBYFLOAT", "d", "0"], ["INCRBYFLOAT", "e", "0.1e-10"], ["MGET", "a", "b", "c"]
     ),
     case!("append strlen",
         ["APPEND", "k", "hello"], ["APPEND", "k", " world"], ["GET", "k"], ["STRLEN", "k"], ["STRLEN", "missing"],
@@ -377,15 +391,15 @@ static KEYSPACE: &[Case] = &[
 #[rustfmt::skip]
 static EXPIRY: &[Case] = &[
     case!("px expires",
-        ["SET", "k", "v", "PX", "100"], sleep[300], ["GET", "k"], ["EXISTS", "k"], ["TTL", "k"], ["PTTL", "k"],
-        ["STRLEN", "k"], ["APPEND", "k", "x"], ["TTL", "k"], ["GET", "k"]
+        ["SET", "k", "v", "PX", "100"], sleep [300], ["GET", "k"], ["EXISTS", "k"], ["TTL", "k"], ["PTTL", "k"],
+        ["STRLEN", "k"], ["TYPE", "k"], ["OBJECT", "ENCODING", "k"], ["APPEND", "k", "x"], ["TTL", "k"], ["GET", "k"]
     ),
     case!("pexpire expires",
-        ["SET", "k", "v"], ["PEXPIRE", "k", "100"], sleep[300], ["GET", "k"], ["EXISTS", "k"], ["TTL", "k"],
+        ["SET", "k", "v"], ["PEXPIRE", "k", "100"], sleep [300], ["GET", "k"], ["EXISTS", "k"], ["TTL", "k"],
         ["INCR", "k"], ["TTL", "k"]
     ),
     case!("psetex and getex px expire",
-        ["PSETEX", "a", "100", "v"], ["SET", "b", "v"], ["GETEX", "b", "PX", "100"], sleep[300], ["GET", "a"],
+        ["PSETEX", "a", "100", "v"], ["SET", "b", "v"], ["GETEX", "b", "PX", "100"], sleep [300], ["GET", "a"],
         ["GET", "b"], ["EXISTS", "a", "b"], ["SETNX", "a", "new"], ["GET", "a"]
     ),
     case!("expired keys in multi-key commands",
@@ -441,6 +455,23 @@ static CONNECTION: &[Case] = &[
     case!("command info",
         ["COMMAND", "INFO", "get", "set", "mget", "mset", "del"], ["COMMAND", "INFO", "nosuchcmd"],
         ["COMMAND", "INFO", "GET", "nosuchcmd"]
+    ),
+    // Cluster clients read key positions from these.
+    case!("command info strings",
+        ["COMMAND", "INFO", "setnx", "setex", "psetex", "getset", "getdel", "getex", "msetnx", "incr", "decr"],
+        ["COMMAND", "INFO", "incrby", "decrby", "incrbyfloat", "append", "strlen", "getrange", "substr", "setrange"]
+    ),
+    case!("command info keyspace",
+        ["COMMAND", "INFO", "unlink", "exists", "type", "touch", "expire", "pexpire", "expireat", "pexpireat"],
+        ["COMMAND", "INFO", "ttl", "pttl", "expiretime", "pexpiretime", "persist", "rename", "renamenx", "copy"],
+        ["COMMAND", "INFO", "keys", "scan", "dbsize", "randomkey", "flushdb", "flushall"]
+    ),
+    // Container commands (CONFIG, CLIENT, ..) list subcommands in dict order, which
+    // redis seeds randomly: ask for the subcommands one by one instead.
+    case!("command info connection",
+        ["COMMAND", "INFO", "ping", "echo", "select", "hello", "auth", "quit", "reset", "time"],
+        ["COMMAND", "INFO", "config|get", "config|set", "client|setname", "client|getname", "client|id"],
+        ["COMMAND", "INFO", "command|count", "command|info", "command|getkeys", "object|encoding"]
     ),
     case!("command getkeys",
         ["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"], ["COMMAND", "GETKEYS", "get", "k"],
@@ -499,6 +530,12 @@ static CLUSTER: &[Case] = &[
         ["SET", "{t}a", "1"], ["COPY", "{t}a", "{t}b", "DB", "1"], ["COPY", "{t}a", "{t}b", "DB", "0"],
         ["GET", "{t}b"]
     ),
+];
+
+/// Compared with `--maxclients 2 --timeout 1` on both servers.
+#[rustfmt::skip]
+static LIMITS: &[Case] = &[
+    case!("config get limits", ["CONFIG", "GET", "maxclients"], ["CONFIG", "GET", "timeout"]),
 ];
 
 /// Compared with `--requirepass secret` on both servers.
@@ -668,6 +705,85 @@ fn auth() {
     finish("auth", run_cases(&mut r, &mut s, "auth", AUTH));
 }
 
+/// `--maxclients 2 --timeout 1` on both: CONFIG GET, the error for a third
+/// client, and idle connections being dropped.
+#[test]
+fn client_limits() {
+    let mut r = Server::redis_with(&LIMIT_ARGS);
+    let mut s = Server::shardis_with(&LIMIT_ARGS);
+    finish("limits", limits(&mut r, &mut s));
+}
+
+const LIMIT_ARGS: [&str; 4] = ["--maxclients", "2", "--timeout", "1"];
+
+/// The body of [`client_limits`], for any pair of servers.
+fn limits(r: &mut Server, s: &mut Server) -> Vec<String> {
+    let mut failures = run_cases(r, s, "limits", LIMITS);
+    // The readiness probe and case connections must be gone first.
+    thread::sleep(Duration::from_millis(300));
+    let third_client = |srv: &Server| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut keep = Vec::new();
+        for _ in 0..2 {
+            match connect(srv) {
+                Ok(mut c) => {
+                    out.push(show(&run(&mut c, &["PING"])));
+                    keep.push(c);
+                }
+                Err(e) => out.push(e),
+            }
+        }
+        // The refused client must not write: the server closes at once.
+        match connect(srv) {
+            Ok(mut c) => {
+                c.set_read_timeout(Duration::from_secs(2));
+                out.push(match c.try_read_reply() {
+                    Ok(reply) => pretty(&reply),
+                    Err(e) => e.to_string(),
+                });
+                out.push(match c.expect_closed() {
+                    Ok(()) => "<closed>".into(),
+                    Err(e) => e,
+                });
+            }
+            Err(e) => out.push(e),
+        }
+        out
+    };
+    let (tr, ts) = (third_client(r), third_client(s));
+    if tr != ts {
+        failures.push(format!(
+            "[limits/third client with maxclients 2]\n    {}: {tr:?}\n    {}: {ts:?}",
+            r.name, s.name
+        ));
+    }
+    thread::sleep(Duration::from_millis(300));
+    // Idle for 2.5 s with timeout 1: both must have closed the connection.
+    let conns: Vec<Result<RawClient, String>> = [&*r, &*s]
+        .iter()
+        .map(|srv| {
+            let mut c = connect(srv)?;
+            run(&mut c, &["PING"])?;
+            Ok(c)
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(2500));
+    let idle: Vec<String> = conns
+        .into_iter()
+        .map(|c| match c.map(|mut c| c.expect_closed()) {
+            Ok(Ok(())) => "<closed>".to_string(),
+            Ok(Err(e)) | Err(e) => e,
+        })
+        .collect();
+    if idle[0] != idle[1] {
+        failures.push(format!(
+            "[limits/idle timeout 1 s]\n    {}: {}\n    {}: {}",
+            r.name, idle[0], s.name, idle[1]
+        ));
+    }
+    failures
+}
+
 #[test]
 fn random_string_ops() {
     let (r, s) = main_pair();
@@ -703,6 +819,11 @@ fn self_check_redis_vs_redis() {
     let mut pb = Server::redis_with(&["--requirepass", "secret"]);
     pb.name = "redis#2".into();
     failures.extend(run_cases(&mut pa, &mut pb, "auth", AUTH));
+
+    let mut la = Server::redis_with(&LIMIT_ARGS);
+    let mut lb = Server::redis_with(&LIMIT_ARGS);
+    lb.name = "redis#2".into();
+    failures.extend(limits(&mut la, &mut lb));
     finish("self-check", failures);
 }
 

@@ -190,3 +190,61 @@ async fn run(mut ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, hz: u32) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::keyspace::Value;
+    use super::*;
+
+    #[test]
+    fn mass_expiry_is_done_in_short_steps() {
+        let mut ks = Keyspace::new(0, 16383);
+        let total = 200_000;
+        for i in 0..total {
+            ks.insert(format!("k{i}").as_bytes(), Value::Int(i), 1_000);
+        }
+        let mut steps = 0;
+        let mut longest = Duration::ZERO;
+        loop {
+            let started = Instant::now();
+            let more = active_expire_step(&mut ks, 2_000);
+            longest = longest.max(started.elapsed());
+            steps += 1;
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(ks.len(), 0);
+        assert!(steps > 1, "all {total} keys went in one step");
+        // One step is bounded by EXPIRE_STEP_TIME plus one chunk; allow for slow debug builds.
+        assert!(
+            longest < Duration::from_millis(100),
+            "a step held the shard for {longest:?}"
+        );
+    }
+
+    #[test]
+    fn unanswered_batches_answer_with_errors() {
+        let gather = Gather::new(2, 1);
+        let batch = Batch {
+            ctx: ApplyCtx {
+                now: 0,
+                max_bulk_len: 1,
+            },
+            cmds: vec![
+                (
+                    ShardCommand::Key(crate::commands::keys::KeyCommand::DbSize),
+                    0,
+                ),
+                (
+                    ShardCommand::Key(crate::commands::keys::KeyCommand::DbSize),
+                    1,
+                ),
+            ],
+            gather: gather.clone(),
+        };
+        drop(batch);
+        let replies = gather.take();
+        assert!(replies.iter().all(|r| matches!(r, Some(Frame::Error(_)))));
+    }
+}
