@@ -4,11 +4,14 @@
 //! Cases are data: `case!("name", [cmd args..], kind [cmd args..], ..)`, where
 //! `kind` is empty (byte-exact) or one of `sorted`, `ttl`, `shape`, `scan`,
 //! `sleep [ms]`, `closed []` (see [`Step`]). Every case runs on fresh
-//! connections after `FLUSHALL`. A group collects all mismatching cases and
-//! fails once, listing command, both replies and the case name.
+//! connections after `FLUSHALL`; after a mismatch the case goes on unless a
+//! connection broke. A group collects all mismatching cases and fails once,
+//! listing case name, step, command and both replies.
 //!
 //! `cargo test -p shardis --test differential -- --ignored self_check` runs
 //! every group redis-vs-redis to prove the harness itself is sound.
+//! Environment: `DIFF_TRACE=1` prints every command and both replies (with
+//! `--nocapture`); `DIFF_SEED` / `DIFF_OPS` change the random-ops run.
 
 mod support;
 
@@ -751,6 +754,9 @@ fn limits(r: &mut Server, s: &mut Server) -> Vec<String> {
         out
     };
     let (tr, ts) = (third_client(r), third_client(s));
+    if std::env::var_os("DIFF_TRACE").is_some() {
+        eprintln!("third client:\n    a: {tr:?}\n    b: {ts:?}");
+    }
     if tr != ts {
         failures.push(format!(
             "[limits/third client with maxclients 2]\n    {}: {tr:?}\n    {}: {ts:?}",
@@ -775,6 +781,9 @@ fn limits(r: &mut Server, s: &mut Server) -> Vec<String> {
             Ok(Err(e)) | Err(e) => e,
         })
         .collect();
+    if std::env::var_os("DIFF_TRACE").is_some() {
+        eprintln!("idle timeout:\n    a: {}\n    b: {}", idle[0], idle[1]);
+    }
     if idle[0] != idle[1] {
         failures.push(format!(
             "[limits/idle timeout 1 s]\n    {}: {}\n    {}: {}",
@@ -787,7 +796,15 @@ fn limits(r: &mut Server, s: &mut Server) -> Vec<String> {
 #[test]
 fn random_string_ops() {
     let (r, s) = main_pair();
-    finish("random", random_ops(&r, &s, 0x5eed_1234_abcd_0001, 600));
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let seed = env("DIFF_SEED", 0x5eed_1234_abcd_0001);
+    let ops = env("DIFF_OPS", 600) as usize;
+    finish("random", random_ops(&r, &s, seed, ops));
 }
 
 /// Runs every group redis-vs-redis: any failure here is a harness bug or a
