@@ -32,6 +32,14 @@ pub struct Config {
     pub log_level: String,
     /// Worker threads of the runtime; 0 = one per CPU core.
     pub threads: usize,
+    /// Directory of the node's durable state: Raft log (WAL) and snapshots.
+    pub data_dir: PathBuf,
+    /// When the WAL is fsynced: "always", "everysec" or "no" (like redis's appendfsync).
+    pub appendfsync: String,
+    /// Longest a client waits for its write to commit, in milliseconds.
+    pub commit_timeout_ms: u64,
+    /// This node's id in the cluster; never reused.
+    pub node_id: u64,
 }
 
 impl Default for Config {
@@ -48,6 +56,10 @@ impl Default for Config {
             hz: 10,
             log_level: "info".into(),
             threads: 0,
+            data_dir: PathBuf::from("shardis-data"),
+            appendfsync: "everysec".into(),
+            commit_timeout_ms: 2000,
+            node_id: 1,
         }
     }
 }
@@ -90,6 +102,12 @@ pub struct Cli {
     /// Runtime worker threads (0 = one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Directory of the Raft log and snapshots.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// WAL fsync policy: always, everysec or no.
+    #[arg(long)]
+    pub appendfsync: Option<String>,
 }
 
 impl Config {
@@ -135,6 +153,12 @@ impl Config {
         if let Some(v) = cli.threads {
             cfg.threads = v;
         }
+        if let Some(v) = &cli.data_dir {
+            cfg.data_dir = v.clone();
+        }
+        if let Some(v) = &cli.appendfsync {
+            cfg.appendfsync = v.clone();
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -143,6 +167,19 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         if self.shards == 0 || self.shards > crate::slot::SLOT_COUNT {
             return Err(format!("shards must be 1..=16384, not {}", self.shards));
+        }
+        if self
+            .appendfsync
+            .parse::<crate::raft::wal::SyncPolicy>()
+            .is_err()
+        {
+            return Err(format!(
+                "appendfsync must be always, everysec or no, not {:?}",
+                self.appendfsync
+            ));
+        }
+        if self.node_id == 0 {
+            return Err("node-id must be at least 1".into());
         }
         if self.maxclients == 0 {
             return Err("maxclients must be at least 1".into());

@@ -21,6 +21,7 @@ use crate::protocol::{Frame, RequestParser};
 use crate::server::{ClientHandle, ClientMeta, ServerState};
 use crate::shard::keyspace::ScanCursor;
 use crate::shard::{Batch, Gather};
+use futures_util::future::join_all;
 
 /// Smallest free space kept in the read buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -320,37 +321,73 @@ async fn execute_batch(
     }
 }
 
-/// Sends the queued shard work, one message per shard, and waits for all of it; the replies are
-/// added to `replies` by slot.
+/// Runs the queued shard work and adds the replies to `replies` by slot. A shard's commands that
+/// include a write become one Raft log entry (replies come back once it is applied); a shard's
+/// read-only commands go to its actor in one message, after the group confirms this node still
+/// leads it. All shards proceed at once.
 async fn flush(
     state: &ServerState,
     ctx: ApplyCtx,
     work: &mut Work,
     replies: &mut Vec<Option<Frame>>,
 ) {
-    let messages = work.per_shard.iter().filter(|c| !c.is_empty()).count();
-    if messages == 0 {
+    let base = replies.len() as u32;
+    let slots = (work.slots - base) as usize;
+    if slots == 0 {
         return;
     }
-    let base = replies.len() as u32;
-    let gather = Gather::new((work.slots - base) as usize, messages);
-    for (shard, mut cmds) in work.per_shard.drain(..).enumerate() {
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
+    for (shard, cmds) in work.per_shard.drain(..).enumerate() {
         if cmds.is_empty() {
             continue;
         }
-        for (_, slot) in cmds.iter_mut() {
-            *slot -= base;
+        if cmds.iter().all(|(c, _)| c.is_read_only()) {
+            reads.push((shard, cmds));
+        } else {
+            writes.push((shard, cmds));
         }
-        state.shards[shard]
-            .send(Batch {
-                ctx,
-                cmds,
-                gather: gather.clone(),
-            })
-            .await;
     }
-    gather.wait().await;
-    replies.extend(gather.take());
+    let gather = Gather::new(slots, reads.len());
+    let read_all = join_all(reads.into_iter().map(|(shard, mut cmds)| {
+        let gather = gather.clone();
+        let group = &state.shards[shard];
+        async move {
+            for (_, slot) in cmds.iter_mut() {
+                *slot -= base;
+            }
+            match group.read_barrier().await {
+                Ok(()) => group.shard.send(Batch { ctx, cmds, gather }).await,
+                Err(e) => gather.deliver(cmds.into_iter().map(|(_, slot)| (slot, e.clone()))),
+            }
+        }
+    }));
+    let write_all = join_all(writes.into_iter().map(|(shard, cmds)| {
+        let group = &state.shards[shard];
+        async move {
+            let (cmds, slots): (Vec<ShardCommand>, Vec<u32>) = cmds.into_iter().unzip();
+            let n = cmds.len();
+            let frames = match group.write(ctx, cmds).await {
+                Ok(frames) => frames,
+                Err(e) => vec![e; n],
+            };
+            slots.into_iter().zip(frames).collect::<Vec<_>>()
+        }
+    }));
+    let ((), written) = futures_util::join!(
+        async {
+            read_all.await;
+            gather.wait().await;
+        },
+        write_all
+    );
+    let mut batch = gather.take();
+    for (slot, frame) in written.into_iter().flatten() {
+        if let Some(s) = batch.get_mut((slot - base) as usize) {
+            *s = Some(frame);
+        }
+    }
+    replies.extend(batch);
 }
 
 /// SCAN: asks the shard owning the cursor's slot, and moves on to the next shard while a shard
@@ -358,9 +395,14 @@ async fn flush(
 async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> Frame {
     for _ in 0..state.shards.len() {
         let shard = state.shard_map.shard_of_slot(scan.cursor.slot);
+        let group = &state.shards[shard];
+        if let Err(e) = group.read_barrier().await {
+            return e;
+        }
         let gather = Gather::new(1, 1);
         let cmds = vec![(ShardCommand::Key(KeyCommand::Scan(scan.clone())), 0)];
-        state.shards[shard]
+        group
+            .shard
             .send(Batch {
                 ctx,
                 cmds,

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod glob;
 pub mod long_double;
 pub mod protocol;
+pub mod raft;
 pub mod server;
 pub mod shard;
 pub mod slot;

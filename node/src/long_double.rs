@@ -17,7 +17,7 @@ const MAX_EXP: i64 = 16383;
 const MIN_EXP: i64 = -16382;
 
 /// A finite extended-precision number: `(-1)^neg × mant × 2^exp`, `mant` < 2^64.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LongDouble {
     neg: bool,
     mant: u64,

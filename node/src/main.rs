@@ -17,7 +17,13 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // A bare level applies to Shardis; openraft's own chatter starts at warn unless asked for.
+    let directive = if config.log_level.contains('=') || config.log_level.contains(',') {
+        config.log_level.clone()
+    } else {
+        format!("{0},openraft=warn", config.log_level)
+    };
+    let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -12,8 +12,8 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::shard::keyspace::Keyspace;
-use crate::shard::ShardHandle;
+use crate::raft::group::{self, ReplicationConfig, ShardGroup};
+use crate::raft::wal::SyncPolicy;
 use crate::slot::ShardMap;
 
 /// Settings that CONFIG SET may change while the node runs.
@@ -112,8 +112,8 @@ pub struct ServerState {
     pub runtime: RuntimeConfig,
     /// Slot to shard mapping.
     pub shard_map: ShardMap,
-    /// Shard actors, by shard index.
-    pub shards: Vec<ShardHandle>,
+    /// Shard groups (actor and Raft group), by shard index.
+    pub shards: Vec<ShardGroup>,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -188,12 +188,21 @@ impl Server {
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
         let local_addr = listener.local_addr()?;
         let shard_map = ShardMap::new(config.shards);
-        let shards = (0..shard_map.shards())
-            .map(|s| {
-                let (first, last) = shard_map.slot_range(s);
-                ShardHandle::spawn(Keyspace::new(first, last), config.shard_queue, config.hz)
-            })
-            .collect();
+        let sync = config
+            .appendfsync
+            .parse::<SyncPolicy>()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let replication = ReplicationConfig {
+            node_id: config.node_id,
+            raft_addr: local_addr.to_string(),
+            data_dir: config.data_dir.clone(),
+            sync,
+            commit_timeout: std::time::Duration::from_millis(config.commit_timeout_ms),
+            hz: config.hz,
+            max_bulk_len: config.proto_max_bulk_len,
+            shard_queue: config.shard_queue,
+        };
+        let shards = group::start(&replication, &shard_map).await?;
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();

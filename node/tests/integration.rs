@@ -8,10 +8,22 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A `shardis` process on a free loopback port, killed on drop.
+/// A `shardis` process on a free loopback port with its own data directory, killed (and the
+/// directory removed) on drop.
 struct Node {
     child: Child,
     port: u16,
+    dir: std::path::PathBuf,
+}
+
+/// A fresh, empty directory for one node's data.
+fn temp_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("shardis-it-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
 }
 
 fn free_port() -> u16 {
@@ -23,6 +35,11 @@ fn free_port() -> u16 {
 
 impl Node {
     fn start(extra: &[&str]) -> Node {
+        Node::start_in(temp_dir(), extra)
+    }
+
+    /// Starts a node on `dir` (which may hold a previous node's state).
+    fn start_in(dir: std::path::PathBuf, extra: &[&str]) -> Node {
         for _ in 0..3 {
             let port = free_port();
             let child = Command::new(env!("CARGO_BIN_EXE_shardis"))
@@ -34,12 +51,18 @@ impl Node {
                     "--log-level",
                     "warn",
                 ])
+                .arg("--data-dir")
+                .arg(&dir)
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn shardis");
-            let mut node = Node { child, port };
+            let mut node = Node {
+                child,
+                port,
+                dir: dir.clone(),
+            };
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = node.child.try_wait() {
@@ -96,6 +119,7 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::args::{self, Argv};
+use super::args::{self, Argv, CommandName};
 use super::errors;
 use super::ApplyCtx;
 use crate::glob;
@@ -11,7 +11,7 @@ use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, ScanCursor};
 
 /// Conditions of EXPIRE and friends.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExpireFlags {
     nx: bool,
     xx: bool,
@@ -20,7 +20,7 @@ pub struct ExpireFlags {
 }
 
 /// SCAN's options.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScanArgs {
     /// Where to start.
     pub cursor: ScanCursor,
@@ -33,7 +33,7 @@ pub struct ScanArgs {
 }
 
 /// A key command, parsed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum KeyCommand {
     /// DEL / UNLINK (the keys of one shard).
     Del(Vec<Bytes>),
@@ -54,7 +54,7 @@ pub enum KeyCommand {
         /// NX/XX/GT/LT.
         flags: ExpireFlags,
         /// Command name for errors.
-        name: &'static str,
+        name: CommandName,
     },
     /// TTL, PTTL, EXPIRETIME, PEXPIRETIME.
     Ttl {
@@ -99,6 +99,9 @@ pub enum KeyCommand {
     ObjectEncoding(Bytes),
     /// Counters for INFO (every shard): `[keys, expires, expired_keys, hits, misses]`.
     Stats,
+    /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
+    /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
+    ExpireDue(Vec<Bytes>),
 }
 
 fn parse_expire_flags(opts: &[Bytes]) -> Result<ExpireFlags, Frame> {
@@ -210,7 +213,7 @@ impl KeyCommand {
                     ms,
                     absolute: name.ends_with("at"),
                     flags,
-                    name,
+                    name: CommandName(name),
                 }
             }
             "ttl" | "pttl" | "expiretime" | "pexpiretime" => KeyCommand::Ttl {
@@ -292,6 +295,7 @@ impl KeyCommand {
         !matches!(
             self,
             KeyCommand::Del(_)
+                | KeyCommand::ExpireDue(_)
                 | KeyCommand::Expire { .. }
                 | KeyCommand::Persist(_)
                 | KeyCommand::Rename { .. }
@@ -322,7 +326,7 @@ impl KeyCommand {
                 absolute,
                 flags,
                 name,
-            } => apply_expire(ks, now, key, *ms, *absolute, *flags, name),
+            } => apply_expire(ks, now, key, *ms, *absolute, *flags, name.0),
             KeyCommand::Ttl { key, ms, absolute } => {
                 let Some(entry) = ks.peek(key, now) else {
                     return Frame::Integer(-2);
@@ -437,6 +441,7 @@ impl KeyCommand {
                 Some(e) => Frame::bulk_from(e.encoding().as_bytes()),
                 None => Frame::Null,
             },
+            KeyCommand::ExpireDue(keys) => Frame::Integer(ks.remove_expired(keys, now) as i64),
             KeyCommand::Stats => Frame::Array(vec![
                 Frame::Integer(ks.len() as i64),
                 Frame::Integer(ks.expires_len() as i64),

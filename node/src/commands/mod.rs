@@ -24,7 +24,7 @@ use strings::StringCommand;
 use table::CommandSpec;
 
 /// What a shard needs besides the command to apply it deterministically.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplyCtx {
     /// The batch timestamp, Unix milliseconds: the only clock a command may read.
     pub now: u64,
@@ -33,7 +33,7 @@ pub struct ApplyCtx {
 }
 
 /// A command that runs inside one shard, against its keyspace.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ShardCommand {
     /// A string command.
     String(StringCommand),

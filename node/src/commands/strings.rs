@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::args::{self, Argv};
+use super::args::{self, Argv, CommandName};
 use super::errors;
 use super::ApplyCtx;
 use crate::long_double::{LongDouble, Number};
@@ -14,7 +14,7 @@ use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, Value};
 
 /// When a SET-like write happens at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Condition {
     /// Always.
     Always,
@@ -25,7 +25,7 @@ pub enum Condition {
 }
 
 /// What a write does to the key's deadline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExpiryChange {
     /// Leave it as it is (KEEPTTL, or GETEX without options).
     Keep,
@@ -54,7 +54,7 @@ impl ExpiryChange {
 }
 
 /// How a SET-like command answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SetReply {
     /// `+OK`, or nil when the condition failed (SET, SETEX, PSETEX).
     Ok,
@@ -65,10 +65,10 @@ pub enum SetReply {
 }
 
 /// SET and the commands that are SET with fixed options.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Set {
     /// Command name, for error texts.
-    pub name: &'static str,
+    pub name: CommandName,
     /// Key.
     pub key: Bytes,
     /// New value.
@@ -82,7 +82,7 @@ pub struct Set {
 }
 
 /// A string command, parsed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum StringCommand {
     /// GET key.
     Get(Bytes),
@@ -197,7 +197,7 @@ impl StringCommand {
             "set" => {
                 let (condition, get, expiry) = parse_set_options(name, &argv[3..], OptionSet::Set)?;
                 StringCommand::Set(Set {
-                    name,
+                    name: CommandName(name),
                     key: key(),
                     value: argv[2].clone(),
                     condition,
@@ -206,7 +206,7 @@ impl StringCommand {
                 })
             }
             "setnx" => StringCommand::Set(Set {
-                name,
+                name: CommandName(name),
                 key: key(),
                 value: argv[2].clone(),
                 condition: Condition::IfAbsent,
@@ -220,7 +220,7 @@ impl StringCommand {
                     return Err(errors::invalid_expire(name));
                 }
                 StringCommand::Set(Set {
-                    name,
+                    name: CommandName(name),
                     key: key(),
                     value: argv[3].clone(),
                     condition: Condition::Always,
@@ -229,7 +229,7 @@ impl StringCommand {
                 })
             }
             "getset" => StringCommand::Set(Set {
-                name,
+                name: CommandName(name),
                 key: key(),
                 value: argv[2].clone(),
                 condition: Condition::Always,
@@ -458,7 +458,7 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
         };
     }
     let old_deadline = old.as_ref().map_or(0, |(_, d)| *d);
-    let deadline = match set.expiry.deadline(now, old_deadline, set.name) {
+    let deadline = match set.expiry.deadline(now, old_deadline, set.name.0) {
         Ok(d) => d,
         Err(e) => return e,
     };

@@ -8,7 +8,7 @@
 use bytes::{BufMut, Bytes};
 
 /// One reply, in protocol-neutral form.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Frame {
     /// `+OK`-style status reply.
     Simple(Bytes),

@@ -22,7 +22,7 @@ use crate::slot::key_slot;
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// A binary-safe string.
     Str(Bytes),
@@ -414,6 +414,31 @@ impl Keyspace {
         removed
     }
 
+    /// Every key with its value and deadline (0 = none), expired ones included: the content of a
+    /// snapshot. Deadlines are absolute, so a snapshot restored later expires keys on time.
+    pub fn dump(&self) -> Vec<(Bytes, Value, u64)> {
+        self.slots
+            .iter()
+            .flat_map(|m| m.keys())
+            .map(|e| (Bytes::copy_from_slice(e.key()), e.value(), e.expires_at))
+            .collect()
+    }
+
+    /// Replaces the content with `items` (from [`Keyspace::dump`]); keys outside this keyspace's
+    /// slots are an error.
+    pub fn load(&mut self, items: Vec<(Bytes, Value, u64)>) -> Result<(), String> {
+        self.clear();
+        let (first, last) = self.slot_range();
+        for (key, value, expires_at) in items {
+            let slot = key_slot(&key);
+            if slot < first || slot > last {
+                return Err(format!("key in slot {slot} outside {first}..={last}"));
+            }
+            self.insert(&key, value, expires_at);
+        }
+        Ok(())
+    }
+
     /// Removes every key.
     pub fn clear(&mut self) {
         let (first, last) = self.slot_range();
@@ -513,7 +538,7 @@ impl Keyspace {
 
 /// Where a SCAN stands: a slot, and within it how many entries (counting from the end) are left;
 /// `pos == 0` means the slot has not been started. Encoded for clients as `pos << 14 | slot`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScanCursor {
     /// Slot being scanned.
     pub slot: u16,

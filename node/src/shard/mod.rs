@@ -10,12 +10,16 @@ pub mod keyspace;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Notify};
+use bytes::Bytes;
+use openraft::storage::ApplyResponder;
+use openraft::type_config::alias::{LogIdOf, StoredMembershipOf};
+use openraft::{EntryPayload, RaftTypeConfig};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
+use crate::raft::{codec, ShardResponse, ShardTC};
 use keyspace::Keyspace;
 
 /// Collects the replies of one client batch from every shard it went to. Each shard files its
@@ -38,7 +42,7 @@ impl Gather {
     }
 
     /// Files one message's replies and counts the message as answered.
-    fn deliver(&self, replies: impl Iterator<Item = (u32, Frame)>) {
+    pub fn deliver(&self, replies: impl Iterator<Item = (u32, Frame)>) {
         {
             let mut slots = match self.replies.lock() {
                 Ok(s) => s,
@@ -95,18 +99,33 @@ impl Drop for Batch {
     }
 }
 
+/// A committed Raft entry with the responder that hands its replies to the proposing client.
+pub type Committed = (
+    <ShardTC as RaftTypeConfig>::Entry,
+    Option<ApplyResponder<ShardTC>>,
+);
+
+/// The Raft bookkeeping the state machine keeps beside the keyspace.
+pub type AppliedState = (Option<LogIdOf<ShardTC>>, StoredMembershipOf<ShardTC>);
+
 /// Messages a shard actor handles.
 pub enum ShardMsg {
-    /// The commands of one read batch for this shard.
+    /// Reads of one client batch (writes go through [`ShardMsg::Apply`]).
     Batch(Batch),
+    /// Committed Raft entries, in log order.
+    Apply(Vec<Committed>),
+    /// The last applied log id and membership.
+    AppliedState(oneshot::Sender<AppliedState>),
+    /// The keyspace as snapshot data, with the applied state it matches.
+    BuildSnapshot(oneshot::Sender<(AppliedState, Vec<u8>)>),
+    /// Replaces the keyspace and the applied state with a snapshot's.
+    InstallSnapshot(AppliedState, Bytes, oneshot::Sender<std::io::Result<()>>),
+    /// Up to `max` keys whose deadline is at or before `now` (for the leader's expiry proposals).
+    DueKeys(u64, usize, oneshot::Sender<Vec<Bytes>>),
 }
 
 /// Most messages handled per wake-up before the actor yields.
 const DRAIN_CAP: usize = 256;
-/// Most keys examined per active-expiry step.
-const EXPIRE_STEP_KEYS: usize = 256;
-/// Longest an active-expiry run may hold the shard before serving messages again.
-const EXPIRE_STEP_TIME: Duration = Duration::from_millis(1);
 
 /// The sending side of a shard actor's channel.
 #[derive(Clone)]
@@ -116,11 +135,24 @@ pub struct ShardHandle {
 
 impl ShardHandle {
     /// Starts the actor for `keyspace` on the current runtime, with a channel of `queue` messages.
-    /// `hz` is how many times per second active expiry looks for due keys when idle.
-    pub fn spawn(keyspace: Keyspace, queue: usize, hz: u32) -> ShardHandle {
+    pub fn spawn(keyspace: Keyspace, queue: usize) -> ShardHandle {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(keyspace, rx, hz));
+        tokio::spawn(run(keyspace, rx));
         ShardHandle { tx }
+    }
+
+    /// Sends any message; false if the shard has stopped.
+    pub async fn send_msg(&self, msg: ShardMsg) -> bool {
+        self.tx.send(msg).await.is_ok()
+    }
+
+    /// Sends a message and waits for the answer it carries a sender for.
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> ShardMsg) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send_msg(make(tx)).await {
+            return None;
+        }
+        rx.await.ok()
     }
 
     /// Queues a batch, waiting while the shard's channel is full. If the shard has stopped, the
@@ -131,62 +163,101 @@ impl ShardHandle {
     }
 }
 
-fn handle(ks: &mut Keyspace, msg: ShardMsg, scratch: &mut Vec<(u32, Frame)>) {
-    match msg {
-        ShardMsg::Batch(mut batch) => {
-            let cmds = std::mem::take(&mut batch.cmds);
-            scratch.extend(
-                cmds.iter()
-                    .map(|(cmd, slot)| (*slot, cmd.apply(ks, &batch.ctx))),
-            );
-            batch.gather.deliver(scratch.drain(..));
+/// What a shard actor owns: the keyspace and the Raft state it has applied.
+pub struct ShardState {
+    /// The keys.
+    pub ks: Keyspace,
+    applied: Option<LogIdOf<ShardTC>>,
+    membership: StoredMembershipOf<ShardTC>,
+}
+
+impl ShardState {
+    fn new(ks: Keyspace) -> ShardState {
+        ShardState {
+            ks,
+            applied: None,
+            membership: Default::default(),
+        }
+    }
+
+    fn applied_state(&self) -> AppliedState {
+        (self.applied, self.membership.clone())
+    }
+
+    /// Applies committed entries; each entry's replies go to its responder.
+    fn apply(&mut self, committed: Vec<Committed>) {
+        for (entry, responder) in committed {
+            self.applied = Some(entry.log_id);
+            let reply = match entry.payload {
+                EntryPayload::Blank => ShardResponse::default(),
+                EntryPayload::Normal(req) => {
+                    let ks = &mut self.ks;
+                    ShardResponse(req.cmds.iter().map(|c| c.apply(ks, &req.ctx)).collect())
+                }
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembershipOf::<ShardTC>::new(Some(entry.log_id), m);
+                    ShardResponse::default()
+                }
+            };
+            if let Some(r) = responder {
+                r.send(reply);
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: ShardMsg, scratch: &mut Vec<(u32, Frame)>) {
+        match msg {
+            ShardMsg::Batch(mut batch) => {
+                let cmds = std::mem::take(&mut batch.cmds);
+                let ks = &mut self.ks;
+                scratch.extend(
+                    cmds.iter()
+                        .map(|(cmd, slot)| (*slot, cmd.apply(ks, &batch.ctx))),
+                );
+                batch.gather.deliver(scratch.drain(..));
+            }
+            ShardMsg::Apply(committed) => self.apply(committed),
+            ShardMsg::AppliedState(tx) => {
+                let _ = tx.send(self.applied_state());
+            }
+            ShardMsg::BuildSnapshot(tx) => {
+                let data = codec::encode(&self.ks.dump()).unwrap_or_default();
+                let _ = tx.send((self.applied_state(), data));
+            }
+            ShardMsg::InstallSnapshot((applied, membership), data, tx) => {
+                let result = codec::decode(&data).and_then(|items| {
+                    self.ks
+                        .load(items)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                });
+                if result.is_ok() {
+                    self.applied = applied;
+                    self.membership = membership;
+                }
+                let _ = tx.send(result);
+            }
+            ShardMsg::DueKeys(now, max, tx) => {
+                let _ = tx.send(self.ks.due_keys(now, max));
+            }
         }
     }
 }
 
-/// Removes due keys until none is left or the step's time is up. Returns true if more are due.
-pub fn active_expire_step(ks: &mut Keyspace, now: u64) -> bool {
-    let started = Instant::now();
-    loop {
-        let due = ks.due_keys(now, EXPIRE_STEP_KEYS);
-        if due.is_empty() {
-            return false;
-        }
-        ks.remove_expired(&due, now);
-        if started.elapsed() >= EXPIRE_STEP_TIME {
-            return ks.has_due(now);
-        }
-    }
-}
-
-async fn run(mut ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, hz: u32) {
-    let period = Duration::from_millis(1000 / u64::from(hz.clamp(1, 500)));
-    let mut next_expire = tokio::time::Instant::now() + period;
+async fn run(ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>) {
+    let mut state = ShardState::new(ks);
     let mut scratch = Vec::new();
-    loop {
-        tokio::select! {
-            msg = rx.recv() => {
-                let Some(msg) = msg else { break };
-                handle(&mut ks, msg, &mut scratch);
-                let mut drained = 0;
-                while drained < DRAIN_CAP {
-                    match rx.try_recv() {
-                        Ok(msg) => handle(&mut ks, msg, &mut scratch),
-                        Err(_) => break,
-                    }
-                    drained += 1;
-                }
-                if drained == DRAIN_CAP {
-                    tokio::task::yield_now().await;
-                }
+    while let Some(msg) = rx.recv().await {
+        state.handle(msg, &mut scratch);
+        let mut drained = 0;
+        while drained < DRAIN_CAP {
+            match rx.try_recv() {
+                Ok(msg) => state.handle(msg, &mut scratch),
+                Err(_) => break,
             }
-            _ = tokio::time::sleep_until(next_expire) => {
-                let more = active_expire_step(&mut ks, crate::clock::now_ms());
-                next_expire = tokio::time::Instant::now() + if more { Duration::ZERO } else { period };
-                if more {
-                    tokio::task::yield_now().await;
-                }
-            }
+            drained += 1;
+        }
+        if drained == DRAIN_CAP {
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -197,30 +268,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mass_expiry_is_done_in_short_steps() {
+    fn mass_expiry_goes_in_bounded_entries() {
         let mut ks = Keyspace::new(0, 16383);
-        let total = 200_000;
+        let total = 100_000;
         for i in 0..total {
             ks.insert(format!("k{i}").as_bytes(), Value::Int(i), 1_000);
         }
-        let mut steps = 0;
-        let mut longest = Duration::ZERO;
+        let ctx = ApplyCtx {
+            now: 2_000,
+            max_bulk_len: 1,
+        };
+        let mut entries = 0;
         loop {
-            let started = Instant::now();
-            let more = active_expire_step(&mut ks, 2_000);
-            longest = longest.max(started.elapsed());
-            steps += 1;
-            if !more {
+            let due = ks.due_keys(2_000, crate::raft::expiry::KEYS_PER_ENTRY);
+            if due.is_empty() {
                 break;
             }
+            assert!(due.len() <= crate::raft::expiry::KEYS_PER_ENTRY);
+            let cmd = ShardCommand::Key(crate::commands::keys::KeyCommand::ExpireDue(due));
+            assert!(matches!(cmd.apply(&mut ks, &ctx), Frame::Integer(n) if n > 0));
+            entries += 1;
         }
         assert_eq!(ks.len(), 0);
-        assert!(steps > 1, "all {total} keys went in one step");
-        // One step is bounded by EXPIRE_STEP_TIME plus one chunk; allow for slow debug builds.
-        assert!(
-            longest < Duration::from_millis(100),
-            "a step held the shard for {longest:?}"
-        );
+        assert!(entries >= total as usize / crate::raft::expiry::KEYS_PER_ENTRY);
     }
 
     #[test]

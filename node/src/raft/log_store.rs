@@ -1,0 +1,235 @@
+//! openraft's log storage for one shard group, on top of the node's shared [`Wal`].
+//!
+//! The entries a group has not purged are kept in memory (so reads never touch the disk) and
+//! every change is also a WAL record. Appends return as soon as the entries are readable; openraft
+//! is told they are durable (through [`IOFlushed`]) when the WAL's group commit has written them,
+//! so one fsync covers the appends of many groups. A vote is written durably before
+//! [`RaftLogStorage::save_vote`] returns. At start-up the WAL's records are replayed into each
+//! group's [`GroupLog`] before the group starts.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::io;
+use std::ops::RangeBounds;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::type_config::alias::{LogIdOf, VoteOf};
+use openraft::RaftTypeConfig;
+
+use super::codec::{decode, encode};
+use super::wal::{Record, Wal};
+use super::{GroupId, ShardTC};
+
+type Entry = <ShardTC as RaftTypeConfig>::Entry;
+type LogId = LogIdOf<ShardTC>;
+type Vote = VoteOf<ShardTC>;
+
+/// WAL record kinds of a group's log.
+mod kind {
+    /// `Vec<Entry>` appended (and everything from its first index on replaced).
+    pub const APPEND: u8 = 1;
+    /// The vote.
+    pub const VOTE: u8 = 2;
+    /// The committed log id.
+    pub const COMMITTED: u8 = 3;
+    /// Entries after this log id removed.
+    pub const TRUNCATE: u8 = 4;
+    /// Entries up to this log id removed.
+    pub const PURGE: u8 = 5;
+}
+
+/// What a group's log holds: vote, committed id, purge point and the un-purged entries.
+#[derive(Default)]
+pub struct GroupLog {
+    vote: Option<Vote>,
+    committed: Option<LogId>,
+    last_purged: Option<LogId>,
+    entries: BTreeMap<u64, Entry>,
+}
+
+impl GroupLog {
+    /// Applies one replayed WAL record of this group.
+    pub fn replay(&mut self, kind: u8, body: &[u8]) -> io::Result<()> {
+        match kind {
+            kind::APPEND => {
+                let entries: Vec<Entry> = decode(body)?;
+                if let Some(first) = entries.first() {
+                    self.entries.split_off(&first.log_id.index());
+                }
+                for e in entries {
+                    self.entries.insert(e.log_id.index(), e);
+                }
+            }
+            kind::VOTE => self.vote = Some(decode(body)?),
+            kind::COMMITTED => self.committed = decode(body)?,
+            kind::TRUNCATE => {
+                let after: Option<LogId> = decode(body)?;
+                self.entries.split_off(&after.map_or(0, |l| l.index() + 1));
+            }
+            kind::PURGE => {
+                let upto: LogId = decode(body)?;
+                self.entries = self.entries.split_off(&(upto.index() + 1));
+                self.last_purged = Some(upto);
+            }
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("unknown log record kind {other}"),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of entries held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The log storage of one group (cheap to clone: clones share the log).
+#[derive(Clone)]
+pub struct LogStore {
+    group: GroupId,
+    log: Arc<Mutex<GroupLog>>,
+    wal: Wal,
+}
+
+impl LogStore {
+    /// A store for `group` starting from `log` (replayed from the WAL), writing to `wal`.
+    pub fn new(group: GroupId, log: GroupLog, wal: Wal) -> LogStore {
+        LogStore {
+            group,
+            log: Arc::new(Mutex::new(log)),
+            wal,
+        }
+    }
+
+    fn log(&self) -> MutexGuard<'_, GroupLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record(&self, kind: u8, body: Vec<u8>) -> Record {
+        Record {
+            group: self.group,
+            kind,
+            body: Bytes::from(body),
+        }
+    }
+
+    /// Queues a record whose durability nobody waits for (it rides the next group commit).
+    async fn write_behind(&self, kind: u8, body: Vec<u8>) {
+        let record = self.record(kind, body);
+        self.wal
+            .append(vec![record], false, Box::new(|_result| {}))
+            .await;
+    }
+}
+
+impl RaftLogReader<ShardTC> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        Ok(self
+            .log()
+            .entries
+            .range(range)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        Ok(self.log().vote)
+    }
+}
+
+impl RaftLogStorage<ShardTC> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<ShardTC>, io::Error> {
+        let log = self.log();
+        let last = log
+            .entries
+            .values()
+            .next_back()
+            .map(|e| e.log_id)
+            .or(log.last_purged);
+        Ok(LogState {
+            last_purged_log_id: log.last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        self.log().vote = Some(*vote);
+        let record = self.record(kind::VOTE, encode(vote)?);
+        self.wal.append_wait(vec![record], true).await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        self.log().committed = committed;
+        self.write_behind(kind::COMMITTED, encode(&committed)?)
+            .await;
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        Ok(self.log().committed)
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<ShardTC>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let body = encode(&entries)?;
+        {
+            let mut log = self.log();
+            for e in entries {
+                log.entries.insert(e.log_id.index(), e);
+            }
+        }
+        // Readable now; durable when the WAL calls back after its write (and fsync, by policy).
+        let record = self.record(kind::APPEND, body);
+        self.wal
+            .append(
+                vec![record],
+                false,
+                Box::new(move |result| callback.io_completed(result)),
+            )
+            .await;
+        Ok(())
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        self.log()
+            .entries
+            .split_off(&last_log_id.map_or(0, |l| l.index() + 1));
+        self.write_behind(kind::TRUNCATE, encode(&last_log_id)?)
+            .await;
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        {
+            let mut log = self.log();
+            log.entries = log.entries.split_off(&(log_id.index() + 1));
+            log.last_purged = Some(log_id);
+        }
+        self.write_behind(kind::PURGE, encode(&log_id)?).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! Replication: every shard is one openraft group, and the shard actor is its state machine.
+//!
+//! Kept apart behind openraft's traits, as in openraft's own examples:
+//! - [`wal`]: the node's write-ahead log, shared by all groups, with group commit;
+//! - [`log_store`]: openraft's log storage for one group, on top of the WAL;
+//! - [`state_machine`]: openraft's state machine for one shard, which hands committed entries to
+//!   the shard actor over its channel (so "applied" means "visible to the next read");
+//! - [`codec`]: the bincode encoding used on disk and on the wire.
+
+pub mod codec;
+pub mod expiry;
+pub mod group;
+pub mod log_store;
+pub mod network;
+pub mod state_machine;
+pub mod wal;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::commands::{ApplyCtx, ShardCommand};
+use crate::protocol::Frame;
+
+/// One Raft log entry of a shard: the write commands of one client batch for that shard, with
+/// the batch's timestamp (the only clock the commands read, so every replica applies them alike).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardRequest {
+    /// Timestamp and limits of the batch.
+    pub ctx: ApplyCtx,
+    /// Commands in client order.
+    pub cmds: Vec<ShardCommand>,
+}
+
+impl fmt::Display for ShardRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} command(s) at {}", self.cmds.len(), self.ctx.now)
+    }
+}
+
+/// The replies of one applied [`ShardRequest`], in order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardResponse(pub Vec<Frame>);
+
+openraft::declare_raft_types!(
+    /// Type configuration of the shard groups.
+    pub ShardTC:
+        D = ShardRequest,
+        R = ShardResponse,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+);
+
+/// A shard group's Raft handle.
+pub type ShardRaft = openraft::Raft<ShardTC, state_machine::ShardSm>;
+
+/// Identifies a Raft group on a node: 0 is the metadata group, shard `i` is group `i + 1`.
+pub type GroupId = u64;
+
+/// The group id of shard `shard`.
+pub fn shard_group(shard: usize) -> GroupId {
+    shard as u64 + 1
+}

@@ -1,0 +1,12 @@
+//! Generated gRPC types and service stubs of the Shardis node-to-node transport (`raft.proto`).
+
+#![allow(clippy::all, missing_docs)]
+
+/// Version 1 of the Raft transport.
+pub mod raft {
+    tonic::include_proto!("shardis.raft.v1");
+}
+
+/// Encoding version of the opaque Raft payloads carried in [`raft::GroupRpc`]; nodes refuse calls
+/// with another version.
+pub const WIRE_VERSION: u32 = 1;
