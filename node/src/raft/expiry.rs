@@ -11,14 +11,21 @@ use crate::commands::keys::KeyCommand;
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::shard::{ShardHandle, ShardMsg};
 
-use super::{ShardRaft, ShardRequest};
+use super::proposer::Proposer;
+use super::ShardRaft;
 
 /// Most keys one expiry entry deletes: the bound on the work one entry costs a shard.
 pub const KEYS_PER_ENTRY: usize = 256;
 
 /// Runs the expiry cycle of one shard for as long as the shard lives: `hz` passes per second
 /// while nothing is due, back to back while keys are due.
-pub async fn run(shard: ShardHandle, raft: ShardRaft, hz: u32, max_bulk_len: u64) {
+pub async fn run(
+    shard: ShardHandle,
+    raft: ShardRaft,
+    proposer: Proposer,
+    hz: u32,
+    max_bulk_len: u64,
+) {
     let idle = Duration::from_millis(1000 / u64::from(hz.clamp(1, 500)));
     let mut busy = false;
     loop {
@@ -40,14 +47,12 @@ pub async fn run(shard: ShardHandle, raft: ShardRaft, hz: u32, max_bulk_len: u64
             continue;
         }
         let full = keys.len() == KEYS_PER_ENTRY;
-        let request = ShardRequest {
-            ctx: ApplyCtx { now, max_bulk_len },
-            cmds: vec![ShardCommand::Key(KeyCommand::ExpireDue(keys))],
-        };
-        match raft.client_write(request).await {
+        let ctx = ApplyCtx { now, max_bulk_len };
+        let cmds = vec![ShardCommand::Key(KeyCommand::ExpireDue(keys))];
+        match proposer.write(ctx, cmds).await {
             Ok(_) => busy = full,
             Err(e) => {
-                tracing::debug!(error = %e, "expiry proposal not committed");
+                tracing::debug!(error = ?e, "expiry proposal not committed");
                 tokio::time::sleep(idle).await;
             }
         }

@@ -4,16 +4,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::{BasicNode, Config, ReadPolicy, SnapshotPolicy};
+use openraft::async_runtime::WatchReceiver;
+use openraft::{BasicNode, Config, Instant as _, ReadPolicy, SnapshotPolicy};
 
 use super::log_store::{GroupLog, LogStore};
 use super::network::NoPeers;
+use super::proposer::Proposer;
 use super::state_machine::ShardSm;
 use super::wal::{SyncPolicy, Wal};
-use super::{expiry, shard_group, ShardRaft, ShardRequest};
+use super::{expiry, shard_group, ShardRaft};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 use crate::shard::keyspace::Keyspace;
@@ -48,16 +51,27 @@ pub struct ShardGroup {
     pub shard: ShardHandle,
     /// The group's Raft handle.
     pub raft: ShardRaft,
+    /// Where the group's writes are queued to become log entries.
+    proposer: Proposer,
     commit_timeout: Duration,
+    /// The term in which a full linearizability check last succeeded (see [`ShardGroup::read_barrier`]).
+    confirmed_term: Arc<AtomicU64>,
 }
+
+/// How long after the last quorum acknowledgement a leader still serves reads on its own: less
+/// than the shortest election timeout, so no other leader can have been elected meanwhile.
+const LEASE: Duration = Duration::from_millis(ELECTION_TIMEOUT_MIN - 150);
+const HEARTBEAT: u64 = 100;
+const ELECTION_TIMEOUT_MIN: u64 = 400;
+const ELECTION_TIMEOUT_MAX: u64 = 800;
 
 fn raft_config() -> io::Result<Arc<Config>> {
     let config = Config {
         cluster_name: "shardis".into(),
-        heartbeat_interval: 100,
-        election_timeout_min: 400,
-        election_timeout_max: 800,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
+        heartbeat_interval: HEARTBEAT,
+        election_timeout_min: ELECTION_TIMEOUT_MIN,
+        election_timeout_max: ELECTION_TIMEOUT_MAX,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(100_000),
         max_in_snapshot_log_to_keep: 1_000,
         enable_pre_vote: Some(true),
         ..Default::default()
@@ -99,16 +113,20 @@ pub async fn start(
                 tracing::warn!(group, error = %e, "group initialization");
             }
         }
+        let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
         tokio::spawn(expiry::run(
             shard.clone(),
             raft.clone(),
+            proposer.clone(),
             config.hz,
             config.max_bulk_len,
         ));
         groups.push(ShardGroup {
             shard,
             raft,
+            proposer,
             commit_timeout: config.commit_timeout,
+            confirmed_term: Arc::new(AtomicU64::new(0)),
         });
     }
     Ok(groups)
@@ -119,55 +137,58 @@ fn snapshot_path(dir: &Path, group: u64) -> PathBuf {
 }
 
 impl ShardGroup {
-    /// Replicates the write commands of one client batch for this shard as one log entry and
-    /// returns their replies once it is committed and applied. Refusals that mean "no leader yet"
-    /// (an election, a lease not yet confirmed) are retried until the commit timeout.
+    /// Replicates the write commands of one client batch for this shard and returns their
+    /// replies once the log entry holding them is committed and applied.
     pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Result<Vec<Frame>, Frame> {
-        let deadline = tokio::time::Instant::now() + self.commit_timeout;
-        let request = ShardRequest { ctx, cmds };
-        loop {
-            let attempt =
-                tokio::time::timeout_at(deadline, self.raft.client_write(request.clone())).await;
-            match attempt {
-                Err(_) => return Err(self.timeout_error()),
-                Ok(Ok(resp)) => return Ok(resp.data.0),
-                Ok(Err(e)) => {
-                    if e.forward_to_leader().is_none() {
-                        return Err(Frame::error_owned(format!(
-                            "CLUSTERDOWN shard unavailable: {e}"
-                        )));
-                    }
-                    // Not the leader (yet): nothing was appended, so trying again is safe.
-                    if tokio::time::Instant::now() + Duration::from_millis(20) >= deadline {
-                        return Err(Frame::error(
-                            "TRYAGAIN no leader for this shard, try again later",
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }
+        self.proposer.write(ctx, cmds).await
     }
 
-    fn timeout_error(&self) -> Frame {
-        Frame::error_owned(format!(
-            "TIMEOUT write not confirmed within {} ms; it may or may not have been applied",
-            self.commit_timeout.as_millis()
-        ))
+    /// The cheap check that lets a read through without asking the Raft core: this node leads
+    /// the group in a term where a full check already passed (so the entries of earlier terms are
+    /// applied), its lease is fresh (a quorum acknowledged it less than [`LEASE`] ago, or it is
+    /// the only voter), and everything committed has been handed to the actor, whose channel the
+    /// read then follows.
+    fn lease_is_fresh(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        if !m.state.is_leader() || m.current_term != self.confirmed_term.load(Ordering::Acquire) {
+            return false;
+        }
+        let sole_voter = {
+            let mut voters = m.membership_config.voter_ids();
+            voters.next() == Some(m.id) && voters.next().is_none()
+        };
+        let acked = sole_voter
+            || m.last_quorum_acked
+                .as_ref()
+                .is_some_and(|t| t.elapsed() < LEASE);
+        let committed = m
+            .local_committed
+            .max(m.cluster_committed)
+            .map(|l| l.index());
+        let applied = m.last_applied.map(|l| l.index()) >= committed;
+        acked && applied
     }
 
     /// Confirms that this node still leads the group (lease, else a quorum round) and that
     /// everything committed before now is applied, so a read sent to the actor next is
     /// linearizable.
     pub async fn read_barrier(&self) -> Result<(), Frame> {
+        if self.lease_is_fresh() {
+            return Ok(());
+        }
         let deadline = tokio::time::Instant::now() + self.commit_timeout;
         loop {
             let policy = ReadPolicy::LeaseRead;
+            let term = self.raft.metrics().borrow_watched().current_term;
             let attempt =
                 tokio::time::timeout_at(deadline, self.raft.ensure_linearizable(policy)).await;
             match attempt {
                 Err(_) => return Err(Frame::error("TRYAGAIN read not confirmed in time")),
-                Ok(Ok(_)) => return Ok(()),
+                Ok(Ok(_)) => {
+                    self.confirmed_term.fetch_max(term, Ordering::AcqRel);
+                    return Ok(());
+                }
                 Ok(Err(e)) => {
                     if tokio::time::Instant::now() + Duration::from_millis(20) >= deadline {
                         return Err(Frame::error_owned(format!(

@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod group;
 pub mod log_store;
 pub mod network;
+pub mod proposer;
 pub mod state_machine;
 pub mod wal;
 
@@ -22,25 +23,34 @@ use serde::{Deserialize, Serialize};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 
-/// One Raft log entry of a shard: the write commands of one client batch for that shard, with
-/// the batch's timestamp (the only clock the commands read, so every replica applies them alike).
+/// The write commands of one client read batch for one shard, with the batch's timestamp (the
+/// only clock the commands read, so every replica applies them alike).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShardRequest {
+pub struct ClientBatch {
     /// Timestamp and limits of the batch.
     pub ctx: ApplyCtx,
     /// Commands in client order.
     pub cmds: Vec<ShardCommand>,
 }
 
+/// One Raft log entry of a shard: the client batches that reached the shard's proposer together
+/// (one or many connections' pipelines), applied one after the other.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardRequest {
+    /// Batches in the order they are applied.
+    pub batches: Vec<ClientBatch>,
+}
+
 impl fmt::Display for ShardRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} command(s) at {}", self.cmds.len(), self.ctx.now)
+        let cmds: usize = self.batches.iter().map(|b| b.cmds.len()).sum();
+        write!(f, "{} batch(es), {cmds} command(s)", self.batches.len())
     }
 }
 
-/// The replies of one applied [`ShardRequest`], in order.
+/// The replies of one applied [`ShardRequest`]: per batch, per command.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ShardResponse(pub Vec<Frame>);
+pub struct ShardResponse(pub Vec<Vec<Frame>>);
 
 openraft::declare_raft_types!(
     /// Type configuration of the shard groups.

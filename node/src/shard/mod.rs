@@ -192,7 +192,12 @@ impl ShardState {
                 EntryPayload::Blank => ShardResponse::default(),
                 EntryPayload::Normal(req) => {
                     let ks = &mut self.ks;
-                    ShardResponse(req.cmds.iter().map(|c| c.apply(ks, &req.ctx)).collect())
+                    ShardResponse(
+                        req.batches
+                            .iter()
+                            .map(|b| b.cmds.iter().map(|c| c.apply(ks, &b.ctx)).collect())
+                            .collect(),
+                    )
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembershipOf::<ShardTC>::new(Some(entry.log_id), m);

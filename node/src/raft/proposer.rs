@@ -1,0 +1,136 @@
+//! The write path of one shard group: client batches for the shard are queued to a proposer task,
+//! which turns everything queued meanwhile into ONE log entry. Under load, fifty connections'
+//! pipelines cost one Raft round and one WAL record, not fifty; a lone client still gets its
+//! batch proposed at once. A few entries may be in flight together, so a slow commit does not
+//! stop the next one from being prepared.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::{ClientBatch, ShardRaft, ShardRequest};
+use crate::commands::{ApplyCtx, ShardCommand};
+use crate::protocol::Frame;
+
+/// Most client batches merged into one entry.
+const MAX_BATCHES_PER_ENTRY: usize = 512;
+/// Most commands merged into one entry.
+const MAX_CMDS_PER_ENTRY: usize = 8192;
+/// Entries of one group proposed and not yet applied at the same time.
+const IN_FLIGHT: usize = 2;
+/// Pause between retries while the group has no leader.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+/// The answer to one client batch: its replies, or one error for all of its commands.
+type Answer = Result<Vec<Frame>, Frame>;
+
+struct Proposal {
+    batch: ClientBatch,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// Queues client batches for one shard group (cheap to clone).
+#[derive(Clone)]
+pub struct Proposer {
+    tx: mpsc::Sender<Proposal>,
+}
+
+impl Proposer {
+    /// Starts the proposer task of `raft`; a write waits at most `commit_timeout`.
+    pub fn spawn(raft: ShardRaft, commit_timeout: Duration, queue: usize) -> Proposer {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        tokio::spawn(run(raft, rx, commit_timeout));
+        Proposer { tx }
+    }
+
+    /// Replicates one client batch's commands and returns their replies once the entry holding
+    /// them is committed and applied.
+    pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
+        let (reply, rx) = oneshot::channel();
+        let proposal = Proposal {
+            batch: ClientBatch { ctx, cmds },
+            reply,
+        };
+        if self.tx.send(proposal).await.is_err() {
+            return Err(Frame::error("CLUSTERDOWN shard unavailable"));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(Frame::error("CLUSTERDOWN shard unavailable")))
+    }
+}
+
+async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, commit_timeout: Duration) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        // Wait for an in-flight slot first: whatever queues meanwhile joins this entry.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut proposals = vec![first];
+        let mut cmds = proposals[0].batch.cmds.len();
+        while proposals.len() < MAX_BATCHES_PER_ENTRY && cmds < MAX_CMDS_PER_ENTRY {
+            match rx.try_recv() {
+                Ok(p) => {
+                    cmds += p.batch.cmds.len();
+                    proposals.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let (batches, replies): (Vec<ClientBatch>, Vec<oneshot::Sender<Answer>>) =
+                proposals.into_iter().map(|p| (p.batch, p.reply)).unzip();
+            let result = propose(&raft, ShardRequest { batches }, commit_timeout).await;
+            drop(permit);
+            match result {
+                Ok(per_batch) => {
+                    for (reply, frames) in replies.into_iter().zip(per_batch) {
+                        let _ = reply.send(Ok(frames));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Proposes one entry, retrying while the group has no leader (nothing was appended then, so
+/// retrying is safe), until `commit_timeout`.
+async fn propose(
+    raft: &ShardRaft,
+    request: ShardRequest,
+    commit_timeout: Duration,
+) -> Result<Vec<Vec<Frame>>, Frame> {
+    let deadline = tokio::time::Instant::now() + commit_timeout;
+    loop {
+        let attempt = tokio::time::timeout_at(deadline, raft.client_write(request.clone())).await;
+        match attempt {
+            Err(_) => {
+                return Err(Frame::error_owned(format!(
+                    "TIMEOUT write not confirmed within {} ms; it may or may not have been applied",
+                    commit_timeout.as_millis()
+                )))
+            }
+            Ok(Ok(resp)) => return Ok(resp.data.0),
+            Ok(Err(e)) => {
+                if e.forward_to_leader().is_none() {
+                    return Err(Frame::error_owned(format!(
+                        "CLUSTERDOWN shard unavailable: {e}"
+                    )));
+                }
+                if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+                    return Err(Frame::error(
+                        "TRYAGAIN no leader for this shard, try again later",
+                    ));
+                }
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+}
