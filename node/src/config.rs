@@ -40,6 +40,8 @@ pub struct Config {
     pub commit_timeout_ms: u64,
     /// This node's id in the cluster; never reused.
     pub node_id: u64,
+    /// A shard group snapshots its keyspace (and drops the log it covers) after this many entries.
+    pub snapshot_logs: u64,
 }
 
 impl Default for Config {
@@ -60,6 +62,7 @@ impl Default for Config {
             appendfsync: "everysec".into(),
             commit_timeout_ms: 2000,
             node_id: 1,
+            snapshot_logs: 100_000,
         }
     }
 }
@@ -108,6 +111,9 @@ pub struct Cli {
     /// WAL fsync policy: always, everysec or no.
     #[arg(long)]
     pub appendfsync: Option<String>,
+    /// Entries after which a shard group snapshots.
+    #[arg(long)]
+    pub snapshot_logs: Option<u64>,
 }
 
 impl Config {
@@ -159,6 +165,9 @@ impl Config {
         if let Some(v) = &cli.appendfsync {
             cfg.appendfsync = v.clone();
         }
+        if let Some(v) = cli.snapshot_logs {
+            cfg.snapshot_logs = v;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -177,6 +186,9 @@ impl Config {
                 "appendfsync must be always, everysec or no, not {:?}",
                 self.appendfsync
             ));
+        }
+        if self.snapshot_logs == 0 {
+            return Err("snapshot-logs must be at least 1".into());
         }
         if self.node_id == 0 {
             return Err("node-id must be at least 1".into());

@@ -201,6 +201,7 @@ impl Server {
             hz: config.hz,
             max_bulk_len: config.proto_max_bulk_len,
             shard_queue: config.shard_queue,
+            snapshot_logs: config.snapshot_logs,
         };
         let shards = group::start(&replication, &shard_map).await?;
         let run_id: String = {

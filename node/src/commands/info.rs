@@ -95,6 +95,58 @@ fn cpu_times() -> (f64, f64) {
     (ticks(12), ticks(11))
 }
 
+/// One line per shard group: `shardN:role=…,leader=…,term=…,commit=…,applied=…,last_log=…,
+/// snapshot=…,voters=…,lag=…` (lag: per follower, entries behind this leader's last log).
+fn replication(state: &ServerState, out: &mut String) {
+    use openraft::async_runtime::WatchReceiver;
+    let _ = write!(out, "shard_groups:{}\r\n", state.shards.len());
+    for (i, group) in state.shards.iter().enumerate() {
+        let m = group.raft.metrics().borrow_watched().clone();
+        let idx = |l: Option<openraft::type_config::alias::LogIdOf<crate::raft::ShardTC>>| {
+            l.map_or(0, |l| l.index())
+        };
+        let role = if m.state.is_leader() {
+            "leader"
+        } else if m.state.is_follower() {
+            "follower"
+        } else if m.state.is_candidate() {
+            "candidate"
+        } else {
+            "learner"
+        };
+        let voters: Vec<String> = m
+            .membership_config
+            .voter_ids()
+            .map(|v| v.to_string())
+            .collect();
+        let last_log = m.last_log_index.unwrap_or(0);
+        let lag: Vec<String> = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != m.id)
+                    .map(|(id, matched)| {
+                        let matched = matched.as_ref().map_or(0, |l| l.index());
+                        format!("{id}:{}", last_log.saturating_sub(matched))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "shard{i}:role={role},leader={},term={},commit={},applied={},last_log={last_log},snapshot={},voters={},lag={}\r\n",
+            m.current_leader.map_or("none".to_string(), |l| l.to_string()),
+            m.current_term,
+            idx(m.local_committed.max(m.cluster_committed)),
+            idx(m.last_applied),
+            idx(m.snapshot),
+            voters.join("/"),
+            if lag.is_empty() { "-".to_string() } else { lag.join("/") },
+        );
+    }
+}
+
 /// Renders INFO for `sections` (empty = default) from the server state and shard counters.
 pub fn render(
     state: &Arc<ServerState>,
@@ -203,6 +255,7 @@ pub fn render(
             }
             "replication" => {
                 out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+                replication(state, &mut out);
             }
             "cpu" => {
                 let (sys, user) = cpu_times();

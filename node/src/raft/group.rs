@@ -42,6 +42,8 @@ pub struct ReplicationConfig {
     pub max_bulk_len: u64,
     /// Messages a shard's channel holds.
     pub shard_queue: usize,
+    /// Entries after which a group snapshots.
+    pub snapshot_logs: u64,
 }
 
 /// One shard: its actor and its Raft group.
@@ -65,14 +67,14 @@ const HEARTBEAT: u64 = 100;
 const ELECTION_TIMEOUT_MIN: u64 = 400;
 const ELECTION_TIMEOUT_MAX: u64 = 800;
 
-fn raft_config() -> io::Result<Arc<Config>> {
+fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
     let config = Config {
         cluster_name: "shardis".into(),
         heartbeat_interval: HEARTBEAT,
         election_timeout_min: ELECTION_TIMEOUT_MIN,
         election_timeout_max: ELECTION_TIMEOUT_MAX,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(100_000),
-        max_in_snapshot_log_to_keep: 1_000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_logs),
+        max_in_snapshot_log_to_keep: 1_000.min(snapshot_logs),
         enable_pre_vote: Some(true),
         ..Default::default()
     };
@@ -91,7 +93,7 @@ pub async fn start(
     for r in records {
         logs.entry(r.group).or_default().replay(r.kind, &r.body)?;
     }
-    let raft_config = raft_config()?;
+    let raft_config = raft_config(config.snapshot_logs)?;
     let mut groups = Vec::with_capacity(shard_map.shards());
     for s in 0..shard_map.shards() {
         let group = shard_group(s);

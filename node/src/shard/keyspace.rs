@@ -621,6 +621,42 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_round_trip_keeps_every_value_kind_and_deadline() {
+        let mut ks = Keyspace::new(0, 16383);
+        ks.insert(b"s", Value::Str(Bytes::from_static(b"hello")), 0);
+        ks.insert(b"n", Value::Int(-42), 5_000);
+        ks.insert(b"r", Value::Raw(Bytes::from_static(b"appended")), 0);
+        ks.insert(
+            b"\x00bin\xff",
+            Value::Str(Bytes::from(vec![0u8, 255, 13, 10])),
+            9_999,
+        );
+        ks.insert(b"gone", Value::Int(1), 10);
+        let data = crate::raft::codec::encode(&ks.dump()).expect("encode");
+        let mut back = Keyspace::new(0, 16383);
+        back.load(crate::raft::codec::decode(&data).expect("decode"))
+            .expect("load");
+        assert_eq!(back.len(), ks.len());
+        assert_eq!(back.expires_len(), ks.expires_len());
+        for key in [&b"s"[..], b"n", b"r", b"\x00bin\xff"] {
+            let (a, b) = (
+                ks.peek(key, 20).expect("old"),
+                back.peek(key, 20).expect("new"),
+            );
+            assert_eq!(
+                (a.value(), a.expires_at(), a.encoding()),
+                (b.value(), b.expires_at(), b.encoding())
+            );
+        }
+        // The deadline is absolute: the restored key is still gone at the same time.
+        assert!(back.peek(b"gone", 20).is_none());
+        let mut half = Keyspace::new(0, 8191);
+        assert!(
+            half.load(ks.dump()).is_err() || ks.dump().iter().all(|(k, _, _)| key_slot(k) <= 8191)
+        );
+    }
+
+    #[test]
     fn int_encoding_is_canonical_only() {
         assert_eq!(Value::from_bytes(b"123"), Value::Int(123));
         assert!(matches!(Value::from_bytes(b"0123"), Value::Str(_)));
