@@ -42,6 +42,24 @@ pub struct Config {
     pub node_id: u64,
     /// A shard group snapshots its keyspace (and drops the log it covers) after this many entries.
     pub snapshot_logs: u64,
+    /// Id of the cluster; nodes refuse Raft traffic from another cluster.
+    pub cluster_id: u64,
+    /// Voting replicas per shard (at most the number of nodes).
+    pub replicas: usize,
+    /// The cluster's initial members; empty: a cluster of this node alone.
+    pub nodes: Vec<NodeConfig>,
+}
+
+/// One member of the cluster as the config lists it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeConfig {
+    /// The node's id (unique, never reused).
+    pub id: u64,
+    /// Where clients reach it (RESP), as `host:port`; what MOVED replies name.
+    pub client_addr: String,
+    /// Where peers reach its Raft transport (gRPC), as `host:port`.
+    pub raft_addr: String,
 }
 
 impl Default for Config {
@@ -63,6 +81,9 @@ impl Default for Config {
             commit_timeout_ms: 2000,
             node_id: 1,
             snapshot_logs: 100_000,
+            cluster_id: 1,
+            replicas: 3,
+            nodes: Vec::new(),
         }
     }
 }
@@ -114,6 +135,9 @@ pub struct Cli {
     /// Entries after which a shard group snapshots.
     #[arg(long)]
     pub snapshot_logs: Option<u64>,
+    /// This node's id in the cluster.
+    #[arg(long)]
+    pub node_id: Option<u64>,
 }
 
 impl Config {
@@ -168,6 +192,9 @@ impl Config {
         if let Some(v) = cli.snapshot_logs {
             cfg.snapshot_logs = v;
         }
+        if let Some(v) = cli.node_id {
+            cfg.node_id = v;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -192,6 +219,27 @@ impl Config {
         }
         if self.node_id == 0 {
             return Err("node-id must be at least 1".into());
+        }
+        if !self.nodes.is_empty() {
+            let mut ids: Vec<u64> = self.nodes.iter().map(|n| n.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.len() != self.nodes.len() {
+                return Err("node ids in [[nodes]] must be unique".into());
+            }
+            if !ids.contains(&self.node_id) {
+                return Err(format!(
+                    "node-id {} is not listed in [[nodes]]",
+                    self.node_id
+                ));
+            }
+            if self.replicas == 0 || self.replicas > self.nodes.len() {
+                return Err(format!(
+                    "replicas must be 1..={} (the number of nodes), not {}",
+                    self.nodes.len(),
+                    self.replicas
+                ));
+            }
         }
         if self.maxclients == 0 {
             return Err("maxclients must be at least 1".into());

@@ -18,6 +18,7 @@ use crate::clock::now_ms;
 use crate::commands::keys::{KeyCommand, ScanArgs};
 use crate::commands::{self, server as local, ApplyCtx, Merge, Route, ShardCommand};
 use crate::protocol::{Frame, RequestParser};
+use crate::raft::proposer::Refusal;
 use crate::server::{ClientHandle, ClientMeta, ServerState};
 use crate::shard::keyspace::ScanCursor;
 use crate::shard::{Batch, Gather};
@@ -258,9 +259,14 @@ async fn execute_batch(
                 });
             }
             Route::All(cmd, merge) => {
+                // Like a Redis Cluster node, a keyspace-wide command covers the shards this
+                // node leads.
                 let first = work.slots;
-                let n = state.shards.len();
-                for shard in 0..n {
+                let led: Vec<usize> = (0..state.shards.len())
+                    .filter(|&s| state.shards[s].as_ref().is_some_and(|g| g.is_leader()))
+                    .collect();
+                let n = led.len();
+                for shard in led {
                     work.push(shard, cmd.clone());
                 }
                 pending.push(Pending::Parts {
@@ -351,28 +357,48 @@ async fn flush(
     let gather = Gather::new(slots, reads.len());
     let read_all = join_all(reads.into_iter().map(|(shard, mut cmds)| {
         let gather = gather.clone();
-        let group = &state.shards[shard];
         async move {
             for (_, slot) in cmds.iter_mut() {
                 *slot -= base;
             }
-            match group.read_barrier().await {
-                Ok(()) => group.shard.send(Batch { ctx, cmds, gather }).await,
-                Err(e) => gather.deliver(cmds.into_iter().map(|(_, slot)| (slot, e.clone()))),
-            }
+            let refused = match &state.shards[shard] {
+                Some(group) => match group.read_barrier().await {
+                    Ok(()) => return group.shard.send(Batch { ctx, cmds, gather }).await,
+                    Err(refusal) => refusal,
+                },
+                None => Refusal::NotLeader(Some(state.topology.preferred_leader(shard))),
+            };
+            let answers = cmds
+                .into_iter()
+                .map(|(cmd, slot)| (slot, refusal_reply(state, &refused, &cmd)))
+                .collect::<Vec<_>>();
+            gather.deliver(answers.into_iter());
         }
     }));
-    let write_all = join_all(writes.into_iter().map(|(shard, cmds)| {
-        let group = &state.shards[shard];
-        async move {
-            let (cmds, slots): (Vec<ShardCommand>, Vec<u32>) = cmds.into_iter().unzip();
-            let n = cmds.len();
-            let frames = match group.write(ctx, cmds).await {
-                Ok(frames) => frames,
-                Err(e) => vec![e; n],
-            };
-            slots.into_iter().zip(frames).collect::<Vec<_>>()
-        }
+    let write_all = join_all(writes.into_iter().map(|(shard, cmds)| async move {
+        let (cmds, slots): (Vec<ShardCommand>, Vec<u32>) = cmds.into_iter().unzip();
+        let refused = match &state.shards[shard] {
+            Some(group) => {
+                // Kept for MOVED replies: the commands themselves go into the log entry.
+                let firsts: Vec<Option<Bytes>> = cmds.iter().map(|c| c.first_key()).collect();
+                match group.write(ctx, cmds).await {
+                    Ok(frames) => return slots.into_iter().zip(frames).collect::<Vec<_>>(),
+                    Err(refusal) => {
+                        return slots
+                            .into_iter()
+                            .zip(firsts)
+                            .map(|(slot, key)| (slot, refusal_reply_for_key(state, &refusal, key)))
+                            .collect();
+                    }
+                }
+            }
+            None => Refusal::NotLeader(Some(state.topology.preferred_leader(shard))),
+        };
+        slots
+            .into_iter()
+            .zip(cmds)
+            .map(|(slot, cmd)| (slot, refusal_reply(state, &refused, &cmd)))
+            .collect()
     }));
     let ((), written) = futures_util::join!(
         async {
@@ -390,14 +416,56 @@ async fn flush(
     replies.extend(batch);
 }
 
+/// The reply for a command a shard refused: `-MOVED <slot> <host:port>` naming the leader when
+/// another node leads, `-TRYAGAIN` while the shard has no leader, or the failure itself.
+fn refusal_reply(state: &ServerState, refusal: &Refusal, cmd: &ShardCommand) -> Frame {
+    refusal_reply_for_key(state, refusal, cmd.first_key())
+}
+
+fn refusal_reply_for_key(state: &ServerState, refusal: &Refusal, key: Option<Bytes>) -> Frame {
+    match refusal {
+        Refusal::Failed(frame) => frame.clone(),
+        Refusal::NotLeader(Some(leader)) => match (state.topology.node(*leader), key) {
+            (Some(node), Some(key)) => Frame::error_owned(format!(
+                "MOVED {} {}",
+                crate::slot::key_slot(&key),
+                node.client_addr
+            )),
+            _ => Frame::error("TRYAGAIN this node does not lead the shard"),
+        },
+        Refusal::NotLeader(None) => {
+            Frame::error("TRYAGAIN no leader for this shard, try again later")
+        }
+    }
+}
+
 /// SCAN: asks the shard owning the cursor's slot, and moves on to the next shard while a shard
 /// had nothing to return, so that an empty or sparse keyspace does not cost a round trip per shard.
+/// Shards this node does not lead are skipped: a node scans its own part of the keyspace, as a
+/// Redis Cluster node does.
 async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> Frame {
     for _ in 0..state.shards.len() {
         let shard = state.shard_map.shard_of_slot(scan.cursor.slot);
-        let group = &state.shards[shard];
-        if let Err(e) = group.read_barrier().await {
-            return e;
+        let (_, last) = state.shard_map.slot_range(shard);
+        let next_shard = if last + 1 >= crate::slot::SLOT_COUNT {
+            0
+        } else {
+            ScanCursor {
+                slot: last + 1,
+                pos: 0,
+            }
+            .encode()
+        };
+        let led = state.shards[shard].as_ref().filter(|g| g.is_leader());
+        let Some(group) = led else {
+            if next_shard == 0 {
+                return Frame::Array(vec![Frame::bulk_from(b"0"), Frame::Array(Vec::new())]);
+            }
+            scan.cursor = ScanCursor::decode(next_shard);
+            continue;
+        };
+        if let Err(refusal) = group.read_barrier().await {
+            return refusal_reply_for_key(state, &refusal, None);
         }
         let gather = Gather::new(1, 1);
         let cmds = vec![(ShardCommand::Key(KeyCommand::Scan(scan.clone())), 0)];

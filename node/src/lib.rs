@@ -6,6 +6,7 @@
 //! their keyspaces), [`slot`] (hash slots), [`config`], [`server`] (accept loop, shared state).
 
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod connection;

@@ -138,21 +138,7 @@ impl LongDouble {
             if body[i] != b'e' && body[i] != b'E' {
                 return None;
             }
-            let rest = &body[i + 1..];
-            let (eneg, edigits) = match rest.first() {
-                Some(b'-') => (true, &rest[1..]),
-                Some(b'+') => (false, &rest[1..]),
-                _ => (false, rest),
-            };
-            if edigits.is_empty() || !edigits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            for &d in edigits {
-                exp10 = (exp10 * 10 + i64::from(d - b'0')).min(1_000_000);
-            }
-            if eneg {
-                exp10 = -exp10;
-            }
+            exp10 = parse_exponent(&body[i + 1..])?;
         }
         let d = BigUint::from_radix_be(&digits, 10)?;
         if d.bits() == 0 {
@@ -206,19 +192,7 @@ impl LongDouble {
         }
         let mut exp2: i64 = -4 * frac_part.len() as i64;
         if let Some(e) = exp_text {
-            let (eneg, ed) = match e.first() {
-                Some(b'-') => (true, &e[1..]),
-                Some(b'+') => (false, &e[1..]),
-                _ => (false, e),
-            };
-            if ed.is_empty() || !ed.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let mut v: i64 = 0;
-            for &d in ed {
-                v = (v * 10 + i64::from(d - b'0')).min(1_000_000);
-            }
-            exp2 += if eneg { -v } else { v };
+            exp2 += parse_exponent(e)?;
         }
         let n = BigUint::from_radix_be(&digits, 16)?;
         if n.bits() == 0 {
@@ -282,6 +256,24 @@ impl LongDouble {
         }
         s
     }
+}
+
+/// An exponent's digits after `e` or `p`: an optional sign and decimal digits, saturated at a
+/// million (far beyond the format's range, so the value is then out of range either way).
+fn parse_exponent(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        v = (v * 10 + i64::from(d - b'0')).min(1_000_000);
+    }
+    Some(if negative { -v } else { v })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use crate::cluster::Topology;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::raft::group::{self, ReplicationConfig, ShardGroup};
@@ -112,8 +113,11 @@ pub struct ServerState {
     pub runtime: RuntimeConfig,
     /// Slot to shard mapping.
     pub shard_map: ShardMap,
-    /// Shard groups (actor and Raft group), by shard index.
-    pub shards: Vec<ShardGroup>,
+    /// Shard groups (actor and Raft group) by shard index; `None` where this node holds no
+    /// replica.
+    pub shards: Vec<Option<ShardGroup>>,
+    /// The cluster's members and shard placement.
+    pub topology: Topology,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -203,7 +207,12 @@ impl Server {
             shard_queue: config.shard_queue,
             snapshot_logs: config.snapshot_logs,
         };
-        let shards = group::start(&replication, &shard_map).await?;
+        let topology = Topology::from_config(&config, &local_addr.to_string());
+        let raft_listener = match topology.this_node().filter(|_| topology.has_peers()) {
+            Some(me) => Some(TcpListener::bind(me.raft_addr.as_str()).await?),
+            None => None,
+        };
+        let shards = group::start(&replication, &topology, &shard_map, raft_listener).await?;
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
@@ -221,6 +230,7 @@ impl Server {
             config,
             shard_map,
             shards,
+            topology,
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),

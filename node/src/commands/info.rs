@@ -101,6 +101,10 @@ fn replication(state: &ServerState, out: &mut String) {
     use openraft::async_runtime::WatchReceiver;
     let _ = write!(out, "shard_groups:{}\r\n", state.shards.len());
     for (i, group) in state.shards.iter().enumerate() {
+        let Some(group) = group else {
+            let _ = write!(out, "shard{i}:role=none\r\n");
+            continue;
+        };
         let m = group.raft.metrics().borrow_watched().clone();
         let idx = |l: Option<openraft::type_config::alias::LogIdOf<crate::raft::ShardTC>>| {
             l.map_or(0, |l| l.index())

@@ -290,6 +290,35 @@ impl KeyCommand {
         }
     }
 
+    /// Visits every byte string the command holds (see [`super::ShardCommand::detach`]).
+    pub fn for_each_bytes(&mut self, f: &mut impl FnMut(&mut Bytes)) {
+        match self {
+            KeyCommand::Del(keys)
+            | KeyCommand::Exists(keys)
+            | KeyCommand::Touch(keys)
+            | KeyCommand::ExpireDue(keys) => keys.iter_mut().for_each(f),
+            KeyCommand::Type(k)
+            | KeyCommand::Persist(k)
+            | KeyCommand::ObjectEncoding(k)
+            | KeyCommand::Keys(k)
+            | KeyCommand::Expire { key: k, .. }
+            | KeyCommand::Ttl { key: k, .. } => f(k),
+            KeyCommand::Rename { src, dst, .. } | KeyCommand::Copy { src, dst, .. } => {
+                f(src);
+                f(dst);
+            }
+            KeyCommand::Scan(scan) => {
+                if let Some(p) = &mut scan.pattern {
+                    f(p);
+                }
+                if let Some(t) = &mut scan.type_name {
+                    f(t);
+                }
+            }
+            KeyCommand::RandomKey | KeyCommand::DbSize | KeyCommand::Flush | KeyCommand::Stats => {}
+        }
+    }
+
     /// True when the command never writes.
     pub fn is_read_only(&self) -> bool {
         !matches!(

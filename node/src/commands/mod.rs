@@ -57,6 +57,25 @@ impl ShardCommand {
             ShardCommand::Key(c) => c.is_read_only(),
         }
     }
+
+    /// The first key the command names, if any (for MOVED replies).
+    pub fn first_key(&self) -> Option<Bytes> {
+        match self {
+            ShardCommand::String(c) => c.keys().first().map(|k| (*k).clone()),
+            ShardCommand::Key(c) => c.keys().first().map(|k| (*k).clone()),
+        }
+    }
+
+    /// Gives the command its own copies of its arguments. Parsed arguments are slices of the
+    /// connection's read buffer; a command kept for longer (in the Raft log until the next
+    /// snapshot) must not pin whole read buffers in memory.
+    pub fn detach(&mut self) {
+        let mut own = |b: &mut Bytes| *b = Bytes::copy_from_slice(b);
+        match self {
+            ShardCommand::String(c) => c.for_each_bytes(&mut own),
+            ShardCommand::Key(c) => c.for_each_bytes(&mut own),
+        }
+    }
 }
 
 /// How the replies of a command's parts combine into its reply.

@@ -309,6 +309,34 @@ impl StringCommand {
         }
     }
 
+    /// Visits every byte string the command holds (see [`super::ShardCommand::detach`]).
+    pub fn for_each_bytes(&mut self, f: &mut impl FnMut(&mut Bytes)) {
+        match self {
+            StringCommand::Set(s) => {
+                f(&mut s.key);
+                f(&mut s.value);
+            }
+            StringCommand::MGet(keys) => keys.iter_mut().for_each(f),
+            StringCommand::MSet(pairs) | StringCommand::MSetNx(pairs) => {
+                for (k, v) in pairs {
+                    f(k);
+                    f(v);
+                }
+            }
+            StringCommand::Append(k, v) | StringCommand::SetRange(k, _, v) => {
+                f(k);
+                f(v);
+            }
+            StringCommand::Get(k)
+            | StringCommand::GetDel(k)
+            | StringCommand::GetEx(k, _)
+            | StringCommand::IncrBy(k, _)
+            | StringCommand::IncrByFloat(k, _)
+            | StringCommand::StrLen(k)
+            | StringCommand::GetRange(k, _, _) => f(k),
+        }
+    }
+
     /// True when the command never writes.
     pub fn is_read_only(&self) -> bool {
         matches!(

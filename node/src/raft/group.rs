@@ -11,14 +11,14 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::{BasicNode, Config, Instant as _, ReadPolicy, SnapshotPolicy};
 
-use super::log_store::{GroupLog, LogStore};
-use super::network::NoPeers;
-use super::proposer::Proposer;
+use super::log_store::{CompactionGate, GroupLog, LogStore};
+use super::proposer::{Answer, Proposer, Refusal};
 use super::state_machine::ShardSm;
+use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
 use super::wal::{SyncPolicy, Wal};
 use super::{expiry, shard_group, ShardRaft};
+use crate::cluster::Topology;
 use crate::commands::{ApplyCtx, ShardCommand};
-use crate::protocol::Frame;
 use crate::shard::keyspace::Keyspace;
 use crate::shard::ShardHandle;
 use crate::slot::ShardMap;
@@ -81,12 +81,16 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
     Ok(Arc::new(config.validate().map_err(io::Error::other)?))
 }
 
-/// Starts the WAL, replays it, and starts one actor and one Raft group per shard. A group found
-/// on disk resumes; a new one is initialized with this node as its only voter.
+/// Starts the WAL, replays it, and starts an actor and a Raft group for every shard this node
+/// holds a replica of (`None` for the others). A group found on disk resumes; a new cluster's
+/// groups are initialized by its bootstrap node (the smallest id) with their replicas as voters,
+/// never twice. When the cluster has other nodes the Raft transport serves on `raft_listener`.
 pub async fn start(
     config: &ReplicationConfig,
+    topology: &Topology,
     shard_map: &ShardMap,
-) -> io::Result<Vec<ShardGroup>> {
+    raft_listener: Option<tokio::net::TcpListener>,
+) -> io::Result<Vec<Option<ShardGroup>>> {
     std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
     let (wal, records) = Wal::open(&config.data_dir.join("wal"), config.sync, 64 << 20)?;
     let mut logs: HashMap<u64, GroupLog> = HashMap::new();
@@ -94,23 +98,43 @@ pub async fn start(
         logs.entry(r.group).or_default().replay(r.kind, &r.body)?;
     }
     let raft_config = raft_config(config.snapshot_logs)?;
+    let identity = Identity {
+        cluster_id: topology.cluster_id,
+        node_id: topology.self_id,
+    };
+    let peers = Peers::new(identity);
+    let service = TransportService::new(topology.cluster_id);
+    let gate = CompactionGate::default();
+    let mut stores = Vec::new();
     let mut groups = Vec::with_capacity(shard_map.shards());
     for s in 0..shard_map.shards() {
+        if !topology.is_local(s) {
+            groups.push(None);
+            continue;
+        }
         let group = shard_group(s);
         let (first, last) = shard_map.slot_range(s);
         let shard = ShardHandle::spawn(Keyspace::new(first, last), config.shard_queue);
         let sm = ShardSm::new(shard.clone(), snapshot_path(&config.data_dir, group));
-        let log = LogStore::new(group, logs.remove(&group).unwrap_or_default(), wal.clone());
-        let raft = ShardRaft::new(config.node_id, raft_config.clone(), NoPeers, log, sm)
+        let replayed = logs.remove(&group).unwrap_or_default();
+        let log = LogStore::new(group, replayed, wal.clone(), gate.clone());
+        stores.push(log.clone());
+        let network = GrpcNetwork::new(group, peers.clone());
+        let raft = ShardRaft::new(topology.self_id, raft_config.clone(), network, log, sm)
             .await
             .map_err(io::Error::other)?;
-        if !raft.is_initialized().await.map_err(io::Error::other)? {
-            let members = BTreeMap::from([(
-                config.node_id,
-                BasicNode {
-                    addr: config.raft_addr.clone(),
-                },
-            )]);
+        service.register(group, raft.clone());
+        let initialized = raft.is_initialized().await.map_err(io::Error::other)?;
+        if !initialized && topology.bootstrapper() == topology.self_id {
+            let members: BTreeMap<u64, BasicNode> = topology
+                .replicas_of(s)
+                .into_iter()
+                .filter_map(|id| topology.node(id))
+                .map(|n| {
+                    let addr = n.raft_addr.clone();
+                    (n.id, BasicNode { addr })
+                })
+                .collect();
             if let Err(e) = raft.initialize(members).await {
                 tracing::warn!(group, error = %e, "group initialization");
             }
@@ -123,26 +147,106 @@ pub async fn start(
             config.hz,
             config.max_bulk_len,
         ));
-        groups.push(ShardGroup {
+        groups.push(Some(ShardGroup {
             shard,
             raft,
             proposer,
             commit_timeout: config.commit_timeout,
             confirmed_term: Arc::new(AtomicU64::new(0)),
-        });
+        }));
     }
+    if let Some(listener) = raft_listener {
+        tokio::spawn(transport::serve(service, listener));
+        tokio::spawn(balance_leaders(groups.clone(), topology.clone()));
+    }
+    tokio::spawn(compact_wal(wal, gate, stores));
     Ok(groups)
+}
+
+/// Moves each shard's leadership to its preferred node (see [`Topology::preferred_leader`]) once
+/// that node is a caught-up voter, so leaders stay spread over the nodes after start-up and after
+/// a failed node comes back. Runs on every node; each acts only on the groups it leads.
+async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for (s, group) in groups.iter().enumerate() {
+            let Some(group) = group else { continue };
+            let preferred = topology.preferred_leader(s);
+            if preferred == topology.self_id || !group.raft.is_leader() {
+                continue;
+            }
+            let caught_up = {
+                let m = group.raft.metrics().borrow_watched().clone();
+                let last = m.last_log_index;
+                m.replication
+                    .as_ref()
+                    .and_then(|r| r.get(&preferred).cloned())
+                    .flatten()
+                    .is_some_and(|matched| Some(matched.index()) == last)
+            };
+            if caught_up {
+                tracing::info!(
+                    shard = s,
+                    to = preferred,
+                    "handing leadership to the preferred node"
+                );
+                let _ = group.raft.trigger().transfer_leader(preferred).await;
+            }
+        }
+    }
 }
 
 fn snapshot_path(dir: &Path, group: u64) -> PathBuf {
     dir.join("snapshots").join(format!("group-{group}.snap"))
 }
 
+/// Smallest WAL that compaction rewrites.
+const REWRITE_MIN_BYTES: u64 = 64 << 20;
+
+/// Keeps the WAL from growing without bound: when it has grown past 64 MiB and twice its size
+/// after the last rewrite, it is replaced by the records that rebuild every group's current log
+/// (what snapshots have not yet covered), like redis's AOF rewrite.
+async fn compact_wal(wal: Wal, gate: CompactionGate, stores: Vec<LogStore>) {
+    let mut base = wal.size();
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        if wal.size() < REWRITE_MIN_BYTES.max(base.saturating_mul(2)) {
+            continue;
+        }
+        match compact_once(&wal, &gate, &stores).await {
+            Ok(()) => {
+                base = wal.size();
+                tracing::info!(bytes = base, "WAL rewritten");
+            }
+            Err(e) => tracing::warn!(error = %e, "WAL rewrite failed; the old log stays in force"),
+        }
+    }
+}
+
+/// Rewrites the WAL once: collects every group's live records and queues the rewrite while
+/// holding the gate (so no log write slips between the two), then waits for it to be durable.
+pub async fn compact_once(wal: &Wal, gate: &CompactionGate, stores: &[LogStore]) -> io::Result<()> {
+    let durable = {
+        let _exclusive = gate.write().await;
+        let mut live = Vec::new();
+        for store in stores {
+            live.extend(store.live_records()?);
+        }
+        wal.queue_rewrite(live).await?
+    };
+    durable.await
+}
+
 impl ShardGroup {
     /// Replicates the write commands of one client batch for this shard and returns their
     /// replies once the log entry holding them is committed and applied.
-    pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Result<Vec<Frame>, Frame> {
+    pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
         self.proposer.write(ctx, cmds).await
+    }
+
+    /// True when this node leads the group now (as far as it knows).
+    pub fn is_leader(&self) -> bool {
+        self.raft.is_leader()
     }
 
     /// The cheap check that lets a read through without asking the Raft core: this node leads
@@ -175,9 +279,15 @@ impl ShardGroup {
     /// Confirms that this node still leads the group (lease, else a quorum round) and that
     /// everything committed before now is applied, so a read sent to the actor next is
     /// linearizable.
-    pub async fn read_barrier(&self) -> Result<(), Frame> {
+    pub async fn read_barrier(&self) -> Result<(), Refusal> {
         if self.lease_is_fresh() {
             return Ok(());
+        }
+        let known_leader = self.raft.metrics().borrow_watched().current_leader;
+        if let Some(leader) = known_leader {
+            if leader != *self.raft.node_id() {
+                return Err(Refusal::NotLeader(Some(leader)));
+            }
         }
         let deadline = tokio::time::Instant::now() + self.commit_timeout;
         loop {
@@ -186,16 +296,19 @@ impl ShardGroup {
             let attempt =
                 tokio::time::timeout_at(deadline, self.raft.ensure_linearizable(policy)).await;
             match attempt {
-                Err(_) => return Err(Frame::error("TRYAGAIN read not confirmed in time")),
+                Err(_) => return Err(Refusal::NotLeader(None)),
                 Ok(Ok(_)) => {
                     self.confirmed_term.fetch_max(term, Ordering::AcqRel);
                     return Ok(());
                 }
                 Ok(Err(e)) => {
+                    if let Some(leader) = e.forward_to_leader().and_then(|f| f.leader_id) {
+                        if leader != *self.raft.node_id() {
+                            return Err(Refusal::NotLeader(Some(leader)));
+                        }
+                    }
                     if tokio::time::Instant::now() + Duration::from_millis(20) >= deadline {
-                        return Err(Frame::error_owned(format!(
-                            "TRYAGAIN no leader for this shard: {e}"
-                        )));
+                        return Err(Refusal::NotLeader(None));
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }

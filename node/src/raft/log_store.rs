@@ -94,22 +94,51 @@ impl GroupLog {
     }
 }
 
+/// Orders log writes against WAL compaction: every write holds it shared while it changes the
+/// in-memory log and queues its record; compaction holds it exclusively while it collects the
+/// live records and queues the rewrite. So no record queued before a rewrite is missing from it.
+pub type CompactionGate = Arc<tokio::sync::RwLock<()>>;
+
+/// Most entries per APPEND record written by compaction.
+const ENTRIES_PER_RECORD: usize = 1024;
+
 /// The log storage of one group (cheap to clone: clones share the log).
 #[derive(Clone)]
 pub struct LogStore {
     group: GroupId,
     log: Arc<Mutex<GroupLog>>,
     wal: Wal,
+    gate: CompactionGate,
 }
 
 impl LogStore {
     /// A store for `group` starting from `log` (replayed from the WAL), writing to `wal`.
-    pub fn new(group: GroupId, log: GroupLog, wal: Wal) -> LogStore {
+    pub fn new(group: GroupId, log: GroupLog, wal: Wal, gate: CompactionGate) -> LogStore {
         LogStore {
             group,
             log: Arc::new(Mutex::new(log)),
             wal,
+            gate,
         }
+    }
+
+    /// The records that rebuild this group's log as it is now: vote, committed id, purge point and
+    /// the un-purged entries. Called by compaction with the gate held exclusively.
+    pub fn live_records(&self) -> io::Result<Vec<Record>> {
+        let log = self.log();
+        let mut out = Vec::new();
+        if let Some(vote) = &log.vote {
+            out.push(self.record(kind::VOTE, encode(vote)?));
+        }
+        if let Some(purged) = &log.last_purged {
+            out.push(self.record(kind::PURGE, encode(purged)?));
+        }
+        let entries: Vec<&Entry> = log.entries.values().collect();
+        for chunk in entries.chunks(ENTRIES_PER_RECORD) {
+            out.push(self.record(kind::APPEND, encode(&chunk)?));
+        }
+        out.push(self.record(kind::COMMITTED, encode(&log.committed)?));
+        Ok(out)
     }
 
     fn log(&self) -> MutexGuard<'_, GroupLog> {
@@ -125,6 +154,7 @@ impl LogStore {
     }
 
     /// Queues a record whose durability nobody waits for (it rides the next group commit).
+    /// The caller holds the compaction gate.
     async fn write_behind(&self, kind: u8, body: Vec<u8>) {
         let record = self.record(kind, body);
         self.wal
@@ -196,6 +226,7 @@ impl RaftLogStorage<ShardTC> for LogStore {
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let body = encode(&entries)?;
+        let _gate = self.gate.read().await;
         {
             let mut log = self.log();
             for e in entries {
@@ -215,6 +246,7 @@ impl RaftLogStorage<ShardTC> for LogStore {
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let _gate = self.gate.read().await;
         self.log()
             .entries
             .split_off(&last_log_id.map_or(0, |l| l.index() + 1));
@@ -224,6 +256,7 @@ impl RaftLogStorage<ShardTC> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let _gate = self.gate.read().await;
         {
             let mut log = self.log();
             log.entries = log.entries.split_off(&(log_id.index() + 1));

@@ -11,9 +11,9 @@ pub mod codec;
 pub mod expiry;
 pub mod group;
 pub mod log_store;
-pub mod network;
 pub mod proposer;
 pub mod state_machine;
+pub mod transport;
 pub mod wal;
 
 use std::fmt;

@@ -22,8 +22,17 @@ const IN_FLIGHT: usize = 2;
 /// Pause between retries while the group has no leader.
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
-/// The answer to one client batch: its replies, or one error for all of its commands.
-type Answer = Result<Vec<Frame>, Frame>;
+/// Why a shard did not run a client batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    /// This node does not lead the group; the leader, if known (the client is sent there).
+    NotLeader(Option<u64>),
+    /// Any other failure, as the error reply for every command of the batch.
+    Failed(Frame),
+}
+
+/// The answer to one client batch: its replies, or why it did not run.
+pub type Answer = Result<Vec<Frame>, Refusal>;
 
 struct Proposal {
     batch: ClientBatch,
@@ -46,17 +55,19 @@ impl Proposer {
 
     /// Replicates one client batch's commands and returns their replies once the entry holding
     /// them is committed and applied.
-    pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
+    pub async fn write(&self, ctx: ApplyCtx, mut cmds: Vec<ShardCommand>) -> Answer {
+        // The log keeps the commands until the next snapshot: they get their own buffers.
+        cmds.iter_mut().for_each(ShardCommand::detach);
         let (reply, rx) = oneshot::channel();
         let proposal = Proposal {
             batch: ClientBatch { ctx, cmds },
             reply,
         };
+        let down = || Refusal::Failed(Frame::error("CLUSTERDOWN shard unavailable"));
         if self.tx.send(proposal).await.is_err() {
-            return Err(Frame::error("CLUSTERDOWN shard unavailable"));
+            return Err(down());
         }
-        rx.await
-            .unwrap_or_else(|_| Err(Frame::error("CLUSTERDOWN shard unavailable")))
+        rx.await.unwrap_or_else(|_| Err(down()))
     }
 }
 
@@ -106,28 +117,33 @@ async fn propose(
     raft: &ShardRaft,
     request: ShardRequest,
     commit_timeout: Duration,
-) -> Result<Vec<Vec<Frame>>, Frame> {
+) -> Result<Vec<Vec<Frame>>, Refusal> {
     let deadline = tokio::time::Instant::now() + commit_timeout;
     loop {
         let attempt = tokio::time::timeout_at(deadline, raft.client_write(request.clone())).await;
         match attempt {
             Err(_) => {
-                return Err(Frame::error_owned(format!(
+                return Err(Refusal::Failed(Frame::error_owned(format!(
                     "TIMEOUT write not confirmed within {} ms; it may or may not have been applied",
                     commit_timeout.as_millis()
-                )))
+                ))))
             }
             Ok(Ok(resp)) => return Ok(resp.data.0),
             Ok(Err(e)) => {
-                if e.forward_to_leader().is_none() {
-                    return Err(Frame::error_owned(format!(
+                let Some(forward) = e.forward_to_leader() else {
+                    return Err(Refusal::Failed(Frame::error_owned(format!(
                         "CLUSTERDOWN shard unavailable: {e}"
-                    )));
+                    ))));
+                };
+                // Another node leads: send the client there. No leader yet (an election, or a
+                // new leader's lease not yet confirmed): nothing was appended, so retry.
+                if let Some(leader) = forward.leader_id {
+                    if leader != *raft.node_id() {
+                        return Err(Refusal::NotLeader(Some(leader)));
+                    }
                 }
                 if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
-                    return Err(Frame::error(
-                        "TRYAGAIN no leader for this shard, try again later",
-                    ));
+                    return Err(Refusal::NotLeader(None));
                 }
                 tokio::time::sleep(RETRY_PAUSE).await;
             }

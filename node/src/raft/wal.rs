@@ -428,11 +428,21 @@ impl Wal {
     /// force and the WAL keeps working; only a failure after the rename breaks the WAL. A crash at
     /// any point leaves either the old log or the new one, never a mix.
     pub async fn rewrite(&self, live: Vec<Record>) -> io::Result<()> {
+        self.queue_rewrite(live).await?.await
+    }
+
+    /// Like [`Wal::rewrite`], but returns as soon as the rewrite is queued (its place in the FIFO
+    /// is then fixed), with a future that resolves once it is durable. Lets a caller hold a lock
+    /// only while it collects `live` and queues it, not while the segment is written.
+    pub async fn queue_rewrite(
+        &self,
+        live: Vec<Record>,
+    ) -> io::Result<impl std::future::Future<Output = io::Result<()>>> {
         let (reply, rx) = oneshot::channel();
         if self.tx.send(Op::Rewrite { live, reply }).await.is_err() {
             return Err(self.shared.closed_error());
         }
-        rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        Ok(async move { rx.await.unwrap_or_else(|_| Err(writer_gone())) })
     }
 
     /// Bytes in all segments now (so the caller can decide when to rewrite).
