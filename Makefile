@@ -1,7 +1,7 @@
 # Shardis developer targets. See README.md.
 CARGO ?= cargo
 
-.PHONY: all build release run test lint fmt bench fuzz-build clean
+.PHONY: all build release run test lint fmt bench fuzz-build clean cluster-up cluster-down
 
 all: build
 
@@ -30,6 +30,13 @@ fmt:
 ## Shardis and redis-server side by side under the same redis-benchmark load.
 bench: release
 	bash scripts/bench.sh
+
+## Local 3-node cluster (client ports 7001-7003, data under target/cluster/), in the background.
+cluster-up:
+	bash scripts/cluster.sh up
+
+cluster-down:
+	bash scripts/cluster.sh down
 
 clean:
 	$(CARGO) clean
