@@ -23,13 +23,22 @@ wait_ping() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && 
 
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+  status=$?
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$status" -ne 0 ]; then
+    echo "bench failed (exit $status); server logs:" >&2
+    tail -n 20 "$WORK"/*.log >&2 || true
+  fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 RPORT=$(free_port); SPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
 RPID=$!; PIDS+=("$RPID")
-"$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn >"$WORK/shardis.log" 2>&1 &
+"$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn --data-dir "$WORK/shardis-data" >"$WORK/shardis.log" 2>&1 &
 SPID=$!; PIDS+=("$SPID")
 wait_ping "$RPORT"; wait_ping "$SPORT"
 
@@ -39,7 +48,7 @@ echo
 printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s |\n' test P "redis ops/s" "shardis ops/s" ratio "redis p50" "shard p50" "redis p99" "shard p99"
 printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|\n'
 run_bench() { # port pipeline -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max
-  redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"'
+  redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"' || true
 }
 for P in $PIPELINES; do
   : >"$WORK/r.csv"; : >"$WORK/s.csv"
