@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 N=${BENCH_N:-1000000}
 TESTS=${BENCH_TESTS:-set,get,incr,mset}
-PIPELINES=${BENCH_PIPELINES:-"1 16"}
+PIPELINES=${BENCH_PIPELINES-"1 16"}
 CLIENTS=${BENCH_CLIENTS:-50}
 MEM_KEYS=${BENCH_MEMORY_KEYS:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -50,7 +50,7 @@ printf '|--------|----|--------------|--------------|--------|-----------|------
 run_bench() { # port pipeline -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max
   redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"' || true
 }
-for P in $PIPELINES; do
+for P in ${PIPELINES}; do
   : >"$WORK/r.csv"; : >"$WORK/s.csv"
   for _ in $(seq "$ROUNDS"); do
     redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
@@ -75,8 +75,19 @@ for test in r:
     print(f"| {test:<6} | {p:>2} | {rr:>12.0f} | {sr:>12.0f} | {sr / rr:>5.2f}x | {med(r[test], 1):>9.3f} | {med(s[test], 1):>9.3f} | {med(r[test], 2):>9.3f} | {med(s[test], 2):>9.3f} |")
 PY
 done
+# Fresh processes for the memory figures: what the throughput runs allocated and freed must not
+# count, for either server.
+kill "$RPID" "$SPID" 2>/dev/null || true
+wait "$RPID" "$SPID" 2>/dev/null || true
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >>"$WORK/redis.log" 2>&1 &
+RPID=$!; PIDS+=("$RPID")
+rm -rf "$WORK/shardis-data"
+"$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn --data-dir "$WORK/shardis-data" >>"$WORK/shardis.log" 2>&1 &
+SPID=$!; PIDS+=("$SPID")
+wait_ping "$RPORT"; wait_ping "$SPORT"
+
 echo
-echo "# memory: $MEM_KEYS keys (key:NNNNNNNNNN), 100-byte values"
+echo "# memory: $MEM_KEYS keys (key:NNNNNNNNNN), 100-byte values; fresh servers; RSS read 5 s after the load"
 python3 - "$MEM_KEYS" >"$WORK/load.resp" <<'PY'
 import sys
 n = int(sys.argv[1]); val = b"v" * 100; out = sys.stdout.buffer
@@ -84,7 +95,7 @@ for i in range(n):
     k = b"key:%010d" % i
     out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(k), k, val))
 PY
-rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+rss() { awk '/VmRSS/ {printf "%d\n", $2 * 1024}' "/proc/$1/status"; }
 used() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {gsub("\r",""); print $2}'; }
 printf '| %-8s | %12s | %12s | %14s | %14s |\n' server "RSS before" "RSS after" "RSS per key" "used_memory/key"
 printf '|----------|--------------|--------------|----------------|----------------|\n'
@@ -94,7 +105,7 @@ for entry in "redis:$RPORT:$RPID" "shardis:$SPORT:$SPID"; do
   redis-cli -p "$port" flushall >/dev/null; sleep 1
   before=$(rss "$pid"); ubefore=$(used "$port")
   redis-cli -p "$port" --pipe <"$WORK/load.resp" >/dev/null
-  sleep 1
+  sleep 5
   after=$(rss "$pid"); uafter=$(used "$port")
   keys=$(redis-cli -p "$port" dbsize)
   per=$(( (after - before) / keys )); uper=$(( (uafter - ubefore) / keys ))

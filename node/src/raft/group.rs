@@ -74,7 +74,7 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
         election_timeout_min: ELECTION_TIMEOUT_MIN,
         election_timeout_max: ELECTION_TIMEOUT_MAX,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_logs),
-        max_in_snapshot_log_to_keep: 1_000.min(snapshot_logs),
+        max_in_snapshot_log_to_keep: 10.min(snapshot_logs),
         enable_pre_vote: Some(true),
         ..Default::default()
     };
@@ -120,9 +120,15 @@ pub async fn start(
         let log = LogStore::new(group, replayed, wal.clone(), gate.clone());
         stores.push(log.clone());
         let network = GrpcNetwork::new(group, peers.clone());
-        let raft = ShardRaft::new(topology.self_id, raft_config.clone(), network, log, sm)
-            .await
-            .map_err(io::Error::other)?;
+        let raft = ShardRaft::new(
+            topology.self_id,
+            raft_config.clone(),
+            network,
+            log.clone(),
+            sm,
+        )
+        .await
+        .map_err(io::Error::other)?;
         service.register(group, raft.clone());
         let initialized = raft.is_initialized().await.map_err(io::Error::other)?;
         if !initialized && topology.bootstrapper() == topology.self_id {
@@ -139,6 +145,7 @@ pub async fn start(
                 tracing::warn!(group, error = %e, "group initialization");
             }
         }
+        tokio::spawn(snapshot_by_size(log.clone(), raft.clone()));
         let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
         tokio::spawn(expiry::run(
             shard.clone(),
@@ -198,6 +205,26 @@ async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology) {
 
 fn snapshot_path(dir: &Path, group: u64) -> PathBuf {
     dir.join("snapshots").join(format!("group-{group}.snap"))
+}
+
+/// Log bytes after which a group snapshots, whatever its entry count: the in-memory log (and the
+/// WAL) of a group stays around this size however large its entries are.
+const SNAPSHOT_LOG_BYTES: u64 = 4 << 20;
+
+/// Triggers a snapshot of the group whenever [`SNAPSHOT_LOG_BYTES`] have been appended since the
+/// last one it triggered (besides openraft's entry-count policy, `snapshot-logs`).
+async fn snapshot_by_size(log: LogStore, raft: ShardRaft) {
+    let mut since = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        since += log.take_appended_bytes();
+        if since >= SNAPSHOT_LOG_BYTES {
+            since = 0;
+            if raft.trigger().snapshot().await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Smallest WAL that compaction rewrites.

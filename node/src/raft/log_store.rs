@@ -109,6 +109,8 @@ pub struct LogStore {
     log: Arc<Mutex<GroupLog>>,
     wal: Wal,
     gate: CompactionGate,
+    /// Encoded bytes appended since the counter was last taken (drives size-based snapshots).
+    appended: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LogStore {
@@ -119,7 +121,13 @@ impl LogStore {
             log: Arc::new(Mutex::new(log)),
             wal,
             gate,
+            appended: Default::default(),
         }
+    }
+
+    /// Bytes appended since the last call (and resets the count).
+    pub fn take_appended_bytes(&self) -> u64 {
+        self.appended.swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The records that rebuild this group's log as it is now: vote, committed id, purge point and
@@ -226,6 +234,8 @@ impl RaftLogStorage<ShardTC> for LogStore {
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let body = encode(&entries)?;
+        self.appended
+            .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let _gate = self.gate.read().await;
         {
             let mut log = self.log();
