@@ -278,7 +278,7 @@ async fn execute_batch(
             }
             Route::Scan(scan) => {
                 // SCAN may walk several shards in turn: what came before it must be applied first.
-                flush(state, ctx, &mut work, &mut replies).await;
+                flush(state, ctx, session.readonly, &mut work, &mut replies).await;
                 let reply = scan_shards(state, ctx, scan).await;
                 pending.push(Pending::Done(proto, reply));
             }
@@ -292,7 +292,7 @@ async fn execute_batch(
         m.last_cmd = last_cmd;
         m.last_active = Instant::now();
     });
-    flush(state, ctx, &mut work, &mut replies).await;
+    flush(state, ctx, session.readonly, &mut work, &mut replies).await;
 
     for p in pending {
         match p {
@@ -331,9 +331,12 @@ async fn execute_batch(
 /// include a write become one Raft log entry (replies come back once it is applied); a shard's
 /// read-only commands go to its actor in one message, after the group confirms this node still
 /// leads it. All shards proceed at once.
+/// With `readonly` (the connection sent READONLY), reads of a shard this node follows are served
+/// from its replica without asking the leader: possibly stale, as on a Redis Cluster replica.
 async fn flush(
     state: &ServerState,
     ctx: ApplyCtx,
+    readonly: bool,
     work: &mut Work,
     replies: &mut Vec<Option<Frame>>,
 ) {
@@ -362,6 +365,9 @@ async fn flush(
                 *slot -= base;
             }
             let refused = match &state.shards[shard] {
+                Some(group) if readonly && !group.is_leader() => {
+                    return group.shard.send(Batch { ctx, cmds, gather }).await
+                }
                 Some(group) => match group.read_barrier().await {
                     Ok(()) => return group.shard.send(Batch { ctx, cmds, gather }).await,
                     Err(refusal) => refusal,

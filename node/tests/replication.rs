@@ -418,3 +418,51 @@ fn a_leader_cut_off_from_its_followers_stops_serving() {
     let after = cluster.get(&key).expect("served after healing");
     assert!(after == "before" || after == "during", "{after}");
 }
+
+#[test]
+fn readonly_connections_read_from_followers() {
+    let cluster = Cluster::start("");
+    let shard = 2;
+    let key = key_in_shard(shard, "ro");
+    cluster
+        .set(&key, "replicated", Duration::from_secs(5))
+        .expect("write");
+    let leader = cluster.leader_of(shard).expect("leader");
+    let follower = (0..3).find(|&i| i != leader).expect("a follower");
+    let port = cluster.port(follower);
+    // Without READONLY a follower redirects to the leader.
+    let moved = raw_cmd(port, &["GET", &key]);
+    assert!(
+        moved.as_ref().is_err_and(|e| e.starts_with("MOVED ")),
+        "{moved:?}"
+    );
+    // With READONLY it answers from its replica (eventually: followers apply a little later).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let req = format!(
+            "*1\r\n$8\r\nREADONLY\r\n*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n",
+            key.len()
+        );
+        s.write_all(req.as_bytes()).expect("write");
+        let mut r = BufReader::new(s);
+        let mut ok = String::new();
+        r.read_line(&mut ok).expect("readonly reply");
+        assert_eq!(ok, "+OK\r\n");
+        let mut header = String::new();
+        r.read_line(&mut header).expect("get reply");
+        if header == "$10\r\n" {
+            let mut value = String::new();
+            r.read_line(&mut value).expect("value");
+            assert_eq!(value, "replicated\r\n");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "follower never served the key: {header}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
