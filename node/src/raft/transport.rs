@@ -337,16 +337,21 @@ impl TransportService {
             payload.map_err(bad)
         }
         .await;
-        match result {
-            Ok(payload) => pb::GroupReply {
-                payload: payload.into(),
-                error: String::new(),
-            },
-            Err(error) => pb::GroupReply {
-                payload: Default::default(),
-                error,
-            },
-        }
+        group_reply(result)
+    }
+}
+
+/// The reply to one group's call: the encoded response, or the error's text.
+fn group_reply(result: Result<Vec<u8>, String>) -> pb::GroupReply {
+    match result {
+        Ok(payload) => pb::GroupReply {
+            payload: payload.into(),
+            error: String::new(),
+        },
+        Err(error) => pb::GroupReply {
+            payload: Default::default(),
+            error,
+        },
     }
 }
 
@@ -401,16 +406,7 @@ impl pb::raft_transport_server::RaftTransport for TransportService {
             encode(&response).map_err(|e| e.to_string())
         }
         .await;
-        Ok(tonic::Response::new(match result {
-            Ok(payload) => pb::GroupReply {
-                payload: payload.into(),
-                error: String::new(),
-            },
-            Err(error) => pb::GroupReply {
-                payload: Default::default(),
-                error,
-            },
-        }))
+        Ok(tonic::Response::new(group_reply(result)))
     }
 }
 
