@@ -533,6 +533,15 @@ static CLUSTER: &[Case] = &[
         ["SET", "{t}a", "1"], ["COPY", "{t}a", "{t}b", "DB", "1"], ["COPY", "{t}a", "{t}b", "DB", "0"],
         ["GET", "{t}b"]
     ),
+    case!("readonly readwrite asking",
+        ["READONLY"], ["GET", "{t}a"], ["READWRITE"], ["ASKING"], ["READONLY", "x"], ["READWRITE", "x"],
+        ["ASKING", "x"]
+    ),
+    case!("cluster keyslot",
+        ["CLUSTER", "KEYSLOT", "foo"], ["CLUSTER", "KEYSLOT", "123456789"], ["CLUSTER", "KEYSLOT", "{user1000}.following"],
+        ["CLUSTER", "KEYSLOT", "{user1000}.followers"], ["CLUSTER", "KEYSLOT", "foo{}{bar}"], ["CLUSTER", "KEYSLOT", ""],
+        ["CLUSTER", "KEYSLOT"], ["CLUSTER", "KEYSLOT", "a", "b"]
+    ),
 ];
 
 /// Compared with `--maxclients 2 --timeout 1` on both servers.
