@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod support;
+
 /// A `shardis` process on a free loopback port with its own data directory, killed (and the
 /// directory removed) on drop.
 struct Node {
@@ -16,32 +18,15 @@ struct Node {
     dir: std::path::PathBuf,
 }
 
-/// A fresh, empty directory for one node's data.
-fn temp_dir() -> std::path::PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("shardis-it-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 impl Node {
     fn start(extra: &[&str]) -> Node {
-        Node::start_in(temp_dir(), extra)
+        Node::start_in(support::temp_dir("node"), extra)
     }
 
     /// Starts a node on `dir` (which may hold a previous node's state).
     fn start_in(dir: std::path::PathBuf, extra: &[&str]) -> Node {
         for _ in 0..3 {
-            let port = free_port();
+            let port = support::free_port();
             let child = Command::new(env!("CARGO_BIN_EXE_shardis"))
                 .args([
                     "--bind",
@@ -559,7 +544,7 @@ fn check_workload(con: &mut redis::Connection, n: usize) {
 #[test]
 fn acknowledged_writes_survive_sigkill() {
     for policy in ["everysec", "always"] {
-        let dir = temp_dir();
+        let dir = support::temp_dir("node");
         let node = Node::start_in(dir.clone(), &["--appendfsync", policy]);
         write_workload(&mut node.client(), 2000);
         let pid = node.pid();
@@ -571,7 +556,7 @@ fn acknowledged_writes_survive_sigkill() {
         // Keep the directory: the restarted node must find its state there.
         let mut dead = node;
         let _ = dead.wait_exit(Duration::from_secs(5));
-        dead.dir = temp_dir();
+        dead.dir = support::temp_dir("node");
         drop(dead);
         let node = Node::start_in(dir, &["--appendfsync", policy]);
         check_workload(&mut node.client(), 2000);
@@ -580,7 +565,7 @@ fn acknowledged_writes_survive_sigkill() {
 
 #[test]
 fn restart_recovers_from_snapshot_and_log() {
-    let dir = temp_dir();
+    let dir = support::temp_dir("node");
     // Snapshots every 10 entries: the restart goes through snapshot install plus log replay.
     let args = ["--snapshot-logs", "10", "--shards", "2"];
     let node = Node::start_in(dir.clone(), &args);
@@ -592,7 +577,7 @@ fn restart_recovers_from_snapshot_and_log() {
         .count();
     assert!(snapshots >= 1, "no snapshot was written");
     let mut dead = node;
-    dead.dir = temp_dir();
+    dead.dir = support::temp_dir("node");
     drop(dead);
     let node = Node::start_in(dir, &args);
     check_workload(&mut node.client(), 3000);

@@ -11,14 +11,9 @@ use std::time::{Duration, Instant};
 
 use shardis::slot::{key_slot, ShardMap};
 
-const SHARDS: u16 = 4;
+mod support;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+const SHARDS: u16 = 4;
 
 /// One node process of the test cluster.
 struct Member {
@@ -37,12 +32,10 @@ struct Cluster {
 
 impl Cluster {
     fn start(extra_toml: &str) -> Cluster {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("shardis-repl-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let dir = support::temp_dir("cluster");
+        let ports: Vec<(u16, u16)> = (0..3)
+            .map(|_| (support::free_port(), support::free_port()))
+            .collect();
         let mut nodes_toml = String::new();
         for (i, (client, raft)) in ports.iter().enumerate() {
             nodes_toml.push_str(&format!(
