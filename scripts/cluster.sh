@@ -2,15 +2,16 @@
 # Starts or stops the local 3-node cluster of config/cluster/node{1,2,3}.toml: client ports
 # 7001-7003, Raft ports 7101-7103, data and logs under target/cluster/.
 #   scripts/cluster.sh up    builds release, starts the nodes in the background, returns once
-#                            every shard has a leader that every node agrees on
+#                            every node's CLUSTER INFO says cluster_state:ok
+#                            (SHARDIS_BIN=path uses that binary instead of building one)
 #   scripts/cluster.sh down  stops them (SIGTERM, then SIGKILL after 5 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=target/cluster
-BIN=./target/release/shardis
+BIN=${SHARDIS_BIN:-./target/release/shardis}
 
 up() {
-  cargo build --release -p shardis
+  if [ -z "${SHARDIS_BIN:-}" ]; then cargo build --release -p shardis; fi
   mkdir -p "$DIR"
   for i in 1 2 3; do
     if [ -f "$DIR/node$i.pid" ] && kill -0 "$(cat "$DIR/node$i.pid")" 2>/dev/null; then
@@ -23,10 +24,8 @@ up() {
   for _ in $(seq 300); do
     ready=1
     for port in 7001 7002 7003; do
-      info=$(redis-cli -p "$port" info replication 2>/dev/null || true)
-      shards=$(grep -c '^shard[0-9]*:' <<<"$info" || true)
-      leaderless=$(grep -c 'leader=none' <<<"$info" || true)
-      if [ "$shards" -eq 0 ] || [ "$leaderless" -ne 0 ]; then ready=0; fi
+      info=$(redis-cli -p "$port" cluster info 2>/dev/null || true)
+      grep -q '^cluster_state:ok' <<<"$info" || ready=0
     done
     if [ "$ready" -eq 1 ]; then
       echo "cluster up: 127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003 (logs in $DIR)"

@@ -5,6 +5,8 @@
 //! id, shard `s` has its replicas on nodes `s, s+1, …, s+R-1` (mod N), and the first of them is
 //! its preferred leader — so leaders spread evenly over the nodes.
 
+use std::sync::RwLock;
+
 use crate::config::{Config, NodeConfig};
 
 /// The cluster as this node knows it.
@@ -81,6 +83,69 @@ impl Topology {
     }
 }
 
+/// The leader of every shard as this node last heard of it, with the term it led in.
+///
+/// For the shards this node holds a replica of, Raft itself says who leads; the board keeps the
+/// last leader seen so that a shard in the middle of an election is still shown with a node (as
+/// Redis Cluster keeps listing a failing master until its replica takes over). For the shards
+/// held elsewhere, peers tell this node (see `raft::transport`), and it starts from the
+/// preferred leaders of the placement.
+pub struct LeaderBoard {
+    entries: RwLock<Vec<(u64, u64)>>,
+}
+
+impl LeaderBoard {
+    /// Every shard led by its preferred leader, in term 0.
+    pub fn new(topology: &Topology, shards: usize) -> LeaderBoard {
+        let entries = (0..shards)
+            .map(|s| (topology.preferred_leader(s), 0))
+            .collect();
+        LeaderBoard {
+            entries: RwLock::new(entries),
+        }
+    }
+
+    /// Records that `leader` leads `shard` in `term`, unless a later term is known already.
+    pub fn observe(&self, shard: usize, leader: u64, term: u64) {
+        let known = self.get(shard);
+        if known == Some((leader, term)) || known.is_some_and(|(_, t)| t > term) {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.get_mut(shard) {
+            if term >= e.1 {
+                *e = (leader, term);
+            }
+        }
+    }
+
+    /// The last known leader of `shard` and its term.
+    pub fn get(&self, shard: usize) -> Option<(u64, u64)> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(shard).copied()
+    }
+
+    /// Every shard's last known leader and term.
+    pub fn all(&self) -> Vec<(u64, u64)> {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// The 40-hex-digit name a node goes by in the Redis Cluster protocol (CLUSTER NODES, SLOTS,
+/// MYID): its numeric id, zero-padded, so that `…0003` is node 3.
+pub fn node_name(id: u64) -> String {
+    format!("{id:040x}")
+}
+
+/// The 40-hex-digit shard id (CLUSTER SHARDS, MYSHARDID) of shard `shard`: `1` followed by the
+/// shard index in the low 64 bits, so it never equals a node name.
+pub fn shard_name(shard: usize) -> String {
+    format!("{:040x}", (1u128 << 64) | shard as u128)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +191,22 @@ mod tests {
             replicas[1..].iter().all(|&r| (9..=10).contains(&r)),
             "{replicas:?}"
         );
+    }
+
+    #[test]
+    fn the_board_keeps_the_latest_term() {
+        let t = topology(3, 3);
+        let board = LeaderBoard::new(&t, 4);
+        assert_eq!(board.get(1), Some((2, 0)));
+        board.observe(1, 3, 5);
+        board.observe(1, 1, 4);
+        assert_eq!(board.get(1), Some((3, 5)));
+        board.observe(1, 1, 6);
+        assert_eq!(board.get(1), Some((1, 6)));
+        assert_eq!(board.get(9), None);
+        assert_eq!(node_name(3), format!("{}3", "0".repeat(39)));
+        assert_ne!(shard_name(3), node_name(3));
+        assert_eq!(shard_name(3).len(), 40);
     }
 
     #[test]

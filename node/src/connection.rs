@@ -20,7 +20,7 @@ use crate::commands::{self, server as local, ApplyCtx, Merge, Route, ShardComman
 use crate::protocol::{Frame, RequestParser};
 use crate::raft::proposer::Refusal;
 use crate::server::{ClientHandle, ClientMeta, ServerState};
-use crate::shard::keyspace::ScanCursor;
+use crate::shard::keyspace::{Keyspace, ScanCursor};
 use crate::shard::{Batch, Gather};
 use futures_util::future::join_all;
 
@@ -236,6 +236,13 @@ async fn execute_batch(
                     pending.push(Pending::Done(session.proto, reply));
                 }
             }
+            Route::Shard(shard, cmd)
+                if state.shards[shard].is_none() && cmd.reads_any_replica() =>
+            {
+                // No replica here: this node holds no key of that slot.
+                let mut empty = Keyspace::new(0, 0);
+                pending.push(Pending::Done(proto, cmd.apply(&mut empty, &ctx)));
+            }
             Route::Shard(shard, cmd) => {
                 let first = work.push(shard, cmd);
                 pending.push(Pending::Parts {
@@ -246,6 +253,17 @@ async fn execute_batch(
                 });
             }
             Route::Split(parts, merge) => {
+                // Keys of several slots: served as on a single node when this node can serve
+                // every part itself, else refused as Redis Cluster does.
+                let serves_all = parts.iter().all(|(shard, cmd)| {
+                    state.shards[*shard].as_ref().is_some_and(|g| {
+                        !g.led_elsewhere() || (session.readonly && cmd.is_read_only())
+                    })
+                });
+                if !serves_all {
+                    pending.push(Pending::Done(proto, commands::errors::cross_slot()));
+                    continue;
+                }
                 let first = work.slots;
                 let n = parts.len() as u32;
                 for (shard, cmd) in parts {
@@ -365,7 +383,10 @@ async fn flush(
                 *slot -= base;
             }
             let refused = match &state.shards[shard] {
-                Some(group) if readonly && !group.is_leader() => {
+                Some(group)
+                    if !group.is_leader()
+                        && (readonly || cmds.iter().all(|(c, _)| c.reads_any_replica())) =>
+                {
                     return group.shard.send(Batch { ctx, cmds, gather }).await
                 }
                 Some(group) => match group.read_barrier().await {

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use crate::cluster::Topology;
+use crate::cluster::{LeaderBoard, Topology};
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::raft::group::{self, ReplicationConfig, ShardGroup};
@@ -118,6 +118,8 @@ pub struct ServerState {
     pub shards: Vec<Option<ShardGroup>>,
     /// The cluster's members and shard placement.
     pub topology: Topology,
+    /// The last known leader of every shard.
+    pub leaders: LeaderBoard,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -228,6 +230,7 @@ impl Server {
                 requirepass: RwLock::new(config.requirepass.clone()),
             },
             config,
+            leaders: LeaderBoard::new(&topology, shard_map.shards()),
             shard_map,
             shards,
             topology,

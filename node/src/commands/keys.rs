@@ -102,6 +102,15 @@ pub enum KeyCommand {
     /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
     /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
     ExpireDue(Vec<Bytes>),
+    /// CLUSTER COUNTKEYSINSLOT slot.
+    CountKeysInSlot(u16),
+    /// CLUSTER GETKEYSINSLOT slot count.
+    GetKeysInSlot {
+        /// The slot.
+        slot: u16,
+        /// Most keys returned.
+        count: usize,
+    },
 }
 
 fn parse_expire_flags(opts: &[Bytes]) -> Result<ExpireFlags, Frame> {
@@ -268,6 +277,21 @@ impl KeyCommand {
                 KeyCommand::Flush
             }
             "object|encoding" => KeyCommand::ObjectEncoding(argv[2].clone()),
+            "cluster|countkeysinslot" => match args::int(&argv[2])? {
+                slot @ 0..=16383 => KeyCommand::CountKeysInSlot(slot as u16),
+                _ => return Err(Frame::error("ERR Invalid slot")),
+            },
+            "cluster|getkeysinslot" => {
+                let slot = args::int(&argv[2])?;
+                let count = args::int(&argv[3])?;
+                if !(0..16384).contains(&slot) || count < 0 {
+                    return Err(Frame::error("ERR Invalid slot or number of keys"));
+                }
+                KeyCommand::GetKeysInSlot {
+                    slot: slot as u16,
+                    count: usize::try_from(count).unwrap_or(usize::MAX),
+                }
+            }
             _ => return Err(Frame::error("ERR unknown key command")),
         })
     }
@@ -315,7 +339,23 @@ impl KeyCommand {
                     f(t);
                 }
             }
-            KeyCommand::RandomKey | KeyCommand::DbSize | KeyCommand::Flush | KeyCommand::Stats => {}
+            KeyCommand::RandomKey
+            | KeyCommand::DbSize
+            | KeyCommand::Flush
+            | KeyCommand::Stats
+            | KeyCommand::CountKeysInSlot(_)
+            | KeyCommand::GetKeysInSlot { .. } => {}
+        }
+    }
+
+    /// The slot a slot command (CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT) is about. Like a Redis
+    /// Cluster node, any replica answers those from its own data.
+    pub fn slot_arg(&self) -> Option<u16> {
+        match self {
+            KeyCommand::CountKeysInSlot(slot) | KeyCommand::GetKeysInSlot { slot, .. } => {
+                Some(*slot)
+            }
+            _ => None,
         }
     }
 
@@ -478,6 +518,12 @@ impl KeyCommand {
                 Frame::Integer(ks.stats.hits as i64),
                 Frame::Integer(ks.stats.misses as i64),
             ]),
+            KeyCommand::CountKeysInSlot(slot) => Frame::Integer(ks.count_in_slot(*slot) as i64),
+            KeyCommand::GetKeysInSlot { slot, count } => Frame::Array(
+                ks.keys_in_slot(*slot, *count)
+                    .map(Frame::bulk_from)
+                    .collect(),
+            ),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! the connection itself (`server` commands such as PING, CLIENT, CONFIG).
 
 pub mod args;
+pub mod cluster;
 pub mod errors;
 pub mod info;
 pub mod keys;
@@ -58,6 +59,12 @@ impl ShardCommand {
         }
     }
 
+    /// True for commands any replica answers from its own data, leader or not (CLUSTER
+    /// COUNTKEYSINSLOT / GETKEYSINSLOT, as on Redis Cluster replicas).
+    pub fn reads_any_replica(&self) -> bool {
+        matches!(self, ShardCommand::Key(k) if k.slot_arg().is_some())
+    }
+
     /// The first key the command names, if any (for MOVED replies).
     pub fn first_key(&self) -> Option<Bytes> {
         match self {
@@ -104,7 +111,8 @@ pub enum Route {
     Local(&'static CommandSpec),
     /// One shard.
     Shard(usize, ShardCommand),
-    /// Several shards, one part each, then merged.
+    /// Keys of several slots (in one or more shards), one part per shard, then merged. Served
+    /// only where the node can serve every part itself; otherwise `-CROSSSLOT`.
     Split(Vec<(usize, ShardCommand)>, Merge),
     /// Every shard, then merged.
     All(ShardCommand, Merge),
@@ -202,12 +210,32 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
         StringCommand::parse(name, argv).map(ShardCommand::String)
     } else {
         match name {
-            "keys" | "randomkey" | "dbsize" | "flushdb" | "flushall" | "scan"
-            | "object|encoding" | "del" | "unlink" | "exists" | "touch" | "type" | "expire"
-            | "pexpire" | "expireat" | "pexpireat" | "ttl" | "pttl" | "expiretime"
-            | "pexpiretime" | "persist" | "rename" | "renamenx" | "copy" => {
-                KeyCommand::parse(name, argv).map(ShardCommand::Key)
-            }
+            "keys"
+            | "randomkey"
+            | "dbsize"
+            | "flushdb"
+            | "flushall"
+            | "scan"
+            | "object|encoding"
+            | "del"
+            | "unlink"
+            | "exists"
+            | "touch"
+            | "type"
+            | "expire"
+            | "pexpire"
+            | "expireat"
+            | "pexpireat"
+            | "ttl"
+            | "pttl"
+            | "expiretime"
+            | "pexpiretime"
+            | "persist"
+            | "rename"
+            | "renamenx"
+            | "copy"
+            | "cluster|countkeysinslot"
+            | "cluster|getkeysinslot" => KeyCommand::parse(name, argv).map(ShardCommand::Key),
             "info" => {
                 let sections = argv[1..]
                     .iter()
@@ -261,7 +289,10 @@ fn place(name: &str, cmd: ShardCommand, shards: &ShardMap) -> Route {
         cmd => {
             let shard = match &cmd {
                 ShardCommand::String(c) => c.keys().first().map(|k| shard_of(k)),
-                ShardCommand::Key(c) => c.keys().first().map(|k| shard_of(k)),
+                ShardCommand::Key(c) => match c.slot_arg() {
+                    Some(slot) => Some(shards.shard_of_slot(slot)),
+                    None => c.keys().first().map(|k| shard_of(k)),
+                },
             };
             Route::Shard(shard.unwrap_or(0), cmd)
         }
@@ -284,7 +315,8 @@ fn split(cmd: ShardCommand, shards: &ShardMap) -> Route {
             None => groups.push((s, vec![i])),
         }
     }
-    if groups.len() <= 1 {
+    let multi_slot = keys.windows(2).any(|w| key_slot(&w[0]) != key_slot(&w[1]));
+    if groups.len() <= 1 && !multi_slot {
         return Route::Shard(groups.first().map_or(0, |g| g.0), cmd);
     }
     let pick = |idx: &[usize]| -> Vec<Bytes> { idx.iter().map(|&i| keys[i].clone()).collect() };

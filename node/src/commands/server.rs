@@ -1,6 +1,6 @@
 //! Connection and server commands, answered by the connection without touching a shard:
 //! PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, READONLY/READWRITE/ASKING, CLIENT, COMMAND,
-//! CONFIG, TIME, SHUTDOWN, OBJECT HELP, CLUSTER KEYSLOT.
+//! CONFIG, TIME, SHUTDOWN, OBJECT HELP, and CLUSTER (see `cluster`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -79,14 +79,10 @@ pub fn execute(
             "HELP",
             "    Print this help.",
         ]),
-        "cluster|keyslot" => Frame::Integer(i64::from(crate::slot::key_slot(&argv[2]))),
         name if name.starts_with("client|") => client(name, argv, session, state),
         name if name.starts_with("command") => command(name, argv),
         name if name.starts_with("config|") => config(name, argv, state),
-        name if name.starts_with("cluster") => Frame::error_owned(format!(
-            "ERR CLUSTER {} is not available yet in this Shardis version",
-            String::from_utf8_lossy(argv.get(1).map_or(&b""[..], |a| a)).to_uppercase()
-        )),
+        name if name.starts_with("cluster|") => super::cluster::execute(name, argv, session, state),
         name => Frame::error_owned(format!("ERR command '{name}' is not handled here")),
     })
 }

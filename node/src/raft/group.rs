@@ -276,6 +276,13 @@ impl ShardGroup {
         self.raft.is_leader()
     }
 
+    /// True when another node is known to lead the group (while an election runs, or before
+    /// the first one, nobody is).
+    pub fn led_elsewhere(&self) -> bool {
+        let leader = self.raft.metrics().borrow_watched().current_leader;
+        leader.is_some_and(|l| l != *self.raft.node_id())
+    }
+
     /// The cheap check that lets a read through without asking the Raft core: this node leads
     /// the group in a term where a full check already passed (so the entries of earlier terms are
     /// applied), its lease is fresh (a quorum acknowledged it less than [`LEASE`] ago, or it is

@@ -460,6 +460,15 @@ impl Keyspace {
         self.slot_map(slot).map_or(0, |m| m.len())
     }
 
+    /// Up to `count` keys stored in `slot`, in the slot's order (none for a slot not held here).
+    pub fn keys_in_slot(&self, slot: u16, count: usize) -> impl Iterator<Item = &[u8]> {
+        self.slot_map(slot)
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .take(count)
+            .map(Entry::key)
+    }
+
     fn slot_map(&self, slot: u16) -> Option<&SlotMap> {
         slot.checked_sub(self.first_slot)
             .and_then(|i| self.slots.get(usize::from(i)))

@@ -5,6 +5,8 @@
 //! Include from a test crate with `mod support;`.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};

@@ -1,0 +1,302 @@
+//! A cluster of real `shardis` processes on loopback for multi-node tests: generated configs,
+//! free ports, private data dirs, kill / restart / pause, and a small cluster-aware client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use shardis::slot::{key_slot, ShardMap};
+
+/// Shards of the test clusters.
+pub const SHARDS: u16 = 4;
+
+/// One node process of the test cluster.
+pub struct Member {
+    /// Node id.
+    pub id: u64,
+    /// Client port.
+    pub client_port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// A 3-node cluster, stopped and cleaned up on drop (also on panic, with the logs printed).
+pub struct Cluster {
+    dir: PathBuf,
+    /// The nodes, by index (node id = index + 1).
+    pub members: Vec<Member>,
+}
+
+impl Cluster {
+    /// A 3-node cluster; `extra_toml` is added to every node's config.
+    pub fn start(extra_toml: &str) -> Cluster {
+        Cluster::start_n(3, extra_toml)
+    }
+
+    /// An `n`-node cluster (3 replicas per shard), started and ready.
+    pub fn start_n(n: usize, extra_toml: &str) -> Cluster {
+        let dir = super::temp_dir("cluster");
+        let ports: Vec<(u16, u16)> = (0..n)
+            .map(|_| (super::free_port(), super::free_port()))
+            .collect();
+        let mut nodes_toml = String::new();
+        for (i, (client, raft)) in ports.iter().enumerate() {
+            nodes_toml.push_str(&format!(
+                "[[nodes]]\nid = {}\nclient-addr = \"127.0.0.1:{client}\"\nraft-addr = \"127.0.0.1:{raft}\"\n\n",
+                i + 1
+            ));
+        }
+        let mut members = Vec::new();
+        for (i, (client, _)) in ports.iter().enumerate() {
+            let id = i as u64 + 1;
+            let config = dir.join(format!("node{id}.toml"));
+            let toml = format!(
+                "node-id = {id}\nbind = \"127.0.0.1\"\nport = {client}\nshards = {SHARDS}\n\
+                 data-dir = \"{}\"\nlog-level = \"warn\"\ncluster-id = 7\nreplicas = 3\n{extra_toml}\n{nodes_toml}",
+                dir.join(format!("data{id}")).display()
+            );
+            std::fs::write(&config, toml).expect("write config");
+            members.push(Member {
+                id,
+                client_port: *client,
+                config,
+                log: dir.join(format!("node{id}.log")),
+                child: None,
+            });
+        }
+        let mut cluster = Cluster { dir, members };
+        for i in 0..n {
+            cluster.launch(i);
+        }
+        cluster.wait_ready(Duration::from_secs(20));
+        cluster
+    }
+
+    pub fn launch(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m.log)
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_shardis"))
+            .arg("--config")
+            .arg(&m.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn shardis");
+        m.child = Some(child);
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn signal(&self, i: usize, sig: &str) {
+        let pid = self.members[i].child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
+    pub fn port(&self, i: usize) -> u16 {
+        self.members[i].client_port
+    }
+
+    /// INFO replication of node `i`: per shard, (role, leader, applied, snapshot).
+    pub fn shards_of(&self, i: usize) -> Option<Vec<(String, String, u64, u64)>> {
+        let info = raw_cmd(self.port(i), &["INFO", "replication"]).ok()?;
+        let mut out = Vec::new();
+        for line in info
+            .lines()
+            .filter(|l| l.starts_with("shard") && l.contains(":role="))
+        {
+            let fields: std::collections::HashMap<&str, &str> = line
+                .split_once(':')?
+                .1
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            out.push((
+                fields.get("role")?.to_string(),
+                fields.get("leader")?.to_string(),
+                fields.get("applied")?.parse().ok()?,
+                fields.get("snapshot")?.parse().ok()?,
+            ));
+        }
+        Some(out)
+    }
+
+    /// Waits until every running node sees a leader for every shard and a write in every shard
+    /// succeeds.
+    pub fn wait_ready(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let running: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].child.is_some())
+            .collect();
+        loop {
+            let all_led = running.iter().all(|&i| {
+                self.shards_of(i).is_some_and(|s| {
+                    s.len() == usize::from(SHARDS) && s.iter().all(|(_, l, _, _)| l != "none")
+                })
+            });
+            if all_led
+                && (0..SHARDS as usize).all(|s| {
+                    self.set(&key_in_shard(s, "ready"), "1", Duration::from_secs(2))
+                        .is_ok()
+                })
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "cluster not ready in {limit:?}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs a command against the cluster like a cluster client: any live node first, following
+    /// MOVED, retrying TRYAGAIN and unreachable nodes until `limit`.
+    pub fn cmd(&self, args: &[&str], limit: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + limit;
+        let mut port = self
+            .members
+            .iter()
+            .find(|m| m.child.is_some())
+            .map(|m| m.client_port)
+            .ok_or("no node running")?;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match raw_cmd(port, args) {
+                Ok(reply) => return Ok(reply),
+                Err(e) if e.starts_with("MOVED ") => {
+                    let addr = e.rsplit(' ').next().unwrap_or_default();
+                    port = addr
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(port);
+                    last = e;
+                    continue;
+                }
+                Err(e) => {
+                    last = e;
+                    // Another node may lead now.
+                    let live: Vec<u16> = self
+                        .members
+                        .iter()
+                        .filter(|m| m.child.is_some())
+                        .map(|m| m.client_port)
+                        .collect();
+                    port =
+                        live[(live.iter().position(|&p| p == port).unwrap_or(0) + 1) % live.len()];
+                }
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("no success in {limit:?}: {last}"))
+    }
+
+    pub fn set(&self, key: &str, value: &str, limit: Duration) -> Result<String, String> {
+        self.cmd(&["SET", key, value], limit)
+    }
+
+    pub fn get(&self, key: &str) -> Result<String, String> {
+        self.cmd(&["GET", key], Duration::from_secs(5))
+    }
+
+    /// The node index leading the shard of `key`, per node 0's view... per any live node's view.
+    pub fn leader_of(&self, shard: usize) -> Option<usize> {
+        for i in (0..self.members.len()).filter(|&i| self.members[i].child.is_some()) {
+            if let Some(shards) = self.shards_of(i) {
+                let leader: u64 = shards.get(shard)?.1.parse().ok()?;
+                return self.members.iter().position(|m| m.id == leader);
+            }
+        }
+        None
+    }
+
+    pub fn dump_logs(&self) {
+        for m in &self.members {
+            let log = std::fs::read_to_string(&m.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("----- node {} log (tail) -----", m.id);
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            if self.members[i].child.is_some() {
+                // A paused node must be resumed to be killed cleanly.
+                let _ = Command::new("kill")
+                    .args([
+                        "-CONT",
+                        &self.members[i]
+                            .child
+                            .as_ref()
+                            .map_or(0, |c| c.id())
+                            .to_string(),
+                    ])
+                    .status();
+            }
+            self.kill(i);
+        }
+        if thread::panicking() {
+            self.dump_logs();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends one command and returns the reply as text: `Ok` for status, bulk and integer replies,
+/// `Err` for error replies and I/O failures.
+pub fn raw_cmd(port: u16, args: &[&str]) -> Result<String, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).map_err(|e| format!("read: {e}"))?;
+    let line = line.trim_end().to_string();
+    match line.chars().next() {
+        Some('+') | Some(':') => Ok(line[1..].to_string()),
+        Some('-') => Err(line[1..].to_string()),
+        Some('$') => {
+            let n: i64 = line[1..].parse().map_err(|_| "bad bulk")?;
+            if n < 0 {
+                return Ok("(nil)".into());
+            }
+            let mut buf = vec![0u8; n as usize + 2];
+            r.read_exact(&mut buf).map_err(|e| e.to_string())?;
+            Ok(String::from_utf8_lossy(&buf[..n as usize]).into_owned())
+        }
+        _ => Err(format!("unexpected reply {line:?}")),
+    }
+}
+
+/// A key whose slot belongs to `shard` (of the test cluster's SHARDS), with `tag` in its name.
+pub fn key_in_shard(shard: usize, tag: &str) -> String {
+    let map = ShardMap::new(SHARDS);
+    (0..)
+        .map(|n| format!("{tag}:{n}"))
+        .find(|k| map.shard_of_slot(key_slot(k.as_bytes())) == shard)
+        .expect("some key maps to every shard")
+}
