@@ -300,6 +300,10 @@ async fn execute_batch(
                 let reply = scan_shards(state, ctx, scan).await;
                 pending.push(Pending::Done(proto, reply));
             }
+            Route::Failover => {
+                let reply = commands::cluster::failover(state).await;
+                pending.push(Pending::Done(proto, reply));
+            }
         }
     }
     state

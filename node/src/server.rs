@@ -14,6 +14,7 @@ use crate::cluster::{LeaderBoard, Topology};
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::raft::group::{self, ReplicationConfig, ShardGroup};
+use crate::raft::meta::Metadata;
 use crate::raft::wal::SyncPolicy;
 use crate::slot::ShardMap;
 
@@ -120,6 +121,8 @@ pub struct ServerState {
     pub topology: Topology,
     /// The last known leader of every shard.
     pub leaders: LeaderBoard,
+    /// The metadata group.
+    pub meta: Metadata,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -214,7 +217,8 @@ impl Server {
             Some(me) => Some(TcpListener::bind(me.raft_addr.as_str()).await?),
             None => None,
         };
-        let shards = group::start(&replication, &topology, &shard_map, raft_listener).await?;
+        let group::Replication { meta, shards } =
+            group::start(&replication, &topology, &shard_map, raft_listener).await?;
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
@@ -231,6 +235,7 @@ impl Server {
             },
             config,
             leaders: LeaderBoard::new(&topology, shard_map.shards()),
+            meta,
             shard_map,
             shards,
             topology,

@@ -266,6 +266,31 @@ fn help() -> Frame {
     Frame::Array(lines.iter().map(|l| Frame::simple(l)).collect())
 }
 
+/// CLUSTER FAILOVER: makes this node the preferred leader of every shard it follows, in the
+/// metadata group; each shard's leader then hands leadership over through Raft (a leadership
+/// transfer, as soon as this node's log has caught up), as Redis moves mastership to the
+/// replica that ran the command. FORCE and TAKEOVER do the same: a shard whose leader is down
+/// elects a new one on its own.
+pub async fn failover(state: &ServerState) -> Frame {
+    let me = state.topology.self_id;
+    let followed: Vec<usize> = (0..state.shards.len())
+        .filter(|&s| state.shards[s].as_ref().is_some_and(|g| !g.is_leader()))
+        .collect();
+    if followed.is_empty() {
+        return Frame::error("ERR You should send CLUSTER FAILOVER to a replica");
+    }
+    match state.meta.set_preferred(&followed, me).await {
+        Ok(epoch) => {
+            tracing::info!(shards = ?followed, epoch, "CLUSTER FAILOVER: this node is now the preferred leader");
+            Frame::ok()
+        }
+        Err(crate::raft::proposer::Refusal::Failed(e)) => e,
+        Err(_) => Frame::error(
+            "TRYAGAIN the metadata group has no leader reachable from this node, try again later",
+        ),
+    }
+}
+
 /// MYSHARDID: the first shard this node leads, else the first it holds a replica of.
 fn my_shard_id(state: &ServerState) -> String {
     let me = state.topology.self_id;

@@ -98,57 +98,66 @@ fn cpu_times() -> (f64, f64) {
 /// One line per shard group: `shardN:role=…,leader=…,term=…,commit=…,applied=…,last_log=…,
 /// snapshot=…,voters=…,lag=…` (lag: per follower, entries behind this leader's last log).
 fn replication(state: &ServerState, out: &mut String) {
-    use openraft::async_runtime::WatchReceiver;
+    let epoch = state.meta.current().map_or(0, |m| m.epoch);
+    let _ = write!(out, "meta_epoch:{epoch}\r\n");
+    group_line(out, "meta", state.meta.group());
     let _ = write!(out, "shard_groups:{}\r\n", state.shards.len());
     for (i, group) in state.shards.iter().enumerate() {
-        let Some(group) = group else {
-            let _ = write!(out, "shard{i}:role=none\r\n");
-            continue;
-        };
-        let m = group.raft.metrics().borrow_watched().clone();
-        let idx = |l: Option<openraft::type_config::alias::LogIdOf<crate::raft::ShardTC>>| {
-            l.map_or(0, |l| l.index())
-        };
-        let role = if m.state.is_leader() {
-            "leader"
-        } else if m.state.is_follower() {
-            "follower"
-        } else if m.state.is_candidate() {
-            "candidate"
-        } else {
-            "learner"
-        };
-        let voters: Vec<String> = m
-            .membership_config
-            .voter_ids()
-            .map(|v| v.to_string())
-            .collect();
-        let last_log = m.last_log_index.unwrap_or(0);
-        let lag: Vec<String> = m
-            .replication
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .filter(|(id, _)| **id != m.id)
-                    .map(|(id, matched)| {
-                        let matched = matched.as_ref().map_or(0, |l| l.index());
-                        format!("{id}:{}", last_log.saturating_sub(matched))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "shard{i}:role={role},leader={},term={},commit={},applied={},last_log={last_log},snapshot={},voters={},lag={}\r\n",
-            m.current_leader.map_or("none".to_string(), |l| l.to_string()),
-            m.current_term,
-            idx(m.local_committed.max(m.cluster_committed)),
-            idx(m.last_applied),
-            idx(m.snapshot),
-            voters.join("/"),
-            if lag.is_empty() { "-".to_string() } else { lag.join("/") },
-        );
+        match group {
+            Some(group) => group_line(out, &format!("shard{i}"), group),
+            None => {
+                let _ = write!(out, "shard{i}:role=none\r\n");
+            }
+        }
     }
+}
+
+/// One group's line of INFO replication: role, leader, term, indexes, voters, follower lag.
+fn group_line(out: &mut String, name: &str, group: &crate::raft::group::ShardGroup) {
+    use openraft::async_runtime::WatchReceiver;
+    let m = group.raft.metrics().borrow_watched().clone();
+    let idx = |l: Option<openraft::type_config::alias::LogIdOf<crate::raft::ShardTC>>| {
+        l.map_or(0, |l| l.index())
+    };
+    let role = if m.state.is_leader() {
+        "leader"
+    } else if m.state.is_follower() {
+        "follower"
+    } else if m.state.is_candidate() {
+        "candidate"
+    } else {
+        "learner"
+    };
+    let voters: Vec<String> = m
+        .membership_config
+        .voter_ids()
+        .map(|v| v.to_string())
+        .collect();
+    let last_log = m.last_log_index.unwrap_or(0);
+    let lag: Vec<String> = m
+        .replication
+        .as_ref()
+        .map(|r| {
+            r.iter()
+                .filter(|(id, _)| **id != m.id)
+                .map(|(id, matched)| {
+                    let matched = matched.as_ref().map_or(0, |l| l.index());
+                    format!("{id}:{}", last_log.saturating_sub(matched))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "{name}:role={role},leader={},term={},commit={},applied={},last_log={last_log},snapshot={},voters={},lag={}\r\n",
+        m.current_leader.map_or("none".to_string(), |l| l.to_string()),
+        m.current_term,
+        idx(m.local_committed.max(m.cluster_committed)),
+        idx(m.last_applied),
+        idx(m.snapshot),
+        voters.join("/"),
+        if lag.is_empty() { "-".to_string() } else { lag.join("/") },
+    );
 }
 
 /// Renders INFO for `sections` (empty = default) from the server state and shard counters.

@@ -118,6 +118,9 @@ pub enum Route {
     All(ShardCommand, Merge),
     /// SCAN: shard after shard from the cursor's slot, after everything queued before it.
     Scan(keys::ScanArgs),
+    /// CLUSTER FAILOVER [FORCE|TAKEOVER]: this node becomes the preferred leader of the shards
+    /// it follows (see [`cluster::failover`]).
+    Failover,
 }
 
 /// The reply to a command name that is not in the table.
@@ -236,6 +239,13 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
             | "copy"
             | "cluster|countkeysinslot"
             | "cluster|getkeysinslot" => KeyCommand::parse(name, argv).map(ShardCommand::Key),
+            "cluster|failover" => {
+                return match argv.get(2) {
+                    None => Route::Failover,
+                    Some(o) if args::is(o, "force") || args::is(o, "takeover") => Route::Failover,
+                    Some(_) => Route::Reply(errors::syntax()),
+                }
+            }
             "info" => {
                 let sections = argv[1..]
                     .iter()

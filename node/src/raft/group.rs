@@ -12,11 +12,12 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::{BasicNode, Config, Instant as _, ReadPolicy, SnapshotPolicy};
 
 use super::log_store::{CompactionGate, GroupLog, LogStore};
+use super::meta::{ClusterMeta, Metadata, META_TAG};
 use super::proposer::{Answer, Proposer, Refusal};
 use super::state_machine::ShardSm;
 use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
 use super::wal::{SyncPolicy, Wal};
-use super::{expiry, shard_group, ShardRaft};
+use super::{expiry, shard_group, GroupId, ShardRaft, META_GROUP};
 use crate::cluster::Topology;
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::shard::keyspace::Keyspace;
@@ -81,59 +82,59 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
     Ok(Arc::new(config.validate().map_err(io::Error::other)?))
 }
 
-/// Starts the WAL, replays it, and starts an actor and a Raft group for every shard this node
-/// holds a replica of (`None` for the others). A group found on disk resumes; a new cluster's
-/// groups are initialized by its bootstrap node (the smallest id) with their replicas as voters,
-/// never twice. When the cluster has other nodes the Raft transport serves on `raft_listener`.
-pub async fn start(
-    config: &ReplicationConfig,
-    topology: &Topology,
-    shard_map: &ShardMap,
-    raft_listener: Option<tokio::net::TcpListener>,
-) -> io::Result<Vec<Option<ShardGroup>>> {
-    std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
-    let (wal, records) = Wal::open(&config.data_dir.join("wal"), config.sync, 64 << 20)?;
-    let mut logs: HashMap<u64, GroupLog> = HashMap::new();
-    for r in records {
-        logs.entry(r.group).or_default().replay(r.kind, &r.body)?;
-    }
-    let raft_config = raft_config(config.snapshot_logs)?;
-    let identity = Identity {
-        cluster_id: topology.cluster_id,
-        node_id: topology.self_id,
-    };
-    let peers = Peers::new(identity);
-    let service = TransportService::new(topology.cluster_id);
-    let gate = CompactionGate::default();
-    let mut stores = Vec::new();
-    let mut groups = Vec::with_capacity(shard_map.shards());
-    for s in 0..shard_map.shards() {
-        if !topology.is_local(s) {
-            groups.push(None);
-            continue;
-        }
-        let group = shard_group(s);
-        let (first, last) = shard_map.slot_range(s);
-        let shard = ShardHandle::spawn(Keyspace::new(first, last), config.shard_queue);
+/// A node's replication: the metadata group and its shard groups.
+pub struct Replication {
+    /// The metadata group (see [`super::meta`]).
+    pub meta: Metadata,
+    /// Shard groups by shard index; `None` where this node holds no replica.
+    pub shards: Vec<Option<ShardGroup>>,
+}
+
+/// What every group of a node is opened with.
+struct Opener<'a> {
+    config: &'a ReplicationConfig,
+    topology: &'a Topology,
+    raft_config: Arc<Config>,
+    peers: Arc<Peers>,
+    service: &'a TransportService,
+    wal: Wal,
+    gate: CompactionGate,
+    logs: HashMap<u64, GroupLog>,
+    stores: Vec<LogStore>,
+}
+
+impl Opener<'_> {
+    /// Starts the actor and the Raft group `group` over `keyspace`. A group found on disk
+    /// resumes; a new cluster's group is initialized by its bootstrap node with `voters`, never
+    /// twice. `expiry`: the leader proposes expirations (shard groups).
+    async fn open(
+        &mut self,
+        group: GroupId,
+        keyspace: Keyspace,
+        voters: Vec<u64>,
+        expiry: bool,
+    ) -> io::Result<ShardGroup> {
+        let config = self.config;
+        let topology = self.topology;
+        let shard = ShardHandle::spawn(keyspace, config.shard_queue);
         let sm = ShardSm::new(shard.clone(), snapshot_path(&config.data_dir, group));
-        let replayed = logs.remove(&group).unwrap_or_default();
-        let log = LogStore::new(group, replayed, wal.clone(), gate.clone());
-        stores.push(log.clone());
-        let network = GrpcNetwork::new(group, peers.clone());
+        let replayed = self.logs.remove(&group).unwrap_or_default();
+        let log = LogStore::new(group, replayed, self.wal.clone(), self.gate.clone());
+        self.stores.push(log.clone());
+        let network = GrpcNetwork::new(group, self.peers.clone());
         let raft = ShardRaft::new(
             topology.self_id,
-            raft_config.clone(),
+            self.raft_config.clone(),
             network,
             log.clone(),
             sm,
         )
         .await
         .map_err(io::Error::other)?;
-        service.register(group, raft.clone());
+        self.service.register(group, raft.clone());
         let initialized = raft.is_initialized().await.map_err(io::Error::other)?;
         if !initialized && topology.bootstrapper() == topology.self_id {
-            let members: BTreeMap<u64, BasicNode> = topology
-                .replicas_of(s)
+            let members: BTreeMap<u64, BasicNode> = voters
                 .into_iter()
                 .filter_map(|id| topology.node(id))
                 .map(|n| {
@@ -145,40 +146,118 @@ pub async fn start(
                 tracing::warn!(group, error = %e, "group initialization");
             }
         }
-        tokio::spawn(snapshot_by_size(log.clone(), raft.clone()));
+        tokio::spawn(snapshot_by_size(log, raft.clone()));
         let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
-        tokio::spawn(expiry::run(
-            shard.clone(),
-            raft.clone(),
-            proposer.clone(),
-            config.hz,
-            config.max_bulk_len,
-        ));
-        groups.push(Some(ShardGroup {
+        if expiry {
+            tokio::spawn(expiry::run(
+                shard.clone(),
+                raft.clone(),
+                proposer.clone(),
+                config.hz,
+                config.max_bulk_len,
+            ));
+        }
+        Ok(ShardGroup {
             shard,
             raft,
             proposer,
             commit_timeout: config.commit_timeout,
             confirmed_term: Arc::new(AtomicU64::new(0)),
-        }));
+        })
     }
-    if let Some(listener) = raft_listener {
-        tokio::spawn(transport::serve(service, listener));
-        tokio::spawn(balance_leaders(groups.clone(), topology.clone()));
-    }
-    tokio::spawn(compact_wal(wal, gate, stores));
-    Ok(groups)
 }
 
-/// Moves each shard's leadership to its preferred node (see [`Topology::preferred_leader`]) once
-/// that node is a caught-up voter, so leaders stay spread over the nodes after start-up and after
-/// a failed node comes back. Runs on every node; each acts only on the groups it leads.
-async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology) {
+/// Starts the WAL, replays it, and starts the metadata group and an actor and a Raft group for
+/// every shard this node holds a replica of. When the cluster has other nodes the Raft
+/// transport serves on `raft_listener`.
+pub async fn start(
+    config: &ReplicationConfig,
+    topology: &Topology,
+    shard_map: &ShardMap,
+    raft_listener: Option<tokio::net::TcpListener>,
+) -> io::Result<Replication> {
+    std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
+    let (wal, records) = Wal::open(&config.data_dir.join("wal"), config.sync, 64 << 20)?;
+    let mut logs: HashMap<u64, GroupLog> = HashMap::new();
+    for r in records {
+        logs.entry(r.group).or_default().replay(r.kind, &r.body)?;
+    }
+    let identity = Identity {
+        cluster_id: topology.cluster_id,
+        node_id: topology.self_id,
+    };
+    let service = TransportService::new(topology.cluster_id);
+    let mut opener = Opener {
+        config,
+        topology,
+        raft_config: raft_config(config.snapshot_logs)?,
+        peers: Peers::new(identity),
+        service: &service,
+        wal: wal.clone(),
+        gate: CompactionGate::default(),
+        logs,
+        stores: Vec::new(),
+    };
+    let meta_slot = crate::slot::key_slot(META_TAG);
+    let everyone = topology.nodes.iter().map(|n| n.id).collect();
+    let meta_group = opener
+        .open(
+            META_GROUP,
+            Keyspace::new(meta_slot, meta_slot),
+            everyone,
+            false,
+        )
+        .await?;
+    let meta = Metadata::start(
+        meta_group,
+        ClusterMeta::from_topology(topology, shard_map.shards()),
+    );
+    let mut groups = Vec::with_capacity(shard_map.shards());
+    for s in 0..shard_map.shards() {
+        if !topology.is_local(s) {
+            groups.push(None);
+            continue;
+        }
+        let (first, last) = shard_map.slot_range(s);
+        let group = opener
+            .open(
+                shard_group(s),
+                Keyspace::new(first, last),
+                topology.replicas_of(s),
+                true,
+            )
+            .await?;
+        groups.push(Some(group));
+    }
+    let Opener { gate, stores, .. } = opener;
+    if let Some(listener) = raft_listener {
+        tokio::spawn(transport::serve(service, listener));
+        tokio::spawn(balance_leaders(
+            groups.clone(),
+            topology.clone(),
+            meta.clone(),
+        ));
+    }
+    tokio::spawn(compact_wal(wal, gate, stores));
+    Ok(Replication {
+        meta,
+        shards: groups,
+    })
+}
+
+/// Moves each shard's leadership to its preferred node — as the metadata group records it
+/// (CLUSTER FAILOVER changes it), else as the placement computes it
+/// ([`Topology::preferred_leader`]) — once that node is a caught-up voter, so leaders stay spread
+/// over the nodes after start-up and after a failed node comes back. Runs on every node; each
+/// acts only on the groups it leads.
+async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology, meta: Metadata) {
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(BALANCE_INTERVAL).await;
         for (s, group) in groups.iter().enumerate() {
             let Some(group) = group else { continue };
-            let preferred = topology.preferred_leader(s);
+            let preferred = meta
+                .preferred_leader(s)
+                .unwrap_or_else(|| topology.preferred_leader(s));
             if preferred == topology.self_id || !group.raft.is_leader() {
                 continue;
             }
@@ -202,6 +281,9 @@ async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology) {
         }
     }
 }
+
+/// How often leaders check that they are where the metadata wants them.
+const BALANCE_INTERVAL: Duration = Duration::from_millis(500);
 
 fn snapshot_path(dir: &Path, group: u64) -> PathBuf {
     dir.join("snapshots").join(format!("group-{group}.snap"))

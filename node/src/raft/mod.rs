@@ -11,6 +11,7 @@ pub mod codec;
 pub mod expiry;
 pub mod group;
 pub mod log_store;
+pub mod meta;
 pub mod proposer;
 pub mod state_machine;
 pub mod transport;
@@ -66,6 +67,9 @@ pub type ShardRaft = openraft::Raft<ShardTC, state_machine::ShardSm>;
 
 /// Identifies a Raft group on a node: 0 is the metadata group, shard `i` is group `i + 1`.
 pub type GroupId = u64;
+
+/// The group id of the metadata group.
+pub const META_GROUP: GroupId = 0;
 
 /// The group id of shard `shard`.
 pub fn shard_group(shard: usize) -> GroupId {
