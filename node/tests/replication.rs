@@ -176,3 +176,46 @@ fn readonly_connections_read_from_followers() {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `expired_at` of shard `shard` in node `i`'s INFO replication: the log index of the last entry
+/// that deleted expired keys.
+fn expired_at(cluster: &Cluster, i: usize, shard: usize) -> Option<u64> {
+    let info = raw_cmd(cluster.port(i), &["INFO", "replication"]).ok()?;
+    let line = info
+        .lines()
+        .find(|l| l.starts_with(&format!("shard{shard}:")))?;
+    line.split(',')
+        .find_map(|kv| kv.strip_prefix("expired_at="))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[test]
+fn an_expired_key_is_deleted_at_the_same_log_index_on_every_replica() {
+    let cluster = Cluster::start("");
+    let shard = 1;
+    let key = key_in_shard(shard, "ttl");
+    let slot = shardis::slot::key_slot(key.as_bytes()).to_string();
+    let before: Vec<Option<u64>> = (0..3).map(|i| expired_at(&cluster, i, shard)).collect();
+    assert!(before.iter().all(|e| *e == Some(0)), "{before:?}");
+    cluster
+        .cmd(&["SET", &key, "v", "PX", "100"], Duration::from_secs(5))
+        .expect("set");
+    // Physically deleted on every replica (COUNTKEYSINSLOT counts stored keys, expired or not)
+    // by an expiry entry of the leader.
+    let stored = |i: usize| raw_cmd(cluster.port(i), &["CLUSTER", "COUNTKEYSINSLOT", &slot]);
+    let deleted = |i: usize| {
+        stored(i).as_deref() == Ok("0") && expired_at(&cluster, i, shard).is_some_and(|e| e > 0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(0..3).all(deleted) {
+        assert!(Instant::now() < deadline, "the expired key was never deleted");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let after: Vec<Option<u64>> = (0..3).map(|i| expired_at(&cluster, i, shard)).collect();
+    assert!(
+        after[0].is_some_and(|e| e > 0) && after.iter().all(|e| *e == after[0]),
+        "every replica deleted it at the same log index: {after:?}"
+    );
+}

@@ -149,7 +149,7 @@ fn group_line(out: &mut String, name: &str, group: &crate::raft::group::ShardGro
         .unwrap_or_default();
     let _ = write!(
         out,
-        "{name}:role={role},leader={},term={},commit={},applied={},last_log={last_log},snapshot={},voters={},lag={}\r\n",
+        "{name}:role={role},leader={},term={},commit={},applied={},last_log={last_log},snapshot={},voters={},lag={},expired_at={}\r\n",
         m.current_leader.map_or("none".to_string(), |l| l.to_string()),
         m.current_term,
         idx(m.local_committed.max(m.cluster_committed)),
@@ -157,6 +157,11 @@ fn group_line(out: &mut String, name: &str, group: &crate::raft::group::ShardGro
         idx(m.snapshot),
         voters.join("/"),
         if lag.is_empty() { "-".to_string() } else { lag.join("/") },
+        group
+            .shard
+            .counters
+            .last_expiry_index
+            .load(std::sync::atomic::Ordering::Relaxed),
     );
 }
 

@@ -8,7 +8,7 @@
 
 pub mod keyspace;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use openraft::type_config::alias::{LogIdOf, StoredMembershipOf};
 use openraft::{EntryPayload, RaftTypeConfig};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::commands::keys::KeyCommand;
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 use crate::raft::{codec, ShardResponse, ShardTC};
@@ -127,18 +128,29 @@ pub enum ShardMsg {
 /// Most messages handled per wake-up before the actor yields.
 const DRAIN_CAP: usize = 256;
 
+/// What a shard actor publishes about itself without being asked.
+#[derive(Default)]
+pub struct ShardCounters {
+    /// Log index of the last applied entry that deleted expired keys (0: none yet). Every
+    /// replica applies the same expiry entries, so this is the same on all of them.
+    pub last_expiry_index: AtomicU64,
+}
+
 /// The sending side of a shard actor's channel.
 #[derive(Clone)]
 pub struct ShardHandle {
     tx: mpsc::Sender<ShardMsg>,
+    /// Published by the actor.
+    pub counters: Arc<ShardCounters>,
 }
 
 impl ShardHandle {
     /// Starts the actor for `keyspace` on the current runtime, with a channel of `queue` messages.
     pub fn spawn(keyspace: Keyspace, queue: usize) -> ShardHandle {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(keyspace, rx));
-        ShardHandle { tx }
+        let counters = Arc::new(ShardCounters::default());
+        tokio::spawn(run(keyspace, rx, counters.clone()));
+        ShardHandle { tx, counters }
     }
 
     /// Sends any message; false if the shard has stopped.
@@ -169,14 +181,16 @@ pub struct ShardState {
     pub ks: Keyspace,
     applied: Option<LogIdOf<ShardTC>>,
     membership: StoredMembershipOf<ShardTC>,
+    counters: Arc<ShardCounters>,
 }
 
 impl ShardState {
-    fn new(ks: Keyspace) -> ShardState {
+    fn new(ks: Keyspace, counters: Arc<ShardCounters>) -> ShardState {
         ShardState {
             ks,
             applied: None,
             membership: Default::default(),
+            counters,
         }
     }
 
@@ -191,6 +205,14 @@ impl ShardState {
             let reply = match entry.payload {
                 EntryPayload::Blank => ShardResponse::default(),
                 EntryPayload::Normal(req) => {
+                    let expires = req.batches.iter().flat_map(|b| &b.cmds).any(|c| {
+                        matches!(c, ShardCommand::Key(KeyCommand::ExpireDue(_)))
+                    });
+                    if expires {
+                        self.counters
+                            .last_expiry_index
+                            .store(entry.log_id.index(), Ordering::Relaxed);
+                    }
                     let ks = &mut self.ks;
                     ShardResponse(
                         req.batches
@@ -248,8 +270,8 @@ impl ShardState {
     }
 }
 
-async fn run(ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>) {
-    let mut state = ShardState::new(ks);
+async fn run(ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, counters: Arc<ShardCounters>) {
+    let mut state = ShardState::new(ks, counters);
     let mut scratch = Vec::new();
     while let Some(msg) = rx.recv().await {
         state.handle(msg, &mut scratch);
