@@ -210,7 +210,10 @@ fn an_expired_key_is_deleted_at_the_same_log_index_on_every_replica() {
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     while !(0..3).all(deleted) {
-        assert!(Instant::now() < deadline, "the expired key was never deleted");
+        assert!(
+            Instant::now() < deadline,
+            "the expired key was never deleted"
+        );
         thread::sleep(Duration::from_millis(20));
     }
     let after: Vec<Option<u64>> = (0..3).map(|i| expired_at(&cluster, i, shard)).collect();

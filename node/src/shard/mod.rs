@@ -205,9 +205,11 @@ impl ShardState {
             let reply = match entry.payload {
                 EntryPayload::Blank => ShardResponse::default(),
                 EntryPayload::Normal(req) => {
-                    let expires = req.batches.iter().flat_map(|b| &b.cmds).any(|c| {
-                        matches!(c, ShardCommand::Key(KeyCommand::ExpireDue(_)))
-                    });
+                    let expires = req
+                        .batches
+                        .iter()
+                        .flat_map(|b| &b.cmds)
+                        .any(|c| matches!(c, ShardCommand::Key(KeyCommand::ExpireDue(_))));
                     if expires {
                         self.counters
                             .last_expiry_index

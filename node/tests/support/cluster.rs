@@ -163,6 +163,36 @@ impl Cluster {
         }
     }
 
+    /// Waits until the running nodes agree on the shards' leaders and every running node
+    /// leads at least one shard (leaders move to their preferred nodes after start-up).
+    pub fn wait_balanced(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let running: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].child.is_some())
+            .collect();
+        loop {
+            let views: Vec<Option<Vec<String>>> = running
+                .iter()
+                .map(|&i| {
+                    self.shards_of(i)
+                        .map(|s| s.into_iter().map(|(_, leader, _, _)| leader).collect())
+                })
+                .collect();
+            let agreed = views.windows(2).all(|w| w[0] == w[1]);
+            if let (true, Some(Some(leaders))) = (agreed, views.first()) {
+                let spread = running.iter().all(|&i| {
+                    let id = self.members[i].id.to_string();
+                    leaders.contains(&id)
+                });
+                if spread {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "leaders never spread: {views:?}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Runs a command against the cluster like a cluster client: any live node first, following
     /// MOVED, retrying TRYAGAIN and unreachable nodes until `limit`.
     pub fn cmd(&self, args: &[&str], limit: Duration) -> Result<String, String> {
