@@ -67,11 +67,6 @@ impl Topology {
         self.replicas_of(shard).contains(&self.self_id)
     }
 
-    /// The node that initializes the groups of a new cluster: the one with the smallest id.
-    pub fn bootstrapper(&self) -> u64 {
-        self.nodes[0].id
-    }
-
     /// A member by id.
     pub fn node(&self, id: u64) -> Option<&NodeConfig> {
         self.nodes.iter().find(|n| n.id == id)

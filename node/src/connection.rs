@@ -397,7 +397,7 @@ async fn flush(
                     Ok(()) => return group.shard.send(Batch { ctx, cmds, gather }).await,
                     Err(refusal) => refusal,
                 },
-                None => Refusal::NotLeader(Some(state.topology.preferred_leader(shard))),
+                None => Refusal::NotLeader(state.leaders.get(shard).map(|(leader, _)| leader)),
             };
             let answers = cmds
                 .into_iter()
@@ -423,7 +423,7 @@ async fn flush(
                     }
                 }
             }
-            None => Refusal::NotLeader(Some(state.topology.preferred_leader(shard))),
+            None => Refusal::NotLeader(state.leaders.get(shard).map(|(leader, _)| leader)),
         };
         slots
             .into_iter()

@@ -120,7 +120,7 @@ pub struct ServerState {
     /// The cluster's members and shard placement.
     pub topology: Topology,
     /// The last known leader of every shard.
-    pub leaders: LeaderBoard,
+    pub leaders: Arc<LeaderBoard>,
     /// The metadata group.
     pub meta: Metadata,
     /// Connected clients by id.
@@ -217,8 +217,15 @@ impl Server {
             Some(me) => Some(TcpListener::bind(me.raft_addr.as_str()).await?),
             None => None,
         };
-        let group::Replication { meta, shards } =
-            group::start(&replication, &topology, &shard_map, raft_listener).await?;
+        let leaders = Arc::new(LeaderBoard::new(&topology, shard_map.shards()));
+        let group::Replication { meta, shards } = group::start(
+            &replication,
+            &topology,
+            &shard_map,
+            raft_listener,
+            leaders.clone(),
+        )
+        .await?;
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::rng();
@@ -234,7 +241,7 @@ impl Server {
                 requirepass: RwLock::new(config.requirepass.clone()),
             },
             config,
-            leaders: LeaderBoard::new(&topology, shard_map.shards()),
+            leaders,
             meta,
             shard_map,
             shards,

@@ -152,8 +152,8 @@ fn redis_py_cluster_client_follows_a_failover_and_reads_from_replicas() {
     );
     let child = Command::new(&python)
         .arg(script)
-        .arg(cluster.port(0).to_string())
         .arg("7")
+        .args((0..3).map(|i| cluster.port(i).to_string()))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -366,3 +366,102 @@ fn a_leadership_change_shows_on_every_node_within_a_second() {
         thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn cluster_failover_moves_every_followed_shard_to_the_node_and_it_stays() {
+    let cluster = Cluster::start("");
+    balanced_view(&cluster);
+    // Node 3 (index 2) is never the metadata group's first leader: its request is forwarded.
+    let port = cluster.port(2);
+    let mut c = RawClient::connect(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = text(&c.cmd_str(&["CLUSTER", "FAILOVER"]));
+        if reply == "+OK\r\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "CLUSTER FAILOVER: {reply}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let all_led_by_it = |view: &[(u16, u16, Vec<u16>)]| view.iter().all(|(_, _, n)| n[0] == port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(0..3).all(|i| all_led_by_it(&cluster_slots(cluster.port(i)))) {
+        assert!(
+            Instant::now() < deadline,
+            "leadership never moved: {:?}",
+            cluster_slots(port)
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    // The leader balancer does not move it back: the metadata names this node now.
+    thread::sleep(Duration::from_secs(2));
+    assert!(all_led_by_it(&cluster_slots(cluster.port(0))));
+    let info = text(&c.cmd_str(&["INFO", "replication"]));
+    assert!(!info.contains("meta_epoch:1\r\n"), "epoch bumped: {info}");
+    assert_eq!(
+        text(&c.cmd_str(&["CLUSTER", "FAILOVER"])),
+        "-ERR You should send CLUSTER FAILOVER to a replica\r\n"
+    );
+    // Writes keep working through the new leader.
+    let key = key_in_shard(0, "after-failover");
+    assert_eq!(text(&c.cmd_str(&["SET", &key, "v"])), "+OK\r\n");
+}
+
+#[test]
+fn a_node_without_a_replica_of_a_shard_shows_its_new_leader_too() {
+    // 5 nodes, 3 replicas per shard: shard 0 lives on nodes 1-3, so nodes 4 and 5 only hear of
+    // its leader from their peers.
+    let mut cluster = Cluster::start_n(5, "");
+    let map = ShardMap::new(SHARDS);
+    let slot = map.slot_range(0).0;
+    let outsider = 4;
+    assert_eq!(
+        cluster.shards_of(outsider).expect("info")[0].0,
+        "none",
+        "node 5 holds no replica of shard 0"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let old = loop {
+        let leader = cluster.leader_of(0).expect("leader");
+        if leader_port(&cluster_slots(cluster.port(outsider)), slot) == Some(cluster.port(leader)) {
+            break leader;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 5 never learned shard 0's leader"
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    cluster.kill(old);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let elected = loop {
+        if let Some(new) = cluster.leader_of(0).filter(|&l| l != old) {
+            break cluster.port(new);
+        }
+        assert!(Instant::now() < deadline, "no new leader");
+        thread::sleep(Duration::from_millis(10));
+    };
+    let t0 = Instant::now();
+    loop {
+        let shown = leader_port(&cluster_slots(cluster.port(outsider)), slot);
+        if shown == Some(elected) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "node 5 still shows {shown:?} after {:?}, new leader {elected}",
+            t0.elapsed()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    // And it redirects a write there.
+    let key = key_in_shard(0, "outsider");
+    let reply = text(&RawClient::connect(cluster.port(outsider)).cmd_str(&["SET", &key, "v"]));
+    assert_eq!(
+        reply,
+        format!(
+            "-MOVED {} 127.0.0.1:{elected}\r\n",
+            key_slot(key.as_bytes())
+        )
+    );
+}

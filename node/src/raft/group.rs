@@ -18,8 +18,9 @@ use super::state_machine::ShardSm;
 use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
 use super::wal::{SyncPolicy, Wal};
 use super::{expiry, shard_group, GroupId, ShardRaft, META_GROUP};
-use crate::cluster::Topology;
+use crate::cluster::{LeaderBoard, Topology};
 use crate::commands::{ApplyCtx, ShardCommand};
+use crate::protocol::Frame;
 use crate::shard::keyspace::Keyspace;
 use crate::shard::ShardHandle;
 use crate::slot::ShardMap;
@@ -59,6 +60,10 @@ pub struct ShardGroup {
     commit_timeout: Duration,
     /// The term in which a full linearizability check last succeeded (see [`ShardGroup::read_barrier`]).
     confirmed_term: Arc<AtomicU64>,
+    /// The group's id.
+    group: GroupId,
+    /// The node's links to its peers (for forwarded writes).
+    peers: Arc<Peers>,
 }
 
 /// How long after the last quorum acknowledgement a leader still serves reads on its own: less
@@ -105,8 +110,8 @@ struct Opener<'a> {
 
 impl Opener<'_> {
     /// Starts the actor and the Raft group `group` over `keyspace`. A group found on disk
-    /// resumes; a new cluster's group is initialized by its bootstrap node with `voters`, never
-    /// twice. `expiry`: the leader proposes expirations (shard groups).
+    /// resumes; a new cluster's group is initialized with `voters` by the voter with the
+    /// smallest id, never twice. `expiry`: the leader proposes expirations (shard groups).
     async fn open(
         &mut self,
         group: GroupId,
@@ -133,7 +138,8 @@ impl Opener<'_> {
         .map_err(io::Error::other)?;
         self.service.register(group, raft.clone());
         let initialized = raft.is_initialized().await.map_err(io::Error::other)?;
-        if !initialized && topology.bootstrapper() == topology.self_id {
+        let bootstrapper = voters.iter().min().copied();
+        if !initialized && bootstrapper == Some(topology.self_id) {
             let members: BTreeMap<u64, BasicNode> = voters
                 .into_iter()
                 .filter_map(|id| topology.node(id))
@@ -148,6 +154,7 @@ impl Opener<'_> {
         }
         tokio::spawn(snapshot_by_size(log, raft.clone()));
         let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
+        self.service.register_writer(group, proposer.clone());
         if expiry {
             tokio::spawn(expiry::run(
                 shard.clone(),
@@ -163,18 +170,21 @@ impl Opener<'_> {
             proposer,
             commit_timeout: config.commit_timeout,
             confirmed_term: Arc::new(AtomicU64::new(0)),
+            group,
+            peers: self.peers.clone(),
         })
     }
 }
 
 /// Starts the WAL, replays it, and starts the metadata group and an actor and a Raft group for
 /// every shard this node holds a replica of. When the cluster has other nodes the Raft
-/// transport serves on `raft_listener`.
+/// transport serves on `raft_listener`; leaders that peers report go to `leaders`.
 pub async fn start(
     config: &ReplicationConfig,
     topology: &Topology,
     shard_map: &ShardMap,
     raft_listener: Option<tokio::net::TcpListener>,
+    leaders: Arc<LeaderBoard>,
 ) -> io::Result<Replication> {
     std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
     let (wal, records) = Wal::open(&config.data_dir.join("wal"), config.sync, 64 << 20)?;
@@ -186,7 +196,7 @@ pub async fn start(
         cluster_id: topology.cluster_id,
         node_id: topology.self_id,
     };
-    let service = TransportService::new(topology.cluster_id);
+    let service = TransportService::new(topology.cluster_id, leaders);
     let mut opener = Opener {
         config,
         topology,
@@ -229,8 +239,16 @@ pub async fn start(
             .await?;
         groups.push(Some(group));
     }
-    let Opener { gate, stores, .. } = opener;
+    let Opener {
+        gate,
+        stores,
+        peers,
+        ..
+    } = opener;
     if let Some(listener) = raft_listener {
+        if (0..shard_map.shards()).any(|s| !topology.is_local(s)) {
+            tokio::spawn(exchange_leaders(service.clone(), peers, topology.clone()));
+        }
         tokio::spawn(transport::serve(service, listener));
         tokio::spawn(balance_leaders(
             groups.clone(),
@@ -277,6 +295,45 @@ async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology, me
                     "handing leadership to the preferred node"
                 );
                 let _ = group.raft.trigger().transfer_leader(preferred).await;
+            }
+        }
+    }
+}
+
+/// How often a node tells its peers which shard leaders it knows (and learns theirs).
+const LEADER_EXCHANGE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// For the shards a node holds no replica of: every [`LEADER_EXCHANGE_INTERVAL`], tells every
+/// peer the leaders of this node's groups and learns theirs (the highest term wins), so that
+/// CLUSTER SLOTS and MOVED replies name the current leader of every shard within a second of an
+/// election. Runs only when some shard has no replica here.
+async fn exchange_leaders(service: TransportService, peers: Arc<Peers>, topology: Topology) {
+    let others: Vec<_> = topology
+        .nodes
+        .iter()
+        .filter(|n| n.id != topology.self_id)
+        .cloned()
+        .collect();
+    loop {
+        tokio::time::sleep(LEADER_EXCHANGE_INTERVAL).await;
+        let Ok(payload) = super::codec::encode(&service.leader_hints()) else {
+            continue;
+        };
+        let calls = others.iter().map(|n| {
+            let rpc = proto::raft::GroupRpc {
+                group_id: META_GROUP,
+                kind: proto::raft::RpcKind::Leaders as i32,
+                payload: payload.clone().into(),
+            };
+            peers.request(n.id, &n.raft_addr, rpc, LEADER_EXCHANGE_INTERVAL * 2)
+        });
+        for reply in futures_util::future::join_all(calls)
+            .await
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(hints) = super::codec::decode::<Vec<(GroupId, u64, u64)>>(&reply.payload) {
+                service.learn_leaders(&hints);
             }
         }
     }
@@ -351,6 +408,54 @@ impl ShardGroup {
     /// replies once the log entry holding them is committed and applied.
     pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
         self.proposer.write(ctx, cmds).await
+    }
+
+    /// Like [`ShardGroup::write`], but when another node leads the group the batch is forwarded
+    /// to it over the Raft transport (for node-internal writes such as the metadata's, which
+    /// cannot answer MOVED to a client).
+    pub async fn write_anywhere(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
+        let me = *self.raft.node_id();
+        match self.write(ctx, cmds.clone()).await {
+            Err(Refusal::NotLeader(Some(leader))) if leader != me => {
+                self.forward(leader, ctx, cmds).await
+            }
+            answer => answer,
+        }
+    }
+
+    async fn forward(&self, leader: u64, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
+        let addr = {
+            let m = self.raft.metrics();
+            let m = m.borrow_watched();
+            m.membership_config
+                .membership()
+                .get_node(&leader)
+                .map(|n| n.addr.clone())
+        };
+        let Some(addr) = addr else {
+            return Err(Refusal::NotLeader(Some(leader)));
+        };
+        let batch = super::ClientBatch { ctx, cmds };
+        let payload = super::codec::encode(&batch)
+            .map_err(|e| Refusal::Failed(Frame::error_owned(format!("ERR {e}"))))?;
+        let rpc = proto::raft::GroupRpc {
+            group_id: self.group,
+            kind: proto::raft::RpcKind::Propose as i32,
+            payload: payload.into(),
+        };
+        let timeout = self.commit_timeout + Duration::from_secs(1);
+        match self.peers.request(leader, &addr, rpc, timeout).await {
+            Ok(reply) if reply.error.is_empty() => super::codec::decode::<Answer>(&reply.payload)
+                .unwrap_or(Err(Refusal::NotLeader(None))),
+            Ok(reply) => {
+                tracing::debug!(leader, error = %reply.error, "forwarded write refused");
+                Err(Refusal::NotLeader(None))
+            }
+            Err(e) => {
+                tracing::debug!(leader, error = %e, "forwarded write failed");
+                Err(Refusal::NotLeader(None))
+            }
+        }
     }
 
     /// True when this node leads the group now (as far as it knows).

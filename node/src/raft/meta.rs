@@ -232,7 +232,7 @@ impl Metadata {
     }
 
     /// Makes `node` the preferred leader of `shards` and bumps the epoch, in one log entry of
-    /// the metadata group. Only the group's leader can do it (others get `NotLeader`).
+    /// the metadata group (forwarded to the group's leader when that is another node).
     pub async fn set_preferred(&self, shards: &[usize], node: u64) -> Result<u64, Refusal> {
         let mut meta = match self.read_local().await {
             Some(m) => m,
@@ -260,7 +260,7 @@ impl Metadata {
             now: crate::clock::now_ms(),
             max_bulk_len: u64::MAX,
         };
-        let frames = self.group.write(ctx, cmds).await?;
+        let frames = self.group.write_anywhere(ctx, cmds).await?;
         match frames.into_iter().find(Frame::is_error) {
             Some(e) => Err(Refusal::Failed(e)),
             None => Ok(()),

@@ -23,7 +23,7 @@ const IN_FLIGHT: usize = 2;
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// Why a shard did not run a client batch.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Refusal {
     /// This node does not lead the group; the leader, if known (the client is sent there).
     NotLeader(Option<u64>),

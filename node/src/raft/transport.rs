@@ -27,7 +27,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::codec::{decode, encode};
-use super::{GroupId, ShardRaft, ShardTC};
+use super::proposer::Proposer;
+use super::{ClientBatch, GroupId, ShardRaft, ShardTC};
+use crate::cluster::LeaderBoard;
 
 type Client = pb::raft_transport_client::RaftTransportClient<tonic::transport::Channel>;
 
@@ -88,6 +90,34 @@ impl Peers {
             .max_encoding_message_size(MAX_MESSAGE);
         clients.insert(id, (addr.to_string(), client.clone()));
         Ok(client)
+    }
+}
+
+impl Peers {
+    /// Sends one request outside Raft's own traffic (a forwarded write, the leader exchange) to
+    /// node `target` at `addr` and waits at most `timeout` for its reply.
+    pub async fn request(
+        &self,
+        target: u64,
+        addr: &str,
+        rpc: pb::GroupRpc,
+        timeout: Duration,
+    ) -> Result<pb::GroupReply, String> {
+        let mut client = self.client(target, addr).map_err(|e| e.to_string())?;
+        let batch = pb::RpcBatch {
+            envelope: Some(self.identity.envelope()),
+            rpcs: vec![rpc],
+        };
+        let reply = tokio::time::timeout(timeout, client.call(batch))
+            .await
+            .map_err(|_| format!("node {target}: no reply within {timeout:?}"))?
+            .map_err(|s| format!("node {target}: {s}"))?
+            .into_inner();
+        reply
+            .replies
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("node {target}: empty reply"))
     }
 }
 
@@ -257,15 +287,65 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
 pub struct TransportService {
     cluster_id: u64,
     groups: Arc<RwLock<HashMap<GroupId, ShardRaft>>>,
+    writers: Arc<RwLock<HashMap<GroupId, Proposer>>>,
+    leaders: Arc<LeaderBoard>,
 }
 
 impl TransportService {
     /// A service for the groups of cluster `cluster_id`; groups are added as they start.
-    pub fn new(cluster_id: u64) -> TransportService {
+    /// Leaders that peers report go to `leaders`.
+    pub fn new(cluster_id: u64, leaders: Arc<LeaderBoard>) -> TransportService {
         TransportService {
             cluster_id,
             groups: Arc::new(RwLock::new(HashMap::new())),
+            writers: Arc::new(RwLock::new(HashMap::new())),
+            leaders,
         }
+    }
+
+    /// Lets peers forward writes for `group` to `proposer` (used while this node leads it).
+    pub fn register_writer(&self, group: GroupId, proposer: Proposer) {
+        self.writers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(group, proposer);
+    }
+
+    /// The (group, leader, term) of every shard group of this node with a known leader.
+    pub fn leader_hints(&self) -> Vec<(GroupId, u64, u64)> {
+        use openraft::async_runtime::WatchReceiver;
+        let groups = self.groups.read().unwrap_or_else(|p| p.into_inner());
+        groups
+            .iter()
+            .filter(|(g, _)| **g != super::META_GROUP)
+            .filter_map(|(g, raft)| {
+                let m = raft.metrics();
+                let m = m.borrow_watched();
+                m.current_leader.map(|l| (*g, l, m.current_term))
+            })
+            .collect()
+    }
+
+    /// Records leaders a peer reported.
+    pub fn learn_leaders(&self, hints: &[(GroupId, u64, u64)]) {
+        for &(group, leader, term) in hints {
+            if let Some(shard) = group.checked_sub(1) {
+                self.leaders.observe(shard as usize, leader, term);
+            }
+        }
+    }
+
+    async fn propose(&self, group: GroupId, payload: &[u8]) -> Result<Vec<u8>, String> {
+        let proposer = self
+            .writers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&group)
+            .cloned()
+            .ok_or_else(|| format!("no group {group} on this node"))?;
+        let batch: ClientBatch = decode(payload).map_err(|e| e.to_string())?;
+        let answer = proposer.write(batch.ctx, batch.cmds).await;
+        encode(&answer).map_err(|e| e.to_string())
     }
 
     /// Makes `raft` reachable as `group`.
@@ -331,6 +411,12 @@ impl TransportService {
                             .await
                             .map_err(|e| e.to_string())?,
                     )
+                }
+                pb::RpcKind::Propose => return self.propose(rpc.group_id, &rpc.payload).await,
+                pb::RpcKind::Leaders => {
+                    let hints: Vec<(GroupId, u64, u64)> = decode(&rpc.payload).map_err(bad)?;
+                    self.learn_leaders(&hints);
+                    encode(&self.leader_hints())
                 }
                 pb::RpcKind::Unspecified => return Err("unspecified rpc kind".to_string()),
             };

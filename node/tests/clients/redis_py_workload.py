@@ -1,6 +1,6 @@
 """redis-py RedisCluster workload for node/tests/cluster_clients.rs.
 
-Usage: redis_py_workload.py <port of any node> <seconds>
+Usage: redis_py_workload.py <seconds> <port> [<port> ...]   (the nodes' client ports)
 
 Writes `py:<i>` = i one after the other for the given time with read_from_replicas=True, reading
 earlier keys back in between (a replica may lag: a read returns the value or nothing, never a
@@ -14,18 +14,17 @@ import sys
 import time
 
 from redis.backoff import ExponentialBackoff
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
-port = int(sys.argv[1])
-duration = float(sys.argv[2])
+duration = float(sys.argv[1])
+ports = [int(p) for p in sys.argv[2:]]
 start = time.monotonic()
 
 
 def client(replicas):
     return RedisCluster(
-        host="127.0.0.1",
-        port=port,
+        startup_nodes=[ClusterNode("127.0.0.1", p) for p in ports],
         read_from_replicas=replicas,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 12),
         socket_timeout=2,

@@ -113,7 +113,8 @@ impl Cluster {
         self.members[i].client_port
     }
 
-    /// INFO replication of node `i`: per shard, (role, leader, applied, snapshot).
+    /// INFO replication of node `i`: per shard, (role, leader, applied, snapshot); a shard the
+    /// node holds no replica of is `("none", "remote", 0, 0)`.
     pub fn shards_of(&self, i: usize) -> Option<Vec<(String, String, u64, u64)>> {
         let info = raw_cmd(self.port(i), &["INFO", "replication"]).ok()?;
         let mut out = Vec::new();
@@ -127,6 +128,10 @@ impl Cluster {
                 .split(',')
                 .filter_map(|kv| kv.split_once('='))
                 .collect();
+            if fields.get("role") == Some(&"none") {
+                out.push(("none".to_string(), "remote".to_string(), 0, 0));
+                continue;
+            }
             out.push((
                 fields.get("role")?.to_string(),
                 fields.get("leader")?.to_string(),
@@ -147,7 +152,8 @@ impl Cluster {
         loop {
             let all_led = running.iter().all(|&i| {
                 self.shards_of(i).is_some_and(|s| {
-                    s.len() == usize::from(SHARDS) && s.iter().all(|(_, l, _, _)| l != "none")
+                    s.len() == usize::from(SHARDS)
+                        && s.iter().all(|(r, l, _, _)| r == "none" || l != "none")
                 })
             });
             if all_led
@@ -164,7 +170,8 @@ impl Cluster {
     }
 
     /// Waits until the running nodes agree on the shards' leaders and every running node
-    /// leads at least one shard (leaders move to their preferred nodes after start-up).
+    /// leads at least one shard (leaders move to their preferred nodes after start-up). For
+    /// clusters where every node holds every shard (3 nodes).
     pub fn wait_balanced(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let running: Vec<usize> = (0..self.members.len())
@@ -246,10 +253,15 @@ impl Cluster {
     /// The node index leading the shard of `key`, per node 0's view... per any live node's view.
     pub fn leader_of(&self, shard: usize) -> Option<usize> {
         for i in (0..self.members.len()).filter(|&i| self.members[i].child.is_some()) {
-            if let Some(shards) = self.shards_of(i) {
-                let leader: u64 = shards.get(shard)?.1.parse().ok()?;
-                return self.members.iter().position(|m| m.id == leader);
+            let Some(shards) = self.shards_of(i) else {
+                continue;
+            };
+            let (role, leader, _, _) = shards.get(shard)?;
+            if role == "none" {
+                continue;
             }
+            let leader: u64 = leader.parse().ok()?;
+            return self.members.iter().position(|m| m.id == leader);
         }
         None
     }
