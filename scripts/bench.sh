@@ -2,10 +2,14 @@
 # Runs Shardis and redis-server side by side under the same redis-benchmark load and prints one
 # table of throughput ratios and latencies, then memory for 1M keys of 100-byte values.
 #
+# Then the same for a local 3-node cluster (redis-benchmark --cluster, SET and GET) beside a single
+# redis-server in the same run.
+#
 # Environment: BENCH_N (requests per test, default 1000000), BENCH_TESTS (default set,get,incr,mset),
 # BENCH_PIPELINES (default "1 16"), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000),
 # BENCH_ROUNDS (default 3: each load runs that many times, alternating servers; medians are shown,
-# because the machine is shared and a single run can be off by 30% either way).
+# because the machine is shared and a single run can be off by 30% either way), BENCH_CLUSTER
+# (default 1; 0 skips the 3-node rows), BENCH_CLUSTER_PIPELINES (default "1 16").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +19,9 @@ PIPELINES=${BENCH_PIPELINES-"1 16"}
 CLIENTS=${BENCH_CLIENTS:-50}
 MEM_KEYS=${BENCH_MEMORY_KEYS:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
-SHARDIS=./target/release/shardis
+CLUSTER=${BENCH_CLUSTER:-1}
+CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES-"1 16"}
+SHARDIS=${SHARDIS_BIN:-./target/release/shardis}
 [ -x "$SHARDIS" ] || cargo build --release -p shardis
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -47,17 +53,8 @@ echo "# redis-benchmark -t $TESTS -n $N -r 1000000 -d 64 -c $CLIENTS -P <pipelin
 echo
 printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s |\n' test P "redis ops/s" "shardis ops/s" ratio "redis p50" "shard p50" "redis p99" "shard p99"
 printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|\n'
-run_bench() { # port pipeline -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max
-  redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"' || true
-}
-for P in ${PIPELINES}; do
-  : >"$WORK/r.csv"; : >"$WORK/s.csv"
-  for _ in $(seq "$ROUNDS"); do
-    redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
-    run_bench "$RPORT" "$P" >>"$WORK/r.csv"
-    run_bench "$SPORT" "$P" >>"$WORK/s.csv"
-  done
-  python3 - "$WORK/r.csv" "$WORK/s.csv" "$P" <<'PY'
+summarize() { # redis.csv other.csv pipeline -> table rows
+  python3 - "$1" "$2" "$3" <<'PY'
 import csv, statistics, sys
 def load(path):
     out = {}
@@ -74,7 +71,59 @@ for test in r:
     rr, sr = med(r[test], 0), med(s[test], 0)
     print(f"| {test:<6} | {p:>2} | {rr:>12.0f} | {sr:>12.0f} | {sr / rr:>5.2f}x | {med(r[test], 1):>9.3f} | {med(s[test], 1):>9.3f} | {med(r[test], 2):>9.3f} | {med(s[test], 2):>9.3f} |")
 PY
+}
+run_bench() { # port pipeline -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max
+  redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"' || true
+}
+for P in ${PIPELINES}; do
+  : >"$WORK/r.csv"; : >"$WORK/s.csv"
+  for _ in $(seq "$ROUNDS"); do
+    redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
+    run_bench "$RPORT" "$P" >>"$WORK/r.csv"
+    run_bench "$SPORT" "$P" >>"$WORK/s.csv"
+  done
+  summarize "$WORK/r.csv" "$WORK/s.csv" "$P"
 done
+
+if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
+  # A 3-node cluster on free ports, every node a replica of every shard, data under $WORK.
+  CPORTS=(); CPIDS=(); NODES=""
+  for i in 1 2 3; do
+    c=$(free_port); r=$(free_port); CPORTS+=("$c")
+    NODES+="[[nodes]]"$'\n'"id = $i"$'\n'"client-addr = \"127.0.0.1:$c\""$'\n'"raft-addr = \"127.0.0.1:$r\""$'\n\n'
+  done
+  for i in 1 2 3; do
+    printf 'node-id = %s\nbind = "127.0.0.1"\nport = %s\ndata-dir = "%s"\nlog-level = "warn"\nreplicas = 3\n%s' \
+      "$i" "${CPORTS[$((i-1))]}" "$WORK/cluster$i" "$NODES" >"$WORK/node$i.toml"
+    "$SHARDIS" --config "$WORK/node$i.toml" >"$WORK/node$i.log" 2>&1 &
+    PIDS+=("$!"); CPIDS+=("$!")
+  done
+  # Ready once every node says cluster_state:ok and leaders are spread over the three nodes.
+  for _ in $(seq 300); do
+    ok=0
+    for c in "${CPORTS[@]}"; do redis-cli -p "$c" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && ok=$((ok+1)); done
+    masters=$(redis-cli -p "${CPORTS[0]}" cluster nodes 2>/dev/null | grep -c ' master ' || true)
+    [ "$ok" -eq 3 ] && [ "$masters" -eq 3 ] && break
+    sleep 0.2
+  done
+  echo
+  echo "# 3-node cluster on this machine (3 replicas per shard, leaders spread): redis-benchmark --cluster -t set,get, same load; ratio = cluster/redis"
+  echo
+  printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s |\n' test P "redis ops/s" "cluster ops/s" ratio "redis p50" "clust p50" "redis p99" "clust p99"
+  printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|\n'
+  for P in ${CLUSTER_PIPELINES}; do
+    : >"$WORK/r.csv"; : >"$WORK/c.csv"
+    for _ in $(seq "$ROUNDS"); do
+      redis-cli -p "$RPORT" flushall >/dev/null
+      redis-benchmark -h 127.0.0.1 -p "$RPORT" -t set,get -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$P" --csv -q 2>/dev/null | grep -v '^"test"' >>"$WORK/r.csv" || true
+      redis-benchmark --cluster -h 127.0.0.1 -p "${CPORTS[0]}" -t set,get -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$P" --csv -q 2>/dev/null | grep -v '^"test"' >>"$WORK/c.csv" || true
+    done
+    summarize "$WORK/r.csv" "$WORK/c.csv" "$P"
+  done
+  kill "${CPIDS[@]}" 2>/dev/null || true
+  wait "${CPIDS[@]}" 2>/dev/null || true
+fi
+
 # Fresh processes for the memory figures: what the throughput runs allocated and freed must not
 # count, for either server.
 kill "$RPID" "$SPID" 2>/dev/null || true
