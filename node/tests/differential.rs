@@ -542,6 +542,17 @@ static CLUSTER: &[Case] = &[
         ["CLUSTER", "KEYSLOT", "{user1000}.followers"], ["CLUSTER", "KEYSLOT", "foo{}{bar}"], ["CLUSTER", "KEYSLOT", ""],
         ["CLUSTER", "KEYSLOT"], ["CLUSTER", "KEYSLOT", "a", "b"]
     ),
+    case!("cluster keys in slot",
+        ["CLUSTER", "COUNTKEYSINSLOT", "12182"], ["SET", "foo", "1"], ["SET", "{foo}x", "2"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "12182"], sorted ["CLUSTER", "GETKEYSINSLOT", "12182", "10"],
+        ["CLUSTER", "GETKEYSINSLOT", "12182", "0"], ["CLUSTER", "GETKEYSINSLOT", "0", "10"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "16384"], ["CLUSTER", "COUNTKEYSINSLOT", "-1"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "abc"], ["CLUSTER", "GETKEYSINSLOT", "1", "-1"],
+        ["CLUSTER", "GETKEYSINSLOT", "16384", "1"], ["CLUSTER", "GETKEYSINSLOT", "x", "1"],
+        ["CLUSTER", "GETKEYSINSLOT", "1", "x"], ["CLUSTER", "COUNTKEYSINSLOT"],
+        ["CLUSTER", "GETKEYSINSLOT", "1"], ["DEL", "foo"], ["CLUSTER", "COUNTKEYSINSLOT", "12182"]
+    ),
+    case!("cluster failover on a master", ["CLUSTER", "FAILOVER"], ["CLUSTER", "FAILOVER", "bogus"]),
 ];
 
 /// Compared with `--maxclients 2 --timeout 1` on both servers.
