@@ -1,0 +1,1 @@
+//! Linearizability checker (placeholder module: being written).

@@ -1,0 +1,7 @@
+//! Fault-injection tests for Shardis: real node processes, real faults, and every recorded
+//! history checked for linearizability.
+//!
+//! - [`checker`]: a per-key linearizability checker (Wing–Gong search with memoization, as in
+//!   Porcupine) for a register-and-counter model of GET / SET / INCR / DEL.
+
+pub mod checker;
