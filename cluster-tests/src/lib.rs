@@ -3,5 +3,7 @@
 //!
 //! - [`checker`]: a per-key linearizability checker (Wing–Gong search with memoization, as in
 //!   Porcupine) for a register-and-counter model of GET / SET / INCR / DEL.
+//! - [`proxy`]: the TCP proxy every peer link goes through, which cuts, delays and heals links.
 
 pub mod checker;
+pub mod proxy;
