@@ -201,7 +201,14 @@ pub async fn start(
         config,
         topology,
         raft_config: raft_config(config.snapshot_logs)?,
-        peers: Peers::new(identity),
+        peers: Peers::new(
+            identity,
+            topology
+                .nodes
+                .iter()
+                .map(|n| (n.id, n.raft_addr.clone()))
+                .collect(),
+        ),
         service: &service,
         wal: wal.clone(),
         gate: CompactionGate::default(),
@@ -435,6 +442,7 @@ impl ShardGroup {
         let Some(addr) = addr else {
             return Err(Refusal::NotLeader(Some(leader)));
         };
+        let addr = self.peers.address(leader, &addr).to_string();
         let batch = super::ClientBatch { ctx, cmds };
         let payload = super::codec::encode(&batch)
             .map_err(|e| Refusal::Failed(Frame::error_owned(format!("ERR {e}"))))?;

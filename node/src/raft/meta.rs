@@ -270,6 +270,7 @@ impl Metadata {
 
 /// Keeps the cached metadata fresh; writes `initial` when this node leads an empty group.
 async fn maintain(meta: Metadata, initial: ClusterMeta) {
+    let mut warned = false;
     loop {
         let found = meta.read_local().await;
         if found.is_none() && meta.group.is_leader() {
@@ -279,8 +280,17 @@ async fn maintain(meta: Metadata, initial: ClusterMeta) {
             }
             continue;
         }
-        if let Some(found) = &found {
-            if found.replicas != initial.replicas || found.nodes != initial.nodes {
+        if let Some(found) = found.as_ref().filter(|_| !warned) {
+            // Raft addresses may differ between nodes' configs (a node may reach a peer through
+            // a proxy); ids, client addresses and placement must not.
+            let members = |m: &ClusterMeta| {
+                m.nodes
+                    .iter()
+                    .map(|n| (n.id, n.client_addr.clone()))
+                    .collect::<Vec<_>>()
+            };
+            if found.replicas != initial.replicas || members(found) != members(&initial) {
+                warned = true;
                 tracing::warn!(
                     "the cluster metadata differs from this node's config; the metadata wins for leader placement"
                 );

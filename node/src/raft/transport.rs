@@ -61,15 +61,24 @@ impl Identity {
 pub struct Peers {
     identity: Identity,
     clients: Mutex<HashMap<u64, (String, Client)>>,
+    addresses: HashMap<u64, String>,
 }
 
 impl Peers {
-    /// No connections yet; they are made on first use.
-    pub fn new(identity: Identity) -> Arc<Peers> {
+    /// No connections yet; they are made on first use. `addresses`: where this node's config
+    /// says each peer's Raft port is (used instead of the address in the group membership, which
+    /// is the bootstrap node's view: a node may reach a peer through a proxy).
+    pub fn new(identity: Identity, addresses: HashMap<u64, String>) -> Arc<Peers> {
         Arc::new(Peers {
             identity,
             clients: Mutex::new(HashMap::new()),
+            addresses,
         })
+    }
+
+    /// The address of peer `id`: this node's config's, else `fallback`.
+    pub fn address<'a>(&'a self, id: u64, fallback: &'a str) -> &'a str {
+        self.addresses.get(&id).map_or(fallback, String::as_str)
     }
 
     fn client(&self, id: u64, addr: &str) -> Result<Client, io::Error> {
@@ -152,7 +161,7 @@ impl RaftNetworkFactory<ShardTC> for GrpcNetwork {
             target,
             client: self
                 .peers
-                .client(target, &node.addr)
+                .client(target, self.peers.address(target, &node.addr))
                 .map_err(|e| e.to_string()),
             identity: self.peers.identity,
         }

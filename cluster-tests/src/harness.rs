@@ -1,0 +1,353 @@
+//! A cluster of real `shardis` processes on loopback: generated configs, free ports, private data
+//! dirs, every peer link through a [`LinkProxy`], and the faults the nemesis injects — SIGKILL
+//! and restart, SIGSTOP / SIGCONT, cut / delayed / healed links. Everything it starts is stopped
+//! when it is dropped (also on panic, when the node logs are printed).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::proxy::LinkProxy;
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The `shardis` binary: `$SHARDIS_BIN`, else the one cargo built beside this test binary
+/// (`target/<profile>/shardis`), built first if missing.
+pub fn shardis_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("SHARDIS_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/shardis
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    let bin = profile_dir.join("shardis");
+    if !bin.exists() {
+        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cargo.args(["build", "-p", "shardis", "--bin", "shardis"]);
+        if profile_dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("cargo build");
+        assert!(status.success(), "building shardis failed");
+    }
+    bin
+}
+
+/// One node process.
+pub struct Node {
+    /// Node id (index + 1).
+    pub id: u64,
+    /// Client port.
+    pub client_port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    paused: bool,
+}
+
+/// A running test cluster.
+pub struct TestCluster {
+    dir: PathBuf,
+    binary: PathBuf,
+    /// The nodes, by index.
+    pub nodes: Vec<Node>,
+    /// `links[(a, b)]`: the proxy node `a` reaches node `b`'s Raft port through.
+    links: HashMap<(usize, usize), LinkProxy>,
+    _proxy_runtime: tokio::runtime::Runtime,
+    /// Keep the data dir and logs after the test (set when a check failed).
+    pub keep: bool,
+}
+
+fn unique_dir(tag: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("shardis-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("test dir");
+    dir
+}
+
+impl TestCluster {
+    /// Starts `n` nodes with `shards` shards and 3 replicas each (at most `n`), and waits until
+    /// every node says `cluster_state:ok`.
+    pub fn start(n: usize, shards: u16) -> TestCluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("proxy runtime");
+        let dir = unique_dir("chaos");
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let mut links = HashMap::new();
+        for a in 0..n {
+            for b in (0..n).filter(|&b| b != a) {
+                let target: SocketAddr = ([127, 0, 0, 1], ports[b].1).into();
+                let proxy = LinkProxy::start(runtime.handle(), target).expect("link proxy");
+                links.insert((a, b), proxy);
+            }
+        }
+        let mut nodes = Vec::new();
+        for (a, &(client, raft)) in ports.iter().enumerate() {
+            let id = a as u64 + 1;
+            let mut members = String::new();
+            for (b, &(peer_client, _)) in ports.iter().enumerate() {
+                let raft_addr = if a == b {
+                    format!("127.0.0.1:{raft}")
+                } else {
+                    links[&(a, b)].addr().to_string()
+                };
+                members.push_str(&format!(
+                    "[[nodes]]\nid = {}\nclient-addr = \"127.0.0.1:{peer_client}\"\nraft-addr = \"{raft_addr}\"\n\n",
+                    b + 1
+                ));
+            }
+            let config = dir.join(format!("node{id}.toml"));
+            let toml = format!(
+                "node-id = {id}\nbind = \"127.0.0.1\"\nport = {client}\nshards = {shards}\n\
+                 data-dir = \"{}\"\nlog-level = \"info\"\ncluster-id = 11\nreplicas = 3\n\n{members}",
+                dir.join(format!("data{id}")).display()
+            );
+            std::fs::write(&config, toml).expect("config");
+            nodes.push(Node {
+                id,
+                client_port: client,
+                config,
+                log: dir.join(format!("node{id}.log")),
+                child: None,
+                paused: false,
+            });
+        }
+        let mut cluster = TestCluster {
+            dir,
+            binary: shardis_binary(),
+            nodes,
+            links,
+            _proxy_runtime: runtime,
+            keep: false,
+        };
+        for i in 0..n {
+            cluster.launch(i);
+        }
+        cluster.wait_healthy(Duration::from_secs(30));
+        cluster
+    }
+
+    /// The directory holding configs, data and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Starts node `i` (again).
+    pub fn launch(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.log)
+            .expect("log file");
+        let child = Command::new(&self.binary)
+            .arg("--config")
+            .arg(&node.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn shardis");
+        node.child = Some(child);
+        node.paused = false;
+    }
+
+    /// SIGKILLs node `i`.
+    pub fn kill(&mut self, i: usize) {
+        if self.nodes[i].paused {
+            self.resume(i);
+        }
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        if let Some(child) = &self.nodes[i].child {
+            let _ = Command::new("kill")
+                .args([sig, &child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// SIGSTOPs node `i`.
+    pub fn pause(&mut self, i: usize) {
+        self.signal(i, "-STOP");
+        self.nodes[i].paused = true;
+    }
+
+    /// SIGCONTs node `i`.
+    pub fn resume(&mut self, i: usize) {
+        self.signal(i, "-CONT");
+        self.nodes[i].paused = false;
+    }
+
+    /// True when node `i` runs and is not paused.
+    pub fn is_up(&self, i: usize) -> bool {
+        self.nodes[i].child.is_some() && !self.nodes[i].paused
+    }
+
+    /// Cuts node `a`'s link to node `b` (one direction: `a`'s requests to `b`).
+    pub fn cut(&self, a: usize, b: usize) {
+        self.links[&(a, b)].cut();
+    }
+
+    /// Cuts every link between `side` and the other nodes, both directions.
+    pub fn partition(&self, side: &[usize]) {
+        for (&(a, b), link) in &self.links {
+            if side.contains(&a) != side.contains(&b) {
+                link.cut();
+            }
+        }
+    }
+
+    /// Delays every link from or to node `i`.
+    pub fn delay(&self, i: usize, delay: Duration) {
+        for (&(a, b), link) in &self.links {
+            if a == i || b == i {
+                link.delay(delay);
+            }
+        }
+    }
+
+    /// Heals every link.
+    pub fn heal(&self) {
+        for link in self.links.values() {
+            link.heal();
+        }
+    }
+
+    /// The client ports of every node.
+    pub fn client_ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|n| n.client_port).collect()
+    }
+
+    /// Waits until every running node answers `cluster_state:ok`.
+    pub fn wait_healthy(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let healthy = (0..self.nodes.len()).filter(|&i| self.is_up(i)).all(|i| {
+                command(self.nodes[i].client_port, &["CLUSTER", "INFO"])
+                    .is_ok_and(|info| info.contains("cluster_state:ok"))
+            });
+            if healthy {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cluster not healthy within {limit:?}"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The node index leading `slot` according to running node `via`'s CLUSTER NODES.
+    pub fn leader_of_slot(&self, via: usize, slot: u16) -> Option<usize> {
+        let nodes = command(self.nodes[via].client_port, &["CLUSTER", "NODES"]).ok()?;
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let port: u16 = fields
+                .get(1)?
+                .split('@')
+                .next()?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()?;
+            let covers = fields.iter().skip(8).any(|r| match r.split_once('-') {
+                Some((a, b)) => {
+                    a.parse::<u16>().is_ok_and(|a| a <= slot)
+                        && b.parse::<u16>().is_ok_and(|b| slot <= b)
+                }
+                None => r.parse::<u16>().is_ok_and(|s| s == slot),
+            });
+            if covers {
+                return self.nodes.iter().position(|n| n.client_port == port);
+            }
+        }
+        None
+    }
+
+    /// The tail of every node's log.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for n in &self.nodes {
+            let log = std::fs::read_to_string(&n.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+            out.push_str(&format!(
+                "----- node {} ({}) -----\n",
+                n.id,
+                n.log.display()
+            ));
+            for l in tail.into_iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+        if thread::panicking() || self.keep {
+            eprintln!("{}", self.log_tails(60));
+            eprintln!("cluster files kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Sends one command to `port` and returns the reply as text (`Err` for error replies and I/O
+/// failures). Bulk and simple strings and integers only.
+pub fn command(port: u16, args: &[&str]) -> Result<String, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))
+        .map_err(|e| e.to_string())?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).map_err(|e| format!("read: {e}"))?;
+    let line = line.trim_end().to_string();
+    match line.chars().next() {
+        Some('+') | Some(':') => Ok(line[1..].to_string()),
+        Some('-') => Err(line[1..].to_string()),
+        Some('$') | Some('=') => {
+            let n: i64 = line[1..].parse().map_err(|_| "bad bulk length")?;
+            if n < 0 {
+                return Ok(String::new());
+            }
+            let mut buf = vec![0u8; n as usize + 2];
+            r.read_exact(&mut buf).map_err(|e| e.to_string())?;
+            Ok(String::from_utf8_lossy(&buf[..n as usize]).into_owned())
+        }
+        _ => Err(format!("unexpected reply {line:?}")),
+    }
+}
