@@ -28,10 +28,17 @@ struct Member {
 struct Cluster {
     dir: PathBuf,
     members: Vec<Member>,
+    shards: u16,
 }
 
 impl Cluster {
+    /// A cluster of [`SHARDS`] shards; `extra_toml` goes into every node's config.
     fn start(extra_toml: &str) -> Cluster {
+        Cluster::start_sharded(SHARDS, extra_toml)
+    }
+
+    /// A cluster of `shards` shards.
+    fn start_sharded(shards: u16, extra_toml: &str) -> Cluster {
         let dir = support::temp_dir("cluster");
         let ports: Vec<(u16, u16)> = (0..3)
             .map(|_| (support::free_port(), support::free_port()))
@@ -48,7 +55,7 @@ impl Cluster {
             let id = i as u64 + 1;
             let config = dir.join(format!("node{id}.toml"));
             let toml = format!(
-                "node-id = {id}\nbind = \"127.0.0.1\"\nport = {client}\nshards = {SHARDS}\n\
+                "node-id = {id}\nbind = \"127.0.0.1\"\nport = {client}\nshards = {shards}\n\
                  data-dir = \"{}\"\nlog-level = \"warn\"\ncluster-id = 7\nreplicas = 3\n{extra_toml}\n{nodes_toml}",
                 dir.join(format!("data{id}")).display()
             );
@@ -61,11 +68,16 @@ impl Cluster {
                 child: None,
             });
         }
-        let mut cluster = Cluster { dir, members };
+        let mut cluster = Cluster {
+            dir,
+            members,
+            shards,
+        };
         for i in 0..3 {
             cluster.launch(i);
         }
-        cluster.wait_ready(Duration::from_secs(20));
+        // Many groups take longer to elect and settle on a loaded machine.
+        cluster.wait_ready(Duration::from_secs(20) + Duration::from_secs(2) * u32::from(shards));
         cluster
     }
 
@@ -106,6 +118,18 @@ impl Cluster {
         self.members[i].client_port
     }
 
+    /// The `raft_rpcs_sent` and `raft_rpc_batches_sent` counters of node `i` (INFO replication).
+    fn rpc_counters(&self, i: usize) -> (u64, u64) {
+        let info = raw_cmd(self.port(i), &["INFO", "replication"]).expect("INFO replication");
+        let field = |name: &str| -> u64 {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in INFO replication: {info}"))
+        };
+        (field("raft_rpcs_sent"), field("raft_rpc_batches_sent"))
+    }
+
     /// INFO replication of node `i`: per shard, (role, leader, applied, snapshot).
     fn shards_of(&self, i: usize) -> Option<Vec<(String, String, u64, u64)>> {
         let info = raw_cmd(self.port(i), &["INFO", "replication"]).ok()?;
@@ -140,13 +164,13 @@ impl Cluster {
         loop {
             let all_led = running.iter().all(|&i| {
                 self.shards_of(i).is_some_and(|s| {
-                    s.len() == usize::from(SHARDS) && s.iter().all(|(_, l, _, _)| l != "none")
+                    s.len() == usize::from(self.shards) && s.iter().all(|(_, l, _, _)| l != "none")
                 })
             });
             if all_led
-                && (0..SHARDS as usize).all(|s| {
-                    self.set(&key_in_shard(s, "ready"), "1", Duration::from_secs(2))
-                        .is_ok()
+                && (0..usize::from(self.shards)).all(|s| {
+                    let key = key_in_shard_of(self.shards, s, "ready");
+                    self.set(&key, "1", Duration::from_secs(2)).is_ok()
                 })
             {
                 return;
@@ -287,7 +311,12 @@ fn raw_cmd(port: u16, args: &[&str]) -> Result<String, String> {
 
 /// A key whose slot belongs to `shard` (of the test cluster's SHARDS), with `tag` in its name.
 fn key_in_shard(shard: usize, tag: &str) -> String {
-    let map = ShardMap::new(SHARDS);
+    key_in_shard_of(SHARDS, shard, tag)
+}
+
+/// A key whose slot belongs to `shard` of `shards`, with `tag` in its name.
+fn key_in_shard_of(shards: u16, shard: usize, tag: &str) -> String {
+    let map = ShardMap::new(shards);
     (0..)
         .map(|n| format!("{tag}:{n}"))
         .find(|k| map.shard_of_slot(key_slot(k.as_bytes())) == shard)
@@ -458,4 +487,43 @@ fn readonly_connections_read_from_followers() {
         );
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn raft_rpcs_of_many_groups_share_batches() {
+    // 16 groups, leaders spread over the 3 nodes: every heartbeat round of a node reaches each
+    // peer as a few batches, not one call per group.
+    let cluster = Cluster::start_sharded(16, "");
+    let before: Vec<(u64, u64)> = (0..3).map(|i| cluster.rpc_counters(i)).collect();
+    thread::sleep(Duration::from_secs(3));
+    let after: Vec<(u64, u64)> = (0..3).map(|i| cluster.rpc_counters(i)).collect();
+    let rpcs: u64 = (0..3).map(|i| after[i].0 - before[i].0).sum();
+    let batches: u64 = (0..3).map(|i| after[i].1 - before[i].1).sum();
+    eprintln!(
+        "idle 3 s: {rpcs} raft RPCs in {batches} batches (per node: {before:?} -> {after:?})"
+    );
+    // 16 groups heartbeat 2 followers every 100 ms: about 960 RPCs in 3 s.
+    assert!(rpcs >= 400, "too few RPCs: {rpcs}");
+    assert!(
+        rpcs * 2 >= batches * 3,
+        "RPCs are not batched: {rpcs} RPCs in {batches} batches"
+    );
+    // Concurrent writes to every shard (appends of many groups sharing batches) are all
+    // acknowledged and read back. Generous limits: three nodes of 16 groups each on a small,
+    // busy machine can be slow, which is not what this test is about.
+    thread::scope(|scope| {
+        for s in 0..16 {
+            let cluster = &cluster;
+            scope.spawn(move || {
+                let key = key_in_shard_of(16, s, "batched");
+                for n in 0..10 {
+                    cluster
+                        .set(&key, &n.to_string(), Duration::from_secs(20))
+                        .expect("write");
+                }
+                let value = cluster.cmd(&["GET", &key], Duration::from_secs(20));
+                assert_eq!(value.as_deref(), Ok("9"), "{key}");
+            });
+        }
+    });
 }

@@ -96,10 +96,18 @@ fn cpu_times() -> (f64, f64) {
 }
 
 /// One line per shard group: `shardN:role=…,leader=…,term=…,commit=…,applied=…,last_log=…,
-/// snapshot=…,voters=…,lag=…` (lag: per follower, entries behind this leader's last log).
+/// snapshot=…,voters=…,lag=…` (lag: per follower, entries behind this leader's last log), after
+/// the node's Raft RPCs sent to peers and the batches (gRPC calls) that carried them.
 fn replication(state: &ServerState, out: &mut String) {
     use openraft::async_runtime::WatchReceiver;
     let _ = write!(out, "shard_groups:{}\r\n", state.shards.len());
+    let (rpcs, batches) = state.shards.iter().flatten().next().map_or((0, 0), |g| {
+        (g.peers().rpcs_sent(), g.peers().batches_sent())
+    });
+    let _ = write!(
+        out,
+        "raft_rpcs_sent:{rpcs}\r\nraft_rpc_batches_sent:{batches}\r\n"
+    );
     for (i, group) in state.shards.iter().enumerate() {
         let Some(group) = group else {
             let _ = write!(out, "shard{i}:role=none\r\n");

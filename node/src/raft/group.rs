@@ -58,6 +58,8 @@ pub struct ShardGroup {
     commit_timeout: Duration,
     /// The term in which a full linearizability check last succeeded (see [`ShardGroup::read_barrier`]).
     confirmed_term: Arc<AtomicU64>,
+    /// The node's peer links, shared by all its groups.
+    peers: Arc<Peers>,
 }
 
 /// How long after the last quorum acknowledgement a leader still serves reads on its own: less
@@ -76,6 +78,8 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_logs),
         max_in_snapshot_log_to_keep: 10.min(snapshot_logs),
         enable_pre_vote: Some(true),
+        // Heartbeats are sent in node-wide rounds instead (see `heartbeat_rounds`).
+        enable_heartbeat: false,
         ..Default::default()
     };
     Ok(Arc::new(config.validate().map_err(io::Error::other)?))
@@ -105,6 +109,7 @@ pub async fn start(
     let peers = Peers::new(identity);
     let service = TransportService::new(topology.cluster_id);
     let gate = CompactionGate::default();
+    let heartbeat_origin = tokio::time::Instant::now();
     let mut stores = Vec::new();
     let mut groups = Vec::with_capacity(shard_map.shards());
     for s in 0..shard_map.shards() {
@@ -146,6 +151,7 @@ pub async fn start(
             }
         }
         tokio::spawn(snapshot_by_size(log.clone(), raft.clone()));
+        tokio::spawn(heartbeat_rounds(raft.clone(), heartbeat_origin));
         let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
         tokio::spawn(expiry::run(
             shard.clone(),
@@ -160,6 +166,7 @@ pub async fn start(
             proposer,
             commit_timeout: config.commit_timeout,
             confirmed_term: Arc::new(AtomicU64::new(0)),
+            peers: peers.clone(),
         }));
     }
     if let Some(listener) = raft_listener {
@@ -168,6 +175,23 @@ pub async fn start(
     }
     tokio::spawn(compact_wal(wal, gate, stores));
     Ok(groups)
+}
+
+/// Makes `raft`, when it leads, send heartbeats every [`HEARTBEAT`] ms at the instants shared by
+/// every group of the node (multiples of the period after `origin`), instead of openraft's own
+/// timer, whose phase is random per group: the heartbeats of all the groups a node leads then
+/// reach each peer together, and the transport sends them as one batch. One task per group, so a
+/// group whose core is busy delays no other group's heartbeat.
+async fn heartbeat_rounds(raft: ShardRaft, origin: tokio::time::Instant) {
+    let period = Duration::from_millis(HEARTBEAT);
+    let mut rounds = tokio::time::interval_at(origin + period, period);
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        rounds.tick().await;
+        if raft.is_leader() && raft.trigger().heartbeat().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Moves each shard's leadership to its preferred node (see [`Topology::preferred_leader`]) once
@@ -269,6 +293,11 @@ impl ShardGroup {
     /// replies once the log entry holding them is committed and applied.
     pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
         self.proposer.write(ctx, cmds).await
+    }
+
+    /// The node's links to its peers (shared by every group), with their counters.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// True when this node leads the group now (as far as it knows).
