@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::cluster::{key_in_shard, raw_cmd, Cluster, SHARDS};
+use support::cluster::{key_in_shard, key_in_shard_of, raw_cmd, Cluster, SHARDS};
 
 #[test]
 fn leader_failover_keeps_every_acknowledged_write() {
@@ -221,4 +221,43 @@ fn an_expired_key_is_deleted_at_the_same_log_index_on_every_replica() {
         after[0].is_some_and(|e| e > 0) && after.iter().all(|e| *e == after[0]),
         "every replica deleted it at the same log index: {after:?}"
     );
+}
+
+#[test]
+fn raft_rpcs_of_many_groups_share_batches() {
+    // 16 groups, leaders spread over the 3 nodes: every heartbeat round of a node reaches each
+    // peer as a few batches, not one call per group.
+    let cluster = Cluster::start_with(3, 16, "");
+    let before: Vec<(u64, u64)> = (0..3).map(|i| cluster.rpc_counters(i)).collect();
+    thread::sleep(Duration::from_secs(3));
+    let after: Vec<(u64, u64)> = (0..3).map(|i| cluster.rpc_counters(i)).collect();
+    let rpcs: u64 = (0..3).map(|i| after[i].0 - before[i].0).sum();
+    let batches: u64 = (0..3).map(|i| after[i].1 - before[i].1).sum();
+    eprintln!(
+        "idle 3 s: {rpcs} raft RPCs in {batches} batches (per node: {before:?} -> {after:?})"
+    );
+    // 16 groups heartbeat 2 followers every 100 ms: about 960 RPCs in 3 s.
+    assert!(rpcs >= 400, "too few RPCs: {rpcs}");
+    assert!(
+        rpcs * 2 >= batches * 3,
+        "RPCs are not batched: {rpcs} RPCs in {batches} batches"
+    );
+    // Concurrent writes to every shard (appends of many groups sharing batches) are all
+    // acknowledged and read back. Generous limits: three nodes of 16 groups each on a small,
+    // busy machine can be slow, which is not what this test is about.
+    thread::scope(|scope| {
+        for s in 0..16 {
+            let cluster = &cluster;
+            scope.spawn(move || {
+                let key = key_in_shard_of(16, s, "batched");
+                for n in 0..10 {
+                    cluster
+                        .set(&key, &n.to_string(), Duration::from_secs(20))
+                        .expect("write");
+                }
+                let value = cluster.cmd(&["GET", &key], Duration::from_secs(20));
+                assert_eq!(value.as_deref(), Ok("9"), "{key}");
+            });
+        }
+    });
 }

@@ -96,12 +96,20 @@ fn cpu_times() -> (f64, f64) {
 }
 
 /// One line per shard group: `shardN:role=…,leader=…,term=…,commit=…,applied=…,last_log=…,
-/// snapshot=…,voters=…,lag=…` (lag: per follower, entries behind this leader's last log).
+/// snapshot=…,voters=…,lag=…` (lag: per follower, entries behind this leader's last log), after
+/// the node's Raft RPCs sent to peers and the batches (gRPC calls) that carried them.
 fn replication(state: &ServerState, out: &mut String) {
     let epoch = state.meta.current().map_or(0, |m| m.epoch);
     let _ = write!(out, "meta_epoch:{epoch}\r\n");
     group_line(out, "meta", state.meta.group());
     let _ = write!(out, "shard_groups:{}\r\n", state.shards.len());
+    let (rpcs, batches) = state.shards.iter().flatten().next().map_or((0, 0), |g| {
+        (g.peers().rpcs_sent(), g.peers().batches_sent())
+    });
+    let _ = write!(
+        out,
+        "raft_rpcs_sent:{rpcs}\r\nraft_rpc_batches_sent:{batches}\r\n"
+    );
     for (i, group) in state.shards.iter().enumerate() {
         match group {
             Some(group) => group_line(out, &format!("shard{i}"), group),

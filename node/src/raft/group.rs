@@ -82,6 +82,8 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_logs),
         max_in_snapshot_log_to_keep: 10.min(snapshot_logs),
         enable_pre_vote: Some(true),
+        // Heartbeats are sent in node-wide rounds instead (see `heartbeat_rounds`).
+        enable_heartbeat: false,
         ..Default::default()
     };
     Ok(Arc::new(config.validate().map_err(io::Error::other)?))
@@ -106,6 +108,8 @@ struct Opener<'a> {
     gate: CompactionGate,
     logs: HashMap<u64, GroupLog>,
     stores: Vec<LogStore>,
+    /// The instant every group's heartbeat rounds are aligned to.
+    heartbeat_origin: tokio::time::Instant,
 }
 
 impl Opener<'_> {
@@ -153,6 +157,7 @@ impl Opener<'_> {
             }
         }
         tokio::spawn(snapshot_by_size(log, raft.clone()));
+        tokio::spawn(heartbeat_rounds(raft.clone(), self.heartbeat_origin));
         let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
         self.service.register_writer(group, proposer.clone());
         if expiry {
@@ -214,6 +219,7 @@ pub async fn start(
         gate: CompactionGate::default(),
         logs,
         stores: Vec::new(),
+        heartbeat_origin: tokio::time::Instant::now(),
     };
     let meta_slot = crate::slot::key_slot(META_TAG);
     let everyone = topology.nodes.iter().map(|n| n.id).collect();
@@ -303,6 +309,23 @@ async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology, me
                 );
                 let _ = group.raft.trigger().transfer_leader(preferred).await;
             }
+        }
+    }
+}
+
+/// Makes `raft`, when it leads, send heartbeats every [`HEARTBEAT`] ms at the instants shared by
+/// every group of the node (multiples of the period after `origin`), instead of openraft's own
+/// timer, whose phase is random per group: the heartbeats of all the groups a node leads then
+/// reach each peer together, and the transport sends them as one batch. One task per group, so a
+/// group whose core is busy delays no other group's heartbeat.
+async fn heartbeat_rounds(raft: ShardRaft, origin: tokio::time::Instant) {
+    let period = Duration::from_millis(HEARTBEAT);
+    let mut rounds = tokio::time::interval_at(origin + period, period);
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        rounds.tick().await;
+        if raft.is_leader() && raft.trigger().heartbeat().await.is_err() {
+            return;
         }
     }
 }
@@ -415,6 +438,11 @@ impl ShardGroup {
     /// replies once the log entry holding them is committed and applied.
     pub async fn write(&self, ctx: ApplyCtx, cmds: Vec<ShardCommand>) -> Answer {
         self.proposer.write(ctx, cmds).await
+    }
+
+    /// The node's links to its peers (shared by every group), with their counters.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// Like [`ShardGroup::write`], but when another node leads the group the batch is forwarded

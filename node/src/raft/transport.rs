@@ -1,16 +1,31 @@
 //! The gRPC transport between nodes (schema in `proto/raft.proto`).
 //!
 //! Every group on a node talks to a given peer over the same HTTP/2 connection: [`Peers`] keeps
-//! one lazily connected channel per peer, and each group's [`GrpcNetwork`] clones it. Raft
+//! one lazily connected channel per peer, and each group's [`GrpcNetwork`] shares it. Raft
 //! messages travel as bincode payloads inside [`pb::GroupRpc`]s tagged with their group, in
 //! [`pb::RpcBatch`]es carrying an [`pb::Envelope`] that the receiver checks (cluster id, wire
-//! version) before anything reaches Raft. Snapshots stream in 1 MiB chunks.
+//! version) before anything reaches Raft. Snapshots stream in 1 MiB chunks, one call each.
 //!
-//! The receiving side is [`TransportService`]: it looks the group up and hands the message to its
-//! Raft handle.
+//! Batching: the RPCs that the node's groups send to one peer are coalesced. Each peer has two
+//! lanes, each a bounded queue drained by one task: the control lane carries heartbeats (appends
+//! without entries), votes and leadership transfers, the data lane appends with entries, so a
+//! large append never holds up the heartbeats that keep leaders in office. A lane's task takes
+//! the first queued RPC, waits for one of its few slots for batches in flight
+//! ([`CONTROL_BATCHES_IN_FLIGHT`], [`DATA_BATCHES_IN_FLIGHT`]), yields once, then adds whatever
+//! else is queued by then (at most [`BATCH_MAX_RPCS`] RPCs and about [`BATCH_MAX_BYTES`] of
+//! payload) and sends them all in one `Call`, whose replies it hands back to each caller in
+//! order. A transport failure fails every RPC of the batch; an RPC whose caller gave up (its
+//! timeout passed) while it was queued is not sent. The groups' heartbeats are due at the same
+//! moments (see `raft::group`), so each round reaches a peer as one batch or a few. [`Peers`]
+//! counts the RPCs and the batches it sent (shown by `INFO replication`).
+//!
+//! The receiving side is [`TransportService`]: it checks the envelope, then runs the RPCs of a
+//! batch concurrently, each handed to its group's Raft handle, and answers them in order; one
+//! RPC's failure is its own [`pb::GroupReply::error`] and leaves the others alone.
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -25,6 +40,8 @@ use openraft::BasicNode;
 use proto::raft as pb;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use super::codec::{decode, encode};
 use super::proposer::Proposer;
@@ -37,6 +54,18 @@ type Client = pb::raft_transport_client::RaftTransportClient<tonic::transport::C
 const SNAPSHOT_CHUNK: usize = 1 << 20;
 /// Largest gRPC message either side accepts (an append of many large values can be big).
 const MAX_MESSAGE: usize = 1 << 30;
+/// Most RPCs in one batch.
+pub const BATCH_MAX_RPCS: usize = 64;
+/// Most payload bytes in one batch; a single larger RPC goes alone.
+pub const BATCH_MAX_BYTES: usize = 4 << 20;
+/// Batches of a peer's control lane in flight at once; the lane's queue fills meanwhile. Its RPCs
+/// are answered at once, and fewer slots make fuller batches of each heartbeat round.
+pub const CONTROL_BATCHES_IN_FLIGHT: usize = 2;
+/// Batches of a peer's data lane in flight at once: appends wait for the follower's log write,
+/// and more slots let the appends of other groups go meanwhile.
+pub const DATA_BATCHES_IN_FLIGHT: usize = 4;
+/// RPCs a lane queues before the groups sending to it wait.
+const LANE_QUEUE: usize = 1024;
 
 /// This node's side of every call: who is calling, in which cluster.
 #[derive(Clone, Copy, Debug)]
@@ -57,10 +86,68 @@ impl Identity {
     }
 }
 
-/// One channel per peer, shared by every group of this node.
+/// Why a queued RPC got no reply: the call failed (the peer is taken as unreachable, as for an
+/// unbatched call), or the peer's answer was unusable.
+#[derive(Debug)]
+enum LaneError {
+    Unreachable(String),
+    Network(String),
+}
+
+/// One RPC waiting in a lane, with its caller's deadline and where its reply goes.
+struct Pending {
+    rpc: pb::GroupRpc,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<pb::GroupReply, LaneError>>,
+}
+
+/// Which lane of a peer an RPC takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    /// Heartbeats, votes, leadership transfers: small and urgent.
+    Control,
+    /// Appends with entries.
+    Data,
+}
+
+/// The way to one peer: its channel (for snapshots) and the queues of its two lanes.
+#[derive(Clone)]
+struct Link {
+    client: Client,
+    control: mpsc::Sender<Pending>,
+    data: mpsc::Sender<Pending>,
+}
+
+impl Lane {
+    fn batches_in_flight(self) -> usize {
+        match self {
+            Lane::Control => CONTROL_BATCHES_IN_FLIGHT,
+            Lane::Data => DATA_BATCHES_IN_FLIGHT,
+        }
+    }
+}
+
+impl Link {
+    fn lane(&self, lane: Lane) -> &mpsc::Sender<Pending> {
+        match lane {
+            Lane::Control => &self.control,
+            Lane::Data => &self.data,
+        }
+    }
+}
+
+/// What this node has sent.
+#[derive(Default)]
+struct Counters {
+    rpcs: AtomicU64,
+    batches: AtomicU64,
+}
+
+/// One channel and two batching lanes per peer, shared by every group of this node.
 pub struct Peers {
     identity: Identity,
-    clients: Mutex<HashMap<u64, (String, Client)>>,
+    links: Mutex<HashMap<u64, (String, Link)>>,
+    counters: Arc<Counters>,
     addresses: HashMap<u64, String>,
 }
 
@@ -71,7 +158,8 @@ impl Peers {
     pub fn new(identity: Identity, addresses: HashMap<u64, String>) -> Arc<Peers> {
         Arc::new(Peers {
             identity,
-            clients: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
+            counters: Arc::new(Counters::default()),
             addresses,
         })
     }
@@ -81,11 +169,23 @@ impl Peers {
         self.addresses.get(&id).map_or(fallback, String::as_str)
     }
 
-    fn client(&self, id: u64, addr: &str) -> Result<Client, io::Error> {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((known, client)) = clients.get(&id) {
+    /// Raft RPCs sent to peers so far (snapshots not included).
+    pub fn rpcs_sent(&self) -> u64 {
+        self.counters.rpcs.load(Ordering::Relaxed)
+    }
+
+    /// `Call`s sent to peers so far, each a batch of one or more RPCs.
+    pub fn batches_sent(&self) -> u64 {
+        self.counters.batches.load(Ordering::Relaxed)
+    }
+
+    /// The link to peer `id` at `addr`; a new one (channel and lanes) when the address changed.
+    /// The old link's lanes stop once the last group holding it lets go.
+    fn link(&self, id: u64, addr: &str) -> Result<Link, io::Error> {
+        let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((known, link)) = links.get(&id) {
             if known == addr {
-                return Ok(client.clone());
+                return Ok(link.clone());
             }
         }
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
@@ -97,8 +197,128 @@ impl Peers {
         let client = Client::new(channel)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        clients.insert(id, (addr.to_string(), client.clone()));
-        Ok(client)
+        let spawn_lane = |lane: Lane| {
+            let (tx, rx) = mpsc::channel(LANE_QUEUE);
+            tokio::spawn(run_lane(
+                lane,
+                id,
+                client.clone(),
+                self.identity,
+                rx,
+                self.counters.clone(),
+            ));
+            tx
+        };
+        let link = Link {
+            control: spawn_lane(Lane::Control),
+            data: spawn_lane(Lane::Data),
+            client: client.clone(),
+        };
+        links.insert(id, (addr.to_string(), link.clone()));
+        Ok(link)
+    }
+}
+
+/// Drains `lane` of peer `target`: batches what is queued and sends each batch as one `Call`,
+/// a few at a time. Ends when every sender is gone.
+async fn run_lane(
+    lane: Lane,
+    target: u64,
+    client: Client,
+    identity: Identity,
+    mut queue: mpsc::Receiver<Pending>,
+    counters: Arc<Counters>,
+) {
+    let slots = Arc::new(Semaphore::new(lane.batches_in_flight()));
+    let mut carried: Option<Pending> = None;
+    loop {
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match queue.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        // While every slot is busy the queue fills, and the next batch takes it all.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        // Lets the tasks that are ready (other groups sending in the same heartbeat round or
+        // appending at the same time) queue their RPCs before the batch is cut.
+        tokio::task::yield_now().await;
+        let mut bytes = first.rpc.payload.len();
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX_RPCS {
+            match queue.try_recv() {
+                Ok(p) if bytes + p.rpc.payload.len() > BATCH_MAX_BYTES => {
+                    carried = Some(p);
+                    break;
+                }
+                Ok(p) => {
+                    bytes += p.rpc.payload.len();
+                    batch.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        // Callers that timed out while queued are not waiting any more.
+        batch.retain(|p| !p.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        counters
+            .rpcs
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(send_batch(client.clone(), identity, target, batch, slot));
+    }
+}
+
+/// Sends one batch and hands each caller its reply, or the call's failure to all of them.
+async fn send_batch(
+    mut client: Client,
+    identity: Identity,
+    target: u64,
+    batch: Vec<Pending>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let deadline = batch.iter().map(|p| p.deadline).max();
+    let (rpcs, waiters): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.rpc, p.reply)).unzip();
+    let count = rpcs.len();
+    let mut request = tonic::Request::new(pb::RpcBatch {
+        envelope: Some(identity.envelope()),
+        rpcs,
+    });
+    if let Some(deadline) = deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        request.set_timeout(left.max(Duration::from_millis(1)));
+    }
+    match client.call(request).await {
+        Ok(reply) => {
+            let replies = reply.into_inner().replies;
+            if replies.len() != count {
+                tracing::warn!(
+                    node = target,
+                    sent = count,
+                    replies = replies.len(),
+                    "raft batch answered with the wrong number of replies"
+                );
+            }
+            let mut replies = replies.into_iter();
+            for waiter in waiters {
+                let reply = replies
+                    .next()
+                    .ok_or_else(|| LaneError::Network("no reply in the batch".to_string()));
+                let _ = waiter.send(reply);
+            }
+        }
+        Err(status) => {
+            tracing::debug!(node = target, rpcs = count, error = %status, "raft batch failed");
+            let error = status.to_string();
+            for waiter in waiters {
+                let _ = waiter.send(Err(LaneError::Unreachable(error.clone())));
+            }
+        }
     }
 }
 
@@ -112,7 +332,7 @@ impl Peers {
         rpc: pb::GroupRpc,
         timeout: Duration,
     ) -> Result<pb::GroupReply, String> {
-        let mut client = self.client(target, addr).map_err(|e| e.to_string())?;
+        let mut client = self.link(target, addr).map_err(|e| e.to_string())?.client;
         let batch = pb::RpcBatch {
             envelope: Some(self.identity.envelope()),
             rpcs: vec![rpc],
@@ -148,7 +368,7 @@ impl GrpcNetwork {
 pub struct GrpcPeer {
     group: GroupId,
     target: u64,
-    client: Result<Client, String>,
+    link: Result<Link, String>,
     identity: Identity,
 }
 
@@ -159,9 +379,9 @@ impl RaftNetworkFactory<ShardTC> for GrpcNetwork {
         GrpcPeer {
             group: self.group,
             target,
-            client: self
+            link: self
                 .peers
-                .client(target, self.peers.address(target, &node.addr))
+                .link(target, self.peers.address(target, &node.addr))
                 .map_err(|e| e.to_string()),
             identity: self.peers.identity,
         }
@@ -172,44 +392,65 @@ fn unreachable(e: impl std::fmt::Display) -> Unreachable<ShardTC> {
     Unreachable::new(&io::Error::other(e.to_string()))
 }
 
+fn network(e: impl std::fmt::Display) -> RPCError<ShardTC> {
+    RPCError::Network(NetworkError::new(&io::Error::other(e.to_string())))
+}
+
 impl GrpcPeer {
-    fn client(&self) -> Result<Client, Unreachable<ShardTC>> {
-        self.client.clone().map_err(unreachable)
+    fn link(&self) -> Result<&Link, Unreachable<ShardTC>> {
+        self.link.as_ref().map_err(unreachable)
     }
 
+    /// Queues one RPC on `lane` and waits for its reply, at most the option's soft TTL (the
+    /// deadline the unbatched call had); running out of time counts as unreachable, like a
+    /// failed call.
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &mut self,
+        lane: Lane,
         kind: pb::RpcKind,
         req: &Req,
         option: &RPCOption,
     ) -> Result<Resp, RPCError<ShardTC>> {
         let payload = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let batch = pb::RpcBatch {
-            envelope: Some(self.identity.envelope()),
-            rpcs: vec![pb::GroupRpc {
+        let queue = self.link().map_err(RPCError::Unreachable)?.lane(lane);
+        let ttl = option.soft_ttl();
+        let deadline = Instant::now() + ttl;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let pending = Pending {
+            rpc: pb::GroupRpc {
                 group_id: self.group,
                 kind: kind as i32,
                 payload: payload.into(),
-            }],
+            },
+            deadline,
+            reply: reply_tx,
         };
-        let mut request = tonic::Request::new(batch);
-        request.set_timeout(option.soft_ttl());
-        let mut client = self.client().map_err(RPCError::Unreachable)?;
-        let reply = client.call(request).await.map_err(|s| {
-            RPCError::Unreachable(unreachable(format!("node {}: {s}", self.target)))
-        })?;
-        let reply = reply
-            .into_inner()
-            .replies
-            .into_iter()
-            .next()
-            .ok_or_else(|| {
-                RPCError::Network(NetworkError::new(&io::Error::other("empty reply")))
-            })?;
+        let exchange = async {
+            queue
+                .send(pending)
+                .await
+                .map_err(|_| LaneError::Unreachable("transport lane closed".to_string()))?;
+            reply_rx
+                .await
+                .map_err(|_| LaneError::Unreachable("batch dropped".to_string()))?
+        };
+        let target = self.target;
+        let reply = match tokio::time::timeout_at(deadline, exchange).await {
+            Err(_) => {
+                return Err(RPCError::Unreachable(unreachable(format!(
+                    "node {target}: no reply within {ttl:?}"
+                ))))
+            }
+            Ok(Err(LaneError::Unreachable(e))) => {
+                return Err(RPCError::Unreachable(unreachable(format!(
+                    "node {target}: {e}"
+                ))))
+            }
+            Ok(Err(LaneError::Network(e))) => return Err(network(e)),
+            Ok(Ok(reply)) => reply,
+        };
         if !reply.error.is_empty() {
-            return Err(RPCError::Network(NetworkError::new(&io::Error::other(
-                reply.error,
-            ))));
+            return Err(network(reply.error));
         }
         decode(&reply.payload).map_err(|e| RPCError::Network(NetworkError::new(&e)))
     }
@@ -223,7 +464,13 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
         rpc: AppendEntriesRequest<ShardTC>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<ShardTC>, RPCError<ShardTC>> {
-        self.call(pb::RpcKind::AppendEntries, &rpc, &option).await
+        let lane = if rpc.entries.is_empty() {
+            Lane::Control
+        } else {
+            Lane::Data
+        };
+        self.call(lane, pb::RpcKind::AppendEntries, &rpc, &option)
+            .await
     }
 
     async fn vote(
@@ -231,7 +478,8 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
         rpc: VoteRequest<ShardTC>,
         option: RPCOption,
     ) -> Result<VoteResponse<ShardTC>, RPCError<ShardTC>> {
-        self.call(pb::RpcKind::Vote, &rpc, &option).await
+        self.call(Lane::Control, pb::RpcKind::Vote, &rpc, &option)
+            .await
     }
 
     async fn pre_vote(
@@ -239,7 +487,8 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
         rpc: VoteRequest<ShardTC>,
         option: RPCOption,
     ) -> Result<VoteResponse<ShardTC>, RPCError<ShardTC>> {
-        self.call(pb::RpcKind::PreVote, &rpc, &option).await
+        self.call(Lane::Control, pb::RpcKind::PreVote, &rpc, &option)
+            .await
     }
 
     async fn transfer_leader(
@@ -247,7 +496,8 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
         req: TransferLeaderRequest<ShardTC>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<ShardTC>, RPCError<ShardTC>> {
-        self.call(pb::RpcKind::TransferLeader, &req, &option).await
+        self.call(Lane::Control, pb::RpcKind::TransferLeader, &req, &option)
+            .await
     }
 
     async fn full_snapshot(
@@ -276,7 +526,11 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
             })
             .collect();
         let frames = std::iter::once(header).chain(chunks);
-        let mut client = self.client().map_err(StreamingError::Unreachable)?;
+        let mut client = self
+            .link()
+            .map_err(StreamingError::Unreachable)?
+            .client
+            .clone();
         let send = async move { client.install_snapshot(tokio_stream::iter(frames)).await };
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
@@ -517,5 +771,158 @@ pub async fn serve(service: TransportService, listener: tokio::net::TcpListener)
         .await
     {
         tracing::error!(error = %e, "raft transport stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::future::join_all;
+    use openraft::entry::RaftEntry;
+    use openraft::type_config::alias::{EntryOf, LeaderIdOf, LogIdOf};
+    use openraft::vote::RaftLeaderId;
+
+    use super::*;
+
+    fn vote_request() -> VoteRequest<ShardTC> {
+        VoteRequest::new(<VoteOf<ShardTC>>::new(1, 1), None)
+    }
+
+    /// A node of cluster `cluster_id` serving the transport on a loopback port, with no groups.
+    async fn node_without_groups(cluster_id: u64) -> BasicNode {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr").to_string();
+        let topology = crate::cluster::Topology::from_config(&Default::default(), "unused");
+        let leaders = Arc::new(LeaderBoard::new(&topology, 1));
+        tokio::spawn(serve(TransportService::new(cluster_id, leaders), listener));
+        BasicNode { addr }
+    }
+
+    /// The links of `groups` groups of node 1 of cluster 7 to node 2 at `node`.
+    async fn clients(peers: &Arc<Peers>, groups: u64, node: &BasicNode) -> Vec<GrpcPeer> {
+        let mut clients = Vec::new();
+        for group in 0..groups {
+            let mut network = GrpcNetwork::new(group, peers.clone());
+            clients.push(network.new_client(2, node).await);
+        }
+        clients
+    }
+
+    #[tokio::test]
+    async fn rpcs_of_many_groups_share_one_call_and_keep_their_own_replies() {
+        let node = node_without_groups(7).await;
+        let peers = Peers::new(
+            Identity {
+                cluster_id: 7,
+                node_id: 1,
+            },
+            HashMap::new(),
+        );
+        let mut clients = clients(&peers, 20, &node).await;
+        let option = RPCOption::new(Duration::from_secs(5));
+        let results = join_all(
+            clients
+                .iter_mut()
+                .map(|c| c.vote(vote_request(), option.clone())),
+        )
+        .await;
+        // Every RPC reached the peer and got its own answer, in order: its group is unknown there.
+        for (group, result) in results.iter().enumerate() {
+            match result {
+                Err(RPCError::Network(e)) => {
+                    let expected = format!("no group {group} on this node");
+                    assert!(e.to_string().contains(&expected), "{group}: {e}");
+                }
+                other => panic!("group {group}: {other:?}"),
+            }
+        }
+        assert_eq!(peers.rpcs_sent(), 20);
+        assert_eq!(
+            peers.batches_sent(),
+            1,
+            "the 20 queued RPCs went as one batch"
+        );
+        // A heartbeat and an append take different lanes, hence different calls.
+        let heartbeat = AppendEntriesRequest::<ShardTC> {
+            vote: <VoteOf<ShardTC>>::new(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: vec![],
+        };
+        let mut append = heartbeat.clone();
+        let log_id = LogIdOf::<ShardTC>::new(LeaderIdOf::<ShardTC>::new(1, 1), 1);
+        append.entries.push(EntryOf::<ShardTC>::new_blank(log_id));
+        let (a, b) = clients.split_at_mut(1);
+        let (hb, app) = tokio::join!(
+            a[0].append_entries(heartbeat, option.clone()),
+            b[0].append_entries(append, option.clone()),
+        );
+        assert!(matches!(hb, Err(RPCError::Network(_))), "{hb:?}");
+        assert!(matches!(app, Err(RPCError::Network(_))), "{app:?}");
+        assert_eq!((peers.rpcs_sent(), peers.batches_sent()), (22, 3));
+    }
+
+    #[tokio::test]
+    async fn a_refused_call_fails_every_rpc_of_its_batch_as_unreachable() {
+        // The peer belongs to another cluster: it refuses the whole call.
+        let node = node_without_groups(8).await;
+        let peers = Peers::new(
+            Identity {
+                cluster_id: 7,
+                node_id: 1,
+            },
+            HashMap::new(),
+        );
+        let mut clients = clients(&peers, 5, &node).await;
+        let option = RPCOption::new(Duration::from_secs(5));
+        let results = join_all(
+            clients
+                .iter_mut()
+                .map(|c| c.vote(vote_request(), option.clone())),
+        )
+        .await;
+        for result in &results {
+            match result {
+                Err(RPCError::Unreachable(e)) => {
+                    assert!(e.to_string().contains("cluster"), "{e}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((peers.rpcs_sent(), peers.batches_sent()), (5, 1));
+    }
+
+    #[tokio::test]
+    async fn an_rpc_times_out_at_its_soft_ttl() {
+        // A listener that never answers: the caller gives up at 3/4 of the hard TTL.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let node = BasicNode {
+            addr: listener.local_addr().expect("local addr").to_string(),
+        };
+        let peers = Peers::new(
+            Identity {
+                cluster_id: 7,
+                node_id: 1,
+            },
+            HashMap::new(),
+        );
+        let mut clients = clients(&peers, 1, &node).await;
+        let started = Instant::now();
+        let result = clients[0]
+            .vote(vote_request(), RPCOption::new(Duration::from_millis(200)))
+            .await;
+        let waited = started.elapsed();
+        assert!(
+            matches!(result, Err(RPCError::Unreachable(_))),
+            "{result:?}"
+        );
+        assert!(
+            waited >= Duration::from_millis(140) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+        drop(listener);
     }
 }

@@ -29,6 +29,8 @@ pub struct Cluster {
     dir: PathBuf,
     /// The nodes, by index (node id = index + 1).
     pub members: Vec<Member>,
+    /// Shards of this cluster.
+    pub shards: u16,
 }
 
 impl Cluster {
@@ -39,6 +41,11 @@ impl Cluster {
 
     /// An `n`-node cluster (3 replicas per shard), started and ready.
     pub fn start_n(n: usize, extra_toml: &str) -> Cluster {
+        Cluster::start_with(n, SHARDS, extra_toml)
+    }
+
+    /// An `n`-node cluster of `shards` shards (3 replicas per shard), started and ready.
+    pub fn start_with(n: usize, shards: u16, extra_toml: &str) -> Cluster {
         let dir = super::temp_dir("cluster");
         let ports: Vec<(u16, u16)> = (0..n)
             .map(|_| (super::free_port(), super::free_port()))
@@ -55,7 +62,7 @@ impl Cluster {
             let id = i as u64 + 1;
             let config = dir.join(format!("node{id}.toml"));
             let toml = format!(
-                "node-id = {id}\nbind = \"127.0.0.1\"\nport = {client}\nshards = {SHARDS}\n\
+                "node-id = {id}\nbind = \"127.0.0.1\"\nport = {client}\nshards = {shards}\n\
                  data-dir = \"{}\"\nlog-level = \"warn\"\ncluster-id = 7\nreplicas = 3\n{extra_toml}\n{nodes_toml}",
                 dir.join(format!("data{id}")).display()
             );
@@ -68,11 +75,16 @@ impl Cluster {
                 child: None,
             });
         }
-        let mut cluster = Cluster { dir, members };
+        let mut cluster = Cluster {
+            dir,
+            members,
+            shards,
+        };
         for i in 0..n {
             cluster.launch(i);
         }
-        cluster.wait_ready(Duration::from_secs(20));
+        // Many groups take longer to elect and settle on a loaded machine.
+        cluster.wait_ready(Duration::from_secs(20) + Duration::from_secs(2) * u32::from(shards));
         cluster
     }
 
@@ -111,6 +123,18 @@ impl Cluster {
 
     pub fn port(&self, i: usize) -> u16 {
         self.members[i].client_port
+    }
+
+    /// The `raft_rpcs_sent` and `raft_rpc_batches_sent` counters of node `i` (INFO replication).
+    pub fn rpc_counters(&self, i: usize) -> (u64, u64) {
+        let info = raw_cmd(self.port(i), &["INFO", "replication"]).expect("INFO replication");
+        let field = |name: &str| -> u64 {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in INFO replication: {info}"))
+        };
+        (field("raft_rpcs_sent"), field("raft_rpc_batches_sent"))
     }
 
     /// INFO replication of node `i`: per shard, (role, leader, applied, snapshot); a shard the
@@ -152,14 +176,14 @@ impl Cluster {
         loop {
             let all_led = running.iter().all(|&i| {
                 self.shards_of(i).is_some_and(|s| {
-                    s.len() == usize::from(SHARDS)
+                    s.len() == usize::from(self.shards)
                         && s.iter().all(|(r, l, _, _)| r == "none" || l != "none")
                 })
             });
             if all_led
-                && (0..SHARDS as usize).all(|s| {
-                    self.set(&key_in_shard(s, "ready"), "1", Duration::from_secs(2))
-                        .is_ok()
+                && (0..usize::from(self.shards)).all(|s| {
+                    let key = key_in_shard_of(self.shards, s, "ready");
+                    self.set(&key, "1", Duration::from_secs(2)).is_ok()
                 })
             {
                 return;
@@ -336,7 +360,12 @@ pub fn raw_cmd(port: u16, args: &[&str]) -> Result<String, String> {
 
 /// A key whose slot belongs to `shard` (of the test cluster's SHARDS), with `tag` in its name.
 pub fn key_in_shard(shard: usize, tag: &str) -> String {
-    let map = ShardMap::new(SHARDS);
+    key_in_shard_of(SHARDS, shard, tag)
+}
+
+/// A key whose slot belongs to `shard` of `shards`, with `tag` in its name.
+pub fn key_in_shard_of(shards: u16, shard: usize, tag: &str) -> String {
+    let map = ShardMap::new(shards);
     (0..)
         .map(|n| format!("{tag}:{n}"))
         .find(|k| map.shard_of_slot(key_slot(k.as_bytes())) == shard)
