@@ -11,8 +11,8 @@
 //! without entries), votes and leadership transfers, the data lane appends with entries, so a
 //! large append never holds up the heartbeats that keep leaders in office. A lane's task takes
 //! the first queued RPC, waits for one of its few slots for batches in flight
-//! ([`CONTROL_BATCHES_IN_FLIGHT`], [`DATA_BATCHES_IN_FLIGHT`]), yields once, then adds whatever
-//! else is queued by then (at most [`BATCH_MAX_RPCS`] RPCs and about [`BATCH_MAX_BYTES`] of
+//! ([`CONTROL_BATCHES_IN_FLIGHT`], [`DATA_BATCHES_IN_FLIGHT`]), on the control lane yields once
+//! (so the rest of a heartbeat round can queue), then adds whatever else is queued by then (at most [`BATCH_MAX_RPCS`] RPCs and about [`BATCH_MAX_BYTES`] of
 //! payload) and sends them all in one `Call`, whose replies it hands back to each caller in
 //! order. A transport failure fails every RPC of the batch; an RPC whose caller gave up (its
 //! timeout passed) while it was queued is not sent. The groups' heartbeats are due at the same
@@ -243,9 +243,12 @@ async fn run_lane(
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        // Lets the tasks that are ready (other groups sending in the same heartbeat round or
-        // appending at the same time) queue their RPCs before the batch is cut.
-        tokio::task::yield_now().await;
+        // Control: lets the tasks that are ready (the other groups of the same heartbeat round)
+        // queue their RPCs before the batch is cut. Not for appends, whose latency sets a busy
+        // group's write throughput: they share batches when they queue up behind busy slots.
+        if lane == Lane::Control {
+            tokio::task::yield_now().await;
+        }
         let mut bytes = first.rpc.payload.len();
         let mut batch = vec![first];
         while batch.len() < BATCH_MAX_RPCS {
