@@ -1,7 +1,7 @@
 # Shardis developer targets. See README.md.
 CARGO ?= cargo
 
-.PHONY: all build release run test lint fmt bench fuzz-build clean cluster-up cluster-down
+.PHONY: all build release run test lint fmt bench fuzz-build clean cluster-up cluster-down chaos
 
 all: build
 
@@ -37,6 +37,12 @@ cluster-up:
 
 cluster-down:
 	bash scripts/cluster.sh down
+
+## Long randomized fault runs against a 3-node cluster of release builds, history checked for
+## linearizability; figures printed. DURATION in seconds (default 120), SEED to replay a run.
+chaos:
+	$(CARGO) build --release -p shardis
+	DURATION=$(DURATION) SEED=$(SEED) $(CARGO) test --release -p cluster-tests --test scenarios chaos -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean

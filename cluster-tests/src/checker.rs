@@ -2009,9 +2009,11 @@ mod tests {
     }
 
     /// Checks `h` (linearizable by construction), then `h` with its last read corrupted to a
-    /// value never written; each within a few seconds.
+    /// value never written; each decided (not out of budget) without a pathological blow-up.
+    /// The time limit is loose on purpose: speed is measured elsewhere, and a loaded 2-core
+    /// machine may be ten times slower than an idle one.
     fn assert_decided_quickly(h: &[Event]) {
-        let limit = Duration::from_secs(5);
+        let limit = Duration::from_secs(60);
         let started = Instant::now();
         let report = check(h, DEFAULT_MAX_STEPS);
         let took = started.elapsed();

@@ -96,7 +96,16 @@ impl TestCluster {
         for a in 0..n {
             for b in (0..n).filter(|&b| b != a) {
                 let target: SocketAddr = ([127, 0, 0, 1], ports[b].1).into();
-                let proxy = LinkProxy::start(runtime.handle(), target).expect("link proxy");
+                // The nodes' ports are not bound yet: a proxy must not take one of them.
+                let listener = loop {
+                    let l = TcpListener::bind("127.0.0.1:0").expect("proxy port");
+                    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+                    if !ports.iter().any(|&(c, r)| c == port || r == port) {
+                        break l;
+                    }
+                };
+                let proxy =
+                    LinkProxy::start_on(runtime.handle(), listener, target).expect("link proxy");
                 links.insert((a, b), proxy);
             }
         }

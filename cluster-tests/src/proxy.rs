@@ -37,7 +37,15 @@ pub struct LinkProxy {
 impl LinkProxy {
     /// Starts a proxy to `target` on `runtime`, listening on a free loopback port.
     pub fn start(runtime: &tokio::runtime::Handle, target: SocketAddr) -> std::io::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        LinkProxy::start_on(runtime, std::net::TcpListener::bind("127.0.0.1:0")?, target)
+    }
+
+    /// Starts a proxy to `target` on `runtime`, accepting on `listener`.
+    pub fn start_on(
+        runtime: &tokio::runtime::Handle,
+        listener: std::net::TcpListener,
+        target: SocketAddr,
+    ) -> std::io::Result<Self> {
         listener.set_nonblocking(true)?;
         let listen = listener.local_addr()?;
         let (generation, _) = watch::channel(0);
@@ -186,17 +194,19 @@ mod tests {
         let target = echo(&rt);
         let proxy = LinkProxy::start(rt.handle(), target).expect("proxy");
         assert_eq!(
-            roundtrip(proxy.addr(), Duration::from_secs(2)).expect("open link"),
+            roundtrip(proxy.addr(), Duration::from_secs(5)).expect("open link"),
             b"ping"
         );
 
         // An open connection stops passing data when the link is cut.
         let mut open = std::net::TcpStream::connect(proxy.addr()).expect("connect");
-        open.set_read_timeout(Some(Duration::from_millis(300)))
+        open.set_read_timeout(Some(Duration::from_secs(3)))
             .expect("timeout");
         open.write_all(b"x").expect("write");
         let mut one = [0u8; 1];
         open.read_exact(&mut one).expect("echo before the cut");
+        open.set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
         proxy.cut();
         assert!(proxy.is_cut());
         let _ = open.write_all(b"y");
@@ -209,13 +219,13 @@ mod tests {
 
         proxy.heal();
         assert_eq!(
-            roundtrip(proxy.addr(), Duration::from_secs(2)).expect("healed link"),
+            roundtrip(proxy.addr(), Duration::from_secs(5)).expect("healed link"),
             b"ping"
         );
 
         proxy.delay(Duration::from_millis(200));
         let start = std::time::Instant::now();
-        roundtrip(proxy.addr(), Duration::from_secs(2)).expect("delayed link");
+        roundtrip(proxy.addr(), Duration::from_secs(5)).expect("delayed link");
         assert!(
             start.elapsed() >= Duration::from_millis(400),
             "both directions delayed"

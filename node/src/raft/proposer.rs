@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::error::{ClientWriteError, RaftError};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{ClientBatch, ShardRaft, ShardRequest};
@@ -130,9 +131,19 @@ async fn propose(
             }
             Ok(Ok(resp)) => return Ok(resp.data.0),
             Ok(Err(e)) => {
-                let Some(forward) = e.forward_to_leader() else {
+                // Only a proposal refused before its entry was appended may go elsewhere or be
+                // retried. Any other failure (the entry was discarded when another leader took
+                // over, the group stopped, …) leaves the outcome unknown: the entry may still
+                // commit, so sending the client elsewhere could apply its commands twice.
+                let not_appended = match &e {
+                    RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                        Some(forward)
+                    }
+                    _ => None,
+                };
+                let Some(forward) = not_appended else {
                     return Err(Refusal::Failed(Frame::error_owned(format!(
-                        "CLUSTERDOWN shard unavailable: {e}"
+                        "UNKNOWN write outcome unknown ({e}); it may or may not have been applied"
                     ))));
                 };
                 // Another node leads: send the client there. No leader yet (an election, or a
