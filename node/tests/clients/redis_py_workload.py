@@ -4,7 +4,7 @@ Usage: redis_py_workload.py <seconds> <port> [<port> ...]   (the nodes' client p
 
 Writes `py:<i>` = i one after the other for the given time with read_from_replicas=True, reading
 earlier keys back in between (a replica may lag: a read returns the value or nothing, never a
-wrong value). Prints one `error <seconds since start> <text>` line per failed command, then
+wrong value). Prints one `error <Unix time, seconds> <text>` line per failed command, then
 `acked=<n> errors=<e>`, reads every acknowledged key back from the leaders, and prints
 `replica_reads_ok` once a key was read through a replica's READONLY connection.
 Exits non-zero on a wrong or lost value.
@@ -49,7 +49,7 @@ while time.monotonic() - start < duration:
                 sys.exit(1)
     except Exception as e:  # noqa: BLE001 - every failure is reported with its time
         errors += 1
-        print(f"error {time.monotonic() - start:.2f} {type(e).__name__}: {e}")
+        print(f"error {time.time():.3f} {type(e).__name__}: {e}")
     i += 1
 print(f"acked={len(acked)} errors={errors}")
 
