@@ -293,6 +293,10 @@ impl Cluster {
     pub fn dump_logs(&self) {
         for m in &self.members {
             let log = std::fs::read_to_string(&m.log).unwrap_or_default();
+            // A panic (of a Raft core, say) is what matters most, wherever it is in the log.
+            for line in log.lines().filter(|l| l.contains("panicked at")) {
+                eprintln!("node {} PANIC: {line}", m.id);
+            }
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
             eprintln!("----- node {} log (tail) -----", m.id);
             for line in tail.into_iter().rev() {
