@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
-use openraft::{BasicNode, Config, Instant as _, ReadPolicy, SnapshotPolicy};
+use openraft::{BasicNode, Config, Instant as _, LinearizerOption, SnapshotPolicy};
 
 use super::log_store::{CompactionGate, GroupLog, LogStore};
 use super::meta::{ClusterMeta, Metadata, META_TAG};
@@ -60,6 +60,10 @@ pub struct ShardGroup {
     commit_timeout: Duration,
     /// The term in which a full linearizability check last succeeded (see [`ShardGroup::read_barrier`]).
     confirmed_term: Arc<AtomicU64>,
+    /// The term in which this node started handing its leadership to another node (0: never).
+    /// From then on in that term it serves no read on its lease: the node it hands over to is
+    /// elected at once, without waiting for any lease to run out (see [`ShardGroup::hand_over`]).
+    handed_over_term: Arc<AtomicU64>,
     /// The group's id.
     group: GroupId,
     /// The node's links to its peers (for forwarded writes).
@@ -175,6 +179,7 @@ impl Opener<'_> {
             proposer,
             commit_timeout: config.commit_timeout,
             confirmed_term: Arc::new(AtomicU64::new(0)),
+            handed_over_term: Arc::new(AtomicU64::new(0)),
             group,
             peers: self.peers.clone(),
         })
@@ -307,7 +312,7 @@ async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology, me
                     to = preferred,
                     "handing leadership to the preferred node"
                 );
-                let _ = group.raft.trigger().transfer_leader(preferred).await;
+                group.hand_over(preferred).await;
             }
         }
     }
@@ -506,15 +511,36 @@ impl ShardGroup {
         leader.is_some_and(|l| l != *self.raft.node_id())
     }
 
+    /// Hands this group's leadership to `to` (a caught-up voter).
+    ///
+    /// A leadership transfer elects `to` at once: the voters grant it their vote although this
+    /// leader's lease has not run out. So before asking, this node stops serving reads on its
+    /// lease for the rest of its term — openraft's own lease check does not look at transfers,
+    /// and the chaos tests caught a leader answering reads with a value the new leader had
+    /// already overwritten.
+    pub async fn hand_over(&self, to: u64) {
+        let term = self.raft.metrics().borrow_watched().current_term;
+        self.handed_over_term.fetch_max(term, Ordering::AcqRel);
+        let _ = self.raft.trigger().transfer_leader(to).await;
+    }
+
+    /// True when this node has handed its leadership away in `term`.
+    fn handing_over(&self, term: u64) -> bool {
+        self.handed_over_term.load(Ordering::Acquire) == term
+    }
+
     /// The cheap check that lets a read through without asking the Raft core: this node leads
     /// the group in a term where a full check already passed (so the entries of earlier terms are
-    /// applied), its lease is fresh (a quorum acknowledged it less than [`LEASE`] ago, or it is
-    /// the only voter), and everything committed has been handed to the actor, whose channel the
-    /// read then follows.
+    /// applied) and it is not handing over, its lease is fresh (a quorum acknowledged a message
+    /// sent less than [`LEASE`] ago, or it is the only voter), and everything committed has been
+    /// handed to the actor, whose channel the read then follows.
     fn lease_is_fresh(&self) -> bool {
         let metrics = self.raft.metrics();
         let m = metrics.borrow_watched();
-        if !m.state.is_leader() || m.current_term != self.confirmed_term.load(Ordering::Acquire) {
+        if !m.state.is_leader()
+            || m.current_term != self.confirmed_term.load(Ordering::Acquire)
+            || self.handing_over(m.current_term)
+        {
             return false;
         }
         let sole_voter = {
@@ -535,41 +561,55 @@ impl ShardGroup {
 
     /// Confirms that this node still leads the group (lease, else a quorum round) and that
     /// everything committed before now is applied, so a read sent to the actor next is
-    /// linearizable.
+    /// linearizable. While another node leads, the answer is that node; while nobody does, or
+    /// this node is handing over, the check is retried until the commit timeout.
     pub async fn read_barrier(&self) -> Result<(), Refusal> {
         if self.lease_is_fresh() {
             return Ok(());
         }
-        let known_leader = self.raft.metrics().borrow_watched().current_leader;
-        if let Some(leader) = known_leader {
-            if leader != *self.raft.node_id() {
-                return Err(Refusal::NotLeader(Some(leader)));
-            }
-        }
+        const PAUSE: Duration = Duration::from_millis(20);
         let deadline = tokio::time::Instant::now() + self.commit_timeout;
+        // A quorum acknowledgement counts if its message was sent less than LEASE ago (not
+        // openraft's default of a whole election timeout); if none is, a heartbeat round is sent
+        // and awaited.
+        let option = LinearizerOption::new(Some(LEASE), true);
         loop {
-            let policy = ReadPolicy::LeaseRead;
-            let term = self.raft.metrics().borrow_watched().current_term;
-            let attempt =
-                tokio::time::timeout_at(deadline, self.raft.ensure_linearizable(policy)).await;
-            match attempt {
-                Err(_) => return Err(Refusal::NotLeader(None)),
-                Ok(Ok(_)) => {
-                    self.confirmed_term.fetch_max(term, Ordering::AcqRel);
-                    return Ok(());
-                }
-                Ok(Err(e)) => {
-                    if let Some(leader) = e.forward_to_leader().and_then(|f| f.leader_id) {
-                        if leader != *self.raft.node_id() {
-                            return Err(Refusal::NotLeader(Some(leader)));
+            let (leader, term) = {
+                let m = self.raft.metrics();
+                let m = m.borrow_watched();
+                (m.current_leader, m.current_term)
+            };
+            match leader {
+                Some(l) if l != *self.raft.node_id() => return Err(Refusal::NotLeader(Some(l))),
+                Some(_) if !self.handing_over(term) => {
+                    let attempt = tokio::time::timeout_at(
+                        deadline,
+                        self.raft.ensure_linearizable(option.clone()),
+                    )
+                    .await;
+                    match attempt {
+                        Err(_) => return Err(Refusal::NotLeader(None)),
+                        Ok(Ok(_)) if !self.handing_over(term) => {
+                            self.confirmed_term.fetch_max(term, Ordering::AcqRel);
+                            return Ok(());
+                        }
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            if let Some(leader) = e.forward_to_leader().and_then(|f| f.leader_id) {
+                                if leader != *self.raft.node_id() {
+                                    return Err(Refusal::NotLeader(Some(leader)));
+                                }
+                            }
                         }
                     }
-                    if tokio::time::Instant::now() + Duration::from_millis(20) >= deadline {
-                        return Err(Refusal::NotLeader(None));
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
+                // No leader (an election), or this node is handing over: wait for the outcome.
+                _ => {}
             }
+            if tokio::time::Instant::now() + PAUSE >= deadline {
+                return Err(Refusal::NotLeader(None));
+            }
+            tokio::time::sleep(PAUSE).await;
         }
     }
 }

@@ -12,6 +12,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::RangeBounds;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -47,7 +48,32 @@ pub struct GroupLog {
     committed: Option<LogId>,
     last_purged: Option<LogId>,
     entries: BTreeMap<u64, Entry>,
+    /// The committed id last written to the WAL, and when.
+    committed_logged: Option<(Option<LogId>, Instant)>,
 }
+
+impl GroupLog {
+    /// The COMMITTED record to write now, if the committed id changed since the last one and
+    /// either a record is being written anyway (`riding`) or the last one is older than
+    /// [`COMMITTED_RECORD_EVERY`].
+    fn committed_record_due(&mut self, riding: bool) -> Option<Option<LogId>> {
+        let now = Instant::now();
+        let due = match self.committed_logged {
+            Some((logged, _)) if logged == self.committed => false,
+            Some((_, at)) => riding || now.duration_since(at) >= COMMITTED_RECORD_EVERY,
+            None => true,
+        };
+        if due {
+            self.committed_logged = Some((self.committed, now));
+        }
+        due.then_some(self.committed)
+    }
+}
+
+/// A changed committed id is written with the group's next append, or by itself once the last
+/// COMMITTED record is this old. It is only a hint for start-up (entries up to it are applied
+/// before an election); a stale one is safe, since Raft re-learns the commit index.
+const COMMITTED_RECORD_EVERY: Duration = Duration::from_secs(1);
 
 impl GroupLog {
     /// Applies one replayed WAL record of this group.
@@ -217,9 +243,16 @@ impl RaftLogStorage<ShardTC> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        self.log().committed = committed;
-        self.write_behind(kind::COMMITTED, encode(&committed)?)
-            .await;
+        // Not a WAL record per commit: that doubled the records of a busy group.
+        let due = {
+            let mut log = self.log();
+            log.committed = committed;
+            log.committed_record_due(false)
+        };
+        if let Some(committed) = due {
+            self.write_behind(kind::COMMITTED, encode(&committed)?)
+                .await;
+        }
         Ok(())
     }
 
@@ -237,17 +270,22 @@ impl RaftLogStorage<ShardTC> for LogStore {
         self.appended
             .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let _gate = self.gate.read().await;
-        {
+        let committed = {
             let mut log = self.log();
             for e in entries {
                 log.entries.insert(e.log_id.index(), e);
             }
+            log.committed_record_due(true)
+        };
+        let mut records = Vec::with_capacity(2);
+        if let Some(committed) = committed {
+            records.push(self.record(kind::COMMITTED, encode(&committed)?));
         }
         // Readable now; durable when the WAL calls back after its write (and fsync, by policy).
-        let record = self.record(kind::APPEND, body);
+        records.push(self.record(kind::APPEND, body));
         self.wal
             .append(
-                vec![record],
+                records,
                 false,
                 Box::new(move |result| callback.io_completed(result)),
             )

@@ -36,10 +36,13 @@ pub struct ClientBatch {
 
 /// One Raft log entry of a shard: the client batches that reached the shard's proposer together
 /// (one or many connections' pipelines), applied one after the other.
+///
+/// The batches are shared, not copied, when openraft clones an entry (it reads entries back from
+/// the log to apply and to replicate them) or the proposer keeps one for a retry.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShardRequest {
     /// Batches in the order they are applied.
-    pub batches: Vec<ClientBatch>,
+    pub batches: std::sync::Arc<[ClientBatch]>,
 }
 
 impl fmt::Display for ShardRequest {

@@ -94,7 +94,7 @@ async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, commit_timeout: 
         tokio::spawn(async move {
             let (batches, replies): (Vec<ClientBatch>, Vec<oneshot::Sender<Answer>>) =
                 proposals.into_iter().map(|p| (p.batch, p.reply)).unzip();
-            let result = propose(&raft, ShardRequest { batches }, commit_timeout).await;
+            let result = propose(&raft, ShardRequest { batches: batches.into() }, commit_timeout).await;
             drop(permit);
             match result {
                 Ok(per_batch) => {

@@ -4,15 +4,21 @@
 //! A node runs one Raft group per shard plus a metadata group. Each group must make its log entries
 //! and votes durable before it acknowledges them, and durability costs an `fdatasync`, which takes
 //! from tens of microseconds to milliseconds. If every group had its own file, N busy groups would
-//! pay N fsyncs. Here every group appends to the same [`Wal`], and one writer thread makes the
+//! pay N fsyncs. Here every group appends to the same [`Wal`], and one writer task makes the
 //! records of all of them durable with a single fsync: *group commit*.
 //!
 //! # How a write flows
 //! 1. A caller (a group's log store) calls [`Wal::append`] with some [`Record`]s and a [`Done`]
 //!    callback. The op goes into a bounded queue (so a slow disk pushes back on the callers instead
 //!    of growing memory without bound).
-//! 2. The writer thread takes the first op, then everything else already queued (up to
+//! 2. The writer task takes the first op, then everything else already queued (up to
 //!    4096 records or 8 MiB), encodes it all into one buffer and issues one `write(2)`.
+//!    The writer is a task on the node's runtime, not a thread of its own: a `write(2)` into the
+//!    page cache takes microseconds, and waking a task on a busy runtime costs far less than
+//!    waking a parked thread (a futex call per append, measured as the largest single cost of the
+//!    write path when the writer was a thread). Everything that may take long — fsync, starting a
+//!    segment, rewrites, close — runs on tokio's blocking pool while the writer waits for it, so
+//!    appends keep queuing meanwhile and the next batch takes them all.
 //! 3. If the [`SyncPolicy`] is `Always`, or any op in the batch asked to be `durable`, it then calls
 //!    `sync_data` once for the whole batch.
 //! 4. It calls the `done` callbacks in queue order.
@@ -71,11 +77,12 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
 use std::panic::{self, AssertUnwindSafe};
+
+use futures_util::FutureExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -175,14 +182,14 @@ pub struct Record {
 
 /// What a completed append reports to its waiter.
 ///
-/// It runs on the WAL's writer thread, in queue order, so it must be quick and must not block:
+/// It runs on the WAL's writer task, in queue order, so it must be quick and must not block:
 /// complete a oneshot, call `IOFlushed::io_completed`, send on an unbounded channel. Blocking here
 /// stalls every group on the node. A panic in it is caught and logged.
 pub type Done = Box<dyn FnOnce(io::Result<()>) + Send + 'static>;
 
 /// A handle to the node's write-ahead log.
 ///
-/// Cheap to clone; every clone feeds the same writer thread and the same FIFO queue. When the last
+/// Cheap to clone; every clone feeds the same writer task and the same FIFO queue. When the last
 /// clone is dropped without [`Wal::close`], the writer still writes and fsyncs what was queued,
 /// then exits.
 #[derive(Clone)]
@@ -200,7 +207,7 @@ impl fmt::Debug for Wal {
     }
 }
 
-/// State the handles and the writer thread share.
+/// State the handles and the writer task share.
 struct Shared {
     /// Bytes in all live segments (published by the writer).
     size: AtomicU64,
@@ -258,7 +265,7 @@ fn closed_error() -> io::Error {
 }
 
 fn writer_gone() -> io::Error {
-    io::Error::other("WAL writer thread stopped without answering")
+    io::Error::other("WAL writer stopped without answering")
 }
 
 /// An append waiting in the queue.
@@ -291,8 +298,9 @@ impl Wal {
     ///
     /// `segment_bytes` is the size past which the writer starts a new segment (a few tens of MiB
     /// is sensible; tests use tiny values). Must not be called twice on the same `dir` while the
-    /// first WAL is alive. Callable from async code, but it does blocking I/O: use
-    /// `spawn_blocking` if the runtime must stay responsive during a long replay.
+    /// first WAL is alive. Must be called within a tokio runtime (the writer is a task on it); it
+    /// does blocking I/O, so use `spawn_blocking` if the runtime must stay responsive during a
+    /// long replay.
     pub fn open(
         dir: &Path,
         policy: SyncPolicy,
@@ -338,15 +346,12 @@ impl Wal {
             #[cfg(test)]
             fail_next_write: std::sync::atomic::AtomicBool::new(false),
         });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let writer = Writer {
             dir: dir.to_path_buf(),
             policy,
             segment_bytes,
-            file,
+            file: Arc::new(file),
             seg_no,
             seg_len,
             older_bytes,
@@ -356,25 +361,21 @@ impl Wal {
             broken: None,
             shared: shared.clone(),
         };
-        thread::Builder::new()
-            .name("shardis-wal".into())
-            .spawn(move || {
-                let shared = writer.shared.clone();
-                if panic::catch_unwind(AssertUnwindSafe(move || writer.run(rt, rx))).is_err() {
-                    // A bug, not an I/O error; still, nothing may be written after it.
-                    tracing::error!(
-                        "WAL: the writer thread panicked; the WAL refuses all further writes"
-                    );
-                    shared.set_broken(Broken {
-                        kind: ErrorKind::Other,
-                        msg: "writer thread panicked".into(),
-                    });
-                }
-            })?;
+        tokio::spawn(async move {
+            let shared = writer.shared.clone();
+            if AssertUnwindSafe(writer.run(rx)).catch_unwind().await.is_err() {
+                // A bug, not an I/O error; still, nothing may be written after it.
+                tracing::error!("WAL: the writer panicked; the WAL refuses all further writes");
+                shared.set_broken(Broken {
+                    kind: ErrorKind::Other,
+                    msg: "writer panicked".into(),
+                });
+            }
+        });
         Ok((Wal { tx, shared }, records))
     }
 
-    /// Queues records for writing. `done` is called exactly once, from the writer thread:
+    /// Queues records for writing. `done` is called exactly once, from the writer task:
     /// with Always, after the fsync (fdatasync / File::sync_data) that covers them; with EverySec and
     /// No, after write(2) returned (the data is then in the OS page cache and survives a process
     /// crash; EverySec fsyncs at least once a second in the background, No leaves it to the OS).
@@ -483,24 +484,50 @@ impl Wal {
     }
 }
 
-/// Calls a `done` callback, containing a panic so the writer thread survives it.
+/// Calls a `done` callback, containing a panic so the writer survives it.
 fn call_done(done: Done, result: io::Result<()>) {
     if panic::catch_unwind(AssertUnwindSafe(move || done(result))).is_err() {
         tracing::error!("WAL: an append's done callback panicked");
     }
 }
 
+/// Runs `f` with the writer on tokio's blocking pool (for work that may block: segment files,
+/// rewrites) and hands the writer back. `None` if it panicked there: the writer is lost, and the
+/// WAL is marked broken.
+async fn off_runtime<T: Send + 'static>(
+    mut writer: Writer,
+    f: impl FnOnce(&mut Writer) -> T + Send + 'static,
+) -> Option<(Writer, T)> {
+    let shared = writer.shared.clone();
+    match tokio::task::spawn_blocking(move || {
+        let out = f(&mut writer);
+        (writer, out)
+    })
+    .await
+    {
+        Ok(back) => Some(back),
+        Err(e) => {
+            tracing::error!(error = %e, "WAL: the writer failed on the blocking pool; the WAL refuses all further writes");
+            shared.set_broken(Broken {
+                kind: ErrorKind::Other,
+                msg: format!("writer lost: {e}"),
+            });
+            None
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// The writer thread
+// The writer task
 // ---------------------------------------------------------------------------------------------
 
-/// Everything the writer thread owns.
+/// Everything the writer task owns.
 struct Writer {
     dir: PathBuf,
     policy: SyncPolicy,
     segment_bytes: u64,
     /// The segment being appended to (opened in append mode).
-    file: File,
+    file: Arc<File>,
     seg_no: u64,
     /// Bytes in the current segment.
     seg_len: u64,
@@ -526,16 +553,16 @@ enum Wake {
 }
 
 impl Writer {
-    fn run(mut self, rt: tokio::runtime::Runtime, mut rx: mpsc::Receiver<Op>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Op>) {
         loop {
-            let first = match self.wait(&rt, &mut rx) {
+            let first = match self.wait(&mut rx).await {
                 Wake::Op(op) => op,
                 Wake::Tick => {
-                    self.everysec_tick();
+                    self.everysec_tick().await;
                     continue;
                 }
                 Wake::Disconnected => {
-                    self.final_sync();
+                    self.final_sync().await;
                     return;
                 }
             };
@@ -569,33 +596,40 @@ impl Writer {
             }
 
             if !batch.is_empty() {
-                self.commit(batch);
+                self = match self.commit(batch).await {
+                    Some(w) => w,
+                    None => return,
+                };
             }
             match control {
                 Some(Op::Rewrite { live, reply }) => {
-                    let result = self.rewrite(live);
+                    let Some((w, result)) = off_runtime(self, move |w| w.rewrite(live)).await
+                    else {
+                        let _ = reply.send(Err(writer_gone()));
+                        return;
+                    };
+                    self = w;
                     let _ = reply.send(result);
                 }
                 Some(Op::Close { reply }) => {
-                    self.close(rx, reply);
+                    let _ = tokio::task::spawn_blocking(move || self.close(rx, reply)).await;
                     return;
                 }
                 Some(Op::Append(_)) | None => {}
             }
-            self.everysec_tick();
+            self.everysec_tick().await;
         }
     }
 
-    /// Blocks until an op arrives or, under EverySec with unsynced data, until the fsync is due.
-    fn wait(&self, rt: &tokio::runtime::Runtime, rx: &mut mpsc::Receiver<Op>) -> Wake {
+    /// Waits until an op arrives or, under EverySec with unsynced data, until the fsync is due.
+    async fn wait(&self, rx: &mut mpsc::Receiver<Op>) -> Wake {
         let deadline = (self.policy == SyncPolicy::EverySec && self.dirty && self.broken.is_none())
             .then(|| self.last_sync + EVERYSEC);
         let received = match deadline {
-            None => rt.block_on(rx.recv()),
+            None => rx.recv().await,
             Some(deadline) => {
                 let deadline = tokio::time::Instant::from_std(deadline);
-                // The timer must be created inside the runtime, hence the async block.
-                match rt.block_on(async { tokio::time::timeout_at(deadline, rx.recv()).await }) {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(received) => received,
                     Err(_elapsed) => return Wake::Tick,
                 }
@@ -608,15 +642,18 @@ impl Writer {
     }
 
     /// Writes one batch with one write and at most one fsync, then calls its callbacks in order.
-    fn commit(&mut self, batch: Vec<Pending>) {
+    /// Returns the writer, or `None` if it was lost (a panic on the blocking pool).
+    async fn commit(mut self, batch: Vec<Pending>) -> Option<Writer> {
         if let Some(b) = &self.broken {
             for p in batch {
                 call_done(p.done, Err(b.error()));
             }
-            return;
+            return Some(self);
         }
         if self.seg_len >= self.segment_bytes && self.seg_len > HEADER_LEN as u64 {
-            if let Err(e) = self.rotate() {
+            let (w, rotated) = off_runtime(self, Writer::rotate).await?;
+            self = w;
+            if let Err(e) = rotated {
                 self.set_broken(&e, "starting a new segment");
             }
         }
@@ -639,8 +676,12 @@ impl Writer {
         }
 
         if self.broken.is_none() {
-            if let Err(e) = self.write_and_sync(need_sync) {
+            if let Err(e) = self.write_buf() {
                 self.set_broken(&e, "writing a batch");
+            } else if need_sync && self.dirty {
+                if let Err(e) = self.sync().await {
+                    self.set_broken(&e, "syncing a batch");
+                }
             }
         }
         if self.buf.capacity() > 2 * BATCH_MAX_BYTES {
@@ -656,40 +697,56 @@ impl Writer {
             };
             call_done(p.done, result);
         }
+        Some(self)
     }
 
-    fn write_and_sync(&mut self, need_sync: bool) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            #[cfg(test)]
-            if self.shared.fail_next_write.swap(false, Ordering::SeqCst) {
-                return Err(io::Error::other("injected write failure"));
-            }
-            self.dirty = true;
-            self.file.write_all(&self.buf)?;
-            self.seg_len += self.buf.len() as u64;
+    /// Writes the encoded batch with one `write(2)`: into the page cache, so it returns in
+    /// microseconds and runs on the writer task itself.
+    fn write_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
         }
-        if need_sync && self.dirty {
-            self.sync()?;
+        #[cfg(test)]
+        if self.shared.fail_next_write.swap(false, Ordering::SeqCst) {
+            return Err(io::Error::other("injected write failure"));
         }
+        self.dirty = true;
+        (&*self.file).write_all(&self.buf)?;
+        self.seg_len += self.buf.len() as u64;
         Ok(())
     }
 
-    fn sync(&mut self) -> io::Result<()> {
+    /// fsyncs the current segment on the blocking pool (appends queue up meanwhile).
+    async fn sync(&mut self) -> io::Result<()> {
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(io::Error::other)??;
+        self.synced();
+        Ok(())
+    }
+
+    /// fsyncs the current segment here; only for code already on the blocking pool.
+    fn sync_here(&mut self) -> io::Result<()> {
         self.file.sync_data()?;
+        self.synced();
+        Ok(())
+    }
+
+    fn synced(&mut self) {
         self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.dirty = false;
         self.last_sync = Instant::now();
-        Ok(())
     }
 
     /// Under EverySec, fsyncs if there were writes and the last fsync is a second old.
-    fn everysec_tick(&mut self) {
+    async fn everysec_tick(&mut self) {
         if self.policy == SyncPolicy::EverySec
             && self.dirty
             && self.broken.is_none()
             && self.last_sync.elapsed() >= EVERYSEC
         {
-            if let Err(e) = self.sync() {
+            if let Err(e) = self.sync().await {
                 self.set_broken(&e, "background fsync");
             }
         }
@@ -699,7 +756,7 @@ impl Writer {
     /// starts the next one.
     fn rotate(&mut self) -> io::Result<()> {
         if self.dirty {
-            self.sync()?;
+            self.sync_here()?;
         }
         let no = self.seg_no + 1;
         let mut file = OpenOptions::new()
@@ -709,7 +766,7 @@ impl Writer {
         file.write_all(&header(0))?;
         sync_dir(&self.dir)?;
         self.older_bytes += self.seg_len;
-        self.file = file;
+        self.file = Arc::new(file);
         self.seg_no = no;
         self.seg_len = HEADER_LEN as u64;
         self.dirty = true; // the header is not fsynced yet
@@ -745,7 +802,7 @@ impl Writer {
             return Err(e);
         }
 
-        self.file = file;
+        self.file = Arc::new(file);
         self.seg_no = no;
         self.seg_len = len;
         self.older_bytes = 0;
@@ -795,7 +852,7 @@ impl Writer {
 
     /// Handles `close`: fsync, refuse whatever is still queued, release the file, answer.
     fn close(mut self, mut rx: mpsc::Receiver<Op>, reply: oneshot::Sender<io::Result<()>>) {
-        self.final_sync();
+        self.final_sync_here();
         rx.close();
         let result = || match &self.broken {
             Some(b) => Err(b.error()),
@@ -817,9 +874,18 @@ impl Writer {
         let _ = reply.send(result);
     }
 
-    fn final_sync(&mut self) {
+    async fn final_sync(&mut self) {
         if self.dirty && self.broken.is_none() {
-            if let Err(e) = self.sync() {
+            if let Err(e) = self.sync().await {
+                self.set_broken(&e, "the final fsync");
+            }
+        }
+    }
+
+    /// The final fsync, for code already on the blocking pool.
+    fn final_sync_here(&mut self) {
+        if self.dirty && self.broken.is_none() {
+            if let Err(e) = self.sync_here() {
                 self.set_broken(&e, "the final fsync");
             }
         }
