@@ -70,6 +70,8 @@ pub struct TestCluster {
     _proxy_runtime: tokio::runtime::Runtime,
     /// Keep the data dir and logs after the test (set when a check failed).
     pub keep: bool,
+    /// Every fault injected and healed, with when: see [`TestCluster::journal`].
+    journal: std::sync::Mutex<Vec<(Instant, SystemTime, String)>>,
 }
 
 fn unique_dir(tag: &str) -> PathBuf {
@@ -147,6 +149,7 @@ impl TestCluster {
             links,
             _proxy_runtime: runtime,
             keep: false,
+            journal: Default::default(),
         };
         for i in 0..n {
             cluster.launch(i);
@@ -160,8 +163,36 @@ impl TestCluster {
         &self.dir
     }
 
+    /// Records a fault action in the journal.
+    fn note(&self, what: String) {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((Instant::now(), SystemTime::now(), what));
+    }
+
+    /// The faults injected so far, one line each: seconds since `since` (the workload's clock,
+    /// so the lines line up with a history's times), the wall-clock time (as in the node logs),
+    /// and what was done.
+    pub fn journal(&self, since: Instant) -> String {
+        let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        journal
+            .iter()
+            .map(|(at, wall, what)| {
+                let wall = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+                format!(
+                    "{:10.3} s  unix {}.{:03}  {what}\n",
+                    at.saturating_duration_since(since).as_secs_f64(),
+                    wall.as_secs(),
+                    wall.subsec_millis()
+                )
+            })
+            .collect()
+    }
+
     /// Starts node `i` (again).
     pub fn launch(&mut self, i: usize) {
+        self.note(format!("launch node {}", i + 1));
         let node = &mut self.nodes[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -181,6 +212,7 @@ impl TestCluster {
 
     /// SIGKILLs node `i`.
     pub fn kill(&mut self, i: usize) {
+        self.note(format!("kill node {}", i + 1));
         if self.nodes[i].paused {
             self.resume(i);
         }
@@ -200,12 +232,14 @@ impl TestCluster {
 
     /// SIGSTOPs node `i`.
     pub fn pause(&mut self, i: usize) {
+        self.note(format!("pause node {}", i + 1));
         self.signal(i, "-STOP");
         self.nodes[i].paused = true;
     }
 
     /// SIGCONTs node `i`.
     pub fn resume(&mut self, i: usize) {
+        self.note(format!("resume node {}", i + 1));
         self.signal(i, "-CONT");
         self.nodes[i].paused = false;
     }
@@ -217,11 +251,14 @@ impl TestCluster {
 
     /// Cuts node `a`'s link to node `b` (one direction: `a`'s requests to `b`).
     pub fn cut(&self, a: usize, b: usize) {
+        self.note(format!("cut node {} -> node {}", a + 1, b + 1));
         self.links[&(a, b)].cut();
     }
 
     /// Cuts every link between `side` and the other nodes, both directions.
     pub fn partition(&self, side: &[usize]) {
+        let named: Vec<usize> = side.iter().map(|i| i + 1).collect();
+        self.note(format!("partition nodes {named:?} from the others"));
         for (&(a, b), link) in &self.links {
             if side.contains(&a) != side.contains(&b) {
                 link.cut();
@@ -231,6 +268,7 @@ impl TestCluster {
 
     /// Delays every link from or to node `i`.
     pub fn delay(&self, i: usize, delay: Duration) {
+        self.note(format!("delay links of node {} by {delay:?}", i + 1));
         for (&(a, b), link) in &self.links {
             if a == i || b == i {
                 link.delay(delay);
@@ -240,6 +278,7 @@ impl TestCluster {
 
     /// Heals every link.
     pub fn heal(&self) {
+        self.note("heal all links".into());
         for link in self.links.values() {
             link.heal();
         }

@@ -212,8 +212,11 @@ impl Run {
             if let Ok(json) = serde_json::to_vec_pretty(&history) {
                 let _ = std::fs::write(&path, json);
             }
+            let journal = self.cluster.journal(self.recorder.start());
+            let _ = std::fs::write(self.cluster.dir().join("faults.txt"), &journal);
+            eprintln!("faults injected (seconds on the history's clock, wall clock):\n{journal}");
             eprintln!(
-                "scenario {name} failed with seed {} (replay: SEED={}); history in {}",
+                "scenario {name} failed with seed {} (replay: SEED={}); history in {}, faults in faults.txt beside it",
                 self.seed,
                 self.seed,
                 path.display()

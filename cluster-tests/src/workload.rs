@@ -68,6 +68,11 @@ impl Recorder {
         })
     }
 
+    /// When the history's clock started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
     /// Nanoseconds since the start.
     pub fn now(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64

@@ -86,6 +86,12 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_logs),
         max_in_snapshot_log_to_keep: 10.min(snapshot_logs),
         enable_pre_vote: Some(true),
+        // A restarted leader must win a new election (and commit a blank entry in its new term)
+        // before it serves anything. openraft would otherwise restore it as leader of its old
+        // term with the commit index it last wrote down — which trails the real one (COMMITTED
+        // records are written behind) — and it would answer reads from a state machine missing
+        // writes it had itself acknowledged before the crash (found by the chaos tests).
+        enable_leader_restore: Some(false),
         // Heartbeats are sent in node-wide rounds instead (see `heartbeat_rounds`).
         enable_heartbeat: false,
         ..Default::default()

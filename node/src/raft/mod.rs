@@ -56,14 +56,56 @@ impl fmt::Display for ShardRequest {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShardResponse(pub Vec<Vec<Frame>>);
 
-openraft::declare_raft_types!(
-    /// Type configuration of the shard groups.
-    pub ShardTC:
-        D = ShardRequest,
-        R = ShardResponse,
-        NodeId = u64,
-        Node = openraft::BasicNode,
-);
+/// Type configuration of the shard groups (and of the metadata group).
+///
+/// Written out rather than with openraft's `declare_raft_types!`, which cannot set the responder:
+/// a write is answered through a [`CallbackResponder`], so the replies go from the state machine
+/// straight to the waiting connections, with no task in between.
+#[derive(Debug, Clone, Copy, Default, Eq, PartialEq, Ord, PartialOrd)]
+pub struct ShardTC;
+
+impl openraft::RaftTypeConfig for ShardTC {
+    type D = ShardRequest;
+    type R = ShardResponse;
+    type NodeId = u64;
+    type Node = openraft::BasicNode;
+    type Term = u64;
+    type LeaderId = openraft::impls::leader_id_adv::LeaderId<u64, u64>;
+    type Vote = openraft::impls::Vote<Self::LeaderId>;
+    type Payload = openraft::EntryPayload<ShardRequest, u64, openraft::BasicNode>;
+    type Entry =
+        openraft::Entry<<Self::LeaderId as openraft::vote::RaftLeaderId>::Committed, Self::Payload>;
+    type AsyncRuntime = openraft::TokioRuntime;
+    type Responder<T>
+        = CallbackResponder<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type Batch<T>
+        = openraft::impls::InlineBatch<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type ErrorSource = openraft::impls::BoxedErrorSource;
+}
+
+/// Runs a callback with the outcome of a write (see [`ShardTC`]).
+pub struct CallbackResponder<T>(Box<dyn FnOnce(T) + Send + 'static>);
+
+impl<T> CallbackResponder<T> {
+    /// A responder that calls `f` with the outcome. `f` runs on whichever task learns it (the
+    /// shard actor once the entry is applied, the Raft core on a refusal), so it must be quick
+    /// and must not block.
+    pub fn new(f: impl FnOnce(T) + Send + 'static) -> Self {
+        CallbackResponder(Box::new(f))
+    }
+}
+
+impl<T: openraft::OptionalSend + 'static> openraft::raft::responder::Responder<ShardTC, T>
+    for CallbackResponder<T>
+{
+    fn on_complete(self, result: T) {
+        (self.0)(result)
+    }
+}
 
 /// A shard group's Raft handle.
 pub type ShardRaft = openraft::Raft<ShardTC, state_machine::ShardSm>;

@@ -7,10 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::ClientWriteError;
+use openraft::raft::ClientWriteResult;
+use tokio::sync::mpsc::WeakSender;
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::Instant;
 
-use super::{ClientBatch, ShardRaft, ShardRequest};
+use super::{CallbackResponder, ClientBatch, ShardRaft, ShardRequest, ShardTC};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 
@@ -38,41 +41,58 @@ pub type Answer = Result<Vec<Frame>, Refusal>;
 struct Proposal {
     batch: ClientBatch,
     reply: oneshot::Sender<Answer>,
+    /// When the client stops waiting: no retry is started after it.
+    deadline: Instant,
 }
 
 /// Queues client batches for one shard group (cheap to clone).
 #[derive(Clone)]
 pub struct Proposer {
     tx: mpsc::Sender<Proposal>,
+    commit_timeout: Duration,
 }
 
 impl Proposer {
     /// Starts the proposer task of `raft`; a write waits at most `commit_timeout`.
     pub fn spawn(raft: ShardRaft, commit_timeout: Duration, queue: usize) -> Proposer {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(raft, rx, commit_timeout));
-        Proposer { tx }
+        tokio::spawn(run(raft, rx, tx.downgrade()));
+        Proposer { tx, commit_timeout }
     }
 
     /// Replicates one client batch's commands and returns their replies once the entry holding
-    /// them is committed and applied.
+    /// them is committed and applied, or an error once `commit_timeout` has passed.
     pub async fn write(&self, ctx: ApplyCtx, mut cmds: Vec<ShardCommand>) -> Answer {
         // The log keeps the commands until the next snapshot: they get their own buffers.
         cmds.iter_mut().for_each(ShardCommand::detach);
         let (reply, rx) = oneshot::channel();
+        let deadline = Instant::now() + self.commit_timeout;
         let proposal = Proposal {
             batch: ClientBatch { ctx, cmds },
             reply,
+            deadline,
         };
         let down = || Refusal::Failed(Frame::error("CLUSTERDOWN shard unavailable"));
-        if self.tx.send(proposal).await.is_err() {
-            return Err(down());
+        let replicated = async {
+            if self.tx.send(proposal).await.is_err() {
+                return Err(down());
+            }
+            rx.await.unwrap_or_else(|_| Err(down()))
+        };
+        match tokio::time::timeout_at(deadline, replicated).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Refusal::Failed(Frame::error_owned(format!(
+                "TIMEOUT write not confirmed within {} ms; it may or may not have been applied",
+                self.commit_timeout.as_millis()
+            )))),
         }
-        rx.await.unwrap_or_else(|_| Err(down()))
     }
 }
 
-async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, commit_timeout: Duration) {
+/// Merges what is queued into entries and proposes them, at most [`IN_FLIGHT`] at a time. The
+/// entry's responder answers the clients and frees the in-flight slot, so no task waits on an
+/// entry. `retry` lets a responder queue proposals again while the group has no leader.
+async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, retry: WeakSender<Proposal>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Wait for an in-flight slot first: whatever queues meanwhile joins this entry.
@@ -90,74 +110,87 @@ async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, commit_timeout: 
                 Err(_) => break,
             }
         }
-        let raft = raft.clone();
-        tokio::spawn(async move {
-            let (batches, replies): (Vec<ClientBatch>, Vec<oneshot::Sender<Answer>>) =
-                proposals.into_iter().map(|p| (p.batch, p.reply)).unzip();
-            let result = propose(&raft, ShardRequest { batches: batches.into() }, commit_timeout).await;
+        let mut batches = Vec::with_capacity(proposals.len());
+        let mut waiters = Vec::with_capacity(proposals.len());
+        for p in proposals {
+            batches.push(p.batch);
+            waiters.push((p.reply, p.deadline));
+        }
+        let request = ShardRequest {
+            batches: batches.into(),
+        };
+        let me = *raft.node_id();
+        let kept = request.batches.clone();
+        let retry = retry.clone();
+        let responder = CallbackResponder::new(move |result: ClientWriteResult<ShardTC>| {
             drop(permit);
-            match result {
-                Ok(per_batch) => {
-                    for (reply, frames) in replies.into_iter().zip(per_batch) {
-                        let _ = reply.send(Ok(frames));
-                    }
-                }
-                Err(e) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(e.clone()));
-                    }
-                }
-            }
+            answer(result, me, kept, waiters, retry);
         });
+        // On a fatal error the responder is dropped unanswered: its clients hear CLUSTERDOWN.
+        let _ = raft.write(request).responder(responder).await;
     }
 }
 
-/// Proposes one entry, retrying while the group has no leader (nothing was appended then, so
-/// retrying is safe), until `commit_timeout`.
-async fn propose(
-    raft: &ShardRaft,
-    request: ShardRequest,
-    commit_timeout: Duration,
-) -> Result<Vec<Vec<Frame>>, Refusal> {
-    let deadline = tokio::time::Instant::now() + commit_timeout;
-    loop {
-        let attempt = tokio::time::timeout_at(deadline, raft.client_write(request.clone())).await;
-        match attempt {
-            Err(_) => {
-                return Err(Refusal::Failed(Frame::error_owned(format!(
-                    "TIMEOUT write not confirmed within {} ms; it may or may not have been applied",
-                    commit_timeout.as_millis()
-                ))))
+/// Answers the clients of one entry with its outcome.
+///
+/// Only a proposal refused before its entry was appended may go elsewhere or be retried. Any
+/// other failure (the entry was discarded when another leader took over, the group stopped, …)
+/// leaves the outcome unknown: the entry may still commit, so sending the client elsewhere could
+/// apply its commands twice.
+fn answer(
+    result: ClientWriteResult<ShardTC>,
+    me: u64,
+    batches: Arc<[ClientBatch]>,
+    waiters: Vec<(oneshot::Sender<Answer>, Instant)>,
+    retry: WeakSender<Proposal>,
+) {
+    let refusal = match result {
+        Ok(resp) => {
+            for ((reply, _), frames) in waiters.into_iter().zip(resp.data.0) {
+                let _ = reply.send(Ok(frames));
             }
-            Ok(Ok(resp)) => return Ok(resp.data.0),
-            Ok(Err(e)) => {
-                // Only a proposal refused before its entry was appended may go elsewhere or be
-                // retried. Any other failure (the entry was discarded when another leader took
-                // over, the group stopped, …) leaves the outcome unknown: the entry may still
-                // commit, so sending the client elsewhere could apply its commands twice.
-                let not_appended = match &e {
-                    RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-                        Some(forward)
-                    }
-                    _ => None,
-                };
-                let Some(forward) = not_appended else {
-                    return Err(Refusal::Failed(Frame::error_owned(format!(
-                        "UNKNOWN write outcome unknown ({e}); it may or may not have been applied"
-                    ))));
-                };
-                // Another node leads: send the client there. No leader yet (an election, or a
-                // new leader's lease not yet confirmed): nothing was appended, so retry.
-                if let Some(leader) = forward.leader_id {
-                    if leader != *raft.node_id() {
-                        return Err(Refusal::NotLeader(Some(leader)));
-                    }
-                }
-                if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
-                    return Err(Refusal::NotLeader(None));
-                }
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
+            return;
+        }
+        // Another node leads: send the clients there.
+        Err(ClientWriteError::ForwardToLeader(f)) if f.leader_id.is_some_and(|l| l != me) => {
+            Refusal::NotLeader(f.leader_id)
+        }
+        // No leader yet (an election, or a new leader's lease not yet confirmed): nothing was
+        // appended, so the batches are queued again after a pause, while their clients wait.
+        Err(ClientWriteError::ForwardToLeader(_)) => {
+            tokio::spawn(requeue(batches, waiters, retry));
+            return;
+        }
+        Err(e) => Refusal::Failed(Frame::error_owned(format!(
+            "UNKNOWN write outcome unknown ({e}); it may or may not have been applied"
+        ))),
+    };
+    for (reply, _) in waiters {
+        let _ = reply.send(Err(refusal.clone()));
+    }
+}
+
+/// Queues the batches of an entry that found no leader again after [`RETRY_PAUSE`]; a client
+/// whose deadline comes first hears TRYAGAIN.
+async fn requeue(
+    batches: Arc<[ClientBatch]>,
+    waiters: Vec<(oneshot::Sender<Answer>, Instant)>,
+    retry: WeakSender<Proposal>,
+) {
+    tokio::time::sleep(RETRY_PAUSE).await;
+    let tx = retry.upgrade();
+    for (batch, (reply, deadline)) in batches.iter().zip(waiters) {
+        let proposal = Proposal {
+            batch: batch.clone(),
+            reply,
+            deadline,
+        };
+        let sent = match &tx {
+            Some(tx) if Instant::now() + RETRY_PAUSE < deadline => tx.send(proposal).await,
+            _ => Err(mpsc::error::SendError(proposal)),
+        };
+        if let Err(mpsc::error::SendError(p)) = sent {
+            let _ = p.reply.send(Err(Refusal::NotLeader(None)));
         }
     }
 }

@@ -363,7 +363,11 @@ impl Wal {
         };
         tokio::spawn(async move {
             let shared = writer.shared.clone();
-            if AssertUnwindSafe(writer.run(rx)).catch_unwind().await.is_err() {
+            if AssertUnwindSafe(writer.run(rx))
+                .catch_unwind()
+                .await
+                .is_err()
+            {
                 // A bug, not an I/O error; still, nothing may be written after it.
                 tracing::error!("WAL: the writer panicked; the WAL refuses all further writes");
                 shared.set_broken(Broken {
