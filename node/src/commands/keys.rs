@@ -314,7 +314,7 @@ impl KeyCommand {
         }
     }
 
-    /// Visits every byte string the command holds (see [`super::ShardCommand::detach`]).
+    /// Visits every byte string the command holds (see [`super::ShardCommand::detach_all`]).
     pub fn for_each_bytes(&mut self, f: &mut impl FnMut(&mut Bytes)) {
         match self {
             KeyCommand::Del(keys)

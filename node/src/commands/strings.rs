@@ -309,7 +309,7 @@ impl StringCommand {
         }
     }
 
-    /// Visits every byte string the command holds (see [`super::ShardCommand::detach`]).
+    /// Visits every byte string the command holds (see [`super::ShardCommand::detach_all`]).
     pub fn for_each_bytes(&mut self, f: &mut impl FnMut(&mut Bytes)) {
         match self {
             StringCommand::Set(s) => {

@@ -63,8 +63,9 @@ impl Proposer {
     /// Replicates one client batch's commands and returns their replies once the entry holding
     /// them is committed and applied, or an error once `commit_timeout` has passed.
     pub async fn write(&self, ctx: ApplyCtx, mut cmds: Vec<ShardCommand>) -> Answer {
-        // The log keeps the commands until the next snapshot: they get their own buffers.
-        cmds.iter_mut().for_each(ShardCommand::detach);
+        // The log keeps the commands until the next snapshot: they get their own buffer (so the
+        // connection's read buffer is not pinned).
+        ShardCommand::detach_all(&mut cmds);
         let (reply, rx) = oneshot::channel();
         let deadline = Instant::now() + self.commit_timeout;
         let proposal = Proposal {

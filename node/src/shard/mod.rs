@@ -250,7 +250,7 @@ impl ShardState {
                 let _ = tx.send(self.applied_state());
             }
             ShardMsg::BuildSnapshot(tx) => {
-                let data = codec::encode(&self.ks.dump()).unwrap_or_default();
+                let data = codec::encode(&self.ks.snapshot()).unwrap_or_default();
                 let _ = tx.send((self.applied_state(), data));
             }
             ShardMsg::InstallSnapshot((applied, membership), data, tx) => {
