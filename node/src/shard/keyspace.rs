@@ -577,6 +577,44 @@ impl ScanCursor {
     }
 }
 
+/// A keyspace serialized like `Vec<(Bytes, Value, u64)>` (see [`Keyspace::snapshot`]).
+pub struct SnapshotView<'a>(&'a Keyspace);
+
+/// Bytes serialized as `bytes::Bytes` is (`serialize_bytes`).
+struct RawBytes<'a>(&'a [u8]);
+
+impl serde::Serialize for RawBytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+/// One entry's value serialized as the matching [`Value`] variant is.
+struct ValueView<'a>(&'a Entry);
+
+impl serde::Serialize for ValueView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        match (e.kind, e.int()) {
+            (Kind::Raw, _) => s.serialize_newtype_variant("Value", 2, "Raw", &RawBytes(e.data())),
+            (_, Some(n)) => s.serialize_newtype_variant("Value", 1, "Int", &n),
+            (_, None) => s.serialize_newtype_variant("Value", 0, "Str", &RawBytes(e.data())),
+        }
+    }
+}
+
+impl serde::Serialize for SnapshotView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let entries = self.0.slots.iter().flat_map(|m| m.keys());
+        let mut seq = s.serialize_seq(Some(entries.clone().count()))?;
+        for e in entries {
+            seq.serialize_element(&(RawBytes(e.key()), ValueView(e), e.expires_at))?;
+        }
+        seq.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,43 +727,5 @@ mod tests {
             (Bytes::from_static(b"-5"), "int", 2)
         );
         assert_eq!(std::mem::size_of::<Entry>(), 32);
-    }
-}
-
-/// A keyspace serialized like `Vec<(Bytes, Value, u64)>` (see [`Keyspace::snapshot`]).
-pub struct SnapshotView<'a>(&'a Keyspace);
-
-/// Bytes serialized as `bytes::Bytes` is (`serialize_bytes`).
-struct RawBytes<'a>(&'a [u8]);
-
-impl serde::Serialize for RawBytes<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(self.0)
-    }
-}
-
-/// One entry's value serialized as the matching [`Value`] variant is.
-struct ValueView<'a>(&'a Entry);
-
-impl serde::Serialize for ValueView<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let e = self.0;
-        match (e.kind, e.int()) {
-            (Kind::Raw, _) => s.serialize_newtype_variant("Value", 2, "Raw", &RawBytes(e.data())),
-            (_, Some(n)) => s.serialize_newtype_variant("Value", 1, "Int", &n),
-            (_, None) => s.serialize_newtype_variant("Value", 0, "Str", &RawBytes(e.data())),
-        }
-    }
-}
-
-impl serde::Serialize for SnapshotView<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let entries = self.0.slots.iter().flat_map(|m| m.keys());
-        let mut seq = s.serialize_seq(Some(entries.clone().count()))?;
-        for e in entries {
-            seq.serialize_element(&(RawBytes(e.key()), ValueView(e), e.expires_at))?;
-        }
-        seq.end()
     }
 }
