@@ -52,30 +52,28 @@ pub struct GroupLog {
     committed_logged: Option<(Option<LogId>, Instant)>,
 }
 
-impl GroupLog {
-    /// The COMMITTED record to write now, if the committed id changed since the last one and
-    /// either a record is being written anyway (`riding`) or the last one is older than
-    /// [`COMMITTED_RECORD_EVERY`].
-    fn committed_record_due(&mut self, riding: bool) -> Option<Option<LogId>> {
-        let now = Instant::now();
-        let due = match self.committed_logged {
-            Some((logged, _)) if logged == self.committed => false,
-            Some((_, at)) => riding || now.duration_since(at) >= COMMITTED_RECORD_EVERY,
-            None => true,
-        };
-        if due {
-            self.committed_logged = Some((self.committed, now));
-        }
-        due.then_some(self.committed)
-    }
-}
-
 /// A changed committed id is written with the group's next append, or by itself once the last
 /// COMMITTED record is this old. It is only a hint for start-up (entries up to it are applied
 /// before an election); a stale one is safe, since Raft re-learns the commit index.
 const COMMITTED_RECORD_EVERY: Duration = Duration::from_secs(1);
 
 impl GroupLog {
+    /// The COMMITTED record to write now, if the committed id changed since the last one and
+    /// either a record is being written anyway (`riding`) or the last one is older than
+    /// [`COMMITTED_RECORD_EVERY`].
+    fn committed_record_due(&mut self, riding: bool) -> Option<Option<LogId>> {
+        let due = match self.committed_logged {
+            Some((logged, _)) if logged == self.committed => false,
+            Some((_, at)) => riding || at.elapsed() >= COMMITTED_RECORD_EVERY,
+            None => true,
+        };
+        if !due {
+            return None;
+        }
+        self.committed_logged = Some((self.committed, Instant::now()));
+        Some(self.committed)
+    }
+
     /// Applies one replayed WAL record of this group.
     pub fn replay(&mut self, kind: u8, body: &[u8]) -> io::Result<()> {
         match kind {

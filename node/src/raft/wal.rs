@@ -566,7 +566,7 @@ impl Writer {
                     continue;
                 }
                 Wake::Disconnected => {
-                    self.final_sync().await;
+                    let _ = off_runtime(self, Writer::final_sync).await;
                     return;
                 }
             };
@@ -856,7 +856,7 @@ impl Writer {
 
     /// Handles `close`: fsync, refuse whatever is still queued, release the file, answer.
     fn close(mut self, mut rx: mpsc::Receiver<Op>, reply: oneshot::Sender<io::Result<()>>) {
-        self.final_sync_here();
+        self.final_sync();
         rx.close();
         let result = || match &self.broken {
             Some(b) => Err(b.error()),
@@ -878,16 +878,8 @@ impl Writer {
         let _ = reply.send(result);
     }
 
-    async fn final_sync(&mut self) {
-        if self.dirty && self.broken.is_none() {
-            if let Err(e) = self.sync().await {
-                self.set_broken(&e, "the final fsync");
-            }
-        }
-    }
-
-    /// The final fsync, for code already on the blocking pool.
-    fn final_sync_here(&mut self) {
+    /// The final fsync (on the blocking pool).
+    fn final_sync(&mut self) {
         if self.dirty && self.broken.is_none() {
             if let Err(e) = self.sync_here() {
                 self.set_broken(&e, "the final fsync");

@@ -606,9 +606,9 @@ impl serde::Serialize for ValueView<'_> {
 impl serde::Serialize for SnapshotView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let entries = self.0.slots.iter().flat_map(|m| m.keys());
-        let mut seq = s.serialize_seq(Some(entries.clone().count()))?;
-        for e in entries {
+        let count = self.0.slots.iter().map(|m| m.len()).sum();
+        let mut seq = s.serialize_seq(Some(count))?;
+        for e in self.0.slots.iter().flat_map(|m| m.keys()) {
             seq.serialize_element(&(RawBytes(e.key()), ValueView(e), e.expires_at))?;
         }
         seq.end()
