@@ -380,12 +380,27 @@ async fn flush(
         }
     }
     let gather = Gather::new(slots, reads.len());
-    let read_all = join_all(reads.into_iter().map(|(shard, mut cmds)| {
-        let gather = gather.clone();
-        async move {
-            for (_, slot) in cmds.iter_mut() {
-                *slot -= base;
+    // Batches a shard can take at once are queued here; only the others need a future.
+    let read_all = join_all(reads.into_iter().filter_map(|(shard, mut cmds)| {
+        for (_, slot) in cmds.iter_mut() {
+            *slot -= base;
+        }
+        let cmds = match &state.shards[shard] {
+            Some(group) if group.reads_now(readonly, &cmds) => {
+                let batch = Batch {
+                    ctx,
+                    cmds,
+                    gather: gather.clone(),
+                };
+                match group.shard.try_send(batch) {
+                    Ok(()) => return None,
+                    Err(mut batch) => std::mem::take(&mut batch.cmds),
+                }
             }
+            _ => cmds,
+        };
+        let gather = gather.clone();
+        Some(async move {
             let refused = match &state.shards[shard] {
                 Some(group)
                     if !group.is_leader()
@@ -404,7 +419,7 @@ async fn flush(
                 .map(|(cmd, slot)| (slot, refusal_reply(state, &refused, &cmd)))
                 .collect::<Vec<_>>();
             gather.deliver(answers.into_iter());
-        }
+        })
     }));
     let write_all = join_all(writes.into_iter().map(|(shard, cmds)| async move {
         let (cmds, slots): (Vec<ShardCommand>, Vec<u32>) = cmds.into_iter().unzip();

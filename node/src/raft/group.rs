@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
-use openraft::{BasicNode, Config, Instant as _, LinearizerOption, SnapshotPolicy};
+use openraft::type_config::alias::WatchReceiverOf;
+use openraft::{BasicNode, Config, Instant as _, LinearizerOption, RaftMetrics, SnapshotPolicy};
 
 use super::log_store::{CompactionGate, GroupLog, LogStore};
 use super::meta::{ClusterMeta, Metadata, META_TAG};
@@ -17,7 +18,7 @@ use super::proposer::{Answer, Proposer, Refusal};
 use super::state_machine::ShardSm;
 use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
 use super::wal::{SyncPolicy, Wal};
-use super::{expiry, shard_group, GroupId, ShardRaft, META_GROUP};
+use super::{expiry, shard_group, GroupId, ShardRaft, ShardTC, META_GROUP};
 use crate::cluster::{LeaderBoard, Topology};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
@@ -55,6 +56,8 @@ pub struct ShardGroup {
     pub shard: ShardHandle,
     /// The group's Raft handle.
     pub raft: ShardRaft,
+    /// The group's metrics, kept to be read without cloning a receiver per read batch.
+    metrics: WatchReceiverOf<ShardTC, RaftMetrics<ShardTC>>,
     /// Where the group's writes are queued to become log entries.
     proposer: Proposer,
     commit_timeout: Duration,
@@ -181,6 +184,7 @@ impl Opener<'_> {
         }
         Ok(ShardGroup {
             shard,
+            metrics: raft.metrics(),
             raft,
             proposer,
             commit_timeout: config.commit_timeout,
@@ -541,17 +545,17 @@ impl ShardGroup {
     /// sent less than [`LEASE`] ago, or it is the only voter), and everything committed has been
     /// handed to the actor, whose channel the read then follows.
     fn lease_is_fresh(&self) -> bool {
-        let metrics = self.raft.metrics();
-        let m = metrics.borrow_watched();
+        let m = self.metrics.borrow_watched();
         if !m.state.is_leader()
             || m.current_term != self.confirmed_term.load(Ordering::Acquire)
             || self.handing_over(m.current_term)
         {
             return false;
         }
-        let sole_voter = {
-            let mut voters = m.membership_config.voter_ids();
-            voters.next() == Some(m.id) && voters.next().is_none()
+        // Looked up in place: this runs for every read batch of every shard.
+        let sole_voter = match m.membership_config.get_joint_config().as_slice() {
+            [voters] => voters.len() == 1 && voters.contains(&m.id),
+            _ => false,
         };
         let acked = sole_voter
             || m.last_quorum_acked
@@ -563,6 +567,19 @@ impl ShardGroup {
             .map(|l| l.index());
         let applied = m.last_applied.map(|l| l.index()) >= committed;
         acked && applied
+    }
+
+    /// True when a read batch of `cmds` may go to the actor at once, without waiting for
+    /// anything: this node follows the group and the reads may be served by any replica (or the
+    /// connection sent READONLY), or it leads the group with a fresh lease. The fast path of
+    /// [`ShardGroup::read_barrier`], which must be used otherwise.
+    pub fn reads_now(&self, readonly: bool, cmds: &[(ShardCommand, u32)]) -> bool {
+        let follower = !self.metrics.borrow_watched().state.is_leader();
+        if follower {
+            readonly || cmds.iter().all(|(c, _)| c.reads_any_replica())
+        } else {
+            self.lease_is_fresh()
+        }
     }
 
     /// Confirms that this node still leads the group (lease, else a quorum round) and that

@@ -167,6 +167,17 @@ impl ShardHandle {
         rx.await.ok()
     }
 
+    /// Queues a batch if the shard's channel has room now; else hands it back (to be sent with
+    /// [`ShardHandle::send`]).
+    pub fn try_send(&self, batch: Batch) -> Result<(), Batch> {
+        match self.tx.try_send(ShardMsg::Batch(batch)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(ShardMsg::Batch(b))) => Err(b),
+            // Stopped: dropping the message answers the batch with errors.
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Queues a batch, waiting while the shard's channel is full. If the shard has stopped, the
     /// batch is answered with errors.
     pub async fn send(&self, batch: Batch) {
