@@ -762,9 +762,30 @@ impl pb::raft_transport_server::RaftTransport for TransportService {
     }
 }
 
+/// The connections accepted on `listener`, with TCP_NODELAY set.
+///
+/// Raft messages are small and latency-bound: without TCP_NODELAY a reply can sit in Nagle's
+/// buffer until the peer's delayed ACK (40 ms on Linux), which once made the 99th percentile of
+/// replicated writes about 45 ms. tonic's own `tcp_nodelay` only applies to sockets it accepts
+/// itself, not to an incoming stream handed to it.
+fn accept_nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl futures_util::Stream<Item = io::Result<tokio::net::TcpStream>> {
+    futures_util::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |accepted| {
+            accepted.inspect(|stream| {
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::warn!(error = %e, "cannot set TCP_NODELAY on a Raft connection");
+                }
+            })
+        },
+    )
+}
+
 /// Serves the transport on `listener` until the node stops.
 pub async fn serve(service: TransportService, listener: tokio::net::TcpListener) {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let incoming = accept_nodelay(listener);
     let server = pb::raft_transport_server::RaftTransportServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
@@ -785,6 +806,21 @@ mod tests {
     use openraft::vote::RaftLeaderId;
 
     use super::*;
+
+    #[tokio::test]
+    async fn accepted_raft_connections_do_not_wait_for_nagle() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut incoming = Box::pin(accept_nodelay(listener));
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let accepted = futures_util::StreamExt::next(&mut incoming)
+            .await
+            .expect("a connection")
+            .expect("accepted");
+        assert!(accepted.nodelay().expect("nodelay"));
+    }
 
     fn vote_request() -> VoteRequest<ShardTC> {
         VoteRequest::new(<VoteOf<ShardTC>>::new(1, 1), None)
