@@ -122,6 +122,17 @@ impl Run {
         self.fault = Some((Instant::now(), Instant::now()));
     }
 
+    /// Marks the start of a fault on node `victim` and injects it with `inject`. The fault's
+    /// clock starts once `inject` has returned, so a write sent while the fault was still being
+    /// set up (and answered before it took hold) does not count as served after the failover.
+    pub fn inject(&mut self, victim: usize, inject: impl FnOnce(&mut TestCluster)) {
+        self.fault_starts(Some(victim));
+        inject(&mut self.cluster);
+        if let Some((_, end)) = self.fault {
+            self.fault = Some((Instant::now(), end));
+        }
+    }
+
     /// Marks the end of the fault.
     pub fn fault_ends(&mut self) {
         if let Some((start, _)) = self.fault {

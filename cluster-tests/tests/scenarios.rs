@@ -33,8 +33,7 @@ fn leader_kill(nodes: usize, name: &str) {
     let mut run = Run::start(nodes, seed());
     run.run_for(WARMUP);
     let victim = run.leader_of_reg0(0).expect("reg:0 has a leader");
-    run.fault_starts(Some(victim));
-    run.cluster.kill(victim);
+    run.inject(victim, |c| c.kill(victim));
     run.run_for(FAULT);
     run.cluster.launch(victim);
     run.fault_ends();
@@ -63,8 +62,7 @@ fn leader_pause_longer_than_the_election_timeout() {
     let mut run = Run::start(3, seed());
     run.run_for(WARMUP);
     let victim = run.leader_of_reg0(0).expect("leader");
-    run.fault_starts(Some(victim));
-    run.cluster.pause(victim);
+    run.inject(victim, |c| c.pause(victim));
     run.run_for(FAULT);
     // On resume the old leader must not answer as leader: any stale answer would show in the
     // history.
@@ -81,8 +79,7 @@ fn minority_partition() {
     run.run_for(WARMUP);
     let leader = run.leader_of_reg0(0).expect("leader");
     let follower = (0..3).find(|&i| i != leader).expect("a follower");
-    run.fault_starts(Some(follower));
-    run.cluster.partition(&[follower]);
+    run.inject(follower, |c| c.partition(&[follower]));
     run.run_for(FAULT);
     run.cluster.heal();
     run.fault_ends();
@@ -96,8 +93,7 @@ fn old_leader_isolated_on_the_minority_side() {
     let mut run = Run::start(3, seed());
     run.run_for(WARMUP);
     let leader = run.leader_of_reg0(0).expect("leader");
-    run.fault_starts(Some(leader));
-    run.cluster.partition(&[leader]);
+    run.inject(leader, |c| c.partition(&[leader]));
     run.run_for(FAULT);
     run.cluster.heal();
     run.fault_ends();
