@@ -20,7 +20,8 @@
 //!    segment, rewrites, close — runs on tokio's blocking pool while the writer waits for it, so
 //!    appends keep queuing meanwhile and the next batch takes them all.
 //! 3. If the [`SyncPolicy`] is `Always`, or any op in the batch asked to be `durable`, it then calls
-//!    `sync_data` once for the whole batch.
+//!    `sync_data` once for the whole batch. Under `EverySec` the once-a-second fsync runs in the
+//!    background instead: the writer goes on writing (and acknowledging) while it runs.
 //! 4. It calls the `done` callbacks in queue order.
 //!
 //! While the writer waits for the disk, new ops pile up in the queue, and the next batch takes them
@@ -218,6 +219,9 @@ struct Shared {
     /// Test hook: fail the next batch write as if the disk had returned EIO.
     #[cfg(test)]
     fail_next_write: std::sync::atomic::AtomicBool,
+    /// Test hook: background fsyncs take this many milliseconds longer (a slow disk).
+    #[cfg(test)]
+    background_sync_delay_ms: AtomicU64,
 }
 
 impl Shared {
@@ -345,6 +349,8 @@ impl Wal {
             broken: Mutex::new(None),
             #[cfg(test)]
             fail_next_write: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(test)]
+            background_sync_delay_ms: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let writer = Writer {
@@ -357,6 +363,7 @@ impl Wal {
             older_bytes,
             dirty: false,
             last_sync: Instant::now(),
+            background_sync: None,
             buf: Vec::new(),
             broken: None,
             shared: shared.clone(),
@@ -537,9 +544,13 @@ struct Writer {
     seg_len: u64,
     /// Bytes in all earlier live segments.
     older_bytes: u64,
-    /// Written since the last fsync.
+    /// Written since the last fsync (or since the last background fsync started).
     dirty: bool,
     last_sync: Instant,
+    /// The EverySec fsync running on the blocking pool, if any. Writes go on meanwhile (as
+    /// redis's everysec fsync runs beside its writes); anything that needs a settled file —
+    /// a fsync of its own, a new segment, a rewrite, close — waits for it first.
+    background_sync: Option<tokio::task::JoinHandle<io::Result<()>>>,
     /// Encoding buffer, reused across batches.
     buf: Vec<u8>,
     /// Set once a write or fsync failed; mirrored in `shared`.
@@ -566,6 +577,7 @@ impl Writer {
                     continue;
                 }
                 Wake::Disconnected => {
+                    self.settle_background_sync().await;
                     let _ = off_runtime(self, Writer::final_sync).await;
                     return;
                 }
@@ -605,6 +617,9 @@ impl Writer {
                     None => return,
                 };
             }
+            if control.is_some() {
+                self.settle_background_sync().await;
+            }
             match control {
                 Some(Op::Rewrite { live, reply }) => {
                     let Some((w, result)) = off_runtime(self, move |w| w.rewrite(live)).await
@@ -627,8 +642,17 @@ impl Writer {
 
     /// Waits until an op arrives or, under EverySec with unsynced data, until the fsync is due.
     async fn wait(&self, rx: &mut mpsc::Receiver<Op>) -> Wake {
-        let deadline = (self.policy == SyncPolicy::EverySec && self.dirty && self.broken.is_none())
-            .then(|| self.last_sync + EVERYSEC);
+        let pending = self.dirty || self.background_sync.is_some();
+        let deadline = (self.policy == SyncPolicy::EverySec && pending && self.broken.is_none())
+            .then(|| {
+                let due = self.last_sync + EVERYSEC;
+                // A background fsync still running past its second is looked at again shortly,
+                // not in a busy loop.
+                match self.background_sync {
+                    Some(_) => due.max(Instant::now() + Duration::from_millis(10)),
+                    None => due,
+                }
+            });
         let received = match deadline {
             None => rx.recv().await,
             Some(deadline) => {
@@ -655,6 +679,7 @@ impl Writer {
             return Some(self);
         }
         if self.seg_len >= self.segment_bytes && self.seg_len > HEADER_LEN as u64 {
+            self.settle_background_sync().await;
             let (w, rotated) = off_runtime(self, Writer::rotate).await?;
             self = w;
             if let Err(e) = rotated {
@@ -722,6 +747,10 @@ impl Writer {
 
     /// fsyncs the current segment on the blocking pool (appends queue up meanwhile).
     async fn sync(&mut self) -> io::Result<()> {
+        self.settle_background_sync().await;
+        if let Some(b) = &self.broken {
+            return Err(b.error());
+        }
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || file.sync_data())
             .await
@@ -743,16 +772,47 @@ impl Writer {
         self.last_sync = Instant::now();
     }
 
-    /// Under EverySec, fsyncs if there were writes and the last fsync is a second old.
+    /// Under EverySec, starts a background fsync if there were writes and the last fsync
+    /// started a second ago or more (and collects the previous one once it has finished). The
+    /// writer does not wait for it: under EverySec an append is acknowledged once written, so an
+    /// fsync in the foreground only delayed every group's appends by the fsync's duration, once
+    /// a second.
     async fn everysec_tick(&mut self) {
-        if self.policy == SyncPolicy::EverySec
-            && self.dirty
-            && self.broken.is_none()
-            && self.last_sync.elapsed() >= EVERYSEC
-        {
-            if let Err(e) = self.sync().await {
-                self.set_broken(&e, "background fsync");
-            }
+        if self.policy != SyncPolicy::EverySec || self.broken.is_some() {
+            return;
+        }
+        match &self.background_sync {
+            Some(running) if !running.is_finished() => return,
+            Some(_) => self.settle_background_sync().await,
+            None => {}
+        }
+        if self.dirty && self.broken.is_none() && self.last_sync.elapsed() >= EVERYSEC {
+            let file = self.file.clone();
+            let shared = self.shared.clone();
+            // Covers everything written so far; what is written while it runs marks the file
+            // dirty again, for the next one.
+            self.dirty = false;
+            self.last_sync = Instant::now();
+            self.background_sync = Some(tokio::task::spawn_blocking(move || {
+                #[cfg(test)]
+                std::thread::sleep(Duration::from_millis(
+                    shared.background_sync_delay_ms.load(Ordering::Relaxed),
+                ));
+                file.sync_data()?;
+                shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }));
+        }
+    }
+
+    /// Waits for the background fsync, if one is running; its failure breaks the WAL.
+    async fn settle_background_sync(&mut self) {
+        let Some(running) = self.background_sync.take() else {
+            return;
+        };
+        let result = running.await.unwrap_or_else(|e| Err(io::Error::other(e)));
+        if let Err(e) = result {
+            self.set_broken(&e, "background fsync");
         }
     }
 
@@ -1809,6 +1869,30 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(wal.fsync_count(), 1, "no writes, so no more fsyncs");
         wal.close().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_go_on_while_the_everysec_fsync_runs() {
+        let dir = TempDir::new("everysec-slow");
+        let (wal, _) = Wal::open(dir.path(), SyncPolicy::EverySec, 1 << 20).unwrap();
+        wal.shared
+            .background_sync_delay_ms
+            .store(1500, Ordering::Relaxed);
+        append_n(&wal, 0, 1).await;
+        // The background fsync starts about a second after the write and then takes 1.5 s.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert_eq!(wal.fsync_count(), 0, "the slow fsync is still running");
+        let started = std::time::Instant::now();
+        append_n(&wal, 1, 3).await;
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_millis(500),
+            "appends waited {waited:?} for the background fsync"
+        );
+        assert_eq!(wal.fsync_count(), 0, "answered before the fsync finished");
+        // close waits for it, and fsyncs what came after it.
+        wal.close().await.unwrap();
+        assert!(wal.fsync_count() >= 2, "{}", wal.fsync_count());
     }
 
     #[tokio::test]
