@@ -7,6 +7,7 @@ pub mod raft {
     tonic::include_proto!("shardis.raft.v1");
 }
 
-/// Encoding version of the opaque Raft payloads carried in [`raft::GroupRpc`]; nodes refuse calls
-/// with another version.
-pub const WIRE_VERSION: u32 = 1;
+/// Version of the transport: the encoding of the opaque Raft payloads carried in
+/// [`raft::GroupRpc`] and the envelope's rules (2: streams, and the envelope names its target
+/// node). Nodes refuse calls with another version.
+pub const WIRE_VERSION: u32 = 2;

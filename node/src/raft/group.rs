@@ -216,7 +216,7 @@ pub async fn start(
         cluster_id: topology.cluster_id,
         node_id: topology.self_id,
     };
-    let service = TransportService::new(topology.cluster_id, leaders);
+    let service = TransportService::new(identity, leaders);
     let mut opener = Opener {
         config,
         topology,

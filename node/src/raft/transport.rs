@@ -90,11 +90,13 @@ pub struct Identity {
 }
 
 impl Identity {
-    fn envelope(&self) -> pb::Envelope {
+    /// The envelope of a call to node `to`.
+    fn envelope(&self, to: u64) -> pb::Envelope {
         pb::Envelope {
             cluster_id: self.cluster_id,
             from_node: self.node_id,
             wire_version: proto::WIRE_VERSION,
+            to_node: to,
         }
     }
 }
@@ -311,7 +313,7 @@ async fn run_lane(
         };
         seq += 1;
         let batch = pb::RpcBatch {
-            envelope: Some(identity.envelope()),
+            envelope: Some(identity.envelope(target)),
             rpcs,
             seq,
         };
@@ -494,7 +496,7 @@ impl Peers {
     ) -> Result<pb::GroupReply, String> {
         let mut client = self.link(target, addr).map_err(|e| e.to_string())?.client;
         let batch = pb::RpcBatch {
-            envelope: Some(self.identity.envelope()),
+            envelope: Some(self.identity.envelope(target)),
             rpcs: vec![rpc],
             seq: 0,
         };
@@ -671,7 +673,7 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
         let encode_err = |e: io::Error| StreamingError::Network(NetworkError::new(&e));
         let header = pb::SnapshotFrame {
             frame: Some(pb::snapshot_frame::Frame::Header(pb::SnapshotHeader {
-                envelope: Some(self.identity.envelope()),
+                envelope: Some(self.identity.envelope(self.target)),
                 group_id: self.group,
                 vote: encode(&vote).map_err(encode_err)?.into(),
                 meta: encode(&snapshot.meta).map_err(encode_err)?.into(),
@@ -710,17 +712,20 @@ impl RaftNetworkV2<ShardTC> for GrpcPeer {
 #[derive(Clone)]
 pub struct TransportService {
     cluster_id: u64,
+    /// This node's id: calls meant for another node are refused.
+    node_id: u64,
     groups: Arc<RwLock<HashMap<GroupId, ShardRaft>>>,
     writers: Arc<RwLock<HashMap<GroupId, Proposer>>>,
     leaders: Arc<LeaderBoard>,
 }
 
 impl TransportService {
-    /// A service for the groups of cluster `cluster_id`; groups are added as they start.
-    /// Leaders that peers report go to `leaders`.
-    pub fn new(cluster_id: u64, leaders: Arc<LeaderBoard>) -> TransportService {
+    /// The service of node `identity` for its groups; groups are added as they start. Leaders
+    /// that peers report go to `leaders`.
+    pub fn new(identity: Identity, leaders: Arc<LeaderBoard>) -> TransportService {
         TransportService {
-            cluster_id,
+            cluster_id: identity.cluster_id,
+            node_id: identity.node_id,
             groups: Arc::new(RwLock::new(HashMap::new())),
             writers: Arc::new(RwLock::new(HashMap::new())),
             leaders,
@@ -804,6 +809,12 @@ impl TransportService {
             return Err(tonic::Status::permission_denied(format!(
                 "node {} belongs to cluster {}, not {}",
                 env.from_node, env.cluster_id, self.cluster_id
+            )));
+        }
+        if env.to_node != self.node_id {
+            return Err(tonic::Status::permission_denied(format!(
+                "this is node {} of cluster {}, not node {}",
+                self.node_id, self.cluster_id, env.to_node
             )));
         }
         Ok(())
@@ -1028,7 +1039,7 @@ mod tests {
         VoteRequest::new(<VoteOf<ShardTC>>::new(1, 1), None)
     }
 
-    /// A node of cluster `cluster_id` serving the transport on a loopback port, with no groups.
+    /// Node 2 of cluster `cluster_id` serving the transport on a loopback port, with no groups.
     async fn node_without_groups(cluster_id: u64) -> BasicNode {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -1036,7 +1047,11 @@ mod tests {
         let addr = listener.local_addr().expect("local addr").to_string();
         let topology = crate::cluster::Topology::from_config(&Default::default(), "unused");
         let leaders = Arc::new(LeaderBoard::new(&topology, 1));
-        tokio::spawn(serve(TransportService::new(cluster_id, leaders), listener));
+        let identity = Identity {
+            cluster_id,
+            node_id: 2,
+        };
+        tokio::spawn(serve(TransportService::new(identity, leaders), listener));
         BasicNode { addr }
     }
 
@@ -1142,6 +1157,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!((peers.rpcs_sent(), peers.batches_sent()), (6, 2));
+    }
+
+    #[tokio::test]
+    async fn a_node_refuses_rpcs_meant_for_another_node() {
+        // Node 2 answers at the address node 1 has for node 3 (a reused port, a stale config).
+        let node = node_without_groups(7).await;
+        let peers = Peers::new(
+            Identity {
+                cluster_id: 7,
+                node_id: 1,
+            },
+            HashMap::new(),
+        );
+        let mut client = GrpcNetwork::new(0, peers.clone())
+            .new_client(3, &node)
+            .await;
+        let result = client
+            .vote(vote_request(), RPCOption::new(Duration::from_secs(5)))
+            .await;
+        match result {
+            Err(RPCError::Unreachable(e)) => {
+                assert!(e.to_string().contains("this is node 2"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

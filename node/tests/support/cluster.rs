@@ -57,13 +57,19 @@ impl Cluster {
                 i + 1
             ));
         }
+        // Each test cluster gets its own cluster id: tests run concurrently, and a port one
+        // cluster picked may be picked again by another; nodes refuse calls from another
+        // cluster, so such a clash fails loudly instead of mixing two clusters' Raft traffic.
+        static CLUSTERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let cluster_id = u64::from(std::process::id()) << 16
+            | CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut members = Vec::new();
         for (i, (client, _)) in ports.iter().enumerate() {
             let id = i as u64 + 1;
             let config = dir.join(format!("node{id}.toml"));
             let toml = format!(
                 "node-id = {id}\nbind = \"127.0.0.1\"\nport = {client}\nshards = {shards}\n\
-                 data-dir = \"{}\"\nlog-level = \"warn\"\ncluster-id = 7\nreplicas = 3\n{extra_toml}\n{nodes_toml}",
+                 data-dir = \"{}\"\nlog-level = \"warn\"\ncluster-id = {cluster_id}\nreplicas = 3\n{extra_toml}\n{nodes_toml}",
                 dir.join(format!("data{id}")).display()
             );
             std::fs::write(&config, toml).expect("write config");
