@@ -402,10 +402,8 @@ async fn flush(
         let gather = gather.clone();
         Some(async move {
             let refused = match &state.shards[shard] {
-                Some(group)
-                    if !group.is_leader()
-                        && (readonly || cmds.iter().all(|(c, _)| c.reads_any_replica())) =>
-                {
+                // The shard's channel was full, or the group must first confirm its lead.
+                Some(group) if group.reads_now(readonly, &cmds) => {
                     return group.shard.send(Batch { ctx, cmds, gather }).await
                 }
                 Some(group) => match group.read_barrier().await {

@@ -1055,6 +1055,17 @@ mod tests {
         BasicNode { addr }
     }
 
+    /// The peer links of node 1 of cluster 7, not yet connected.
+    fn node1_peers() -> Arc<Peers> {
+        Peers::new(
+            Identity {
+                cluster_id: 7,
+                node_id: 1,
+            },
+            HashMap::new(),
+        )
+    }
+
     /// The links of `groups` groups of node 1 of cluster 7 to node 2 at `node`.
     async fn clients(peers: &Arc<Peers>, groups: u64, node: &BasicNode) -> Vec<GrpcPeer> {
         let mut clients = Vec::new();
@@ -1068,13 +1079,7 @@ mod tests {
     #[tokio::test]
     async fn rpcs_of_many_groups_share_one_batch_and_keep_their_own_replies() {
         let node = node_without_groups(7).await;
-        let peers = Peers::new(
-            Identity {
-                cluster_id: 7,
-                node_id: 1,
-            },
-            HashMap::new(),
-        );
+        let peers = node1_peers();
         let mut clients = clients(&peers, 20, &node).await;
         let option = RPCOption::new(Duration::from_secs(5));
         let results = join_all(
@@ -1123,13 +1128,7 @@ mod tests {
     async fn a_refused_stream_fails_every_rpc_of_its_batch_as_unreachable() {
         // The peer belongs to another cluster: it refuses the whole stream.
         let node = node_without_groups(8).await;
-        let peers = Peers::new(
-            Identity {
-                cluster_id: 7,
-                node_id: 1,
-            },
-            HashMap::new(),
-        );
+        let peers = node1_peers();
         let mut clients = clients(&peers, 5, &node).await;
         let option = RPCOption::new(Duration::from_secs(5));
         let results = join_all(
@@ -1163,13 +1162,7 @@ mod tests {
     async fn a_node_refuses_rpcs_meant_for_another_node() {
         // Node 2 answers at the address node 1 has for node 3 (a reused port, a stale config).
         let node = node_without_groups(7).await;
-        let peers = Peers::new(
-            Identity {
-                cluster_id: 7,
-                node_id: 1,
-            },
-            HashMap::new(),
-        );
+        let peers = node1_peers();
         let mut client = GrpcNetwork::new(0, peers.clone())
             .new_client(3, &node)
             .await;
@@ -1193,13 +1186,7 @@ mod tests {
         let node = BasicNode {
             addr: listener.local_addr().expect("local addr").to_string(),
         };
-        let peers = Peers::new(
-            Identity {
-                cluster_id: 7,
-                node_id: 1,
-            },
-            HashMap::new(),
-        );
+        let peers = node1_peers();
         let mut clients = clients(&peers, 1, &node).await;
         let started = Instant::now();
         let result = clients[0]
