@@ -140,6 +140,7 @@ impl Opener<'_> {
         let topology = self.topology;
         let shard = ShardHandle::spawn(keyspace, config.shard_queue);
         let sm = ShardSm::new(shard.clone(), snapshot_path(&config.data_dir, group));
+        let snapshots = sm.clone();
         let replayed = self.logs.remove(&group).unwrap_or_default();
         let log = LogStore::new(group, replayed, self.wal.clone(), self.gate.clone());
         self.stores.push(log.clone());
@@ -169,7 +170,7 @@ impl Opener<'_> {
                 tracing::warn!(group, error = %e, "group initialization");
             }
         }
-        tokio::spawn(snapshot_by_size(log, raft.clone()));
+        tokio::spawn(snapshot_by_size(log, raft.clone(), snapshots));
         tokio::spawn(heartbeat_rounds(raft.clone(), self.heartbeat_origin));
         let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
         self.service.register_writer(group, proposer.clone());
@@ -391,18 +392,27 @@ fn snapshot_path(dir: &Path, group: u64) -> PathBuf {
     dir.join("snapshots").join(format!("group-{group}.snap"))
 }
 
-/// Log bytes after which a group snapshots, whatever its entry count: the in-memory log (and the
-/// WAL) of a group stays around this size however large its entries are.
+/// Least log bytes after which a group snapshots, whatever its entry count.
 const SNAPSHOT_LOG_BYTES: u64 = 4 << 20;
 
-/// Triggers a snapshot of the group whenever [`SNAPSHOT_LOG_BYTES`] have been appended since the
-/// last one it triggered (besides openraft's entry-count policy, `snapshot-logs`).
-async fn snapshot_by_size(log: LogStore, raft: ShardRaft) {
+/// Log bytes after which a group whose last snapshot held `snapshot_bytes` snapshots again: 4 MiB,
+/// or half the snapshot when that is more. A snapshot costs time proportional to the keyspace,
+/// so a fixed threshold would make a large shard snapshot over and over (a 27 MB shard under
+/// `SET -P 16` spent most of its time snapshotting); growing it with the keyspace keeps the cost
+/// per write constant, like redis's `auto-aof-rewrite-percentage`. The price: the in-memory log
+/// of a write-heavy group reaches half its keyspace's size before it is dropped.
+pub fn snapshot_threshold(snapshot_bytes: u64) -> u64 {
+    SNAPSHOT_LOG_BYTES.max(snapshot_bytes / 2)
+}
+
+/// Triggers a snapshot of the group whenever [`snapshot_threshold`] bytes have been appended
+/// since the last one it triggered (besides openraft's entry-count policy, `snapshot-logs`).
+async fn snapshot_by_size(log: LogStore, raft: ShardRaft, sm: ShardSm) {
     let mut since = 0u64;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         since += log.take_appended_bytes();
-        if since >= SNAPSHOT_LOG_BYTES {
+        if since >= snapshot_threshold(sm.snapshot_bytes()) {
             since = 0;
             if raft.trigger().snapshot().await.is_err() {
                 return;
@@ -634,5 +644,17 @@ impl ShardGroup {
             }
             tokio::time::sleep(PAUSE).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_threshold_grows_with_the_keyspace() {
+        assert_eq!(snapshot_threshold(0), SNAPSHOT_LOG_BYTES);
+        assert_eq!(snapshot_threshold(SNAPSHOT_LOG_BYTES), SNAPSHOT_LOG_BYTES);
+        assert_eq!(snapshot_threshold(64 << 20), 32 << 20);
     }
 }

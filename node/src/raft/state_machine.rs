@@ -6,7 +6,10 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
@@ -28,6 +31,8 @@ pub struct ShardSm {
     shard: ShardHandle,
     /// File holding the group's current snapshot.
     snapshot_path: PathBuf,
+    /// Size of the keyspace data of the last snapshot built, installed or read (0: none yet).
+    snapshot_bytes: Arc<AtomicU64>,
 }
 
 impl ShardSm {
@@ -36,16 +41,26 @@ impl ShardSm {
         ShardSm {
             shard,
             snapshot_path,
+            snapshot_bytes: Arc::default(),
         }
     }
 
-    /// Writes the snapshot durably: temp file, fsync, rename, fsync of the directory.
-    async fn persist(&self, snapshot: &Snapshot) -> io::Result<()> {
-        let bytes = encode(&(&snapshot.meta, &snapshot.snapshot))?;
+    /// Size of the keyspace data of the group's current snapshot (0 while it has none).
+    pub fn snapshot_bytes(&self) -> u64 {
+        self.snapshot_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Writes a snapshot durably (temp file, fsync, rename, fsync of the directory); `data` is
+    /// shared, not copied, with the blocking task that writes it.
+    async fn persist(&self, meta: &SnapshotMeta, data: Bytes) -> io::Result<()> {
+        let head = file_head(meta, data.len())?;
         let path = self.snapshot_path.clone();
-        tokio::task::spawn_blocking(move || write_durably(&path, &bytes))
+        let len = data.len() as u64;
+        tokio::task::spawn_blocking(move || write_durably(&path, &[&head, &data]))
             .await
-            .map_err(io::Error::other)?
+            .map_err(io::Error::other)??;
+        self.snapshot_bytes.store(len, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The snapshot on disk, if any.
@@ -59,18 +74,46 @@ impl ShardSm {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let (meta, snapshot): (SnapshotMeta, Vec<u8>) = decode(&bytes)?;
+        let (meta, snapshot): (SnapshotMeta, Bytes) = decode(&bytes)?;
+        let snapshot = Vec::from(snapshot);
+        self.snapshot_bytes
+            .store(snapshot.len() as u64, Ordering::Relaxed);
         Ok(Some(Snapshot { meta, snapshot }))
     }
 }
 
+/// The start of a snapshot file: its meta, then the length of the keyspace data that follows.
+/// The whole file decodes as `(SnapshotMeta, bytes)`; the data is written from where it lies
+/// rather than copied into one buffer with the head (a snapshot can be hundreds of MB).
+fn file_head(meta: &SnapshotMeta, data_len: usize) -> io::Result<Vec<u8>> {
+    let mut head = encode(meta)?;
+    // A byte string is its length (a varint, as every integer) followed by the bytes.
+    head.extend(encode(&(data_len as u64))?);
+    Ok(head)
+}
+
+/// Bytes of a snapshot file written between two flushes to disk.
+const SNAPSHOT_FLUSH_BYTES: usize = 4 << 20;
+
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new file, whole.
-pub fn write_durably(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+///
+/// The file is flushed every [`SNAPSHOT_FLUSH_BYTES`] rather than once at the end: the WAL's
+/// fsyncs share the disk (and the filesystem journal), and one flush of a whole large snapshot
+/// held them up for hundreds of milliseconds, stalling every group's writes.
+pub fn write_durably(path: &std::path::Path, parts: &[&[u8]]) -> io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut unflushed = 0;
+        for chunk in parts.iter().flat_map(|p| p.chunks(SNAPSHOT_FLUSH_BYTES)) {
+            f.write_all(chunk)?;
+            unflushed += chunk.len();
+            if unflushed >= SNAPSHOT_FLUSH_BYTES {
+                f.sync_data()?;
+                unflushed = 0;
+            }
+        }
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
@@ -84,20 +127,32 @@ impl RaftSnapshotBuilder<ShardTC> for ShardSm {
     type SnapshotData = Vec<u8>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let started = std::time::Instant::now();
         let ((last_log_id, last_membership), data) = self
             .shard
             .ask(ShardMsg::BuildSnapshot)
             .await
-            .ok_or_else(stopped)?;
-        let snapshot = Snapshot {
-            meta: SnapshotMeta {
-                last_log_id,
-                last_membership,
-            },
-            snapshot: data,
+            .ok_or_else(stopped)??;
+        let meta = SnapshotMeta {
+            last_log_id,
+            last_membership,
         };
+        let built = started.elapsed();
+        let data = Bytes::from(data);
         // Durable before returning: openraft may purge the log it covers right after.
-        self.persist(&snapshot).await?;
+        self.persist(&meta, data.clone()).await?;
+        let snapshot = Snapshot {
+            meta,
+            // The writer has dropped its share: this takes the buffer back without a copy.
+            snapshot: Vec::from(data),
+        };
+        tracing::info!(
+            snapshot = %self.snapshot_path.display(),
+            bytes = snapshot.snapshot.len(),
+            build_ms = built.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "snapshot built"
+        );
         Ok(snapshot)
     }
 }
@@ -148,19 +203,49 @@ impl RaftStateMachine<ShardTC> for ShardSm {
         snapshot: Vec<u8>,
     ) -> Result<(), io::Error> {
         let applied = (meta.last_log_id, meta.last_membership.clone());
-        let data = bytes::Bytes::from(snapshot.clone());
+        let data = Bytes::from(snapshot);
+        let shared = data.clone();
         self.shard
-            .ask(|tx| ShardMsg::InstallSnapshot(applied, data, tx))
+            .ask(|tx| ShardMsg::InstallSnapshot(applied, shared, tx))
             .await
             .ok_or_else(stopped)??;
-        self.persist(&Snapshot {
-            meta: meta.clone(),
-            snapshot,
-        })
-        .await
+        self.persist(meta, data).await
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
         self.read_snapshot().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::type_config::alias::LeaderIdOf;
+    use openraft::vote::RaftLeaderId;
+
+    #[test]
+    fn a_snapshot_file_written_in_parts_decodes_whole() {
+        let dir = std::env::temp_dir().join(format!("shardis-snapfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("group-1.snap");
+        let meta = SnapshotMeta {
+            last_log_id: Some(LogIdOf::<ShardTC>::new(
+                LeaderIdOf::<ShardTC>::new(3, 2),
+                41,
+            )),
+            last_membership: Default::default(),
+        };
+        // Larger than a flush chunk, so it is written in several flushed pieces.
+        let data: Vec<u8> = (0..SNAPSHOT_FLUSH_BYTES * 2 + 123)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let head = file_head(&meta, data.len()).expect("head");
+        write_durably(&path, &[&head, &data]).expect("written");
+        let bytes = std::fs::read(&path).expect("read back");
+        let (read_meta, read_data): (SnapshotMeta, Bytes) = decode(&bytes).expect("decodes");
+        assert_eq!(read_meta, meta);
+        assert_eq!(read_data.as_ref(), data.as_slice());
+        assert!(!path.with_extension("tmp").exists());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -118,7 +118,7 @@ pub enum ShardMsg {
     /// The last applied log id and membership.
     AppliedState(oneshot::Sender<AppliedState>),
     /// The keyspace as snapshot data, with the applied state it matches.
-    BuildSnapshot(oneshot::Sender<(AppliedState, Vec<u8>)>),
+    BuildSnapshot(oneshot::Sender<std::io::Result<(AppliedState, Vec<u8>)>>),
     /// Replaces the keyspace and the applied state with a snapshot's.
     InstallSnapshot(AppliedState, Bytes, oneshot::Sender<std::io::Result<()>>),
     /// Up to `max` keys whose deadline is at or before `now` (for the leader's expiry proposals).
@@ -193,6 +193,8 @@ pub struct ShardState {
     applied: Option<LogIdOf<ShardTC>>,
     membership: StoredMembershipOf<ShardTC>,
     counters: Arc<ShardCounters>,
+    /// Size of the last snapshot this actor encoded.
+    last_snapshot_len: usize,
 }
 
 impl ShardState {
@@ -202,6 +204,7 @@ impl ShardState {
             applied: None,
             membership: Default::default(),
             counters,
+            last_snapshot_len: 0,
         }
     }
 
@@ -261,8 +264,13 @@ impl ShardState {
                 let _ = tx.send(self.applied_state());
             }
             ShardMsg::BuildSnapshot(tx) => {
-                let data = codec::encode(&self.ks.snapshot()).unwrap_or_default();
-                let _ = tx.send((self.applied_state(), data));
+                // Sized for the last snapshot and some growth.
+                let hint = self.last_snapshot_len + self.last_snapshot_len / 8;
+                let built = codec::encode_sized(&self.ks.snapshot(), hint).map(|data| {
+                    self.last_snapshot_len = data.len();
+                    (self.applied_state(), data)
+                });
+                let _ = tx.send(built);
             }
             ShardMsg::InstallSnapshot((applied, membership), data, tx) => {
                 let result = codec::decode(&data).and_then(|items| {
