@@ -28,6 +28,12 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    // As redis's `jemalloc-bg-thread yes`: freed memory goes back to the system on a background
+    // thread, also while the server is idle (without it jemalloc purges only when it is called,
+    // so a node that went quiet after a burst kept the burst's pages).
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "cannot enable the allocator's background purging");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

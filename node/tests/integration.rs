@@ -563,6 +563,48 @@ fn acknowledged_writes_survive_sigkill() {
     }
 }
 
+/// The `snapshot=` index of `shard0` in `INFO replication`.
+fn shard0_snapshot_index(con: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(con)
+        .expect("info replication");
+    info.lines()
+        .find_map(|l| l.strip_prefix("shard0:"))
+        .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("snapshot=")))
+        .and_then(|v| v.parse().ok())
+        .expect("shard0 snapshot index")
+}
+
+#[test]
+fn an_idle_group_snapshots_and_drops_the_log_of_its_last_burst() {
+    // Far below the size threshold (4 MiB) and the entry count: only the idle rule can fire.
+    let node = Node::start(&["--shards", "1"]);
+    let mut con = node.client();
+    let value = "v".repeat(100);
+    for i in 0..1500 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("key:{i}"))
+            .arg(&value)
+            .query(&mut con)
+            .expect("set");
+    }
+    assert_eq!(shard0_snapshot_index(&mut con), 0, "snapshotted while busy");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while shard0_snapshot_index(&mut con) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot after the writes stopped"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let got: String = redis::cmd("GET")
+        .arg("key:1499")
+        .query(&mut con)
+        .expect("get");
+    assert_eq!(got, value);
+}
+
 #[test]
 fn restart_recovers_from_snapshot_and_log() {
     let dir = support::temp_dir("node");

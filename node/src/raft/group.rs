@@ -405,14 +405,38 @@ pub fn snapshot_threshold(snapshot_bytes: u64) -> u64 {
     SNAPSHOT_LOG_BYTES.max(snapshot_bytes / 2)
 }
 
-/// Triggers a snapshot of the group whenever [`snapshot_threshold`] bytes have been appended
-/// since the last one it triggered (besides openraft's entry-count policy, `snapshot-logs`).
+/// Least log bytes an idle group snapshots for.
+const IDLE_SNAPSHOT_MIN_BYTES: u64 = 64 << 10;
+
+/// Whether a group snapshots now, with `since` log bytes appended since its last snapshot,
+/// which held `snapshot_bytes`. A busy group waits for [`snapshot_threshold`]; a group that has
+/// gone `idle` snapshots as soon as its log is worth a sixteenth of its keyspace, so a shard at
+/// rest holds its keyspace and not, besides it, the log of its last burst of writes (half the
+/// memory of a freshly loaded node was that log). The sixteenth bounds what a slow trickle of
+/// writes can cost in snapshots.
+fn snapshot_due(since: u64, snapshot_bytes: u64, idle: bool) -> bool {
+    since >= snapshot_threshold(snapshot_bytes)
+        || (idle && since >= IDLE_SNAPSHOT_MIN_BYTES.max(snapshot_bytes / 16))
+}
+
+/// How often a group's log growth is checked.
+const SNAPSHOT_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// Quiet checks after which a group counts as idle (so about a second without appends).
+const IDLE_CHECKS: u32 = 2;
+
+/// Triggers a snapshot of the group when [`snapshot_due`] says so, counting the log bytes
+/// appended since the last one it triggered (besides openraft's entry-count policy,
+/// `snapshot-logs`).
 async fn snapshot_by_size(log: LogStore, raft: ShardRaft, sm: ShardSm) {
     let mut since = 0u64;
+    let mut quiet = 0u32;
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        since += log.take_appended_bytes();
-        if since >= snapshot_threshold(sm.snapshot_bytes()) {
+        tokio::time::sleep(SNAPSHOT_CHECK_EVERY).await;
+        let appended = log.take_appended_bytes();
+        since += appended;
+        quiet = if appended == 0 { quiet + 1 } else { 0 };
+        if snapshot_due(since, sm.snapshot_bytes(), quiet >= IDLE_CHECKS) {
             since = 0;
             if raft.trigger().snapshot().await.is_err() {
                 return;
@@ -656,5 +680,20 @@ mod tests {
         assert_eq!(snapshot_threshold(0), SNAPSHOT_LOG_BYTES);
         assert_eq!(snapshot_threshold(SNAPSHOT_LOG_BYTES), SNAPSHOT_LOG_BYTES);
         assert_eq!(snapshot_threshold(64 << 20), 32 << 20);
+    }
+
+    #[test]
+    fn an_idle_group_snapshots_a_log_worth_a_sixteenth_of_its_keyspace() {
+        let keyspace = 64 << 20;
+        // Busy: only the size threshold counts.
+        assert!(!snapshot_due(8 << 20, keyspace, false));
+        assert!(snapshot_due(32 << 20, keyspace, false));
+        // Idle: a sixteenth of the keyspace is enough, less is not.
+        assert!(snapshot_due(4 << 20, keyspace, true));
+        assert!(!snapshot_due((4 << 20) - 1, keyspace, true));
+        // A small or new group at rest: at least 64 KiB of log, and nothing for an empty log.
+        assert!(!snapshot_due(0, 0, true));
+        assert!(!snapshot_due(1000, 0, true));
+        assert!(snapshot_due(64 << 10, 0, true));
     }
 }
