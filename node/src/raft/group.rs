@@ -458,10 +458,12 @@ async fn compact_wal(wal: Wal, gate: CompactionGate, stores: Vec<LogStore>) {
         if wal.size() < REWRITE_MIN_BYTES.max(base.saturating_mul(2)) {
             continue;
         }
+        let started = std::time::Instant::now();
         match compact_once(&wal, &gate, &stores).await {
             Ok(()) => {
                 base = wal.size();
-                tracing::info!(bytes = base, "WAL rewritten");
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::info!(bytes = base, ms, "WAL rewritten");
             }
             Err(e) => tracing::warn!(error = %e, "WAL rewrite failed; the old log stays in force"),
         }
@@ -473,11 +475,17 @@ async fn compact_wal(wal: Wal, gate: CompactionGate, stores: Vec<LogStore>) {
 pub async fn compact_once(wal: &Wal, gate: &CompactionGate, stores: &[LogStore]) -> io::Result<()> {
     let durable = {
         let _exclusive = gate.write().await;
+        let started = std::time::Instant::now();
         let mut live = Vec::new();
         for store in stores {
             live.extend(store.live_records()?);
         }
-        wal.queue_rewrite(live).await?
+        let queued = wal.queue_rewrite(live).await?;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "WAL rewrite: live records collected under the gate"
+        );
+        queued
     };
     durable.await
 }

@@ -266,8 +266,15 @@ impl ShardState {
             ShardMsg::BuildSnapshot(tx) => {
                 // Sized for the last snapshot and some growth.
                 let hint = self.last_snapshot_len + self.last_snapshot_len / 8;
+                let started = std::time::Instant::now();
                 let built = codec::encode_sized(&self.ks.snapshot(), hint).map(|data| {
                     self.last_snapshot_len = data.len();
+                    tracing::debug!(
+                        keys = self.ks.len(),
+                        bytes = data.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "keyspace encoded for a snapshot"
+                    );
                     (self.applied_state(), data)
                 });
                 let _ = tx.send(built);
