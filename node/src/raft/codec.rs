@@ -14,13 +14,11 @@ pub fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
     bincode::serde::encode_to_vec(value, config()).map_err(io::Error::other)
 }
 
-/// Encodes a value into a buffer made for `capacity` bytes up front: for large values of a
-/// known size (a snapshot is about the size of the last one), it saves the copies and page
-/// faults of growing the buffer step by step.
-pub fn encode_sized<T: Serialize>(value: &T, capacity: usize) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(capacity);
-    bincode::serde::encode_into_std_write(value, &mut out, config()).map_err(io::Error::other)?;
-    Ok(out)
+/// Appends the encoding of a value to `out`.
+pub fn encode_append<T: Serialize>(value: &T, out: &mut Vec<u8>) -> io::Result<()> {
+    bincode::serde::encode_into_std_write(value, out, config())
+        .map(|_| ())
+        .map_err(io::Error::other)
 }
 
 /// Decodes a value that must fill `data` exactly.

@@ -20,6 +20,8 @@ use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
+mod snapshot;
+
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -61,6 +63,10 @@ pub struct Entry {
     kind: Kind,
     /// Absolute deadline in Unix milliseconds; 0 means none.
     expires_at: u64,
+    /// Equal to the keyspace's mark once a snapshot in progress has dealt with this entry (see
+    /// [`snapshot`]); outside snapshots, every entry carries the keyspace's mark. Fits in the
+    /// padding: an entry stays 32 bytes.
+    mark: bool,
 }
 
 impl Entry {
@@ -79,6 +85,7 @@ impl Entry {
             key_len: key.len() as u32,
             kind,
             expires_at,
+            mark: false,
         }
     }
 
@@ -233,6 +240,10 @@ pub struct Keyspace {
     len: usize,
     /// Counters for INFO.
     pub stats: KeyspaceStats,
+    /// The mark new entries get (flipped when a snapshot starts).
+    mark: bool,
+    /// The snapshot being encoded while the shard goes on serving, if any.
+    snapshot: Option<Box<snapshot::Progress>>,
 }
 
 impl Keyspace {
@@ -245,6 +256,8 @@ impl Keyspace {
             expiry: BTreeSet::new(),
             len: 0,
             stats: KeyspaceStats::default(),
+            mark: false,
+            snapshot: None,
         }
     }
 
@@ -327,7 +340,8 @@ impl Keyspace {
 
     /// Stores `value` under `key` with deadline `expires_at` (0 = none), replacing any old entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) {
-        let entry = Entry::new(key, &value, expires_at);
+        self.before_change(key);
+        let entry = self.new_entry(key, &value, expires_at);
         let map = self.map_mut(key);
         let old_deadline = match map.get_full_mut2(key) {
             Some((_, slot, _)) => std::mem::replace(slot, entry).expires_at,
@@ -342,17 +356,35 @@ impl Keyspace {
 
     /// Replaces the value of an existing `key`, keeping its deadline. Returns false if absent.
     pub fn replace_value(&mut self, key: &[u8], value: Value) -> bool {
+        self.before_change(key);
+        let mark = self.mark;
         match self.map_mut(key).get_full_mut2(key) {
             Some((_, slot, _)) => {
                 *slot = Entry::new(key, &value, slot.expires_at);
+                slot.mark = mark;
                 true
             }
             None => false,
         }
     }
 
+    /// A new entry, carrying the keyspace's current mark (a snapshot in progress skips it).
+    fn new_entry(&self, key: &[u8], value: &Value, expires_at: u64) -> Entry {
+        let mut entry = Entry::new(key, value, expires_at);
+        entry.mark = self.mark;
+        entry
+    }
+
+    /// Called before any change to `key`: a snapshot in progress takes the entry as it is first.
+    fn before_change(&mut self, key: &[u8]) {
+        if self.snapshot.is_some() {
+            self.save_for_snapshot(key);
+        }
+    }
+
     /// Changes the deadline of an existing key (0 = none). Returns false if the key is absent.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: u64) -> bool {
+        self.before_change(key);
         let Some((_, entry, _)) = self.map_mut(key).get_full_mut2(key) else {
             return false;
         };
@@ -375,6 +407,7 @@ impl Keyspace {
 
     /// Removes `key` whatever its deadline, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.before_change(key);
         let (entry, ()) = self.map_mut(key).swap_remove_entry(key)?;
         self.len -= 1;
         if entry.expires_at != 0 {
@@ -446,12 +479,15 @@ impl Keyspace {
         Ok(())
     }
 
-    /// Removes every key.
+    /// Removes every key. A snapshot in progress is completed first.
     pub fn clear(&mut self) {
+        self.finish_snapshot_now();
         let (first, last) = self.slot_range();
         let stats = self.stats;
+        let snapshot = self.snapshot.take();
         *self = Keyspace::new(first, last);
         self.stats = stats;
+        self.snapshot = snapshot;
     }
 
     /// Every live key at `now`, slot by slot.

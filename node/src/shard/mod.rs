@@ -195,7 +195,17 @@ pub struct ShardState {
     counters: Arc<ShardCounters>,
     /// Size of the last snapshot this actor encoded.
     last_snapshot_len: usize,
+    /// The snapshot being encoded between messages: the applied state it shows, who waits for
+    /// it, and when it began.
+    snapshot: Option<(AppliedState, SnapshotReply, std::time::Instant)>,
 }
+
+/// Where a built snapshot goes.
+type SnapshotReply = oneshot::Sender<std::io::Result<(AppliedState, Vec<u8>)>>;
+
+/// Entries a snapshot in progress encodes between two rounds of messages (well under a
+/// millisecond of work).
+const SNAPSHOT_STEP: usize = 4096;
 
 impl ShardState {
     fn new(ks: Keyspace, counters: Arc<ShardCounters>) -> ShardState {
@@ -205,7 +215,51 @@ impl ShardState {
             membership: Default::default(),
             counters,
             last_snapshot_len: 0,
+            snapshot: None,
         }
+    }
+
+    /// Starts a snapshot of the keyspace as it is now, answered on `tx` once encoded (see
+    /// [`ShardState::advance_snapshot`]); the shard goes on serving meanwhile.
+    fn begin_snapshot(&mut self, tx: SnapshotReply) {
+        if self.snapshot.is_some() {
+            self.ks.finish_snapshot_now();
+            self.advance_snapshot(0);
+        }
+        // Sized for the last snapshot and some growth.
+        let hint = self.last_snapshot_len + self.last_snapshot_len / 8;
+        self.ks.begin_snapshot(hint);
+        self.snapshot = Some((self.applied_state(), tx, std::time::Instant::now()));
+    }
+
+    /// Encodes up to `budget` more entries of the snapshot in progress and answers it once
+    /// complete. False when no snapshot is in progress any more.
+    fn advance_snapshot(&mut self, budget: usize) -> bool {
+        if self.snapshot.is_none() {
+            return false;
+        }
+        if !self.ks.snapshot_step(budget) {
+            return true;
+        }
+        let Some((applied, tx, started)) = self.snapshot.take() else {
+            return false;
+        };
+        let built = self
+            .ks
+            .take_snapshot()
+            .unwrap_or_else(|| Err(std::io::Error::other("snapshot vanished")))
+            .map(|data| {
+                self.last_snapshot_len = data.len();
+                tracing::debug!(
+                    keys = self.ks.len(),
+                    bytes = data.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "keyspace encoded for a snapshot"
+                );
+                (applied, data)
+            });
+        let _ = tx.send(built);
+        false
     }
 
     fn applied_state(&self) -> AppliedState {
@@ -263,22 +317,7 @@ impl ShardState {
             ShardMsg::AppliedState(tx) => {
                 let _ = tx.send(self.applied_state());
             }
-            ShardMsg::BuildSnapshot(tx) => {
-                // Sized for the last snapshot and some growth.
-                let hint = self.last_snapshot_len + self.last_snapshot_len / 8;
-                let started = std::time::Instant::now();
-                let built = codec::encode_sized(&self.ks.snapshot(), hint).map(|data| {
-                    self.last_snapshot_len = data.len();
-                    tracing::debug!(
-                        keys = self.ks.len(),
-                        bytes = data.len(),
-                        ms = started.elapsed().as_millis() as u64,
-                        "keyspace encoded for a snapshot"
-                    );
-                    (self.applied_state(), data)
-                });
-                let _ = tx.send(built);
-            }
+            ShardMsg::BuildSnapshot(tx) => self.begin_snapshot(tx),
             ShardMsg::InstallSnapshot((applied, membership), data, tx) => {
                 let result = codec::decode(&data).and_then(|items| {
                     self.ks
@@ -301,7 +340,24 @@ impl ShardState {
 async fn run(ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, counters: Arc<ShardCounters>) {
     let mut state = ShardState::new(ks, counters);
     let mut scratch = Vec::new();
-    while let Some(msg) = rx.recv().await {
+    loop {
+        // While a snapshot is being encoded, an empty queue means time to encode more of it.
+        let msg = if state.snapshot.is_some() {
+            match rx.try_recv() {
+                Ok(msg) => msg,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    state.advance_snapshot(SNAPSHOT_STEP);
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv().await {
+                Some(msg) => msg,
+                None => return,
+            }
+        };
         state.handle(msg, &mut scratch);
         let mut drained = 0;
         while drained < DRAIN_CAP {
@@ -311,6 +367,8 @@ async fn run(ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, counters: Arc<Shard
             }
             drained += 1;
         }
+        // A busy shard encodes its snapshot a step per round of messages.
+        state.advance_snapshot(SNAPSHOT_STEP);
         if drained == DRAIN_CAP {
             tokio::task::yield_now().await;
         }

@@ -1,0 +1,275 @@
+//! Snapshots taken while the shard goes on serving.
+//!
+//! Encoding a large keyspace takes long enough (a few hundred milliseconds for a few hundred
+//! thousand keys on a busy machine) that a shard which stopped for it stalled its writes and
+//! reads for as long. Instead the actor encodes the keyspace a few thousand entries at a time,
+//! between messages, and the snapshot still shows the keyspace exactly as it was when it began:
+//!
+//! * Each entry carries a one-bit mark. When a snapshot begins, the keyspace flips its own mark,
+//!   so every existing entry is "not yet taken"; entries created from then on get the new mark
+//!   and are skipped (they are not part of the snapshot).
+//! * Before any change to a key (insert over it, new value, new deadline, removal), the keyspace
+//!   takes the entry into the snapshot first if it is not yet taken — so what the snapshot holds
+//!   for a key is always its value from when the snapshot began.
+//! * The cursor walks slot maps from the last to the first, and each map from its last index
+//!   down. Removal is `swap_remove`, which moves only a map's last entry, into the hole: the
+//!   entries the cursor has yet to visit never move above it, and an entry moved below it is
+//!   either marked (skipped) or not yet visited — none is missed, none is taken twice.
+//!
+//! The output is exactly what [`Keyspace::snapshot`](super::Keyspace::snapshot) encodes (a
+//! sequence of `(key, value, deadline)`), in a different order, which loading does not mind.
+
+use std::io;
+
+use super::{Keyspace, RawBytes, ValueView};
+use crate::raft::codec;
+
+/// A snapshot being encoded.
+pub(super) struct Progress {
+    /// The encoding so far: the entry count, then the entries taken.
+    out: Vec<u8>,
+    /// Keys in the keyspace when the snapshot began: what must be taken.
+    expected: usize,
+    taken: usize,
+    /// The slot map being walked (index into `Keyspace::slots`).
+    slot: usize,
+    /// Entries of that map at indices below this are still to be visited.
+    below: usize,
+    done: bool,
+    /// The first encoding error; the snapshot fails with it.
+    error: Option<io::Error>,
+}
+
+impl Progress {
+    fn take(&mut self, entry: &super::Entry) {
+        let item = (RawBytes(entry.key()), ValueView(entry), entry.expires_at);
+        if let Err(e) = codec::encode_append(&item, &mut self.out) {
+            self.error.get_or_insert(e);
+        }
+        self.taken += 1;
+    }
+}
+
+impl Keyspace {
+    /// Starts a snapshot of the keyspace as it is now; [`Keyspace::snapshot_step`] moves it on.
+    /// `capacity` presizes the output. A snapshot already in progress is completed first (and
+    /// then dropped, unless taken).
+    pub fn begin_snapshot(&mut self, capacity: usize) {
+        self.finish_snapshot_now();
+        self.mark = !self.mark;
+        let mut out = Vec::with_capacity(capacity);
+        // A sequence starts with its length: a varint, as every integer.
+        let error = codec::encode_append(&(self.len as u64), &mut out).err();
+        let last = self.slots.len().saturating_sub(1);
+        self.snapshot = Some(Box::new(Progress {
+            out,
+            expected: self.len,
+            taken: 0,
+            slot: last,
+            below: self.slots.get(last).map_or(0, |m| m.len()),
+            done: false,
+            error,
+        }));
+    }
+
+    /// True while a snapshot is being encoded (begun and not yet complete).
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.snapshot.as_ref().is_some_and(|p| !p.done)
+    }
+
+    /// Visits up to `budget` entries for the snapshot in progress. Returns true once it is
+    /// complete (or when there is none).
+    pub fn snapshot_step(&mut self, mut budget: usize) -> bool {
+        let mark = self.mark;
+        let Some(progress) = self.snapshot.as_deref_mut() else {
+            return true;
+        };
+        while !progress.done && budget > 0 {
+            let map = &mut self.slots[progress.slot];
+            // Removals may have shrunk the map below the cursor.
+            progress.below = progress.below.min(map.len());
+            if progress.below == 0 {
+                if progress.slot == 0 {
+                    progress.done = true;
+                } else {
+                    progress.slot -= 1;
+                    progress.below = self.slots[progress.slot].len();
+                }
+                continue;
+            }
+            progress.below -= 1;
+            budget -= 1;
+            if let Some((entry, ())) =
+                indexmap::map::MutableKeys::get_index_mut2(map, progress.below)
+            {
+                if entry.mark != mark {
+                    entry.mark = mark;
+                    progress.take(entry);
+                }
+            }
+        }
+        progress.done
+    }
+
+    /// Completes the snapshot in progress, if any, here and now.
+    pub fn finish_snapshot_now(&mut self) {
+        if self.snapshot.is_some() {
+            self.snapshot_step(usize::MAX);
+        }
+    }
+
+    /// The encoded snapshot, once complete (`None` while it is in progress or when there is
+    /// none). Fails if an entry could not be encoded or the count does not add up, so a wrong
+    /// snapshot is never handed out.
+    pub fn take_snapshot(&mut self) -> Option<io::Result<Vec<u8>>> {
+        if !self.snapshot.as_ref()?.done {
+            return None;
+        }
+        let progress = self.snapshot.take()?;
+        Some(match progress.error {
+            Some(e) => Err(e),
+            None if progress.taken != progress.expected => Err(io::Error::other(format!(
+                "snapshot took {} keys of {}",
+                progress.taken, progress.expected
+            ))),
+            None => Ok(progress.out),
+        })
+    }
+
+    /// Takes `key`'s entry into the snapshot in progress, if it is not taken yet (called before
+    /// any change to it).
+    pub(super) fn save_for_snapshot(&mut self, key: &[u8]) {
+        let mark = self.mark;
+        let Some(progress) = self.snapshot.as_deref_mut() else {
+            return;
+        };
+        if progress.done {
+            return;
+        }
+        let slot = usize::from(crate::slot::key_slot(key) - self.first_slot);
+        let map = &mut self.slots[slot];
+        if let Some((_, entry, ())) = indexmap::map::MutableKeys::get_full_mut2(map, key) {
+            if entry.mark != mark {
+                entry.mark = mark;
+                progress.take(entry);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::super::{Keyspace, Value};
+    use crate::raft::codec;
+
+    type Item = (Bytes, Value, u64);
+
+    fn sorted(mut items: Vec<Item>) -> Vec<Item> {
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items
+    }
+
+    /// A change to the keyspace while a snapshot is in progress.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u8, u16, u64),
+        Replace(u8, u16),
+        Expire(u8, u64),
+        Remove(u8),
+        Step(u16),
+        Clear,
+    }
+
+    /// Few keys, most of them in one slot (a hash tag), so that removals move entries around
+    /// the cursor inside a map.
+    fn key(k: u8) -> Vec<u8> {
+        if k.is_multiple_of(4) {
+            format!("k{k}").into_bytes()
+        } else {
+            format!("{{tag}}{k}").into_bytes()
+        }
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..40, any::<u16>(), 0u64..3).prop_map(|(k, v, e)| Op::Insert(k, v, e)),
+            2 => (0u8..40, any::<u16>()).prop_map(|(k, v)| Op::Replace(k, v)),
+            2 => (0u8..40, 0u64..3).prop_map(|(k, e)| Op::Expire(k, e)),
+            4 => (0u8..40).prop_map(Op::Remove),
+            3 => (0u16..8).prop_map(Op::Step),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    fn apply(ks: &mut Keyspace, op: &Op) {
+        match *op {
+            Op::Insert(k, v, e) => ks.insert(&key(k), Value::Int(i64::from(v)), e * 1000),
+            Op::Replace(k, v) => {
+                ks.replace_value(&key(k), Value::Str(Bytes::from(format!("s{v}"))));
+            }
+            Op::Expire(k, e) => {
+                ks.set_expiry(&key(k), e * 1000);
+            }
+            Op::Remove(k) => {
+                ks.remove(&key(k));
+            }
+            Op::Step(n) => {
+                ks.snapshot_step(usize::from(n));
+            }
+            Op::Clear => ks.clear(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_snapshot_shows_the_keyspace_as_it_began(
+            before in proptest::collection::vec(op(), 0..60),
+            during in proptest::collection::vec(op(), 0..120),
+            again in proptest::collection::vec(op(), 0..60),
+        ) {
+            let mut ks = Keyspace::new(0, 16383);
+            for op in before.iter().filter(|o| !matches!(o, Op::Step(_))) {
+                apply(&mut ks, op);
+            }
+            // Twice: the second snapshot starts from the marks the first one left.
+            for changes in [&during, &again] {
+                let expected = sorted(ks.dump());
+                ks.begin_snapshot(0);
+                for op in changes.iter() {
+                    apply(&mut ks, op);
+                }
+                ks.finish_snapshot_now();
+                let data = ks.take_snapshot().expect("complete").expect("encoded");
+                let got: Vec<Item> = codec::decode(&data).expect("decodes");
+                prop_assert_eq!(sorted(got), expected);
+                prop_assert!(ks.take_snapshot().is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn an_incremental_snapshot_encodes_like_the_whole_one() {
+        let mut ks = Keyspace::new(0, 16383);
+        for i in 0..500 {
+            ks.insert(
+                format!("key{i}").as_bytes(),
+                Value::from_bytes(format!("v{i}").as_bytes()),
+                i,
+            );
+        }
+        let whole: Vec<Item> =
+            codec::decode(&codec::encode(&ks.snapshot()).expect("encodes")).expect("decodes");
+        ks.begin_snapshot(0);
+        let mut steps = 0;
+        while !ks.snapshot_step(7) {
+            steps += 1;
+        }
+        assert!(steps > 10, "taken in steps");
+        let data = ks.take_snapshot().expect("complete").expect("encoded");
+        let got: Vec<Item> = codec::decode(&data).expect("decodes");
+        assert_eq!(sorted(got), sorted(whole));
+    }
+}
