@@ -72,7 +72,11 @@
 //! # Compaction
 //! The WAL never interprets records, so it cannot know which ones are obsolete. The Raft layer
 //! decides: it calls [`Wal::rewrite`] with every record still needed, and the WAL atomically
-//! replaces the whole log with them.
+//! replaces the whole log with them. The writer reserves the next segment number for the new
+//! base segment and goes on appending in the segment after it at once, while the base is
+//! written on the blocking pool: until the base is renamed into place, the old segments plus
+//! the new ones are a complete log; after, the base plus the new ones are (replay starts at the
+//! newest base). Appends never wait for a rewrite.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -106,6 +110,9 @@ const FLAG_BASE: u8 = 1;
 const LEN_FIELD: usize = 4;
 /// CRC + group + kind: the smallest legal value of the length field (an empty body).
 const RECORD_FIXED: usize = 4 + 8 + 1;
+
+/// How often the writer looks whether a running rewrite's base segment is done.
+const REWRITE_POLL: Duration = Duration::from_millis(5);
 
 /// Ops the queue holds before `append` has to wait.
 const QUEUE_CAPACITY: usize = 1024;
@@ -222,6 +229,9 @@ struct Shared {
     /// Test hook: background fsyncs take this many milliseconds longer (a slow disk).
     #[cfg(test)]
     background_sync_delay_ms: AtomicU64,
+    /// Test hook: a rewrite's base segment takes this many milliseconds longer to write.
+    #[cfg(test)]
+    rewrite_delay_ms: AtomicU64,
 }
 
 impl Shared {
@@ -351,6 +361,8 @@ impl Wal {
             fail_next_write: std::sync::atomic::AtomicBool::new(false),
             #[cfg(test)]
             background_sync_delay_ms: AtomicU64::new(0),
+            #[cfg(test)]
+            rewrite_delay_ms: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let writer = Writer {
@@ -364,6 +376,7 @@ impl Wal {
             dirty: false,
             last_sync: Instant::now(),
             background_sync: None,
+            rewrite: None,
             buf: Vec::new(),
             broken: None,
             shared: shared.clone(),
@@ -430,9 +443,11 @@ impl Wal {
 
     /// Compaction: atomically replaces the whole log with `live` (the caller passes every record
     /// still needed: each group's vote, committed id, snapshot pointer and un-purged entries). The
-    /// writer writes them to a new segment (temp file + fsync + rename + fsync of the directory),
-    /// then deletes all older segments. Records queued after this call go after `live`. Returns
-    /// after the new segment is durable.
+    /// writer writes them to a new base segment (temp file + fsync + rename + fsync of the
+    /// directory) on the blocking pool, then deletes all older segments. Records queued after
+    /// this call go after `live`, in the segments after the base — they are written (and
+    /// acknowledged) while the base is being written, without waiting for it. Returns after the
+    /// base segment is durable.
     ///
     /// Everything queued *before* this call is written first and then discarded with the old
     /// segments, so `live` must already contain whatever of it is still needed. If the rewrite
@@ -551,11 +566,32 @@ struct Writer {
     /// redis's everysec fsync runs beside its writes); anything that needs a settled file —
     /// a fsync of its own, a new segment, a rewrite, close — waits for it first.
     background_sync: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    /// The rewrite whose base segment is being written on the blocking pool, if any.
+    rewrite: Option<RunningRewrite>,
     /// Encoding buffer, reused across batches.
     buf: Vec<u8>,
     /// Set once a write or fsync failed; mirrored in `shared`.
     broken: Option<Broken>,
     shared: Arc<Shared>,
+}
+
+/// A rewrite in progress. Its base segment (number `base_no`) is written, fsynced and renamed
+/// into place on the blocking pool while the writer goes on appending to the segments after it,
+/// so appends never wait for it. Until the rename the old segments plus those after `base_no`
+/// are a complete log; after it, the base plus those after it are.
+struct RunningRewrite {
+    base_no: u64,
+    /// Bytes of the segments the base replaces (all those before it).
+    replaced_bytes: u64,
+    task: tokio::task::JoinHandle<Result<u64, BaseFailure>>,
+    reply: oneshot::Sender<io::Result<()>>,
+}
+
+/// Why a base segment is not in place.
+struct BaseFailure {
+    error: io::Error,
+    /// The rename happened but could not be made durable: the WAL can no longer be trusted.
+    after_rename: bool,
 }
 
 /// What waiting on the queue produced.
@@ -573,10 +609,12 @@ impl Writer {
             let first = match self.wait(&mut rx).await {
                 Wake::Op(op) => op,
                 Wake::Tick => {
+                    self.collect_finished_rewrite().await;
                     self.everysec_tick().await;
                     continue;
                 }
                 Wake::Disconnected => {
+                    self.settle_rewrite().await;
                     self.settle_background_sync().await;
                     let _ = off_runtime(self, Writer::final_sync).await;
                     return;
@@ -622,20 +660,19 @@ impl Writer {
             }
             match control {
                 Some(Op::Rewrite { live, reply }) => {
-                    let Some((w, result)) = off_runtime(self, move |w| w.rewrite(live)).await
-                    else {
-                        let _ = reply.send(Err(writer_gone()));
-                        return;
+                    self = match self.start_rewrite(live, reply).await {
+                        Some(w) => w,
+                        None => return,
                     };
-                    self = w;
-                    let _ = reply.send(result);
                 }
                 Some(Op::Close { reply }) => {
+                    self.settle_rewrite().await;
                     let _ = tokio::task::spawn_blocking(move || self.close(rx, reply)).await;
                     return;
                 }
                 Some(Op::Append(_)) | None => {}
             }
+            self.collect_finished_rewrite().await;
             self.everysec_tick().await;
         }
     }
@@ -643,8 +680,8 @@ impl Writer {
     /// Waits until an op arrives or, under EverySec with unsynced data, until the fsync is due.
     async fn wait(&self, rx: &mut mpsc::Receiver<Op>) -> Wake {
         let pending = self.dirty || self.background_sync.is_some();
-        let deadline = (self.policy == SyncPolicy::EverySec && pending && self.broken.is_none())
-            .then(|| {
+        let mut deadline =
+            (self.policy == SyncPolicy::EverySec && pending && self.broken.is_none()).then(|| {
                 let due = self.last_sync + EVERYSEC;
                 // A background fsync still running past its second is looked at again shortly,
                 // not in a busy loop.
@@ -653,6 +690,11 @@ impl Writer {
                     None => due,
                 }
             });
+        if self.rewrite.is_some() {
+            // A running rewrite is looked at every few milliseconds, to answer it soon.
+            let soon = Instant::now() + REWRITE_POLL;
+            deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
+        }
         let received = match deadline {
             None => rx.recv().await,
             Some(deadline) => {
@@ -819,10 +861,14 @@ impl Writer {
     /// Closes the current segment (fsynced, so that no earlier segment can have a torn tail) and
     /// starts the next one.
     fn rotate(&mut self) -> io::Result<()> {
+        self.rotate_to(self.seg_no + 1)
+    }
+
+    /// Like [`Writer::rotate`], but the new segment gets number `no` (above the current one).
+    fn rotate_to(&mut self, no: u64) -> io::Result<()> {
         if self.dirty {
             self.sync_here()?;
         }
-        let no = self.seg_no + 1;
         let mut file = OpenOptions::new()
             .append(true)
             .create_new(true)
@@ -837,81 +883,90 @@ impl Writer {
         Ok(())
     }
 
-    /// Replaces the whole log with `live`. See [`Wal::rewrite`].
-    fn rewrite(&mut self, live: Vec<Record>) -> io::Result<()> {
+    /// Starts a rewrite (see [`Wal::rewrite`]): the segment after the current one is left for
+    /// the base, appends go on in the one after that, and the base is written on the blocking
+    /// pool. One rewrite runs at a time; the answer goes to `reply` once the base is durable.
+    /// `None` if the writer was lost.
+    async fn start_rewrite(
+        mut self,
+        live: Vec<Record>,
+        reply: oneshot::Sender<io::Result<()>>,
+    ) -> Option<Writer> {
+        self.settle_rewrite().await;
         if let Some(b) = &self.broken {
-            return Err(b.error());
+            let _ = reply.send(Err(b.error()));
+            return Some(self);
         }
-        check_records(&live)?;
-        let no = self.seg_no + 1;
-        let tmp = temp_path(&self.dir, no);
-        let path = segment_path(&self.dir, no);
-
-        // Until the rename, a failure leaves the old log fully in force: clean up, report, go on.
-        let (file, len) = match self.write_base_segment(&tmp, &live) {
-            Ok(written) => written,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        if let Err(e) = fs::rename(&tmp, &path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
+        if let Err(e) = check_records(&live) {
+            let _ = reply.send(Err(e));
+            return Some(self);
         }
-        // After the rename we can't tell whether the new segment will survive a crash until the
-        // directory is synced; if that fails, stop trusting the WAL.
-        if let Err(e) = sync_dir(&self.dir) {
-            self.set_broken(&e, "syncing the directory after a rewrite");
-            return Err(e);
+        let base_no = self.seg_no + 1;
+        let replaced_bytes = self.older_bytes + self.seg_len;
+        let (mut w, rotated) = off_runtime(self, move |w| w.rotate_to(base_no + 1)).await?;
+        if let Err(e) = rotated {
+            w.set_broken(&e, "starting a new segment");
+            let _ = reply.send(Err(e));
+            return Some(w);
         }
-
-        self.file = Arc::new(file);
-        self.seg_no = no;
-        self.seg_len = len;
-        self.older_bytes = 0;
-        self.dirty = false;
-        self.last_sync = Instant::now();
-        self.publish_size();
-
-        // The base flag already makes older segments obsolete; deleting them is housekeeping
-        // (open retries it), so failures here are only warnings.
-        match list_segments(&self.dir) {
-            Ok(segments) => {
-                for (old, old_path) in segments.into_iter().filter(|(n, _)| *n < no) {
-                    if let Err(e) = fs::remove_file(&old_path) {
-                        tracing::warn!(segment = old, error = %e, "WAL: cannot delete an old segment after a rewrite");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "WAL: cannot list segments after a rewrite"),
-        }
-        if let Err(e) = sync_dir(&self.dir) {
-            tracing::warn!(error = %e, "WAL: cannot sync the directory after deleting old segments");
-        }
-        Ok(())
+        w.publish_size();
+        let dir = w.dir.clone();
+        let shared = w.shared.clone();
+        let task = tokio::task::spawn_blocking(move || write_base(&dir, base_no, &live, &shared));
+        w.rewrite = Some(RunningRewrite {
+            base_no,
+            replaced_bytes,
+            task,
+            reply,
+        });
+        Some(w)
     }
 
-    /// Writes header + `live` to a fresh file at `tmp` and fsyncs it.
-    fn write_base_segment(&mut self, tmp: &Path, live: &[Record]) -> io::Result<(File, u64)> {
-        let mut file = OpenOptions::new().append(true).create_new(true).open(tmp)?;
-        self.buf.clear();
-        self.buf.extend_from_slice(&header(FLAG_BASE));
-        let mut len = 0u64;
-        for r in live {
-            encode_record(&mut self.buf, r);
-            if self.buf.len() >= BATCH_MAX_BYTES {
-                file.write_all(&self.buf)?;
-                len += self.buf.len() as u64;
-                self.buf.clear();
-            }
+    /// Finishes the running rewrite if its base segment is done.
+    async fn collect_finished_rewrite(&mut self) {
+        if self.rewrite.as_ref().is_some_and(|r| r.task.is_finished()) {
+            self.settle_rewrite().await;
         }
-        file.write_all(&self.buf)?;
-        len += self.buf.len() as u64;
-        self.buf.clear();
-        file.sync_data()?;
-        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-        Ok((file, len))
+    }
+
+    /// Waits for the running rewrite, if any, and finishes it: on success the segments before
+    /// its base are deleted; a failure before the rename leaves the old log in force (the WAL
+    /// goes on), one after it breaks the WAL.
+    async fn settle_rewrite(&mut self) {
+        let Some(rewrite) = self.rewrite.take() else {
+            return;
+        };
+        let result = rewrite.task.await.unwrap_or_else(|e| {
+            Err(BaseFailure {
+                error: io::Error::other(e),
+                after_rename: false,
+            })
+        });
+        let answer = match result {
+            Ok(base_len) => {
+                self.older_bytes = self.older_bytes - rewrite.replaced_bytes + base_len;
+                self.publish_size();
+                let dir = self.dir.clone();
+                let base_no = rewrite.base_no;
+                // The base flag already makes older segments obsolete; deleting them is
+                // housekeeping (open retries it), so failures here are only warnings.
+                let _ = tokio::task::spawn_blocking(move || delete_segments_before(&dir, base_no))
+                    .await;
+                Ok(())
+            }
+            Err(BaseFailure {
+                error,
+                after_rename,
+            }) => {
+                if after_rename {
+                    self.set_broken(&error, "syncing the directory after a rewrite");
+                } else {
+                    let _ = fs::remove_file(temp_path(&self.dir, rewrite.base_no));
+                }
+                Err(error)
+            }
+        };
+        let _ = rewrite.reply.send(answer);
     }
 
     /// Handles `close`: fsync, refuse whatever is still queued, release the file, answer.
@@ -1309,6 +1364,65 @@ fn drop_obsolete_segments(dir: &Path, segments: &mut Vec<(u64, PathBuf)>) -> io:
         fs::remove_file(&path)?;
     }
     sync_dir(dir)
+}
+
+/// Writes a rewrite's base segment `no` — header with the base flag, then `live` — to a temp
+/// file, fsyncs it, renames it into place and fsyncs the directory. Returns its length.
+fn write_base(dir: &Path, no: u64, live: &[Record], shared: &Shared) -> Result<u64, BaseFailure> {
+    let before_rename = |error| BaseFailure {
+        error,
+        after_rename: false,
+    };
+    let tmp = temp_path(dir, no);
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(before_rename)?;
+    let mut buf = Vec::with_capacity(BATCH_MAX_BYTES);
+    buf.extend_from_slice(&header(FLAG_BASE));
+    let mut len = 0u64;
+    for r in live {
+        encode_record(&mut buf, r);
+        if buf.len() >= BATCH_MAX_BYTES {
+            file.write_all(&buf).map_err(before_rename)?;
+            len += buf.len() as u64;
+            buf.clear();
+        }
+    }
+    file.write_all(&buf).map_err(before_rename)?;
+    len += buf.len() as u64;
+    #[cfg(test)]
+    std::thread::sleep(Duration::from_millis(
+        shared.rewrite_delay_ms.load(Ordering::Relaxed),
+    ));
+    file.sync_data().map_err(before_rename)?;
+    shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+    fs::rename(&tmp, segment_path(dir, no)).map_err(before_rename)?;
+    // After the rename we can't tell whether the new segment will survive a crash until the
+    // directory is synced.
+    sync_dir(dir).map_err(|error| BaseFailure {
+        error,
+        after_rename: true,
+    })?;
+    Ok(len)
+}
+
+/// Deletes every segment numbered below `no` (made obsolete by the base segment `no`).
+fn delete_segments_before(dir: &Path, no: u64) {
+    match list_segments(dir) {
+        Ok(segments) => {
+            for (old, old_path) in segments.into_iter().filter(|(n, _)| *n < no) {
+                if let Err(e) = fs::remove_file(&old_path) {
+                    tracing::warn!(segment = old, error = %e, "WAL: cannot delete an old segment after a rewrite");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "WAL: cannot list segments after a rewrite"),
+    }
+    if let Err(e) = sync_dir(dir) {
+        tracing::warn!(error = %e, "WAL: cannot sync the directory after deleting old segments");
+    }
 }
 
 /// Makes a directory's entries (created, renamed, deleted files) durable.
@@ -1777,9 +1891,10 @@ mod tests {
             rec(1, 2, "entry 59"),
         ];
         wal.rewrite(live.clone()).await.unwrap();
+        // The base segment, and the one appends went on in.
         let after = segment_files(dir.path());
-        assert_eq!(after.len(), 1, "old segments must be deleted: {after:?}");
-        assert!(!old_segments.contains(&after[0]));
+        assert_eq!(after.len(), 2, "old segments must be deleted: {after:?}");
+        assert!(after.iter().all(|p| !old_segments.contains(p)));
         assert!(wal.size() < size_before);
         assert_eq!(wal.size(), bytes_on_disk(dir.path()));
 
@@ -1797,6 +1912,54 @@ mod tests {
         wal.close().await.unwrap();
         let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 200).unwrap();
         assert_eq!(replayed, later);
+        wal.close().await.unwrap();
+    }
+
+    /// Copies every file of `from` into a fresh directory: the disk as a crash would leave it
+    /// (with `SyncPolicy::Always` everything acknowledged is on disk).
+    fn crash_copy(from: &Path, name: &str) -> TempDir {
+        let to = TempDir::new(name);
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), to.path().join(entry.file_name())).unwrap();
+        }
+        to
+    }
+
+    #[tokio::test]
+    async fn appends_go_on_while_a_rewrite_writes_its_base() {
+        let dir = TempDir::new("rewritebg");
+        let (wal, _) = Wal::open(dir.path(), SyncPolicy::Always, 200).unwrap();
+        let old = append_n(&wal, 0, 30).await;
+        wal.shared.rewrite_delay_ms.store(600, Ordering::Relaxed);
+        let live = vec![rec(0, 1, "vote g0"), rec(1, 2, "entry 29")];
+        let durable = wal.queue_rewrite(live.clone()).await.unwrap();
+        let started = Instant::now();
+        let during = append_n(&wal, 100, 5).await;
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "appends waited for the base segment: {:?}",
+            started.elapsed()
+        );
+
+        // A crash now (base not yet renamed into place) finds the old log and what followed.
+        let crashed = crash_copy(dir.path(), "rewritebg-crash");
+        let (copy, replayed) = Wal::open(crashed.path(), SyncPolicy::Always, 200).unwrap();
+        let mut expected = old.clone();
+        expected.extend(during.iter().cloned());
+        assert_eq!(replayed, expected);
+        copy.close().await.unwrap();
+
+        durable.await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        let after = append_n(&wal, 200, 2).await;
+        assert_eq!(wal.size(), bytes_on_disk(dir.path()));
+        wal.close().await.unwrap();
+        let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 200).unwrap();
+        let mut expected = live;
+        expected.extend(during);
+        expected.extend(after);
+        assert_eq!(replayed, expected);
         wal.close().await.unwrap();
     }
 
@@ -1824,7 +1987,8 @@ mod tests {
 
         let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 200).unwrap();
         assert_eq!(replayed, live);
-        assert_eq!(segment_files(dir.path()).len(), 1);
+        // The base and the (empty) segment after it.
+        assert_eq!(segment_files(dir.path()).len(), 2);
         assert!(!temp_path(dir.path(), 999).exists());
         wal.close().await.unwrap();
     }
