@@ -470,20 +470,26 @@ async fn compact_wal(wal: Wal, gate: CompactionGate, stores: Vec<LogStore>) {
     }
 }
 
-/// Rewrites the WAL once: collects every group's live records and queues the rewrite while
-/// holding the gate (so no log write slips between the two), then waits for it to be durable.
+/// Rewrites the WAL once: copies every group's log and queues the rewrite while holding the
+/// gate (so no log write slips between the two), then waits for it to be durable; the records
+/// are encoded and written on the blocking pool while writes go on.
 pub async fn compact_once(wal: &Wal, gate: &CompactionGate, stores: &[LogStore]) -> io::Result<()> {
     let durable = {
         let _exclusive = gate.write().await;
         let started = std::time::Instant::now();
-        let mut live = Vec::new();
-        for store in stores {
-            live.extend(store.live_records()?);
-        }
-        let queued = wal.queue_rewrite(live).await?;
+        // A cheap copy under the gate; the encoding runs on the blocking pool, gate released.
+        let logs: Vec<_> = stores.iter().map(|s| s.live_log()).collect();
+        let live = Box::new(move || {
+            let mut live = Vec::new();
+            for log in &logs {
+                live.extend(log.records()?);
+            }
+            Ok(live)
+        });
+        let queued = wal.queue_rewrite_with(live).await?;
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
-            "WAL rewrite: live records collected under the gate"
+            "WAL rewrite: logs copied under the gate"
         );
         queued
     };

@@ -119,7 +119,7 @@ impl GroupLog {
 }
 
 /// Orders log writes against WAL compaction: every write holds it shared while it changes the
-/// in-memory log and queues its record; compaction holds it exclusively while it collects the
+/// in-memory log and queues its record; compaction holds it exclusively while it copies the
 /// live records and queues the rewrite. So no record queued before a rewrite is missing from it.
 pub type CompactionGate = Arc<tokio::sync::RwLock<()>>;
 
@@ -154,23 +154,18 @@ impl LogStore {
         self.appended.swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The records that rebuild this group's log as it is now: vote, committed id, purge point and
-    /// the un-purged entries. Called by compaction with the gate held exclusively.
-    pub fn live_records(&self) -> io::Result<Vec<Record>> {
+    /// What rebuilds this group's log as it is now: vote, committed id, purge point and the
+    /// un-purged entries. A cheap copy (entries share their payloads), taken by compaction with
+    /// the gate held exclusively; [`LiveLog::records`] encodes it later, without the gate.
+    pub fn live_log(&self) -> LiveLog {
         let log = self.log();
-        let mut out = Vec::new();
-        if let Some(vote) = &log.vote {
-            out.push(self.record(kind::VOTE, encode(vote)?));
+        LiveLog {
+            group: self.group,
+            vote: log.vote,
+            last_purged: log.last_purged,
+            committed: log.committed,
+            entries: log.entries.values().cloned().collect(),
         }
-        if let Some(purged) = &log.last_purged {
-            out.push(self.record(kind::PURGE, encode(purged)?));
-        }
-        let entries: Vec<&Entry> = log.entries.values().collect();
-        for chunk in entries.chunks(ENTRIES_PER_RECORD) {
-            out.push(self.record(kind::APPEND, encode(&chunk)?));
-        }
-        out.push(self.record(kind::COMMITTED, encode(&log.committed)?));
-        Ok(out)
     }
 
     fn log(&self) -> MutexGuard<'_, GroupLog> {
@@ -192,6 +187,38 @@ impl LogStore {
         self.wal
             .append(vec![record], false, Box::new(|_result| {}))
             .await;
+    }
+}
+
+/// A copy of one group's log for a WAL rewrite (see [`LogStore::live_log`]).
+pub struct LiveLog {
+    group: GroupId,
+    vote: Option<Vote>,
+    last_purged: Option<LogId>,
+    committed: Option<LogId>,
+    entries: Vec<Entry>,
+}
+
+impl LiveLog {
+    /// The WAL records that rebuild the log.
+    pub fn records(&self) -> io::Result<Vec<Record>> {
+        let record = |kind, body: Vec<u8>| Record {
+            group: self.group,
+            kind,
+            body: Bytes::from(body),
+        };
+        let mut out = Vec::new();
+        if let Some(vote) = &self.vote {
+            out.push(record(kind::VOTE, encode(vote)?));
+        }
+        if let Some(purged) = &self.last_purged {
+            out.push(record(kind::PURGE, encode(purged)?));
+        }
+        for chunk in self.entries.chunks(ENTRIES_PER_RECORD) {
+            out.push(record(kind::APPEND, encode(&chunk)?));
+        }
+        out.push(record(kind::COMMITTED, encode(&self.committed)?));
+        Ok(out)
     }
 }
 
@@ -310,5 +337,80 @@ impl RaftLogStorage<ShardTC> for LogStore {
         }
         self.write_behind(kind::PURGE, encode(&log_id)?).await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::entry::RaftEntry;
+    use openraft::type_config::alias::{EntryOf, LeaderIdOf};
+    use openraft::vote::RaftLeaderId;
+
+    use super::*;
+    use crate::raft::group::compact_once;
+    use crate::raft::wal::SyncPolicy;
+
+    fn log_id(index: u64) -> LogId {
+        LogId::new(LeaderIdOf::<ShardTC>::new(2, 1), index)
+    }
+
+    async fn append_blanks(store: &mut LogStore, indexes: std::ops::RangeInclusive<u64>) {
+        let entries: Vec<_> = indexes
+            .map(|i| EntryOf::<ShardTC>::new_blank(log_id(i)))
+            .collect();
+        store
+            .append(entries, IOFlushed::noop())
+            .await
+            .expect("append");
+    }
+
+    /// What a WAL in `dir` replays for group 7.
+    async fn replayed(dir: &std::path::Path) -> GroupLog {
+        let (wal, records) = Wal::open(dir, SyncPolicy::Always, 1 << 20).expect("reopen");
+        let mut log = GroupLog::default();
+        for r in records.iter().filter(|r| r.group == 7) {
+            log.replay(r.kind, &r.body).expect("replays");
+        }
+        wal.close().await.expect("close");
+        log
+    }
+
+    #[tokio::test]
+    async fn a_compacted_wal_replays_the_same_log() {
+        let dir = std::env::temp_dir().join(format!("shardis-logstore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (wal, _) = Wal::open(&dir, SyncPolicy::Always, 1 << 20).expect("open");
+        let gate = CompactionGate::default();
+        let mut store = LogStore::new(7, GroupLog::default(), wal.clone(), gate.clone());
+        // Another group's records, which the rewrite must keep too.
+        let mut other = LogStore::new(8, GroupLog::default(), wal.clone(), gate.clone());
+        append_blanks(&mut other, 1..=3).await;
+
+        let vote = Vote::new(2, 1);
+        store.save_vote(&vote).await.expect("vote");
+        append_blanks(&mut store, 1..=30).await;
+        store.purge(log_id(10)).await.expect("purge");
+        store
+            .save_committed(Some(log_id(20)))
+            .await
+            .expect("committed");
+        compact_once(&wal, &gate, &[store.clone(), other.clone()])
+            .await
+            .expect("compaction");
+        append_blanks(&mut store, 31..=35).await;
+        wal.close().await.expect("close");
+
+        let log = replayed(&dir).await;
+        let segments = std::fs::read_dir(&dir).expect("dir").count();
+        assert_eq!(segments, 2, "the base and the segment after it");
+        assert_eq!(log.vote, Some(vote));
+        assert_eq!(log.last_purged, Some(log_id(10)));
+        assert_eq!(log.committed, Some(log_id(20)));
+        let indexes: Vec<u64> = log.entries.keys().copied().collect();
+        assert_eq!(indexes, (11..=35).collect::<Vec<_>>());
+        let (wal, records) = Wal::open(&dir, SyncPolicy::Always, 1 << 20).expect("reopen");
+        assert!(records.iter().any(|r| r.group == 8), "group 8 kept");
+        wal.close().await.expect("close");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -290,10 +290,13 @@ struct Pending {
 }
 
 /// What the queue carries to the writer.
+/// Produces the records of a rewrite's base segment (run on the blocking pool).
+pub type LiveRecords = Box<dyn FnOnce() -> io::Result<Vec<Record>> + Send>;
+
 enum Op {
     Append(Pending),
     Rewrite {
-        live: Vec<Record>,
+        live: LiveRecords,
         reply: oneshot::Sender<io::Result<()>>,
     },
     Close {
@@ -464,6 +467,17 @@ impl Wal {
     pub async fn queue_rewrite(
         &self,
         live: Vec<Record>,
+    ) -> io::Result<impl std::future::Future<Output = io::Result<()>>> {
+        self.queue_rewrite_with(Box::new(move || Ok(live))).await
+    }
+
+    /// Like [`Wal::queue_rewrite`], but the records are produced by `live`, which runs on the
+    /// blocking pool once the rewrite's place in the FIFO is reached: a caller can take a cheap
+    /// copy of its state under its lock and leave the encoding for later. If `live` fails, the
+    /// rewrite fails and the old log stays in force.
+    pub async fn queue_rewrite_with(
+        &self,
+        live: LiveRecords,
     ) -> io::Result<impl std::future::Future<Output = io::Result<()>>> {
         let (reply, rx) = oneshot::channel();
         if self.tx.send(Op::Rewrite { live, reply }).await.is_err() {
@@ -889,16 +903,12 @@ impl Writer {
     /// `None` if the writer was lost.
     async fn start_rewrite(
         mut self,
-        live: Vec<Record>,
+        live: LiveRecords,
         reply: oneshot::Sender<io::Result<()>>,
     ) -> Option<Writer> {
         self.settle_rewrite().await;
         if let Some(b) = &self.broken {
             let _ = reply.send(Err(b.error()));
-            return Some(self);
-        }
-        if let Err(e) = check_records(&live) {
-            let _ = reply.send(Err(e));
             return Some(self);
         }
         let base_no = self.seg_no + 1;
@@ -912,7 +922,16 @@ impl Writer {
         w.publish_size();
         let dir = w.dir.clone();
         let shared = w.shared.clone();
-        let task = tokio::task::spawn_blocking(move || write_base(&dir, base_no, &live, &shared));
+        let task = tokio::task::spawn_blocking(move || {
+            let live = live().and_then(|live| check_records(&live).map(|()| live));
+            match live {
+                Ok(live) => write_base(&dir, base_no, &live, &shared),
+                Err(error) => Err(BaseFailure {
+                    error,
+                    after_rename: false,
+                }),
+            }
+        });
         w.rewrite = Some(RunningRewrite {
             base_no,
             replaced_bytes,
