@@ -123,6 +123,8 @@ pub struct ServerState {
     pub leaders: Arc<LeaderBoard>,
     /// The metadata group.
     pub meta: Metadata,
+    /// The WAL and the snapshot and rewrite counters (INFO persistence).
+    pub persistence: crate::raft::persistence::Persistence,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -218,7 +220,11 @@ impl Server {
             None => None,
         };
         let leaders = Arc::new(LeaderBoard::new(&topology, shard_map.shards()));
-        let group::Replication { meta, shards } = group::start(
+        let group::Replication {
+            meta,
+            shards,
+            persistence,
+        } = group::start(
             &replication,
             &topology,
             &shard_map,
@@ -243,6 +249,7 @@ impl Server {
             config,
             leaders,
             meta,
+            persistence,
             shard_map,
             shards,
             topology,

@@ -603,6 +603,23 @@ fn an_idle_group_snapshots_and_drops_the_log_of_its_last_burst() {
         .query(&mut con)
         .expect("get");
     assert_eq!(got, value);
+    // INFO persistence tells: the WAL is the AOF, snapshots are saves.
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(&mut con)
+        .expect("info persistence");
+    let field = |name: &str| -> String {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+            .to_string()
+    };
+    assert_eq!(field("aof_enabled"), "1");
+    assert_eq!(field("aof_last_write_status"), "ok");
+    assert!(field("aof_current_size").parse::<u64>().expect("size") > 150_000);
+    assert!(field("rdb_saves").parse::<u64>().expect("saves") >= 1);
+    assert_eq!(field("rdb_last_bgsave_status"), "ok");
+    assert!(field("rdb_last_save_time").parse::<u64>().expect("time") > 1_700_000_000);
 }
 
 #[test]

@@ -258,7 +258,8 @@ pub fn render(
                 line("mem_allocator", &"jemalloc");
             }
             "persistence" => {
-                out.push_str("# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\naof_enabled:0\r\n");
+                out.push_str("# Persistence\r\n");
+                state.persistence.write_info(&mut out);
             }
             "stats" => {
                 out.push_str("# Stats\r\n");

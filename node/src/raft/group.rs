@@ -14,6 +14,7 @@ use openraft::{BasicNode, Config, Instant as _, LinearizerOption, RaftMetrics, S
 
 use super::log_store::{CompactionGate, GroupLog, LogStore};
 use super::meta::{ClusterMeta, Metadata, META_TAG};
+use super::persistence::{Persistence, PersistenceStats};
 use super::proposer::{Answer, Proposer, Refusal};
 use super::state_machine::ShardSm;
 use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
@@ -108,6 +109,8 @@ pub struct Replication {
     pub meta: Metadata,
     /// Shard groups by shard index; `None` where this node holds no replica.
     pub shards: Vec<Option<ShardGroup>>,
+    /// The WAL and the snapshot and rewrite counters (INFO persistence).
+    pub persistence: Persistence,
 }
 
 /// What every group of a node is opened with.
@@ -123,6 +126,8 @@ struct Opener<'a> {
     stores: Vec<LogStore>,
     /// The instant every group's heartbeat rounds are aligned to.
     heartbeat_origin: tokio::time::Instant,
+    /// Snapshot and WAL rewrite counters.
+    persistence: Arc<PersistenceStats>,
 }
 
 impl Opener<'_> {
@@ -139,7 +144,11 @@ impl Opener<'_> {
         let config = self.config;
         let topology = self.topology;
         let shard = ShardHandle::spawn(keyspace, config.shard_queue);
-        let sm = ShardSm::new(shard.clone(), snapshot_path(&config.data_dir, group));
+        let sm = ShardSm::new(
+            shard.clone(),
+            snapshot_path(&config.data_dir, group),
+            self.persistence.clone(),
+        );
         let snapshots = sm.clone();
         let replayed = self.logs.remove(&group).unwrap_or_default();
         let log = LogStore::new(group, replayed, self.wal.clone(), self.gate.clone());
@@ -209,6 +218,8 @@ pub async fn start(
 ) -> io::Result<Replication> {
     std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
     let (wal, records) = Wal::open(&config.data_dir.join("wal"), config.sync, 64 << 20)?;
+    let stats = Arc::new(PersistenceStats::default());
+    stats.set_base_size(wal.size());
     let mut logs: HashMap<u64, GroupLog> = HashMap::new();
     for r in records {
         logs.entry(r.group).or_default().replay(r.kind, &r.body)?;
@@ -236,6 +247,7 @@ pub async fn start(
         logs,
         stores: Vec::new(),
         heartbeat_origin: tokio::time::Instant::now(),
+        persistence: stats.clone(),
     };
     let meta_slot = crate::slot::key_slot(META_TAG);
     let everyone = topology.nodes.iter().map(|n| n.id).collect();
@@ -285,10 +297,11 @@ pub async fn start(
             meta.clone(),
         ));
     }
-    tokio::spawn(compact_wal(wal, gate, stores));
+    tokio::spawn(compact_wal(wal.clone(), gate, stores, stats.clone()));
     Ok(Replication {
         meta,
         shards: groups,
+        persistence: Persistence { stats, wal },
     })
 }
 
@@ -451,7 +464,12 @@ const REWRITE_MIN_BYTES: u64 = 64 << 20;
 /// Keeps the WAL from growing without bound: when it has grown past 64 MiB and twice its size
 /// after the last rewrite, it is replaced by the records that rebuild every group's current log
 /// (what snapshots have not yet covered), like redis's AOF rewrite.
-async fn compact_wal(wal: Wal, gate: CompactionGate, stores: Vec<LogStore>) {
+async fn compact_wal(
+    wal: Wal,
+    gate: CompactionGate,
+    stores: Vec<LogStore>,
+    stats: Arc<PersistenceStats>,
+) {
     let mut base = wal.size();
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -459,13 +477,18 @@ async fn compact_wal(wal: Wal, gate: CompactionGate, stores: Vec<LogStore>) {
             continue;
         }
         let started = std::time::Instant::now();
+        stats.rewrite_started();
         match compact_once(&wal, &gate, &stores).await {
             Ok(()) => {
                 base = wal.size();
+                stats.rewrite_done(started.elapsed(), Ok(base));
                 let ms = started.elapsed().as_millis() as u64;
                 tracing::info!(bytes = base, ms, "WAL rewritten");
             }
-            Err(e) => tracing::warn!(error = %e, "WAL rewrite failed; the old log stays in force"),
+            Err(e) => {
+                stats.rewrite_done(started.elapsed(), Err(()));
+                tracing::warn!(error = %e, "WAL rewrite failed; the old log stays in force");
+            }
         }
     }
 }

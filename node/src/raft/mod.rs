@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod group;
 pub mod log_store;
 pub mod meta;
+pub mod persistence;
 pub mod proposer;
 pub mod state_machine;
 pub mod transport;

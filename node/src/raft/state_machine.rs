@@ -15,6 +15,7 @@ use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 
 use super::codec::{decode, encode};
+use super::persistence::PersistenceStats;
 use super::ShardTC;
 use crate::shard::{ShardHandle, ShardMsg};
 
@@ -33,15 +34,23 @@ pub struct ShardSm {
     snapshot_path: PathBuf,
     /// Size of the keyspace data of the last snapshot built, installed or read (0: none yet).
     snapshot_bytes: Arc<AtomicU64>,
+    /// The node's snapshot counters (INFO persistence).
+    stats: Arc<PersistenceStats>,
 }
 
 impl ShardSm {
-    /// A state machine feeding `shard`, keeping its snapshot in `snapshot_path`.
-    pub fn new(shard: ShardHandle, snapshot_path: PathBuf) -> ShardSm {
+    /// A state machine feeding `shard`, keeping its snapshot in `snapshot_path` and counting
+    /// snapshots in `stats`.
+    pub fn new(
+        shard: ShardHandle,
+        snapshot_path: PathBuf,
+        stats: Arc<PersistenceStats>,
+    ) -> ShardSm {
         ShardSm {
             shard,
             snapshot_path,
             snapshot_bytes: Arc::default(),
+            stats,
         }
     }
 
@@ -127,7 +136,19 @@ impl RaftSnapshotBuilder<ShardTC> for ShardSm {
     type SnapshotData = Vec<u8>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let started = std::time::Instant::now();
+        let started = self.stats.snapshot_started();
+        let built = self.build_and_persist(started).await;
+        self.stats.snapshot_done(started, built.is_ok());
+        built
+    }
+}
+
+impl ShardSm {
+    /// The snapshot: encoded by the shard actor, then written durably.
+    async fn build_and_persist(
+        &mut self,
+        started: std::time::Instant,
+    ) -> Result<Snapshot, io::Error> {
         let ((last_log_id, last_membership), data) = self
             .shard
             .ask(ShardMsg::BuildSnapshot)

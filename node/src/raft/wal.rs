@@ -493,6 +493,11 @@ impl Wal {
         self.shared.size.load(Ordering::Relaxed)
     }
 
+    /// True once a write or fsync has failed: the WAL refuses everything after that.
+    pub fn is_broken(&self) -> bool {
+        self.shared.broken().is_some()
+    }
+
     /// How many times the writer has called `sync_data` on a segment file since `open` (batch
     /// fsyncs, EverySec background fsyncs, and the fsyncs at rotation, rewrite and close; directory
     /// fsyncs are not counted). For tests and metrics: compare with the number of appends to see
