@@ -61,21 +61,14 @@ fn ok_or_err(ok: bool) -> &'static str {
 }
 
 impl PersistenceStats {
-    /// A snapshot starts; call [`PersistenceStats::snapshot_done`] when it ends.
-    pub fn snapshot_started(&self) -> Instant {
+    /// A snapshot starts; it counts as running until the returned guard is told how it ended
+    /// or dropped (a snapshot abandoned half-way counts as failed).
+    pub fn snapshot_started(&self) -> RunningSnapshot<'_> {
         self.snapshots_running.fetch_add(1, Ordering::Relaxed);
-        Instant::now()
-    }
-
-    /// A snapshot begun at `started` ended (`ok`: made durable).
-    pub fn snapshot_done(&self, started: Instant, ok: bool) {
-        self.snapshots_running.fetch_sub(1, Ordering::Relaxed);
-        self.last_snapshot_ok.store(ok, Ordering::Relaxed);
-        self.last_snapshot_secs
-            .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
-        if ok {
-            self.snapshots.fetch_add(1, Ordering::Relaxed);
-            self.last_snapshot_unix.store(unix_now(), Ordering::Relaxed);
+        RunningSnapshot {
+            stats: self,
+            started: Instant::now(),
+            ended: false,
         }
     }
 
@@ -107,6 +100,46 @@ impl PersistenceStats {
     /// The WAL's size at start-up, before any rewrite.
     pub fn set_base_size(&self, size: u64) {
         self.base_size.store(size, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot being taken (see [`PersistenceStats::snapshot_started`]).
+pub struct RunningSnapshot<'a> {
+    stats: &'a PersistenceStats,
+    started: Instant,
+    ended: bool,
+}
+
+impl RunningSnapshot<'_> {
+    /// When the snapshot started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The snapshot ended (`ok`: made durable).
+    pub fn done(mut self, ok: bool) {
+        self.end(ok);
+    }
+
+    fn end(&mut self, ok: bool) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let s = self.stats;
+        s.snapshots_running.fetch_sub(1, Ordering::Relaxed);
+        s.last_snapshot_ok.store(ok, Ordering::Relaxed);
+        s.last_snapshot_secs
+            .store(self.started.elapsed().as_secs() as i64, Ordering::Relaxed);
+        if ok {
+            s.snapshots.fetch_add(1, Ordering::Relaxed);
+            s.last_snapshot_unix.store(unix_now(), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for RunningSnapshot<'_> {
+    fn drop(&mut self) {
+        self.end(false);
     }
 }
 
@@ -168,5 +201,43 @@ impl Persistence {
         for (k, v) in lines {
             let _ = write!(out, "{k}:{v}\r\n");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_counts_while_it_runs_and_an_abandoned_one_as_failed() {
+        let stats = PersistenceStats::default();
+        let running = stats.snapshot_started();
+        assert_eq!(stats.snapshots_running.load(Ordering::Relaxed), 1);
+        running.done(true);
+        assert_eq!(stats.snapshots_running.load(Ordering::Relaxed), 0);
+        assert_eq!(stats.snapshots.load(Ordering::Relaxed), 1);
+        assert!(stats.last_snapshot_ok.load(Ordering::Relaxed));
+        assert!(stats.last_snapshot_unix.load(Ordering::Relaxed) > 0);
+
+        drop(stats.snapshot_started());
+        assert_eq!(stats.snapshots_running.load(Ordering::Relaxed), 0);
+        assert_eq!(stats.snapshots.load(Ordering::Relaxed), 1);
+        assert!(!stats.last_snapshot_ok.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn rewrites_count_successes_and_failures_in_a_row() {
+        let stats = PersistenceStats::default();
+        stats.rewrite_started();
+        assert!(stats.rewrite_running.load(Ordering::Relaxed));
+        stats.rewrite_done(Duration::from_secs(2), Err(()));
+        stats.rewrite_done(Duration::from_secs(2), Err(()));
+        assert_eq!(stats.rewrite_failures_in_a_row.load(Ordering::Relaxed), 2);
+        assert!(!stats.rewrite_running.load(Ordering::Relaxed));
+        stats.rewrite_done(Duration::from_secs(1), Ok(4096));
+        assert_eq!(stats.rewrites.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.rewrite_failures_in_a_row.load(Ordering::Relaxed), 0);
+        assert_eq!(stats.base_size.load(Ordering::Relaxed), 4096);
+        assert_eq!(stats.last_rewrite_secs.load(Ordering::Relaxed), 1);
     }
 }

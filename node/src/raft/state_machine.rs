@@ -136,9 +136,10 @@ impl RaftSnapshotBuilder<ShardTC> for ShardSm {
     type SnapshotData = Vec<u8>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let started = self.stats.snapshot_started();
-        let built = self.build_and_persist(started).await;
-        self.stats.snapshot_done(started, built.is_ok());
+        let stats = self.stats.clone();
+        let running = stats.snapshot_started();
+        let built = self.build_and_persist(running.started()).await;
+        running.done(built.is_ok());
         built
     }
 }
