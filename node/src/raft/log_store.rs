@@ -262,13 +262,27 @@ impl RaftLogStorage<ShardTC> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        self.log().vote = Some(*vote);
         let record = self.record(kind::VOTE, encode(vote)?);
-        self.wal.append_wait(vec![record], true).await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        {
+            // Under the gate, like every log write: a compaction copies either the old vote
+            // before this record is queued or the new one after, never the old one with the
+            // record (which it deletes with the old segments) already queued.
+            let _gate = self.gate.read().await;
+            self.log().vote = Some(*vote);
+            let done: super::wal::Done = Box::new(move |result| {
+                let _ = tx.send(result);
+            });
+            self.wal.append(vec![record], true, done).await;
+        }
+        // Waited for without the gate: a compaction never waits behind this fsync.
+        rx.await
+            .unwrap_or_else(|_| Err(io::Error::other("the WAL writer is gone")))
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
         // Not a WAL record per commit: that doubled the records of a busy group.
+        let _gate = self.gate.read().await;
         let due = {
             let mut log = self.log();
             log.committed = committed;

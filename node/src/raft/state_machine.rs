@@ -36,6 +36,10 @@ pub struct ShardSm {
     snapshot_bytes: Arc<AtomicU64>,
     /// The node's snapshot counters (INFO persistence).
     stats: Arc<PersistenceStats>,
+    /// Serializes writes of the snapshot file and holds the last log id of the snapshot on disk:
+    /// a snapshot being built and one being installed (openraft runs builds in a task of their
+    /// own) must not write the same file at once, and an older one must never replace a newer.
+    on_disk: Arc<tokio::sync::Mutex<Option<LogIdOf<ShardTC>>>>,
 }
 
 impl ShardSm {
@@ -51,6 +55,7 @@ impl ShardSm {
             snapshot_path,
             snapshot_bytes: Arc::default(),
             stats,
+            on_disk: Arc::default(),
         }
     }
 
@@ -62,6 +67,12 @@ impl ShardSm {
     /// Writes a snapshot durably (temp file, fsync, rename, fsync of the directory); `data` is
     /// shared, not copied, with the blocking task that writes it.
     async fn persist(&self, meta: &SnapshotMeta, data: Bytes) -> io::Result<()> {
+        let mut on_disk = self.on_disk.lock().await;
+        if on_disk.is_some() && meta.last_log_id <= *on_disk {
+            // A newer snapshot (installed meanwhile) is already on disk; openraft keeps that
+            // one too.
+            return Ok(());
+        }
         let head = file_head(meta, data.len())?;
         let path = self.snapshot_path.clone();
         let len = data.len() as u64;
@@ -69,11 +80,13 @@ impl ShardSm {
             .await
             .map_err(io::Error::other)??;
         self.snapshot_bytes.store(len, Ordering::Relaxed);
+        *on_disk = meta.last_log_id;
         Ok(())
     }
 
     /// The snapshot on disk, if any.
     pub async fn read_snapshot(&self) -> io::Result<Option<Snapshot>> {
+        let mut on_disk = self.on_disk.lock().await;
         let path = self.snapshot_path.clone();
         let bytes = match tokio::task::spawn_blocking(move || std::fs::read(path))
             .await
@@ -87,6 +100,7 @@ impl ShardSm {
         let snapshot = Vec::from(snapshot);
         self.snapshot_bytes
             .store(snapshot.len() as u64, Ordering::Relaxed);
+        *on_disk = meta.last_log_id;
         Ok(Some(Snapshot { meta, snapshot }))
     }
 }
@@ -244,6 +258,38 @@ mod tests {
     use super::*;
     use openraft::type_config::alias::LeaderIdOf;
     use openraft::vote::RaftLeaderId;
+
+    #[tokio::test]
+    async fn an_older_snapshot_never_replaces_a_newer_one_on_disk() {
+        let dir = std::env::temp_dir().join(format!("shardis-snaporder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let shard = ShardHandle::spawn(crate::shard::keyspace::Keyspace::new(0, 16383), 16);
+        let sm = ShardSm::new(shard, dir.join("group-1.snap"), Arc::default());
+        let meta = |index| SnapshotMeta {
+            last_log_id: Some(LogIdOf::<ShardTC>::new(
+                LeaderIdOf::<ShardTC>::new(3, 2),
+                index,
+            )),
+            last_membership: Default::default(),
+        };
+        // An install (index 50) lands before a build that began earlier (index 40) is written.
+        sm.persist(&meta(50), Bytes::from_static(b"newer"))
+            .await
+            .expect("newer");
+        sm.persist(&meta(40), Bytes::from_static(b"older"))
+            .await
+            .expect("older skipped");
+        let on_disk = sm.read_snapshot().await.expect("reads").expect("present");
+        assert_eq!(on_disk.meta, meta(50));
+        assert_eq!(on_disk.snapshot, b"newer");
+        // A later one replaces it.
+        sm.persist(&meta(60), Bytes::from_static(b"latest"))
+            .await
+            .expect("latest");
+        let on_disk = sm.read_snapshot().await.expect("reads").expect("present");
+        assert_eq!(on_disk.snapshot, b"latest");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn a_snapshot_file_written_in_parts_decodes_whole() {

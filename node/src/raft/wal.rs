@@ -76,7 +76,8 @@
 //! base segment and goes on appending in the segment after it at once, while the base is
 //! written on the blocking pool: until the base is renamed into place, the old segments plus
 //! the new ones are a complete log; after, the base plus the new ones are (replay starts at the
-//! newest base). Appends never wait for a rewrite.
+//! newest base). Appends do not wait for a rewrite; only a second rewrite (the node's compactor
+//! never queues one before the first is done) or `close` wait for the running one to finish.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -885,15 +886,30 @@ impl Writer {
 
     /// Like [`Writer::rotate`], but the new segment gets number `no` (above the current one).
     fn rotate_to(&mut self, no: u64) -> io::Result<()> {
+        self.rotate_to_checked(no).map_err(|(e, _)| e)
+    }
+
+    /// [`Writer::rotate_to`], telling a failure of the fsync of the current segment (`true`:
+    /// nothing can be trusted any more) from one to create the new segment (`false`: the
+    /// half-made file is removed and appends can go on in the current one).
+    fn rotate_to_checked(&mut self, no: u64) -> Result<(), (io::Error, bool)> {
         if self.dirty {
-            self.sync_here()?;
+            self.sync_here().map_err(|e| (e, true))?;
         }
+        let path = segment_path(&self.dir, no);
         let mut file = OpenOptions::new()
             .append(true)
             .create_new(true)
-            .open(segment_path(&self.dir, no))?;
-        file.write_all(&header(0))?;
-        sync_dir(&self.dir)?;
+            .open(&path)
+            .map_err(|e| (e, false))?;
+        if let Err(e) = file
+            .write_all(&header(0))
+            .and_then(|()| sync_dir(&self.dir))
+        {
+            // Only the file made here is removed.
+            let _ = fs::remove_file(&path);
+            return Err((e, false));
+        }
         self.older_bytes += self.seg_len;
         self.file = Arc::new(file);
         self.seg_no = no;
@@ -918,9 +934,13 @@ impl Writer {
         }
         let base_no = self.seg_no + 1;
         let replaced_bytes = self.older_bytes + self.seg_len;
-        let (mut w, rotated) = off_runtime(self, move |w| w.rotate_to(base_no + 1)).await?;
-        if let Err(e) = rotated {
-            w.set_broken(&e, "starting a new segment");
+        let (mut w, rotated) = off_runtime(self, move |w| w.rotate_to_checked(base_no + 1)).await?;
+        if let Err((e, fatal)) = rotated {
+            // A failed fsync breaks the WAL; a segment that could not be created (say the disk
+            // is full) only fails this rewrite, and appends go on in the current segment.
+            if fatal {
+                w.set_broken(&e, "syncing a segment before a rewrite");
+            }
             let _ = reply.send(Err(e));
             return Some(w);
         }
@@ -1983,6 +2003,34 @@ mod tests {
         let mut expected = live;
         expected.extend(during);
         expected.extend(after);
+        assert_eq!(replayed, expected);
+        wal.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_rewrite_that_cannot_start_its_segment_fails_alone() {
+        let dir = TempDir::new("rewritenoseg");
+        let (wal, _) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        let old = append_n(&wal, 0, 5).await;
+        let (current, _) = list_segments(dir.path()).unwrap().pop().unwrap();
+        // The segment appends would move on to cannot be created.
+        let blocker = segment_path(dir.path(), current + 2);
+        fs::write(&blocker, b"").unwrap();
+        assert!(wal.rewrite(vec![rec(0, 1, "vote")]).await.is_err());
+        assert!(
+            !wal.is_broken(),
+            "a failed rewrite start must not break the WAL"
+        );
+        assert!(
+            blocker.exists(),
+            "a file the WAL did not make is left alone"
+        );
+        fs::remove_file(&blocker).unwrap();
+        let more = append_n(&wal, 100, 3).await;
+        wal.close().await.unwrap();
+        let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        let mut expected = old;
+        expected.extend(more);
         assert_eq!(replayed, expected);
         wal.close().await.unwrap();
     }

@@ -465,15 +465,18 @@ impl Keyspace {
     }
 
     /// Replaces the content with `items` (from [`Keyspace::dump`]); keys outside this keyspace's
-    /// slots are an error.
+    /// slots are an error, found before anything is changed.
     pub fn load(&mut self, items: Vec<(Bytes, Value, u64)>) -> Result<(), String> {
-        self.clear();
         let (first, last) = self.slot_range();
+        if let Some(slot) = items
+            .iter()
+            .map(|(key, _, _)| key_slot(key))
+            .find(|slot| *slot < first || *slot > last)
+        {
+            return Err(format!("key in slot {slot} outside {first}..={last}"));
+        }
+        self.clear();
         for (key, value, expires_at) in items {
-            let slot = key_slot(&key);
-            if slot < first || slot > last {
-                return Err(format!("key in slot {slot} outside {first}..={last}"));
-            }
             self.insert(&key, value, expires_at);
         }
         Ok(())
@@ -654,6 +657,29 @@ impl serde::Serialize for SnapshotView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_load_with_a_foreign_key_changes_nothing() {
+        let mut ks = Keyspace::new(0, 100);
+        let keys: Vec<Bytes> = (0..)
+            .map(|i| Bytes::from(format!("k{i}")))
+            .take(2000)
+            .collect();
+        let local: Vec<&Bytes> = keys.iter().filter(|k| key_slot(k) <= 100).take(2).collect();
+        let foreign = keys
+            .iter()
+            .find(|k| key_slot(k) > 100)
+            .expect("a key outside");
+        ks.insert(local[0], Value::from_bytes(b"kept"), 0);
+        let items = vec![
+            (local[1].clone(), Value::from_bytes(b"new"), 0),
+            (foreign.clone(), Value::from_bytes(b"v"), 0),
+        ];
+        assert!(ks.load(items).is_err());
+        assert_eq!(ks.len(), 1);
+        let kept = ks.peek(local[0], 0).map(|e| e.to_bytes());
+        assert_eq!(kept, Some(Bytes::from_static(b"kept")));
+    }
 
     #[test]
     fn expiry_index_follows_writes() {
