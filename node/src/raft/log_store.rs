@@ -173,11 +173,7 @@ impl LogStore {
     }
 
     fn record(&self, kind: u8, body: Vec<u8>) -> Record {
-        Record {
-            group: self.group,
-            kind,
-            body: Bytes::from(body),
-        }
+        record(self.group, kind, body)
     }
 
     /// Queues a record whose durability nobody waits for (it rides the next group commit).
@@ -187,6 +183,15 @@ impl LogStore {
         self.wal
             .append(vec![record], false, Box::new(|_result| {}))
             .await;
+    }
+}
+
+/// A WAL record of `group`.
+fn record(group: GroupId, kind: u8, body: Vec<u8>) -> Record {
+    Record {
+        group,
+        kind,
+        body: Bytes::from(body),
     }
 }
 
@@ -202,11 +207,7 @@ pub struct LiveLog {
 impl LiveLog {
     /// The WAL records that rebuild the log.
     pub fn records(&self) -> io::Result<Vec<Record>> {
-        let record = |kind, body: Vec<u8>| Record {
-            group: self.group,
-            kind,
-            body: Bytes::from(body),
-        };
+        let record = |kind, body| record(self.group, kind, body);
         let mut out = Vec::new();
         if let Some(vote) = &self.vote {
             out.push(record(kind::VOTE, encode(vote)?));

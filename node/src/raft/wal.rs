@@ -881,18 +881,14 @@ impl Writer {
     /// Closes the current segment (fsynced, so that no earlier segment can have a torn tail) and
     /// starts the next one.
     fn rotate(&mut self) -> io::Result<()> {
-        self.rotate_to(self.seg_no + 1)
+        self.rotate_to(self.seg_no + 1).map_err(|(e, _)| e)
     }
 
-    /// Like [`Writer::rotate`], but the new segment gets number `no` (above the current one).
-    fn rotate_to(&mut self, no: u64) -> io::Result<()> {
-        self.rotate_to_checked(no).map_err(|(e, _)| e)
-    }
-
-    /// [`Writer::rotate_to`], telling a failure of the fsync of the current segment (`true`:
+    /// Like [`Writer::rotate`], but the new segment gets number `no` (above the current one),
+    /// telling a failure of the fsync of the current segment (`true`:
     /// nothing can be trusted any more) from one to create the new segment (`false`: the
     /// half-made file is removed and appends can go on in the current one).
-    fn rotate_to_checked(&mut self, no: u64) -> Result<(), (io::Error, bool)> {
+    fn rotate_to(&mut self, no: u64) -> Result<(), (io::Error, bool)> {
         if self.dirty {
             self.sync_here().map_err(|e| (e, true))?;
         }
@@ -934,7 +930,7 @@ impl Writer {
         }
         let base_no = self.seg_no + 1;
         let replaced_bytes = self.older_bytes + self.seg_len;
-        let (mut w, rotated) = off_runtime(self, move |w| w.rotate_to_checked(base_no + 1)).await?;
+        let (mut w, rotated) = off_runtime(self, move |w| w.rotate_to(base_no + 1)).await?;
         if let Err((e, fatal)) = rotated {
             // A failed fsync breaks the WAL; a segment that could not be created (say the disk
             // is full) only fails this rewrite, and appends go on in the current segment.
