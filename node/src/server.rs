@@ -193,6 +193,16 @@ pub struct Server {
     state: Arc<ServerState>,
 }
 
+/// The node's runtime: `threads` worker threads, or one per CPU core when 0 (the `threads`
+/// setting).
+pub fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if threads > 0 {
+        builder.worker_threads(threads);
+    }
+    builder.enable_all().build()
+}
+
 impl Server {
     /// Binds the client port and starts the shard actors.
     pub async fn bind(config: Config) -> std::io::Result<Server> {
@@ -303,5 +313,19 @@ impl Server {
             });
         }
         info!("shardis is shutting down");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build_runtime;
+
+    #[test]
+    fn runtime_has_the_configured_worker_threads() {
+        let rt = build_runtime(3).expect("runtime");
+        assert_eq!(rt.metrics().num_workers(), 3);
+        let default = build_runtime(0).expect("runtime");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(default.metrics().num_workers(), cores);
     }
 }
