@@ -14,6 +14,7 @@ pub mod log_store;
 pub mod meta;
 pub mod persistence;
 pub mod proposer;
+pub mod runtime;
 pub mod state_machine;
 pub mod transport;
 pub mod wal;
@@ -76,7 +77,7 @@ impl openraft::RaftTypeConfig for ShardTC {
     type Payload = openraft::EntryPayload<ShardRequest, u64, openraft::BasicNode>;
     type Entry =
         openraft::Entry<<Self::LeaderId as openraft::vote::RaftLeaderId>::Committed, Self::Payload>;
-    type AsyncRuntime = openraft::TokioRuntime;
+    type AsyncRuntime = runtime::NodeRuntime;
     type Responder<T>
         = CallbackResponder<T>
     where
