@@ -100,6 +100,11 @@ async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, retry: WeakSende
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
+        // Let the connections the runtime has already woken queue their batches first: the
+        // proposer, woken by the first one, would otherwise run next (tokio runs a task just
+        // woken before the others) and propose it alone. Measured under SET -P 1 with 50
+        // clients: 1.2 -> 1.9 writes per entry, CPU per write 21 -> 17 us.
+        tokio::task::yield_now().await;
         let mut proposals = vec![first];
         let mut cmds = proposals[0].batch.cmds.len();
         while proposals.len() < MAX_BATCHES_PER_ENTRY && cmds < MAX_CMDS_PER_ENTRY {
