@@ -10,7 +10,9 @@
 # BENCH_PIPELINES (default "1 16"), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000),
 # BENCH_ROUNDS (default 3: each load runs that many times, alternating servers; medians are shown,
 # because the machine is shared and a single run can be off by 30% either way), BENCH_CLUSTER
-# (default 1; 0 skips the 3-node rows), BENCH_CLUSTER_PIPELINES (default "1 16").
+# (default 1; 0 skips the 3-node rows), BENCH_CLUSTER_PIPELINES (default "1 16"),
+# BENCH_CLUSTER_THREADS (worker threads of each cluster node; empty = the node's default, one per
+# core). BENCH_MEMORY_KEYS=0 skips the memory figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,7 @@ MEM_KEYS=${BENCH_MEMORY_KEYS:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
 CLUSTER=${BENCH_CLUSTER:-1}
 CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES-"1 16"}
+CLUSTER_THREADS=${BENCH_CLUSTER_THREADS:-}
 SHARDIS=${SHARDIS_BIN:-./target/release/shardis}
 [ -x "$SHARDIS" ] || cargo build --release -p shardis
 
@@ -94,8 +97,8 @@ if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
     NODES+="[[nodes]]"$'\n'"id = $i"$'\n'"client-addr = \"127.0.0.1:$c\""$'\n'"raft-addr = \"127.0.0.1:$r\""$'\n\n'
   done
   for i in 1 2 3; do
-    printf 'node-id = %s\nbind = "127.0.0.1"\nport = %s\ndata-dir = "%s"\nlog-level = "warn"\nreplicas = 3\n%s' \
-      "$i" "${CPORTS[$((i-1))]}" "$WORK/cluster$i" "$NODES" >"$WORK/node$i.toml"
+    printf 'node-id = %s\nbind = "127.0.0.1"\nport = %s\ndata-dir = "%s"\nlog-level = "warn"\nreplicas = 3\n%s%s' \
+      "$i" "${CPORTS[$((i-1))]}" "$WORK/cluster$i" "${CLUSTER_THREADS:+threads = $CLUSTER_THREADS$'\n'}" "$NODES" >"$WORK/node$i.toml"
     "$SHARDIS" --config "$WORK/node$i.toml" >"$WORK/node$i.log" 2>&1 &
     PIDS+=("$!"); CPIDS+=("$!")
   done
@@ -125,6 +128,7 @@ if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
   wait "${CPIDS[@]}" 2>/dev/null || true
 fi
 
+[ "$MEM_KEYS" -gt 0 ] || exit 0
 # Fresh processes for the memory figures: what the throughput runs allocated and freed must not
 # count, for either server.
 kill "$RPID" "$SPID" 2>/dev/null || true

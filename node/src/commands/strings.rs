@@ -393,7 +393,7 @@ impl StringCommand {
             ),
             StringCommand::MSet(pairs) => {
                 for (k, v) in pairs {
-                    ks.insert(k, Value::from_bytes(v), 0);
+                    ks.overwrite(k, Value::from_shared(v), 0, now);
                 }
                 Frame::ok()
             }
@@ -402,7 +402,7 @@ impl StringCommand {
                     return Frame::Integer(0);
                 }
                 for (k, v) in pairs {
-                    ks.insert(k, Value::from_bytes(v), 0);
+                    ks.overwrite(k, Value::from_shared(v), 0, now);
                 }
                 Frame::Integer(1)
             }
@@ -465,6 +465,23 @@ fn range_of(data: &Bytes, start: i64, end: i64) -> Bytes {
 
 fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
     let now = ctx.now;
+    if set.condition == Condition::Always
+        && set.reply == SetReply::Ok
+        && set.expiry != ExpiryChange::Keep
+    {
+        // A plain SET needs nothing of the old entry: one map lookup replaces it.
+        let deadline = match set.expiry.deadline(now, 0, set.name.0) {
+            Ok(d) => d,
+            Err(e) => return e,
+        };
+        if deadline != 0 && deadline <= now {
+            ks.purge_if_expired(&set.key, now);
+            ks.remove(&set.key);
+        } else {
+            ks.overwrite(&set.key, Value::from_shared(&set.value), deadline, now);
+        }
+        return Frame::ok();
+    }
     ks.purge_if_expired(&set.key, now);
     let existing = ks.peek(&set.key, now);
     let old = existing.map(|e| (e.to_bytes(), e.expires_at().unwrap_or(0)));
@@ -499,7 +516,7 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
         // Already expired (EXAT/PXAT in the past): the write deletes the key.
         ks.remove(&set.key);
     } else {
-        ks.insert(&set.key, Value::from_bytes(&set.value), deadline);
+        ks.insert(&set.key, Value::from_shared(&set.value), deadline);
     }
     reply
 }

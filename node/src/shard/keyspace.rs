@@ -42,6 +42,14 @@ impl Value {
             None => Value::Str(Bytes::copy_from_slice(data)),
         }
     }
+
+    /// As [`Value::from_bytes`], sharing `data`'s buffer instead of copying it.
+    pub fn from_shared(data: &Bytes) -> Value {
+        match crate::protocol::parse::parse_i64(data) {
+            Some(n) => Value::Int(n),
+            None => Value::Str(data.clone()),
+        }
+    }
 }
 
 /// How an entry's value bytes are to be read.
@@ -342,16 +350,42 @@ impl Keyspace {
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) {
         self.before_change(key);
         let entry = self.new_entry(key, &value, expires_at);
-        let map = self.map_mut(key);
-        let old_deadline = match map.get_full_mut2(key) {
-            Some((_, slot, _)) => std::mem::replace(slot, entry).expires_at,
-            None => {
-                map.insert(entry, ());
-                self.len += 1;
-                0
+        let old_deadline = self.upsert(key, entry).map_or(0, |old| old.expires_at);
+        self.reindex(key, old_deadline, expires_at);
+    }
+
+    /// As [`Keyspace::purge_if_expired`] followed by [`Keyspace::insert`] (an old entry already
+    /// expired at `now` counts as an expired key), in one map lookup: the path of a plain SET.
+    pub fn overwrite(&mut self, key: &[u8], value: Value, expires_at: u64, now: u64) {
+        self.before_change(key);
+        let entry = self.new_entry(key, &value, expires_at);
+        let old_deadline = match self.upsert(key, entry) {
+            Some(old) => {
+                if old.is_expired(now) {
+                    self.stats.expired_keys += 1;
+                }
+                old.expires_at
             }
+            None => 0,
         };
         self.reindex(key, old_deadline, expires_at);
+    }
+
+    /// Puts `entry` (whose key is `key`) in its slot map with one hash and one probe, returning
+    /// the entry it replaced.
+    fn upsert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
+        use std::hash::BuildHasher;
+        let map = self.map_mut(key);
+        let hash = map.hasher().hash_one(key);
+        match map.raw_entry_mut_v1().from_key_hashed_nocheck(hash, key) {
+            RawEntryMut::Occupied(mut slot) => Some(std::mem::replace(slot.key_mut(), entry)),
+            RawEntryMut::Vacant(vacant) => {
+                vacant.insert_hashed_nocheck(hash, entry, ());
+                self.len += 1;
+                None
+            }
+        }
     }
 
     /// Replaces the value of an existing `key`, keeping its deadline. Returns false if absent.
@@ -697,6 +731,34 @@ mod tests {
         assert_eq!(ks.remove_expired(&[Bytes::from_static(b"b")], 300), 1);
         assert_eq!(ks.len(), 1);
         assert_eq!(ks.expires_len(), 0);
+    }
+
+    #[test]
+    fn overwrite_counts_an_expired_old_entry_and_keeps_the_indexes_right() {
+        let mut ks = Keyspace::new(0, 16383);
+        ks.overwrite(b"a", Value::from_bytes(b"1"), 100, 50);
+        ks.overwrite(b"b", Value::from_bytes(b"x"), 0, 50);
+        assert_eq!(
+            (ks.len(), ks.expires_len(), ks.stats.expired_keys),
+            (2, 1, 0)
+        );
+        // Still live at 99: replaced, not expired.
+        ks.overwrite(b"a", Value::from_bytes(b"2"), 150, 99);
+        assert_eq!(
+            (ks.len(), ks.expires_len(), ks.stats.expired_keys),
+            (2, 1, 0)
+        );
+        // Past its deadline at 150: the write counts it expired, as redis's SET does.
+        ks.overwrite(b"a", Value::from_bytes(b"3"), 0, 150);
+        assert_eq!(
+            (ks.len(), ks.expires_len(), ks.stats.expired_keys),
+            (2, 0, 1)
+        );
+        assert_eq!(
+            ks.peek(b"a", 10_000).map(|e| e.to_bytes()),
+            Some(Bytes::from_static(b"3"))
+        );
+        assert_eq!(ks.due_keys(10_000, 10), Vec::<Bytes>::new());
     }
 
     #[test]
