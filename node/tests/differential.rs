@@ -415,6 +415,12 @@ static EXPIRY: &[Case] = &[
         ["SET", "k", "v", "EX", "100"], ["SET", "k", "x", "KEEPTTL"], ttl ["TTL", "k"], ["GET", "k"],
         ["GETSET", "k", "y"], ["TTL", "k"]
     ),
+    case!("set and mset over expired keys",
+        ["SET", "{t}a", "v", "PX", "100"], ["SET", "{t}b", "v", "PX", "100"], sleep [300], ["SET", "{t}a", "new"],
+        ["TTL", "{t}a"], ["MSET", "{t}b", "x", "{t}c", "y"], ["TTL", "{t}b"], ["MGET", "{t}a", "{t}b", "{t}c"],
+        ["DBSIZE"], ["SET", "{t}a", "z", "PXAT", "1"], ["EXISTS", "{t}a"], ["SET", "{t}b", "z", "EX", "0"],
+        ["DBSIZE"]
+    ),
     case!("getex persist",
         ["SET", "k", "v", "EX", "100"], ["GETEX", "k", "PERSIST"], ["TTL", "k"], ["GETEX", "k", "PERSIST"],
         ["TTL", "k"]

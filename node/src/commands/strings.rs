@@ -465,31 +465,26 @@ fn range_of(data: &Bytes, start: i64, end: i64) -> Bytes {
 
 fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
     let now = ctx.now;
-    if set.condition == Condition::Always
-        && set.reply == SetReply::Ok
-        && set.expiry != ExpiryChange::Keep
-    {
-        // A plain SET needs nothing of the old entry: one map lookup replaces it.
-        let deadline = match set.expiry.deadline(now, 0, set.name.0) {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
-        if deadline != 0 && deadline <= now {
+    // Only NX/XX, GET and KEEPTTL look at the old entry: a plain SET replaces it unseen, with
+    // one map lookup.
+    let reads_old = set.condition != Condition::Always
+        || set.reply == SetReply::Old
+        || set.expiry == ExpiryChange::Keep;
+    let (found, old_deadline, old_value) = match reads_old {
+        true => {
             ks.purge_if_expired(&set.key, now);
-            ks.remove(&set.key);
-        } else {
-            ks.overwrite(&set.key, Value::from_shared(&set.value), deadline, now);
+            match ks.peek(&set.key, now) {
+                Some(e) => (
+                    true,
+                    e.expires_at().unwrap_or(0),
+                    (set.reply == SetReply::Old).then(|| e.to_bytes()),
+                ),
+                None => (false, 0, None),
+            }
         }
-        return Frame::ok();
-    }
-    ks.purge_if_expired(&set.key, now);
-    let existing = ks.peek(&set.key, now);
-    let old = existing.map(|e| (e.to_bytes(), e.expires_at().unwrap_or(0)));
-    let found = old.is_some();
-    let old_reply = || match &old {
-        Some((v, _)) => Frame::Bulk(v.clone()),
-        None => Frame::Null,
+        false => (false, 0, None),
     };
+    let old_reply = || old_value.clone().map_or(Frame::Null, Frame::Bulk);
     let blocked = match set.condition {
         Condition::Always => false,
         Condition::IfAbsent => found,
@@ -502,7 +497,6 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
             SetReply::Old => old_reply(),
         };
     }
-    let old_deadline = old.as_ref().map_or(0, |(_, d)| *d);
     let deadline = match set.expiry.deadline(now, old_deadline, set.name.0) {
         Ok(d) => d,
         Err(e) => return e,
@@ -514,9 +508,10 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
     };
     if deadline != 0 && deadline <= now {
         // Already expired (EXAT/PXAT in the past): the write deletes the key.
+        ks.purge_if_expired(&set.key, now);
         ks.remove(&set.key);
     } else {
-        ks.insert(&set.key, Value::from_shared(&set.value), deadline);
+        ks.overwrite(&set.key, Value::from_shared(&set.value), deadline, now);
     }
     reply
 }

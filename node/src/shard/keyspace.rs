@@ -348,27 +348,27 @@ impl Keyspace {
 
     /// Stores `value` under `key` with deadline `expires_at` (0 = none), replacing any old entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) {
-        self.before_change(key);
-        let entry = self.new_entry(key, &value, expires_at);
-        let old_deadline = self.upsert(key, entry).map_or(0, |old| old.expires_at);
-        self.reindex(key, old_deadline, expires_at);
+        self.put(key, value, expires_at);
     }
 
     /// As [`Keyspace::purge_if_expired`] followed by [`Keyspace::insert`] (an old entry already
     /// expired at `now` counts as an expired key), in one map lookup: the path of a plain SET.
     pub fn overwrite(&mut self, key: &[u8], value: Value, expires_at: u64, now: u64) {
+        if self
+            .put(key, value, expires_at)
+            .is_some_and(|old| old.is_expired(now))
+        {
+            self.stats.expired_keys += 1;
+        }
+    }
+
+    /// Stores the entry and keeps the deadline index right; returns the entry it replaced.
+    fn put(&mut self, key: &[u8], value: Value, expires_at: u64) -> Option<Entry> {
         self.before_change(key);
         let entry = self.new_entry(key, &value, expires_at);
-        let old_deadline = match self.upsert(key, entry) {
-            Some(old) => {
-                if old.is_expired(now) {
-                    self.stats.expired_keys += 1;
-                }
-                old.expires_at
-            }
-            None => 0,
-        };
-        self.reindex(key, old_deadline, expires_at);
+        let old = self.upsert(key, entry);
+        self.reindex(key, old.as_ref().map_or(0, |o| o.expires_at), expires_at);
+        old
     }
 
     /// Puts `entry` (whose key is `key`) in its slot map with one hash and one probe, returning
