@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod connection;

@@ -9,5 +9,6 @@ pub mod raft {
 
 /// Version of the transport: the encoding of the opaque Raft payloads carried in
 /// [`raft::GroupRpc`] and the envelope's rules (2: streams, and the envelope names its target
-/// node). Nodes refuse calls with another version.
-pub const WIRE_VERSION: u32 = 2;
+/// node; 3: shard commands travel as their argument vectors). Nodes refuse calls with another
+/// version.
+pub const WIRE_VERSION: u32 = 3;

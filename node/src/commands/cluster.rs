@@ -23,7 +23,6 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use openraft::async_runtime::WatchReceiver;
 
 use super::args::Argv;
 use crate::clock::now_ms;
@@ -91,32 +90,22 @@ fn shard_views(state: &ServerState) -> Vec<ShardView> {
                     offsets: Vec::new(),
                 };
             };
-            let m = group.raft.metrics().borrow_watched().clone();
-            if let Some(leader) = m.current_leader {
-                state.leaders.observe(s, leader, m.current_term);
+            let st = group.status();
+            if let Some(leader) = st.leader {
+                state.leaders.observe(s, leader, st.term);
             }
             let (leader, term) = state.leaders.get(s).unwrap_or((preferred, 0));
-            let mut followers: Vec<u64> = m
-                .membership_config
-                .voter_ids()
-                .filter(|&n| n != leader)
-                .collect();
+            let mut followers: Vec<u64> =
+                st.voters.iter().copied().filter(|&n| n != leader).collect();
             followers.sort_unstable();
-            let mut offsets = vec![(m.id, m.last_applied.map_or(0, |l| l.index()))];
-            if let Some(replication) = &m.replication {
-                offsets.extend(
-                    replication
-                        .iter()
-                        .filter(|(id, _)| **id != m.id)
-                        .map(|(id, matched)| (*id, matched.as_ref().map_or(0, |l| l.index()))),
-                );
-            }
+            let mut offsets = vec![(st.node, st.applied)];
+            offsets.extend(st.matched.iter().copied());
             ShardView {
                 shard: s,
                 first,
                 last,
                 leader,
-                healthy: m.current_leader.is_some(),
+                healthy: st.leader.is_some(),
                 followers,
                 term,
                 offsets,

@@ -122,47 +122,23 @@ fn replication(state: &ServerState, out: &mut String) {
 
 /// One group's line of INFO replication: role, leader, term, indexes, voters, follower lag.
 fn group_line(out: &mut String, name: &str, group: &crate::raft::group::ShardGroup) {
-    use openraft::async_runtime::WatchReceiver;
-    let m = group.raft.metrics().borrow_watched().clone();
-    let idx = |l: Option<openraft::type_config::alias::LogIdOf<crate::raft::ShardTC>>| {
-        l.map_or(0, |l| l.index())
-    };
-    let role = if m.state.is_leader() {
-        "leader"
-    } else if m.state.is_follower() {
-        "follower"
-    } else if m.state.is_candidate() {
-        "candidate"
-    } else {
-        "learner"
-    };
-    let voters: Vec<String> = m
-        .membership_config
-        .voter_ids()
-        .map(|v| v.to_string())
+    let st = group.status();
+    let voters: Vec<String> = st.voters.iter().map(|v| v.to_string()).collect();
+    let lag: Vec<String> = st
+        .matched
+        .iter()
+        .map(|(id, matched)| format!("{id}:{}", st.last_log.saturating_sub(*matched)))
         .collect();
-    let last_log = m.last_log_index.unwrap_or(0);
-    let lag: Vec<String> = m
-        .replication
-        .as_ref()
-        .map(|r| {
-            r.iter()
-                .filter(|(id, _)| **id != m.id)
-                .map(|(id, matched)| {
-                    let matched = matched.as_ref().map_or(0, |l| l.index());
-                    format!("{id}:{}", last_log.saturating_sub(matched))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let _ = write!(
         out,
-        "{name}:role={role},leader={},term={},commit={},applied={},last_log={last_log},snapshot={},voters={},lag={},expired_at={}\r\n",
-        m.current_leader.map_or("none".to_string(), |l| l.to_string()),
-        m.current_term,
-        idx(m.local_committed.max(m.cluster_committed)),
-        idx(m.last_applied),
-        idx(m.snapshot),
+        "{name}:role={},leader={},term={},commit={},applied={},last_log={},snapshot={},voters={},lag={},expired_at={}\r\n",
+        st.role.name(),
+        st.leader.map_or("none".to_string(), |l| l.to_string()),
+        st.term,
+        st.committed,
+        st.applied,
+        st.last_log,
+        st.snapshot,
         voters.join("/"),
         if lag.is_empty() { "-".to_string() } else { lag.join("/") },
         group

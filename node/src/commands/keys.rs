@@ -5,13 +5,14 @@ use bytes::Bytes;
 
 use super::args::{self, Argv, CommandName};
 use super::errors;
+use super::log_form::{self, int, word};
 use super::ApplyCtx;
 use crate::glob;
 use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, ScanCursor};
 
 /// Conditions of EXPIRE and friends.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExpireFlags {
     nx: bool,
     xx: bool,
@@ -20,7 +21,7 @@ pub struct ExpireFlags {
 }
 
 /// SCAN's options.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ScanArgs {
     /// Where to start.
     pub cursor: ScanCursor,
@@ -33,7 +34,7 @@ pub struct ScanArgs {
 }
 
 /// A key command, parsed.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum KeyCommand {
     /// DEL / UNLINK (the keys of one shard).
     Del(Vec<Bytes>),
@@ -345,6 +346,105 @@ impl KeyCommand {
             | KeyCommand::Stats
             | KeyCommand::CountKeysInSlot(_)
             | KeyCommand::GetKeysInSlot { .. } => {}
+        }
+    }
+
+    /// The command as an argument vector that parses back to it (the form the log keeps, see
+    /// [`super::log_form`]). The node's own commands (active expiry, INFO counters) get names no
+    /// client can send.
+    pub fn to_argv(&self) -> Argv {
+        let with_keys = |name: &'static str, keys: &[Bytes]| -> Argv {
+            std::iter::once(word(name))
+                .chain(keys.iter().cloned())
+                .collect()
+        };
+        let key = |name: &'static str, k: &Bytes| vec![word(name), k.clone()];
+        match self {
+            KeyCommand::Del(keys) => with_keys("del", keys),
+            KeyCommand::Exists(keys) => with_keys("exists", keys),
+            KeyCommand::Touch(keys) => with_keys("touch", keys),
+            KeyCommand::Type(k) => key("type", k),
+            KeyCommand::Expire {
+                key: k,
+                ms,
+                absolute: _,
+                flags,
+                name,
+            } => {
+                let seconds = name.0 == "expire" || name.0 == "expireat";
+                let when = if seconds { ms / 1000 } else { *ms };
+                let mut argv = vec![word(name.0), k.clone(), int(when)];
+                for (on, w) in [
+                    (flags.nx, "nx"),
+                    (flags.xx, "xx"),
+                    (flags.gt, "gt"),
+                    (flags.lt, "lt"),
+                ] {
+                    if on {
+                        argv.push(word(w));
+                    }
+                }
+                argv
+            }
+            KeyCommand::Ttl {
+                key: k,
+                ms,
+                absolute,
+            } => {
+                let name = match (ms, absolute) {
+                    (false, false) => "ttl",
+                    (true, false) => "pttl",
+                    (false, true) => "expiretime",
+                    (true, true) => "pexpiretime",
+                };
+                key(name, k)
+            }
+            KeyCommand::Persist(k) => key("persist", k),
+            KeyCommand::Rename { src, dst, nx } => {
+                let name = if *nx { "renamenx" } else { "rename" };
+                vec![word(name), src.clone(), dst.clone()]
+            }
+            KeyCommand::Copy { src, dst, replace } => {
+                let mut argv = vec![word("copy"), src.clone(), dst.clone()];
+                if *replace {
+                    argv.push(word("replace"));
+                }
+                argv
+            }
+            KeyCommand::Keys(pattern) => key("keys", pattern),
+            KeyCommand::Scan(scan) => {
+                let count = i64::try_from(scan.count).unwrap_or(i64::MAX);
+                let mut argv = vec![
+                    word("scan"),
+                    Bytes::from(scan.cursor.encode().to_string()),
+                    word("count"),
+                    int(count),
+                ];
+                if let Some(p) = &scan.pattern {
+                    argv.extend([word("match"), p.clone()]);
+                }
+                if let Some(t) = &scan.type_name {
+                    argv.extend([word("type"), t.clone()]);
+                }
+                argv
+            }
+            KeyCommand::RandomKey => vec![word("randomkey")],
+            KeyCommand::DbSize => vec![word("dbsize")],
+            KeyCommand::Flush => vec![word("flushall")],
+            KeyCommand::ObjectEncoding(k) => vec![word("object"), word("encoding"), k.clone()],
+            KeyCommand::Stats => vec![word(log_form::SHARD_STATS)],
+            KeyCommand::ExpireDue(keys) => with_keys(log_form::EXPIRE_DUE, keys),
+            KeyCommand::CountKeysInSlot(slot) => vec![
+                word("cluster"),
+                word("countkeysinslot"),
+                int(i64::from(*slot)),
+            ],
+            KeyCommand::GetKeysInSlot { slot, count } => vec![
+                word("cluster"),
+                word("getkeysinslot"),
+                int(i64::from(*slot)),
+                int(i64::try_from(*count).unwrap_or(i64::MAX)),
+            ],
         }
     }
 

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod errors;
 pub mod info;
 pub mod keys;
+pub mod log_form;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -33,8 +34,9 @@ pub struct ApplyCtx {
     pub max_bulk_len: u64,
 }
 
-/// A command that runs inside one shard, against its keyspace.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// A command that runs inside one shard, against its keyspace. It is logged and sent to other
+/// nodes as its argument vector ([`log_form`]).
+#[derive(Clone, Debug, PartialEq)]
 pub enum ShardCommand {
     /// A string command.
     String(StringCommand),
@@ -228,58 +230,68 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
             return Route::Reply(e);
         }
     }
-    let parsed = if is_string_command(name) {
-        StringCommand::parse(name, argv).map(ShardCommand::String)
-    } else {
-        match name {
-            "keys"
-            | "randomkey"
-            | "dbsize"
-            | "flushdb"
-            | "flushall"
-            | "scan"
-            | "object|encoding"
-            | "del"
-            | "unlink"
-            | "exists"
-            | "touch"
-            | "type"
-            | "expire"
-            | "pexpire"
-            | "expireat"
-            | "pexpireat"
-            | "ttl"
-            | "pttl"
-            | "expiretime"
-            | "pexpiretime"
-            | "persist"
-            | "rename"
-            | "renamenx"
-            | "copy"
-            | "cluster|countkeysinslot"
-            | "cluster|getkeysinslot" => KeyCommand::parse(name, argv).map(ShardCommand::Key),
-            "cluster|failover" => {
-                return match argv.get(2) {
-                    None => Route::Failover,
-                    Some(o) if args::is(o, "force") || args::is(o, "takeover") => Route::Failover,
-                    Some(_) => Route::Reply(errors::syntax()),
-                }
+    match name {
+        "cluster|failover" => {
+            return match argv.get(2) {
+                None => Route::Failover,
+                Some(o) if args::is(o, "force") || args::is(o, "takeover") => Route::Failover,
+                Some(_) => Route::Reply(errors::syntax()),
             }
-            "info" => {
-                let sections = argv[1..]
-                    .iter()
-                    .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
-                    .collect();
-                return Route::All(ShardCommand::Key(KeyCommand::Stats), Merge::Info(sections));
-            }
-            _ => return Route::Local(spec),
         }
+        "info" => {
+            let sections = argv[1..]
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+                .collect();
+            return Route::All(ShardCommand::Key(KeyCommand::Stats), Merge::Info(sections));
+        }
+        _ => {}
+    }
+    let Some(parsed) = parse_shard_command(name, argv) else {
+        return Route::Local(spec);
     };
     let cmd = match parsed {
         Ok(cmd) => cmd,
         Err(e) => return Route::Reply(e),
     };
     place(name, cmd, shards)
+}
+
+/// Parses a command that runs in a shard (`name` as [`resolve`] found it); `None` for the
+/// commands the connection answers itself.
+pub fn parse_shard_command(name: &'static str, argv: &Argv) -> Option<Result<ShardCommand, Frame>> {
+    if is_string_command(name) {
+        return Some(StringCommand::parse(name, argv).map(ShardCommand::String));
+    }
+    match name {
+        "keys"
+        | "randomkey"
+        | "dbsize"
+        | "flushdb"
+        | "flushall"
+        | "scan"
+        | "object|encoding"
+        | "del"
+        | "unlink"
+        | "exists"
+        | "touch"
+        | "type"
+        | "expire"
+        | "pexpire"
+        | "expireat"
+        | "pexpireat"
+        | "ttl"
+        | "pttl"
+        | "expiretime"
+        | "pexpiretime"
+        | "persist"
+        | "rename"
+        | "renamenx"
+        | "copy"
+        | "cluster|countkeysinslot"
+        | "cluster|getkeysinslot" => Some(KeyCommand::parse(name, argv).map(ShardCommand::Key)),
+        _ => None,
+    }
 }
 
 /// CROSSSLOT for commands that need all their keys in one slot.

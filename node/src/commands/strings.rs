@@ -8,13 +8,14 @@ use bytes::Bytes;
 
 use super::args::{self, Argv, CommandName};
 use super::errors;
+use super::log_form::{int, word};
 use super::ApplyCtx;
 use crate::long_double::{LongDouble, Number};
 use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, Value};
 
 /// When a SET-like write happens at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Condition {
     /// Always.
     Always,
@@ -25,7 +26,7 @@ pub enum Condition {
 }
 
 /// What a write does to the key's deadline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExpiryChange {
     /// Leave it as it is (KEEPTTL, or GETEX without options).
     Keep,
@@ -54,7 +55,7 @@ impl ExpiryChange {
 }
 
 /// How a SET-like command answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetReply {
     /// `+OK`, or nil when the condition failed (SET, SETEX, PSETEX).
     Ok,
@@ -65,7 +66,7 @@ pub enum SetReply {
 }
 
 /// SET and the commands that are SET with fixed options.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Set {
     /// Command name, for error texts.
     pub name: CommandName,
@@ -82,7 +83,7 @@ pub struct Set {
 }
 
 /// A string command, parsed.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StringCommand {
     /// GET key.
     Get(Bytes),
@@ -100,8 +101,9 @@ pub enum StringCommand {
     MSetNx(Vec<(Bytes, Bytes)>),
     /// INCR, DECR, INCRBY, DECRBY.
     IncrBy(Bytes, i64),
-    /// INCRBYFLOAT (the increment in redis's 80-bit `long double`).
-    IncrByFloat(Bytes, LongDouble),
+    /// INCRBYFLOAT: the increment in redis's 80-bit `long double`, and as the client wrote it
+    /// (the text is what the log keeps: it parses back to exactly the same increment).
+    IncrByFloat(Bytes, LongDouble, Bytes),
     /// APPEND key value.
     Append(Bytes, Bytes),
     /// STRLEN key.
@@ -267,7 +269,7 @@ impl StringCommand {
                 StringCommand::IncrBy(key(), -by)
             }
             "incrbyfloat" => match LongDouble::parse(&argv[2]) {
-                Some(Number::Finite(by)) => StringCommand::IncrByFloat(key(), by),
+                Some(Number::Finite(by)) => StringCommand::IncrByFloat(key(), by, argv[2].clone()),
                 Some(Number::Infinite) => {
                     return Err(Frame::error("ERR increment would produce NaN or Infinity"))
                 }
@@ -300,7 +302,7 @@ impl StringCommand {
             | StringCommand::GetDel(k)
             | StringCommand::GetEx(k, _)
             | StringCommand::IncrBy(k, _)
-            | StringCommand::IncrByFloat(k, _)
+            | StringCommand::IncrByFloat(k, _, _)
             | StringCommand::Append(k, _)
             | StringCommand::StrLen(k)
             | StringCommand::GetRange(k, _, _)
@@ -323,7 +325,9 @@ impl StringCommand {
                     f(v);
                 }
             }
-            StringCommand::Append(k, v) | StringCommand::SetRange(k, _, v) => {
+            StringCommand::Append(k, v)
+            | StringCommand::SetRange(k, _, v)
+            | StringCommand::IncrByFloat(k, _, v) => {
                 f(k);
                 f(v);
             }
@@ -331,9 +335,55 @@ impl StringCommand {
             | StringCommand::GetDel(k)
             | StringCommand::GetEx(k, _)
             | StringCommand::IncrBy(k, _)
-            | StringCommand::IncrByFloat(k, _)
             | StringCommand::StrLen(k)
             | StringCommand::GetRange(k, _, _) => f(k),
+        }
+    }
+
+    /// The command as an argument vector that parses back to it (the form the log keeps, see
+    /// [`super::log_form`]).
+    pub fn to_argv(&self) -> Argv {
+        let key = |name: &'static str, k: &Bytes| vec![word(name), k.clone()];
+        let with_pairs = |name: &'static str, pairs: &[(Bytes, Bytes)]| {
+            let mut argv = Vec::with_capacity(1 + 2 * pairs.len());
+            argv.push(word(name));
+            for (k, v) in pairs {
+                argv.push(k.clone());
+                argv.push(v.clone());
+            }
+            argv
+        };
+        match self {
+            StringCommand::Get(k) => key("get", k),
+            StringCommand::Set(set) => set_argv(set),
+            StringCommand::GetDel(k) => key("getdel", k),
+            StringCommand::GetEx(k, expiry) => {
+                let mut argv = key("getex", k);
+                match expiry {
+                    ExpiryChange::Keep => {}
+                    ExpiryChange::Clear => argv.push(word("persist")),
+                    ExpiryChange::In(ms) => argv.extend([word("px"), int(*ms)]),
+                    ExpiryChange::At(ms) => argv.extend([word("pxat"), int(*ms)]),
+                }
+                argv
+            }
+            StringCommand::MGet(keys) => std::iter::once(word("mget"))
+                .chain(keys.iter().cloned())
+                .collect(),
+            StringCommand::MSet(pairs) => with_pairs("mset", pairs),
+            StringCommand::MSetNx(pairs) => with_pairs("msetnx", pairs),
+            StringCommand::IncrBy(k, by) => vec![word("incrby"), k.clone(), int(*by)],
+            StringCommand::IncrByFloat(k, _, text) => {
+                vec![word("incrbyfloat"), k.clone(), text.clone()]
+            }
+            StringCommand::Append(k, v) => vec![word("append"), k.clone(), v.clone()],
+            StringCommand::StrLen(k) => key("strlen", k),
+            StringCommand::GetRange(k, start, end) => {
+                vec![word("getrange"), k.clone(), int(*start), int(*end)]
+            }
+            StringCommand::SetRange(k, offset, v) => {
+                vec![word("setrange"), k.clone(), int(*offset), v.clone()]
+            }
         }
     }
 
@@ -407,7 +457,7 @@ impl StringCommand {
                 Frame::Integer(1)
             }
             StringCommand::IncrBy(key, by) => apply_incr(ks, now, key, *by),
-            StringCommand::IncrByFloat(key, by) => apply_incr_float(ks, now, key, by),
+            StringCommand::IncrByFloat(key, by, _) => apply_incr_float(ks, now, key, by),
             StringCommand::Append(key, tail) => {
                 ks.purge_if_expired(key, now);
                 let Some(entry) = ks.peek(key, now) else {
@@ -440,6 +490,46 @@ impl StringCommand {
             StringCommand::SetRange(key, offset, patch) => {
                 apply_setrange(ks, ctx, key, *offset as usize, patch)
             }
+        }
+    }
+}
+
+/// SET and the commands that are SET with fixed options, each in its own form (so that the name
+/// its error texts quote survives the log).
+fn set_argv(set: &Set) -> Argv {
+    let Set {
+        name,
+        key,
+        value,
+        condition,
+        expiry,
+        reply,
+    } = set;
+    match (name.0, expiry) {
+        ("setnx" | "getset", _) => vec![word(name.0), key.clone(), value.clone()],
+        ("setex", ExpiryChange::In(ms)) => {
+            vec![word("setex"), key.clone(), int(ms / 1000), value.clone()]
+        }
+        ("psetex", ExpiryChange::In(ms)) => {
+            vec![word("psetex"), key.clone(), int(*ms), value.clone()]
+        }
+        _ => {
+            let mut argv = vec![word("set"), key.clone(), value.clone()];
+            match condition {
+                Condition::Always => {}
+                Condition::IfAbsent => argv.push(word("nx")),
+                Condition::IfPresent => argv.push(word("xx")),
+            }
+            match expiry {
+                ExpiryChange::Clear => {}
+                ExpiryChange::Keep => argv.push(word("keepttl")),
+                ExpiryChange::In(ms) => argv.extend([word("px"), int(*ms)]),
+                ExpiryChange::At(ms) => argv.extend([word("pxat"), int(*ms)]),
+            }
+            if *reply == SetReply::Old {
+                argv.push(word("get"));
+            }
+            argv
         }
     }
 }

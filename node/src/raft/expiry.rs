@@ -6,26 +6,20 @@
 
 use std::time::Duration;
 
+use super::proposer::Proposer;
+use super::state_machine::Shard;
+use super::ShardRaft;
 use crate::clock::now_ms;
 use crate::commands::keys::KeyCommand;
 use crate::commands::{ApplyCtx, ShardCommand};
-use crate::shard::{ShardHandle, ShardMsg};
-
-use super::proposer::Proposer;
-use super::ShardRaft;
+use crate::shard::ShardMsg;
 
 /// Most keys one expiry entry deletes: the bound on the work one entry costs a shard.
 pub const KEYS_PER_ENTRY: usize = 256;
 
 /// Runs the expiry cycle of one shard for as long as the shard lives: `hz` passes per second
 /// while nothing is due, back to back while keys are due.
-pub async fn run(
-    shard: ShardHandle,
-    raft: ShardRaft,
-    proposer: Proposer,
-    hz: u32,
-    max_bulk_len: u64,
-) {
+pub async fn run(shard: Shard, raft: ShardRaft, proposer: Proposer, hz: u32, max_bulk_len: u64) {
     let idle = Duration::from_millis(1000 / u64::from(hz.clamp(1, 500)));
     let mut busy = false;
     loop {
@@ -56,5 +50,38 @@ pub async fn run(
                 tokio::time::sleep(idle).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Frame;
+    use crate::shard::keyspace::{Keyspace, Value};
+
+    #[test]
+    fn mass_expiry_goes_in_bounded_entries() {
+        let mut ks = Keyspace::new(0, 16383);
+        let total = 100_000;
+        for i in 0..total {
+            ks.insert(format!("k{i}").as_bytes(), Value::Int(i), 1_000);
+        }
+        let ctx = ApplyCtx {
+            now: 2_000,
+            max_bulk_len: 1,
+        };
+        let mut entries = 0;
+        loop {
+            let due = ks.due_keys(2_000, KEYS_PER_ENTRY);
+            if due.is_empty() {
+                break;
+            }
+            assert!(due.len() <= KEYS_PER_ENTRY);
+            let cmd = ShardCommand::Key(KeyCommand::ExpireDue(due));
+            assert!(matches!(cmd.apply(&mut ks, &ctx), Frame::Integer(n) if n > 0));
+            entries += 1;
+        }
+        assert_eq!(ks.len(), 0);
+        assert!(entries >= total as usize / KEYS_PER_ENTRY);
     }
 }

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
-use openraft::type_config::alias::WatchReceiverOf;
+use openraft::type_config::alias::{LogIdOf, WatchReceiverOf};
 use openraft::{BasicNode, Config, Instant as _, LinearizerOption, RaftMetrics, SnapshotPolicy};
 
 use super::log_store::{CompactionGate, GroupLog, LogStore};
 use super::meta::{ClusterMeta, Metadata, META_TAG};
 use super::persistence::{Persistence, PersistenceStats};
 use super::proposer::{Answer, Proposer, Refusal};
-use super::state_machine::ShardSm;
+use super::state_machine::{Shard, ShardSm};
 use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
 use super::wal::{SyncPolicy, Wal};
 use super::{expiry, shard_group, GroupId, ShardRaft, ShardTC, META_GROUP};
@@ -50,11 +50,62 @@ pub struct ReplicationConfig {
     pub snapshot_logs: u64,
 }
 
+/// A group member's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Takes the group's writes.
+    Leader,
+    /// Follows a leader.
+    Follower,
+    /// Asking for votes.
+    Candidate,
+    /// Receives the log without voting.
+    Learner,
+}
+
+impl Role {
+    /// The name INFO shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Learner => "learner",
+        }
+    }
+}
+
+/// A group's replication state, in plain numbers (log indexes), for what reports it: the
+/// commands read this rather than the consensus library's own metrics.
+#[derive(Clone, Debug)]
+pub struct GroupStatus {
+    /// This node's id.
+    pub node: u64,
+    /// This node's role in the group.
+    pub role: Role,
+    /// The leader this node knows of.
+    pub leader: Option<u64>,
+    /// The current term.
+    pub term: u64,
+    /// The commit index.
+    pub committed: u64,
+    /// The last index applied here.
+    pub applied: u64,
+    /// The last index in this node's log.
+    pub last_log: u64,
+    /// The last index the snapshot covers.
+    pub snapshot: u64,
+    /// The voters, in membership order.
+    pub voters: Vec<u64>,
+    /// On the leader: every other member's matched index, by node id.
+    pub matched: Vec<(u64, u64)>,
+}
+
 /// One shard: its actor and its Raft group.
 #[derive(Clone)]
 pub struct ShardGroup {
     /// The actor that owns the keyspace (and applies the group's entries).
-    pub shard: ShardHandle,
+    pub shard: Shard,
     /// The group's Raft handle.
     pub raft: ShardRaft,
     /// The group's metrics, kept to be read without cloning a receiver per read batch.
@@ -217,12 +268,21 @@ pub async fn start(
     leaders: Arc<LeaderBoard>,
 ) -> io::Result<Replication> {
     std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
-    let (wal, records) = Wal::open(&config.data_dir.join("wal"), config.sync, 64 << 20)?;
+    let wal_dir = config.data_dir.join("wal");
+    let (wal, records) = Wal::open(&wal_dir, config.sync, 64 << 20)?;
     let stats = Arc::new(PersistenceStats::default());
     stats.set_base_size(wal.size());
     let mut logs: HashMap<u64, GroupLog> = HashMap::new();
     for r in records {
-        logs.entry(r.group).or_default().replay(r.kind, &r.body)?;
+        logs.entry(r.group)
+            .or_default()
+            .replay(r.kind, &r.body)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("WAL {}: group {}: {e}", wal_dir.display(), r.group),
+                )
+            })?;
     }
     let identity = Identity {
         cluster_id: topology.cluster_id,
@@ -375,7 +435,7 @@ async fn exchange_leaders(service: TransportService, peers: Arc<Peers>, topology
         .collect();
     loop {
         tokio::time::sleep(LEADER_EXCHANGE_INTERVAL).await;
-        let Ok(payload) = super::codec::encode(&service.leader_hints()) else {
+        let Ok(payload) = crate::codec::encode(&service.leader_hints()) else {
             continue;
         };
         let calls = others.iter().map(|n| {
@@ -391,7 +451,7 @@ async fn exchange_leaders(service: TransportService, peers: Arc<Peers>, topology
             .into_iter()
             .flatten()
         {
-            if let Ok(hints) = super::codec::decode::<Vec<(GroupId, u64, u64)>>(&reply.payload) {
+            if let Ok(hints) = crate::codec::decode::<Vec<(GroupId, u64, u64)>>(&reply.payload) {
                 service.learn_leaders(&hints);
             }
         }
@@ -558,7 +618,7 @@ impl ShardGroup {
         };
         let addr = self.peers.address(leader, &addr).to_string();
         let batch = super::ClientBatch { ctx, cmds };
-        let payload = super::codec::encode(&batch)
+        let payload = crate::codec::encode(&batch)
             .map_err(|e| Refusal::Failed(Frame::error_owned(format!("ERR {e}"))))?;
         let rpc = proto::raft::GroupRpc {
             group_id: self.group,
@@ -567,7 +627,7 @@ impl ShardGroup {
         };
         let timeout = self.commit_timeout + Duration::from_secs(1);
         match self.peers.request(leader, &addr, rpc, timeout).await {
-            Ok(reply) if reply.error.is_empty() => super::codec::decode::<Answer>(&reply.payload)
+            Ok(reply) if reply.error.is_empty() => crate::codec::decode::<Answer>(&reply.payload)
                 .unwrap_or(Err(Refusal::NotLeader(None))),
             Ok(reply) => {
                 tracing::debug!(leader, error = %reply.error, "forwarded write refused");
@@ -577,6 +637,44 @@ impl ShardGroup {
                 tracing::debug!(leader, error = %e, "forwarded write failed");
                 Err(Refusal::NotLeader(None))
             }
+        }
+    }
+
+    /// The group's replication state as this node sees it (INFO replication, CLUSTER SHARDS).
+    pub fn status(&self) -> GroupStatus {
+        let m = self.metrics.borrow_watched().clone();
+        let index = |l: Option<&LogIdOf<ShardTC>>| l.map_or(0, |l| l.index());
+        let role = if m.state.is_leader() {
+            Role::Leader
+        } else if m.state.is_follower() {
+            Role::Follower
+        } else if m.state.is_candidate() {
+            Role::Candidate
+        } else {
+            Role::Learner
+        };
+        let mut matched: Vec<(u64, u64)> = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != m.id)
+                    .map(|(id, l)| (*id, index(l.as_ref())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        matched.sort_unstable();
+        GroupStatus {
+            node: m.id,
+            role,
+            leader: m.current_leader,
+            term: m.current_term,
+            committed: index(m.local_committed.max(m.cluster_committed).as_ref()),
+            applied: index(m.last_applied.as_ref()),
+            last_log: m.last_log_index.unwrap_or(0),
+            snapshot: index(m.snapshot.as_ref()),
+            voters: m.membership_config.voter_ids().collect(),
+            matched,
         }
     }
 

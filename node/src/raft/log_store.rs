@@ -19,26 +19,43 @@ use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::type_config::alias::{LogIdOf, VoteOf};
 use openraft::RaftTypeConfig;
 
-use super::codec::{decode, encode};
 use super::wal::{Record, Wal};
 use super::{GroupId, ShardTC};
+use crate::codec::{decode, encode};
 
 type Entry = <ShardTC as RaftTypeConfig>::Entry;
 type LogId = LogIdOf<ShardTC>;
 type Vote = VoteOf<ShardTC>;
 
 /// WAL record kinds of a group's log.
+///
+/// The kind byte also carries the format of the record's body, in its high four bits: a
+/// release that changes how a body is encoded gives its records a new format, and replay
+/// refuses — naming both formats — a record whose format it does not read, instead of
+/// misreading it. Format 1 (kinds 1 to 5, high bits 0) is the format before shard commands
+/// were logged as argument vectors; format 2 is this release's.
 mod kind {
+    /// The body format this release writes and reads.
+    pub const FORMAT: u8 = 2;
+    const F: u8 = FORMAT << 4;
     /// `Vec<Entry>` appended (and everything from its first index on replaced).
-    pub const APPEND: u8 = 1;
+    pub const APPEND: u8 = F | 1;
     /// The vote.
-    pub const VOTE: u8 = 2;
+    pub const VOTE: u8 = F | 2;
     /// The committed log id.
-    pub const COMMITTED: u8 = 3;
+    pub const COMMITTED: u8 = F | 3;
     /// Entries after this log id removed.
-    pub const TRUNCATE: u8 = 4;
+    pub const TRUNCATE: u8 = F | 4;
     /// Entries up to this log id removed.
-    pub const PURGE: u8 = 5;
+    pub const PURGE: u8 = F | 5;
+
+    /// The body format of a record kind (format 1 had no format bits).
+    pub fn format_of(kind: u8) -> u8 {
+        match kind >> 4 {
+            0 => 1,
+            f => f,
+        }
+    }
 }
 
 /// What a group's log holds: vote, committed id, purge point and the un-purged entries.
@@ -76,6 +93,14 @@ impl GroupLog {
 
     /// Applies one replayed WAL record of this group.
     pub fn replay(&mut self, kind: u8, body: &[u8]) -> io::Result<()> {
+        let format = kind::format_of(kind);
+        if format != kind::FORMAT {
+            return Err(crate::codec::unsupported_format(
+                "a log record",
+                format,
+                kind::FORMAT,
+            ));
+        }
         match kind {
             kind::APPEND => {
                 let entries: Vec<Entry> = decode(body)?;
@@ -427,5 +452,22 @@ mod tests {
         assert!(records.iter().any(|r| r.group == 8), "group 8 kept");
         wal.close().await.expect("close");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn records_of_another_format_are_refused_by_name() {
+        let vote = encode(&Vote::new(2, 1)).expect("encodes");
+        let mut log = GroupLog::default();
+        log.replay(kind::VOTE, &vote)
+            .expect("this release's format");
+        // The same record as the release before (format 1: no format bits) and a later one.
+        for (kind, who) in [(2u8, "older"), ((kind::FORMAT + 1) << 4 | 2, "newer")] {
+            let err = log.replay(kind, &vote).expect_err("refused");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            let text = err.to_string();
+            assert!(text.contains(who), "{text}");
+            assert!(text.contains("format 2"), "{text}");
+        }
+        assert_eq!(kind::format_of(kind::APPEND), kind::FORMAT);
     }
 }

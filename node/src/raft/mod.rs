@@ -5,9 +5,8 @@
 //! - [`log_store`]: openraft's log storage for one group, on top of the WAL;
 //! - [`state_machine`]: openraft's state machine for one shard, which hands committed entries to
 //!   the shard actor over its channel (so "applied" means "visible to the next read");
-//! - [`codec`]: the bincode encoding used on disk and on the wire.
+//! - [`crate::codec`]: the bincode encoding used on disk and on the wire.
 
-pub mod codec;
 pub mod expiry;
 pub mod group;
 pub mod log_store;
@@ -23,18 +22,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 
-/// The write commands of one client read batch for one shard, with the batch's timestamp (the
-/// only clock the commands read, so every replica applies them alike).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClientBatch {
-    /// Timestamp and limits of the batch.
-    pub ctx: ApplyCtx,
-    /// Commands in client order.
-    pub cmds: Vec<ShardCommand>,
-}
+pub use crate::shard::ClientBatch;
 
 /// One Raft log entry of a shard: the client batches that reached the shard's proposer together
 /// (one or many connections' pipelines), applied one after the other.

@@ -13,14 +13,76 @@ use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::EntryPayload;
 
-use super::codec::{decode, encode};
 use super::persistence::PersistenceStats;
-use super::ShardTC;
-use crate::shard::{ShardHandle, ShardMsg};
+use super::{ShardResponse, ShardTC};
+use crate::codec::{decode, encode};
+use crate::shard::{Committed, LogPosition, ShardHandle, ShardMsg};
 
 type Snapshot = SnapshotOf<ShardTC, Vec<u8>>;
 type SnapshotMeta = SnapshotMetaOf<ShardTC>;
+
+/// A shard group's log position as its actor keeps it: the last applied log id and the last
+/// applied membership (what openraft asks a state machine for).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppliedState {
+    /// The last applied log id.
+    pub last: Option<LogIdOf<ShardTC>>,
+    /// The membership in force after it.
+    pub membership: StoredMembershipOf<ShardTC>,
+}
+
+/// One applied entry's change to [`AppliedState`].
+pub enum AppliedStep {
+    /// A normal or blank entry.
+    Entry(LogIdOf<ShardTC>),
+    /// A membership entry.
+    Membership(
+        LogIdOf<ShardTC>,
+        openraft::Membership<u64, openraft::BasicNode>,
+    ),
+}
+
+impl LogPosition for AppliedState {
+    type Step = AppliedStep;
+
+    fn advance(&mut self, step: AppliedStep) {
+        match step {
+            AppliedStep::Entry(id) => self.last = Some(id),
+            AppliedStep::Membership(id, m) => {
+                self.last = Some(id);
+                self.membership = StoredMembershipOf::<ShardTC>::new(Some(id), m);
+            }
+        }
+    }
+
+    fn index(&self) -> u64 {
+        self.last.map_or(0, |l| l.index())
+    }
+}
+
+/// The actor of a shard group.
+pub type Shard = ShardHandle<AppliedState>;
+
+/// Turns a committed openraft entry into the actor's neutral form: the batches to apply, the
+/// position step, and the callback that hands the replies to openraft's responder.
+fn committed(item: EntryResponder<ShardTC>) -> Committed<AppliedState> {
+    let (entry, responder) = item;
+    let id = entry.log_id;
+    let (step, batches) = match entry.payload {
+        EntryPayload::Blank => (AppliedStep::Entry(id), None),
+        EntryPayload::Normal(req) => (AppliedStep::Entry(id), Some(req.batches)),
+        EntryPayload::Membership(m) => (AppliedStep::Membership(id, m), None),
+    };
+    Committed {
+        step,
+        batches,
+        reply: responder.map(|r| {
+            Box::new(move |replies| r.send(ShardResponse(replies))) as crate::shard::ReplyTo
+        }),
+    }
+}
 
 fn stopped() -> io::Error {
     io::Error::other("shard actor stopped")
@@ -29,7 +91,7 @@ fn stopped() -> io::Error {
 /// The state machine of one shard group (cheap to clone).
 #[derive(Clone)]
 pub struct ShardSm {
-    shard: ShardHandle,
+    shard: Shard,
     /// File holding the group's current snapshot.
     snapshot_path: PathBuf,
     /// Size of the keyspace data of the last snapshot built, installed or read (0: none yet).
@@ -45,11 +107,7 @@ pub struct ShardSm {
 impl ShardSm {
     /// A state machine feeding `shard`, keeping its snapshot in `snapshot_path` and counting
     /// snapshots in `stats`.
-    pub fn new(
-        shard: ShardHandle,
-        snapshot_path: PathBuf,
-        stats: Arc<PersistenceStats>,
-    ) -> ShardSm {
+    pub fn new(shard: Shard, snapshot_path: PathBuf, stats: Arc<PersistenceStats>) -> ShardSm {
         ShardSm {
             shard,
             snapshot_path,
@@ -73,7 +131,7 @@ impl ShardSm {
             // one too.
             return Ok(());
         }
-        let head = file_head(meta, data.len())?;
+        let head = file_head(meta)?;
         let path = self.snapshot_path.clone();
         let len = data.len() as u64;
         tokio::task::spawn_blocking(move || write_durably(&path, &[&head, &data]))
@@ -84,20 +142,25 @@ impl ShardSm {
         Ok(())
     }
 
-    /// The snapshot on disk, if any.
+    /// The snapshot on disk, if any, checked whole (see [`parse_file`]): a damaged or foreign
+    /// file is an error naming it, never a snapshot.
     pub async fn read_snapshot(&self) -> io::Result<Option<Snapshot>> {
         let mut on_disk = self.on_disk.lock().await;
         let path = self.snapshot_path.clone();
-        let bytes = match tokio::task::spawn_blocking(move || std::fs::read(path))
-            .await
-            .map_err(io::Error::other)?
-        {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let read = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => parse_file(&bytes)
+                .map(|(meta, data)| Some((meta, data.to_vec())))
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!("snapshot file {}: {e}", path.display()))
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let Some((meta, snapshot)) = read else {
+            return Ok(None);
         };
-        let (meta, snapshot): (SnapshotMeta, Bytes) = decode(&bytes)?;
-        let snapshot = Vec::from(snapshot);
         self.snapshot_bytes
             .store(snapshot.len() as u64, Ordering::Relaxed);
         *on_disk = meta.last_log_id;
@@ -105,14 +168,72 @@ impl ShardSm {
     }
 }
 
-/// The start of a snapshot file: its meta, then the length of the keyspace data that follows.
-/// The whole file decodes as `(SnapshotMeta, bytes)`; the data is written from where it lies
-/// rather than copied into one buffer with the head (a snapshot can be hundreds of MB).
-fn file_head(meta: &SnapshotMeta, data_len: usize) -> io::Result<Vec<u8>> {
-    let mut head = encode(meta)?;
-    // A byte string is its length (a varint, as every integer) followed by the bytes.
-    head.extend(encode(&(data_len as u64))?);
-    Ok(head)
+/// The first bytes of a snapshot file.
+const FILE_MAGIC: &[u8; 7] = b"SHSNAP\0";
+/// The snapshot file format this release writes and reads (the data inside has its own, see
+/// [`crate::shard::keyspace::snapshot`]).
+const FILE_FORMAT: u8 = 1;
+/// Magic, format, head length, head checksum.
+const FILE_HEADER_LEN: usize = 16;
+
+/// The start of a snapshot file:
+///
+/// ```text
+/// [b"SHSNAP\0"][format u8 = 1][head length u32 LE][crc32c of the head u32 LE][head][data]
+/// ```
+///
+/// The head is the snapshot's meta (last log id, membership); the data that follows to the end
+/// of the file is the keyspace's snapshot data, which carries its own format and checksum. The
+/// data is written from where it lies rather than copied into one buffer with the head (a
+/// snapshot can be hundreds of MB).
+fn file_head(meta: &SnapshotMeta) -> io::Result<Vec<u8>> {
+    let head = encode(meta)?;
+    let len = u32::try_from(head.len()).map_err(io::Error::other)?;
+    let mut out = Vec::with_capacity(FILE_HEADER_LEN + head.len());
+    out.extend_from_slice(FILE_MAGIC);
+    out.push(FILE_FORMAT);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crate::codec::crc32c(&head).to_le_bytes());
+    out.extend_from_slice(&head);
+    Ok(out)
+}
+
+/// Splits a snapshot file into its meta and its data, checking the header, the head's checksum
+/// and the data's ([`crate::shard::keyspace::snapshot::verify`]).
+fn parse_file(bytes: &[u8]) -> io::Result<(SnapshotMeta, &[u8])> {
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+    if bytes.len() < FILE_HEADER_LEN || &bytes[..7] != FILE_MAGIC {
+        return Err(invalid(
+            "not a Shardis snapshot file (no SHSNAP header; releases before snapshot files had \
+             one wrote none)"
+                .into(),
+        ));
+    }
+    if bytes[7] != FILE_FORMAT {
+        return Err(crate::codec::unsupported_format(
+            "a snapshot file",
+            bytes[7],
+            FILE_FORMAT,
+        ));
+    }
+    let word = |at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(w)
+    };
+    let head_len = word(8) as usize;
+    let Some(head) = bytes.get(FILE_HEADER_LEN..FILE_HEADER_LEN + head_len) else {
+        return Err(invalid("the snapshot file is cut short in its head".into()));
+    };
+    if crate::codec::crc32c(head) != word(12) {
+        return Err(invalid(
+            "the snapshot file's head is damaged (checksum)".into(),
+        ));
+    }
+    let meta: SnapshotMeta = decode(head)?;
+    let data = &bytes[FILE_HEADER_LEN + head_len..];
+    crate::shard::keyspace::snapshot::verify(data)?;
+    Ok((meta, data))
 }
 
 /// Bytes of a snapshot file written between two flushes to disk.
@@ -164,14 +285,14 @@ impl ShardSm {
         &mut self,
         started: std::time::Instant,
     ) -> Result<Snapshot, io::Error> {
-        let ((last_log_id, last_membership), data) = self
+        let (applied, data) = self
             .shard
             .ask(ShardMsg::BuildSnapshot)
             .await
             .ok_or_else(stopped)??;
         let meta = SnapshotMeta {
-            last_log_id,
-            last_membership,
+            last_log_id: applied.last,
+            last_membership: applied.membership,
         };
         let built = started.elapsed();
         let data = Bytes::from(data);
@@ -201,8 +322,9 @@ impl RaftStateMachine<ShardTC> for ShardSm {
         &mut self,
     ) -> Result<(Option<LogIdOf<ShardTC>>, StoredMembershipOf<ShardTC>), io::Error> {
         self.shard
-            .ask(ShardMsg::AppliedState)
+            .ask(ShardMsg::Position)
             .await
+            .map(|a| (a.last, a.membership))
             .ok_or_else(stopped)
     }
 
@@ -210,15 +332,15 @@ impl RaftStateMachine<ShardTC> for ShardSm {
     where
         S: Stream<Item = Result<EntryResponder<ShardTC>, io::Error>> + Unpin + Send,
     {
-        let mut committed = Vec::new();
+        let mut batch = Vec::new();
         while let Some(item) = entries.try_next().await? {
-            committed.push(item);
+            batch.push(committed(item));
         }
-        if committed.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
         // The actor applies them in order and answers each proposer through its responder.
-        if self.shard.send_msg(ShardMsg::Apply(committed)).await {
+        if self.shard.send_msg(ShardMsg::Apply(batch)).await {
             Ok(())
         } else {
             Err(stopped())
@@ -238,7 +360,10 @@ impl RaftStateMachine<ShardTC> for ShardSm {
         meta: &SnapshotMeta,
         snapshot: Vec<u8>,
     ) -> Result<(), io::Error> {
-        let applied = (meta.last_log_id, meta.last_membership.clone());
+        let applied = AppliedState {
+            last: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        };
         let data = Bytes::from(snapshot);
         let shared = data.clone();
         self.shard
@@ -259,11 +384,13 @@ mod tests {
     use openraft::type_config::alias::LeaderIdOf;
     use openraft::vote::RaftLeaderId;
 
+    use crate::shard::keyspace::snapshot::frame;
+
     #[tokio::test]
     async fn an_older_snapshot_never_replaces_a_newer_one_on_disk() {
         let dir = std::env::temp_dir().join(format!("shardis-snaporder-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let shard = ShardHandle::spawn(crate::shard::keyspace::Keyspace::new(0, 16383), 16);
+        let shard: Shard = ShardHandle::spawn(crate::shard::keyspace::Keyspace::new(0, 16383), 16);
         let sm = ShardSm::new(shard, dir.join("group-1.snap"), Arc::default());
         let meta = |index| SnapshotMeta {
             last_log_id: Some(LogIdOf::<ShardTC>::new(
@@ -273,22 +400,32 @@ mod tests {
             last_membership: Default::default(),
         };
         // An install (index 50) lands before a build that began earlier (index 40) is written.
-        sm.persist(&meta(50), Bytes::from_static(b"newer"))
+        sm.persist(&meta(50), Bytes::from(frame(b"newer")))
             .await
             .expect("newer");
-        sm.persist(&meta(40), Bytes::from_static(b"older"))
+        sm.persist(&meta(40), Bytes::from(frame(b"older")))
             .await
             .expect("older skipped");
         let on_disk = sm.read_snapshot().await.expect("reads").expect("present");
         assert_eq!(on_disk.meta, meta(50));
-        assert_eq!(on_disk.snapshot, b"newer");
+        assert_eq!(on_disk.snapshot, frame(b"newer"));
         // A later one replaces it.
-        sm.persist(&meta(60), Bytes::from_static(b"latest"))
+        sm.persist(&meta(60), Bytes::from(frame(b"latest")))
             .await
             .expect("latest");
         let on_disk = sm.read_snapshot().await.expect("reads").expect("present");
-        assert_eq!(on_disk.snapshot, b"latest");
+        assert_eq!(on_disk.snapshot, frame(b"latest"));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn meta41() -> SnapshotMeta {
+        SnapshotMeta {
+            last_log_id: Some(LogIdOf::<ShardTC>::new(
+                LeaderIdOf::<ShardTC>::new(3, 2),
+                41,
+            )),
+            last_membership: Default::default(),
+        }
     }
 
     #[test]
@@ -296,24 +433,54 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("shardis-snapfile-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("group-1.snap");
-        let meta = SnapshotMeta {
-            last_log_id: Some(LogIdOf::<ShardTC>::new(
-                LeaderIdOf::<ShardTC>::new(3, 2),
-                41,
-            )),
-            last_membership: Default::default(),
-        };
         // Larger than a flush chunk, so it is written in several flushed pieces.
-        let data: Vec<u8> = (0..SNAPSHOT_FLUSH_BYTES * 2 + 123)
+        let body: Vec<u8> = (0..SNAPSHOT_FLUSH_BYTES * 2 + 123)
             .map(|i| (i % 251) as u8)
             .collect();
-        let head = file_head(&meta, data.len()).expect("head");
+        let data = frame(&body);
+        let head = file_head(&meta41()).expect("head");
         write_durably(&path, &[&head, &data]).expect("written");
         let bytes = std::fs::read(&path).expect("read back");
-        let (read_meta, read_data): (SnapshotMeta, Bytes) = decode(&bytes).expect("decodes");
-        assert_eq!(read_meta, meta);
-        assert_eq!(read_data.as_ref(), data.as_slice());
+        let (read_meta, read_data) = parse_file(&bytes).expect("parses");
+        assert_eq!(read_meta, meta41());
+        assert_eq!(read_data, data.as_slice());
         assert!(!path.with_extension("tmp").exists());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_damaged_snapshot_file_is_refused_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("shardis-snapbad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("group-3.snap");
+        let data = frame(b"some keyspace data, any bytes will do here");
+        let head = file_head(&meta41()).expect("head");
+        let mut file = head.clone();
+        file.extend_from_slice(&data);
+        let shard: Shard = ShardHandle::spawn(crate::shard::keyspace::Keyspace::new(0, 16383), 16);
+        let sm = ShardSm::new(shard, path.clone(), Arc::default());
+        std::fs::write(&path, &file).expect("write");
+        assert!(sm.read_snapshot().await.expect("reads").is_some());
+        // One byte changed: in the magic, the format, the head, the data or its checksum.
+        for at in [0, 7, 9, 13, head.len() - 1, head.len() + 10, file.len() - 1] {
+            let mut bad = file.clone();
+            bad[at] ^= 0x01;
+            std::fs::write(&path, &bad).expect("write");
+            let err = sm.read_snapshot().await.expect_err("refused");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "byte {at}");
+            assert!(err.to_string().contains("group-3.snap"), "{err}");
+        }
+        // Cut short anywhere.
+        for len in [3, 15, head.len() - 1, file.len() - 1] {
+            std::fs::write(&path, &file[..len]).expect("write");
+            assert!(sm.read_snapshot().await.is_err(), "cut at {len}");
+        }
+        // A newer format says so.
+        let mut newer = file.clone();
+        newer[7] = FILE_FORMAT + 1;
+        std::fs::write(&path, &newer).expect("write");
+        let err = sm.read_snapshot().await.expect_err("refused").to_string();
+        assert!(err.contains("newer release"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -54,10 +54,10 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::codec::{decode, encode};
 use super::proposer::Proposer;
 use super::{ClientBatch, GroupId, ShardRaft, ShardTC};
 use crate::cluster::LeaderBoard;
+use crate::codec::{decode, encode};
 
 type Client = pb::raft_transport_client::RaftTransportClient<tonic::transport::Channel>;
 

@@ -94,6 +94,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::codec::CRC32C as CRC;
+
 /// The largest value of a record's length field (everything after the field: CRC, group, kind and
 /// body). Longer records are refused on append, and on replay such a length marks the record as
 /// corrupt, so a damaged length never makes replay allocate without bound.
@@ -126,10 +128,6 @@ const EVERYSEC: Duration = Duration::from_secs(1);
 /// How many bytes replay may checksum while it looks for valid records after a bad one (to tell
 /// a torn tail from corruption) before it gives up and reports an error.
 const SCAN_BUDGET_BYTES: u64 = 1 << 30;
-
-/// CRC-32C, table-driven 16 bytes at a time.
-static CRC: crc::Crc<u32, crc::Table<16>> =
-    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// When appended records are made durable, like redis's appendfsync.
 ///

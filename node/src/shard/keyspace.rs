@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
-mod snapshot;
+pub mod snapshot;
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
@@ -810,14 +810,14 @@ mod tests {
             9_999,
         );
         ks.insert(b"gone", Value::Int(1), 10);
-        let data = crate::raft::codec::encode(&ks.dump()).expect("encode");
+        let data = crate::codec::encode(&ks.dump()).expect("encode");
         assert_eq!(
-            crate::raft::codec::encode(&ks.snapshot()).expect("encode"),
+            crate::codec::encode(&ks.snapshot()).expect("encode"),
             data,
             "the borrowed snapshot encodes exactly as the dump"
         );
         let mut back = Keyspace::new(0, 16383);
-        back.load(crate::raft::codec::decode(&data).expect("decode"))
+        back.load(crate::codec::decode(&data).expect("decode"))
             .expect("load");
         assert_eq!(back.len(), ks.len());
         assert_eq!(back.expires_len(), ks.expires_len());

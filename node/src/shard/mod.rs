@@ -1,5 +1,10 @@
 //! Shard actors: one tokio task per shard owns that shard's [`Keyspace`].
 //!
+//! The actor knows nothing of the consensus protocol that orders its writes: it is handed
+//! committed write batches in log order ([`ShardMsg::Apply`]), each with a step of a
+//! [`LogPosition`] it keeps beside the keyspace without looking inside, and a callback for the
+//! replies. The Raft layer (`crate::raft`) is what turns openraft's entries into those.
+//!
 //! A shard is fed by a bounded channel. Each message carries every command of one client read
 //! batch for this shard, with the batch's timestamp, and gets all their replies back at once. After
 //! each `recv().await` the actor drains what is already queued with `try_recv` (up to a cap) and
@@ -12,15 +17,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use openraft::storage::ApplyResponder;
-use openraft::type_config::alias::{LogIdOf, StoredMembershipOf};
-use openraft::{EntryPayload, RaftTypeConfig};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::commands::keys::KeyCommand;
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
-use crate::raft::{codec, ShardResponse, ShardTC};
 use keyspace::Keyspace;
 
 /// Collects the replies of one client batch from every shard it went to. Each shard files its
@@ -100,27 +102,59 @@ impl Drop for Batch {
     }
 }
 
-/// A committed Raft entry with the responder that hands its replies to the proposing client.
-pub type Committed = (
-    <ShardTC as RaftTypeConfig>::Entry,
-    Option<ApplyResponder<ShardTC>>,
-);
+/// The write commands of one client read batch for one shard, with the batch's timestamp (the
+/// only clock the commands read, so every replica applies them alike). Logged as the
+/// timestamp, the size limit and each command's argument vector
+/// ([`crate::commands::log_form`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientBatch {
+    /// Timestamp and limits of the batch.
+    pub ctx: ApplyCtx,
+    /// Commands in client order.
+    pub cmds: Vec<ShardCommand>,
+}
 
-/// The Raft bookkeeping the state machine keeps beside the keyspace.
-pub type AppliedState = (Option<LogIdOf<ShardTC>>, StoredMembershipOf<ShardTC>);
+/// How far a shard has applied its log, in the consensus layer's terms (for Raft: the last
+/// applied log id and the membership). The actor keeps it beside the keyspace, moves it on with
+/// each applied entry, and hands it out with snapshots, so that a snapshot and the position it
+/// shows are always taken together; it never looks inside.
+pub trait LogPosition: Clone + Default + Send + 'static {
+    /// One entry's effect on the position.
+    type Step: Send + 'static;
+
+    /// Moves the position past one applied entry.
+    fn advance(&mut self, step: Self::Step);
+
+    /// The log index reached (0 before any entry).
+    fn index(&self) -> u64;
+}
+
+/// Where the replies of one applied entry go: per batch, per command.
+pub type ReplyTo = Box<dyn FnOnce(Vec<Vec<Frame>>) + Send + 'static>;
+
+/// One committed log entry for the actor to apply.
+pub struct Committed<P: LogPosition> {
+    /// The entry's step of the log position.
+    pub step: P::Step,
+    /// Its write batches, applied one after the other (none for the consensus layer's own
+    /// entries).
+    pub batches: Option<Arc<[ClientBatch]>>,
+    /// Who waits for the replies (the proposing node only).
+    pub reply: Option<ReplyTo>,
+}
 
 /// Messages a shard actor handles.
-pub enum ShardMsg {
+pub enum ShardMsg<P: LogPosition> {
     /// Reads of one client batch (writes go through [`ShardMsg::Apply`]).
     Batch(Batch),
-    /// Committed Raft entries, in log order.
-    Apply(Vec<Committed>),
-    /// The last applied log id and membership.
-    AppliedState(oneshot::Sender<AppliedState>),
-    /// The keyspace as snapshot data, with the applied state it matches.
-    BuildSnapshot(oneshot::Sender<std::io::Result<(AppliedState, Vec<u8>)>>),
-    /// Replaces the keyspace and the applied state with a snapshot's.
-    InstallSnapshot(AppliedState, Bytes, oneshot::Sender<std::io::Result<()>>),
+    /// Committed entries, in log order.
+    Apply(Vec<Committed<P>>),
+    /// The log position applied so far.
+    Position(oneshot::Sender<P>),
+    /// The keyspace as snapshot data, with the position it matches.
+    BuildSnapshot(oneshot::Sender<std::io::Result<(P, Vec<u8>)>>),
+    /// Replaces the keyspace and the position with a snapshot's.
+    InstallSnapshot(P, Bytes, oneshot::Sender<std::io::Result<()>>),
     /// Up to `max` keys whose deadline is at or before `now` (for the leader's expiry proposals).
     DueKeys(u64, usize, oneshot::Sender<Vec<Bytes>>),
 }
@@ -137,16 +171,24 @@ pub struct ShardCounters {
 }
 
 /// The sending side of a shard actor's channel.
-#[derive(Clone)]
-pub struct ShardHandle {
-    tx: mpsc::Sender<ShardMsg>,
+pub struct ShardHandle<P: LogPosition> {
+    tx: mpsc::Sender<ShardMsg<P>>,
     /// Published by the actor.
     pub counters: Arc<ShardCounters>,
 }
 
-impl ShardHandle {
+impl<P: LogPosition> Clone for ShardHandle<P> {
+    fn clone(&self) -> Self {
+        ShardHandle {
+            tx: self.tx.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
+impl<P: LogPosition> ShardHandle<P> {
     /// Starts the actor for `keyspace` on the current runtime, with a channel of `queue` messages.
-    pub fn spawn(keyspace: Keyspace, queue: usize) -> ShardHandle {
+    pub fn spawn(keyspace: Keyspace, queue: usize) -> ShardHandle<P> {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let counters = Arc::new(ShardCounters::default());
         tokio::spawn(run(keyspace, rx, counters.clone()));
@@ -154,12 +196,12 @@ impl ShardHandle {
     }
 
     /// Sends any message; false if the shard has stopped.
-    pub async fn send_msg(&self, msg: ShardMsg) -> bool {
+    pub async fn send_msg(&self, msg: ShardMsg<P>) -> bool {
         self.tx.send(msg).await.is_ok()
     }
 
     /// Sends a message and waits for the answer it carries a sender for.
-    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> ShardMsg) -> Option<T> {
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> ShardMsg<P>) -> Option<T> {
         let (tx, rx) = oneshot::channel();
         if !self.send_msg(make(tx)).await {
             return None;
@@ -186,33 +228,31 @@ impl ShardHandle {
     }
 }
 
-/// What a shard actor owns: the keyspace and the Raft state it has applied.
-pub struct ShardState {
+/// What a shard actor owns: the keyspace and the log position it has applied.
+pub struct ShardState<P: LogPosition> {
     /// The keys.
     pub ks: Keyspace,
-    applied: Option<LogIdOf<ShardTC>>,
-    membership: StoredMembershipOf<ShardTC>,
+    position: P,
     counters: Arc<ShardCounters>,
     /// Size of the last snapshot this actor encoded.
     last_snapshot_len: usize,
     /// The snapshot being encoded between messages: the applied state it shows, who waits for
     /// it, and when it began.
-    snapshot: Option<(AppliedState, SnapshotReply, std::time::Instant)>,
+    snapshot: Option<(P, SnapshotReply<P>, std::time::Instant)>,
 }
 
 /// Where a built snapshot goes.
-type SnapshotReply = oneshot::Sender<std::io::Result<(AppliedState, Vec<u8>)>>;
+type SnapshotReply<P> = oneshot::Sender<std::io::Result<(P, Vec<u8>)>>;
 
 /// Entries a snapshot in progress encodes between two rounds of messages (well under a
 /// millisecond of work).
 const SNAPSHOT_STEP: usize = 4096;
 
-impl ShardState {
-    fn new(ks: Keyspace, counters: Arc<ShardCounters>) -> ShardState {
+impl<P: LogPosition> ShardState<P> {
+    fn new(ks: Keyspace, counters: Arc<ShardCounters>) -> ShardState<P> {
         ShardState {
             ks,
-            applied: None,
-            membership: Default::default(),
+            position: P::default(),
             counters,
             last_snapshot_len: 0,
             snapshot: None,
@@ -221,7 +261,7 @@ impl ShardState {
 
     /// Starts a snapshot of the keyspace as it is now, answered on `tx` once encoded (see
     /// [`ShardState::advance_snapshot`]); the shard goes on serving meanwhile.
-    fn begin_snapshot(&mut self, tx: SnapshotReply) {
+    fn begin_snapshot(&mut self, tx: SnapshotReply<P>) {
         if self.snapshot.is_some() {
             self.ks.finish_snapshot_now();
             self.advance_snapshot(0);
@@ -229,7 +269,7 @@ impl ShardState {
         // Sized for the last snapshot and some growth.
         let hint = self.last_snapshot_len + self.last_snapshot_len / 8;
         self.ks.begin_snapshot(hint);
-        self.snapshot = Some((self.applied_state(), tx, std::time::Instant::now()));
+        self.snapshot = Some((self.position.clone(), tx, std::time::Instant::now()));
     }
 
     /// Encodes up to `budget` more entries of the snapshot in progress and answers it once
@@ -262,47 +302,41 @@ impl ShardState {
         false
     }
 
-    fn applied_state(&self) -> AppliedState {
-        (self.applied, self.membership.clone())
-    }
-
-    /// Applies committed entries; each entry's replies go to its responder.
-    fn apply(&mut self, committed: Vec<Committed>) {
-        for (entry, responder) in committed {
-            self.applied = Some(entry.log_id);
-            let reply = match entry.payload {
-                EntryPayload::Blank => ShardResponse::default(),
-                EntryPayload::Normal(req) => {
-                    let expires = req
-                        .batches
+    /// Applies committed entries; each entry's replies go to its callback.
+    fn apply(&mut self, committed: Vec<Committed<P>>) {
+        for Committed {
+            step,
+            batches,
+            reply,
+        } in committed
+        {
+            self.position.advance(step);
+            let replies = match batches {
+                None => Vec::new(),
+                Some(batches) => {
+                    let expires = batches
                         .iter()
                         .flat_map(|b| &b.cmds)
                         .any(|c| matches!(c, ShardCommand::Key(KeyCommand::ExpireDue(_))));
                     if expires {
                         self.counters
                             .last_expiry_index
-                            .store(entry.log_id.index(), Ordering::Relaxed);
+                            .store(self.position.index(), Ordering::Relaxed);
                     }
                     let ks = &mut self.ks;
-                    ShardResponse(
-                        req.batches
-                            .iter()
-                            .map(|b| b.cmds.iter().map(|c| c.apply(ks, &b.ctx)).collect())
-                            .collect(),
-                    )
-                }
-                EntryPayload::Membership(m) => {
-                    self.membership = StoredMembershipOf::<ShardTC>::new(Some(entry.log_id), m);
-                    ShardResponse::default()
+                    batches
+                        .iter()
+                        .map(|b| b.cmds.iter().map(|c| c.apply(ks, &b.ctx)).collect())
+                        .collect()
                 }
             };
-            if let Some(r) = responder {
-                r.send(reply);
+            if let Some(reply) = reply {
+                reply(replies);
             }
         }
     }
 
-    fn handle(&mut self, msg: ShardMsg, scratch: &mut Vec<(u32, Frame)>) {
+    fn handle(&mut self, msg: ShardMsg<P>, scratch: &mut Vec<(u32, Frame)>) {
         match msg {
             ShardMsg::Batch(mut batch) => {
                 let cmds = std::mem::take(&mut batch.cmds);
@@ -314,19 +348,18 @@ impl ShardState {
                 batch.gather.deliver(scratch.drain(..));
             }
             ShardMsg::Apply(committed) => self.apply(committed),
-            ShardMsg::AppliedState(tx) => {
-                let _ = tx.send(self.applied_state());
+            ShardMsg::Position(tx) => {
+                let _ = tx.send(self.position.clone());
             }
             ShardMsg::BuildSnapshot(tx) => self.begin_snapshot(tx),
-            ShardMsg::InstallSnapshot((applied, membership), data, tx) => {
-                let result = codec::decode(&data).and_then(|items| {
+            ShardMsg::InstallSnapshot(position, data, tx) => {
+                let result = keyspace::snapshot::decode(&data).and_then(|items| {
                     self.ks
                         .load(items)
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
                 });
                 if result.is_ok() {
-                    self.applied = applied;
-                    self.membership = membership;
+                    self.position = position;
                 }
                 let _ = tx.send(result);
             }
@@ -337,8 +370,12 @@ impl ShardState {
     }
 }
 
-async fn run(ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, counters: Arc<ShardCounters>) {
-    let mut state = ShardState::new(ks, counters);
+async fn run<P: LogPosition>(
+    ks: Keyspace,
+    mut rx: mpsc::Receiver<ShardMsg<P>>,
+    counters: Arc<ShardCounters>,
+) {
+    let mut state = ShardState::<P>::new(ks, counters);
     let mut scratch = Vec::new();
     loop {
         // While a snapshot is being encoded, an empty queue means time to encode more of it.
@@ -377,33 +414,86 @@ async fn run(ks: Keyspace, mut rx: mpsc::Receiver<ShardMsg>, counters: Arc<Shard
 
 #[cfg(test)]
 mod tests {
-    use super::keyspace::Value;
     use super::*;
 
-    #[test]
-    fn mass_expiry_goes_in_bounded_entries() {
-        let mut ks = Keyspace::new(0, 16383);
-        let total = 100_000;
-        for i in 0..total {
-            ks.insert(format!("k{i}").as_bytes(), Value::Int(i), 1_000);
+    /// A log position that is just the index of the last applied entry.
+    impl LogPosition for u64 {
+        type Step = u64;
+
+        fn advance(&mut self, step: u64) {
+            *self = step;
         }
-        let ctx = ApplyCtx {
-            now: 2_000,
-            max_bulk_len: 1,
-        };
-        let mut entries = 0;
-        loop {
-            let due = ks.due_keys(2_000, crate::raft::expiry::KEYS_PER_ENTRY);
-            if due.is_empty() {
-                break;
-            }
-            assert!(due.len() <= crate::raft::expiry::KEYS_PER_ENTRY);
-            let cmd = ShardCommand::Key(crate::commands::keys::KeyCommand::ExpireDue(due));
-            assert!(matches!(cmd.apply(&mut ks, &ctx), Frame::Integer(n) if n > 0));
-            entries += 1;
+
+        fn index(&self) -> u64 {
+            *self
         }
-        assert_eq!(ks.len(), 0);
-        assert!(entries >= total as usize / crate::raft::expiry::KEYS_PER_ENTRY);
+    }
+
+    fn batch(now: u64, words: &[&[&str]]) -> ClientBatch {
+        ClientBatch {
+            ctx: ApplyCtx {
+                now,
+                max_bulk_len: 1 << 20,
+            },
+            cmds: words
+                .iter()
+                .map(|w| {
+                    let argv = w.iter().map(|a| Bytes::from(a.to_string())).collect();
+                    ShardCommand::from_argv(&argv).expect("a shard command")
+                })
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn committed_entries_apply_in_order_and_move_the_position() {
+        let shard: ShardHandle<u64> = ShardHandle::spawn(Keyspace::new(0, 16383), 8);
+        let (tx, rx) = oneshot::channel();
+        let entries = vec![
+            Committed {
+                step: 7,
+                batches: Some(Arc::from(vec![
+                    batch(1_000, &[&["SET", "k", "1"], &["INCR", "k"]]),
+                    batch(1_001, &[&["GET", "k"]]),
+                ])),
+                reply: Some(Box::new(move |r| {
+                    let _ = tx.send(r);
+                }) as ReplyTo),
+            },
+            // The consensus layer's own entry: nothing to apply, the position moves all the same.
+            Committed {
+                step: 8,
+                batches: None,
+                reply: None,
+            },
+            Committed {
+                step: 9,
+                batches: Some(Arc::from(vec![batch(
+                    5_000,
+                    &[&["shardis:expire-due", "k"]],
+                )])),
+                reply: None,
+            },
+        ];
+        assert!(shard.send_msg(ShardMsg::Apply(entries)).await);
+        let replies = rx.await.expect("replies");
+        assert_eq!(
+            replies,
+            vec![
+                vec![Frame::ok(), Frame::Integer(2)],
+                vec![Frame::Bulk(Bytes::from("2"))]
+            ]
+        );
+        assert_eq!(shard.ask(ShardMsg::Position).await, Some(9));
+        assert_eq!(shard.counters.last_expiry_index.load(Ordering::Relaxed), 9);
+        // A snapshot carries the position it shows.
+        let (position, data) = shard
+            .ask(ShardMsg::BuildSnapshot)
+            .await
+            .expect("answered")
+            .expect("built");
+        assert_eq!(position, 9);
+        assert_eq!(keyspace::snapshot::decode(&data).expect("decodes").len(), 1);
     }
 
     #[test]

@@ -16,18 +16,85 @@
 //!   entries the cursor has yet to visit never move above it, and an entry moved below it is
 //!   either marked (skipped) or not yet visited — none is missed, none is taken twice.
 //!
-//! The output is exactly what [`Keyspace::snapshot`](super::Keyspace::snapshot) encodes (a
-//! sequence of `(key, value, deadline)`), in a different order, which loading does not mind.
+//! # Format
+//! The snapshot data is what a follower receives and what a snapshot file holds after its own
+//! header, so it carries its own version and checksum:
+//!
+//! ```text
+//! [b"SHKS"][format u8 = 1][body][crc32c u32 LE of everything before it]
+//! ```
+//!
+//! The body is what [`Keyspace::snapshot`](super::Keyspace::snapshot) encodes (a sequence of
+//! `(key, value, deadline)`), with the entries in a different order, which loading does not
+//! mind. The checksum is computed a step at a time as the body grows, so finishing a snapshot
+//! costs no extra pass over it. [`decode`] checks the magic, the format and the checksum before
+//! it reads anything: damaged or foreign data is refused, never loaded.
 
 use std::io;
 
-use super::{Keyspace, RawBytes, ValueView};
-use crate::raft::codec;
+use bytes::Bytes;
+
+use super::{Keyspace, RawBytes, Value, ValueView};
+use crate::codec;
+
+/// The first bytes of snapshot data.
+const MAGIC: &[u8; 4] = b"SHKS";
+/// The snapshot data format this release writes and reads.
+pub const FORMAT: u8 = 1;
+/// Magic and format.
+const HEADER_LEN: usize = 5;
+/// The checksum after the body.
+const TRAILER_LEN: usize = 4;
+
+/// Frames an encoded body as snapshot data (header, body, checksum).
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + TRAILER_LEN);
+    out.extend_from_slice(MAGIC);
+    out.push(FORMAT);
+    out.extend_from_slice(body);
+    let crc = codec::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn invalid(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// Checks snapshot data's magic, format and checksum; the body.
+pub fn verify(data: &[u8]) -> io::Result<&[u8]> {
+    if data.len() < HEADER_LEN + TRAILER_LEN || &data[..4] != MAGIC {
+        return Err(invalid("not Shardis snapshot data (no SHKS header)".into()));
+    }
+    if data[4] != FORMAT {
+        return Err(codec::unsupported_format("snapshot data", data[4], FORMAT));
+    }
+    let (checked, trailer) = data.split_at(data.len() - TRAILER_LEN);
+    let mut stored = [0u8; 4];
+    stored.copy_from_slice(trailer);
+    let stored = u32::from_le_bytes(stored);
+    let computed = codec::crc32c(checked);
+    if stored != computed {
+        return Err(invalid(format!(
+            "snapshot data is damaged: checksum {computed:08x}, expected {stored:08x}"
+        )));
+    }
+    Ok(&checked[HEADER_LEN..])
+}
+
+/// Decodes snapshot data (checked first, see [`verify`]) into the items
+/// [`Keyspace::load`](super::Keyspace::load) takes.
+pub fn decode(data: &[u8]) -> io::Result<Vec<(Bytes, Value, u64)>> {
+    codec::decode(verify(data)?)
+}
 
 /// A snapshot being encoded.
 pub(super) struct Progress {
-    /// The encoding so far: the entry count, then the entries taken.
+    /// The encoding so far: the header, the entry count, then the entries taken.
     out: Vec<u8>,
+    /// The checksum of `out[..checked]`.
+    digest: crc::Digest<'static, u32, crc::Table<16>>,
+    checked: usize,
     /// Keys in the keyspace when the snapshot began: what must be taken.
     expected: usize,
     taken: usize,
@@ -58,11 +125,15 @@ impl Keyspace {
         self.finish_snapshot_now();
         self.mark = !self.mark;
         let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(MAGIC);
+        out.push(FORMAT);
         // A sequence starts with its length: a varint, as every integer.
         let error = codec::encode_append(&(self.len as u64), &mut out).err();
         let last = self.slots.len().saturating_sub(1);
         self.snapshot = Some(Box::new(Progress {
             out,
+            digest: codec::CRC32C.digest(),
+            checked: 0,
             expected: self.len,
             taken: 0,
             slot: last,
@@ -108,6 +179,9 @@ impl Keyspace {
                 }
             }
         }
+        // Checksummed a step at a time, while the new bytes are still in the cache.
+        progress.digest.update(&progress.out[progress.checked..]);
+        progress.checked = progress.out.len();
         progress.done
     }
 
@@ -132,7 +206,17 @@ impl Keyspace {
                 "snapshot took {} keys of {}",
                 progress.taken, progress.expected
             ))),
-            None => Ok(progress.out),
+            None => {
+                let Progress {
+                    mut out,
+                    mut digest,
+                    checked,
+                    ..
+                } = *progress;
+                digest.update(&out[checked..]);
+                out.extend_from_slice(&digest.finalize().to_le_bytes());
+                Ok(out)
+            }
         })
     }
 
@@ -163,7 +247,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::super::{Keyspace, Value};
-    use crate::raft::codec;
+    use crate::codec;
 
     type Item = (Bytes, Value, u64);
 
@@ -243,7 +327,7 @@ mod tests {
                 }
                 ks.finish_snapshot_now();
                 let data = ks.take_snapshot().expect("complete").expect("encoded");
-                let got: Vec<Item> = codec::decode(&data).expect("decodes");
+                let got: Vec<Item> = super::decode(&data).expect("decodes");
                 prop_assert_eq!(sorted(got), expected);
                 prop_assert!(ks.take_snapshot().is_none());
             }
@@ -269,7 +353,37 @@ mod tests {
         }
         assert!(steps > 10, "taken in steps");
         let data = ks.take_snapshot().expect("complete").expect("encoded");
-        let got: Vec<Item> = codec::decode(&data).expect("decodes");
+        let got: Vec<Item> = super::decode(&data).expect("decodes");
         assert_eq!(sorted(got), sorted(whole));
+    }
+
+    #[test]
+    fn damaged_or_foreign_snapshot_data_is_refused() {
+        let mut ks = Keyspace::new(0, 16383);
+        for i in 0..50 {
+            ks.insert(format!("key{i}").as_bytes(), Value::Int(i), 0);
+        }
+        ks.begin_snapshot(0);
+        ks.finish_snapshot_now();
+        let data = ks.take_snapshot().expect("complete").expect("encoded");
+        assert_eq!(super::decode(&data).expect("decodes").len(), 50);
+        // The same bytes as a one-shot encoding, framed.
+        let whole = super::frame(&codec::encode(&ks.snapshot()).expect("encodes"));
+        assert_eq!(super::decode(&whole).expect("decodes").len(), 50);
+        // Any one byte changed anywhere is found.
+        for at in [0, 4, 5, data.len() / 2, data.len() - 5, data.len() - 1] {
+            let mut bad = data.clone();
+            bad[at] ^= 0x20;
+            let err = super::decode(&bad).expect_err("refused");
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "byte {at}");
+        }
+        // A newer format is named as such.
+        let mut newer = data.clone();
+        newer[4] = super::FORMAT + 1;
+        let text = super::decode(&newer).expect_err("refused").to_string();
+        assert!(text.contains("newer"), "{text}");
+        // Cut short, or the old unframed encoding.
+        assert!(super::decode(&data[..data.len() - 1]).is_err());
+        assert!(super::decode(&codec::encode(&ks.snapshot()).expect("encodes")).is_err());
     }
 }
