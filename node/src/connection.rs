@@ -16,7 +16,7 @@ use tracing::debug;
 
 use crate::clock::now_ms;
 use crate::commands::keys::{KeyCommand, ScanArgs};
-use crate::commands::{self, server as local, ApplyCtx, Merge, Route, ShardCommand};
+use crate::commands::{self, ApplyCtx, Merge, Route, ShardCommand};
 use crate::protocol::{Frame, RequestParser};
 use crate::raft::proposer::Refusal;
 use crate::server::{ClientHandle, ClientMeta, ServerState};
@@ -230,9 +230,9 @@ async fn execute_batch(
         }
         match commands::route(spec, &argv, &state.shard_map) {
             Route::Reply(f) => pending.push(Pending::Done(proto, f)),
-            Route::Local(spec) => {
+            Route::Local(handler) => {
                 // Encoded in the protocol in force after the command (HELLO 3 answers in RESP3).
-                if let Some(reply) = local::execute(spec, &argv, session, state) {
+                if let Some(reply) = handler(&argv, session, state) {
                     pending.push(Pending::Done(session.proto, reply));
                 }
             }

@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use super::args::Argv;
+use super::registry::{Command, Routing};
 use crate::clock::now_ms;
 use crate::cluster::{node_name, shard_name};
 use crate::connection::Session;
@@ -167,49 +168,83 @@ fn range_text(first: u16, last: u16) -> String {
     }
 }
 
-/// Runs a CLUSTER subcommand that the connection answers (`name` is `cluster|…`).
-pub fn execute(name: &str, argv: &Argv, session: &Session, state: &ServerState) -> Frame {
-    match name {
-        "cluster|keyslot" => Frame::Integer(i64::from(crate::slot::key_slot(&argv[2]))),
-        "cluster|myid" => Frame::Bulk(Bytes::from(node_name(state.topology.self_id))),
-        "cluster|myshardid" => Frame::Bulk(Bytes::from(my_shard_id(state))),
-        "cluster|slots" => slots(state, session),
-        "cluster|shards" => shards(state, session),
-        "cluster|nodes" => Frame::Verbatim(Bytes::from(nodes_text(state, session))),
-        "cluster|replicas" | "cluster|slaves" => replicas(argv, state, session),
-        "cluster|info" => Frame::Verbatim(Bytes::from(info_text(state))),
-        "cluster|help" => help(),
-        "cluster|meet" | "cluster|forget" | "cluster|reset" => unsupported(
-            argv,
-            "membership comes from the [[nodes]] list of the cluster config files and is kept in the metadata Raft group",
-        ),
-        "cluster|addslots" | "cluster|addslotsrange" | "cluster|delslots"
-        | "cluster|delslotsrange" | "cluster|flushslots" | "cluster|setslot" => unsupported(
-            argv,
-            "slots belong to fixed shards (see `shards` in the config) whose replicas are placed by the metadata Raft group",
-        ),
-        "cluster|replicate" => unsupported(
-            argv,
-            "every shard is a Raft group whose replicas are placed by the metadata Raft group; use CLUSTER FAILOVER to move leadership",
-        ),
-        "cluster|bumpepoch" | "cluster|set-config-epoch" => unsupported(
-            argv,
-            "epochs are the Raft terms of the shard groups",
-        ),
-        "cluster|saveconfig" => unsupported(
-            argv,
-            "cluster metadata is kept durably in the metadata Raft group",
-        ),
-        "cluster|count-failure-reports" | "cluster|links" => unsupported(
-            argv,
-            "nodes talk over gRPC, not the gossip bus; INFO replication shows each shard group's peers and lag",
-        ),
-        _ => Frame::error_owned(format!(
-            "ERR CLUSTER {} is not available in this Shardis version",
-            sub_name(argv)
-        )),
-    }
-}
+/// What to use instead of the gossip commands Shardis does not have.
+const MEMBERSHIP: &str = "membership comes from the [[nodes]] list of the cluster config files and is kept in the metadata Raft group";
+const SLOTS: &str = "slots belong to fixed shards (see `shards` in the config) whose replicas are placed by the metadata Raft group";
+const REPLICAS: &str = "every shard is a Raft group whose replicas are placed by the metadata Raft group; use CLUSTER FAILOVER to move leadership";
+const LINKS: &str = "nodes talk over gRPC, not the gossip bus; INFO replication shows each shard group's peers and lag";
+
+/// The CLUSTER family's commands.
+pub static COMMANDS: &[Command] = &[
+    Command::node("cluster|keyslot", |argv, _, _| {
+        Some(Frame::Integer(i64::from(crate::slot::key_slot(&argv[2]))))
+    }),
+    Command::node("cluster|myid", |_, _, state| {
+        Some(Frame::Bulk(Bytes::from(node_name(state.topology.self_id))))
+    }),
+    Command::node("cluster|myshardid", |_, _, state| {
+        Some(Frame::Bulk(Bytes::from(my_shard_id(state))))
+    }),
+    Command::node("cluster|slots", |_, session, state| {
+        Some(slots(state, session))
+    }),
+    Command::node("cluster|shards", |_, session, state| {
+        Some(shards(state, session))
+    }),
+    Command::node("cluster|nodes", |_, session, state| {
+        Some(Frame::Verbatim(Bytes::from(nodes_text(state, session))))
+    }),
+    Command::node("cluster|replicas", |argv, session, state| {
+        Some(replicas(argv, state, session))
+    }),
+    Command::node("cluster|slaves", |argv, session, state| {
+        Some(replicas(argv, state, session))
+    }),
+    Command::node("cluster|info", |_, _, state| {
+        Some(Frame::Verbatim(Bytes::from(info_text(state))))
+    }),
+    Command::node("cluster|help", |_, _, _| Some(help())),
+    Command::node("cluster|meet", |argv, _, _| {
+        Some(unsupported(argv, MEMBERSHIP))
+    }),
+    Command::node("cluster|forget", |argv, _, _| {
+        Some(unsupported(argv, MEMBERSHIP))
+    }),
+    Command::node("cluster|reset", |argv, _, _| {
+        Some(unsupported(argv, MEMBERSHIP))
+    }),
+    Command::node("cluster|addslots", |argv, _, _| {
+        Some(unsupported(argv, SLOTS))
+    }),
+    Command::node("cluster|addslotsrange", |argv, _, _| {
+        Some(unsupported(argv, SLOTS))
+    }),
+    Command::node("cluster|delslots", |argv, _, _| {
+        Some(unsupported(argv, SLOTS))
+    }),
+    Command::node("cluster|delslotsrange", |argv, _, _| {
+        Some(unsupported(argv, SLOTS))
+    }),
+    Command::node("cluster|setslot", |argv, _, _| {
+        Some(unsupported(argv, SLOTS))
+    }),
+    Command::node("cluster|replicate", |argv, _, _| {
+        Some(unsupported(argv, REPLICAS))
+    }),
+    Command::node("cluster|links", |argv, _, _| Some(unsupported(argv, LINKS))),
+    Command {
+        name: "cluster|countkeysinslot",
+        routing: Routing::SlotArgument(super::keys::parse),
+    },
+    Command {
+        name: "cluster|getkeysinslot",
+        routing: Routing::SlotArgument(super::keys::parse),
+    },
+    Command {
+        name: "cluster|failover",
+        routing: Routing::Failover,
+    },
+];
 
 fn sub_name(argv: &Argv) -> String {
     String::from_utf8_lossy(argv.get(1).map_or(&b""[..], |a| a)).to_uppercase()

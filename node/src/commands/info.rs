@@ -6,10 +6,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::registry::{Command, Routing};
 use super::server::REDIS_VERSION;
 use crate::connection::Session;
 use crate::protocol::Frame;
 use crate::server::ServerState;
+
+/// INFO, declared once: every shard this node leads answers its counters, then the node
+/// renders the sections ([`render`]).
+pub static COMMANDS: &[Command] = &[Command {
+    name: "info",
+    routing: Routing::Info,
+}];
 
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",

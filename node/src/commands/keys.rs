@@ -6,10 +6,63 @@ use bytes::Bytes;
 use super::args::{self, Argv, CommandName};
 use super::errors;
 use super::log_form::{self, int, word};
-use super::ApplyCtx;
+use super::registry::{Combine, Command, Routing};
+use super::{ApplyCtx, Merge, ShardCommand};
 use crate::glob;
 use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, ScanCursor};
+
+/// The generic key family's commands.
+pub static COMMANDS: &[Command] = &[
+    Command::spread("del", parse, Combine::Sum),
+    Command::spread("unlink", parse, Combine::Sum),
+    Command::spread("exists", parse, Combine::Sum),
+    Command::spread("touch", parse, Combine::Sum),
+    Command::slot("type", parse),
+    Command::slot("expire", parse),
+    Command::slot("pexpire", parse),
+    Command::slot("expireat", parse),
+    Command::slot("pexpireat", parse),
+    Command::slot("ttl", parse),
+    Command::slot("pttl", parse),
+    Command::slot("expiretime", parse),
+    Command::slot("pexpiretime", parse),
+    Command::slot("persist", parse),
+    Command::slot("rename", parse),
+    Command::slot("renamenx", parse),
+    Command::slot("copy", parse),
+    Command::slot("object|encoding", parse),
+    Command {
+        name: "keys",
+        routing: Routing::Leading(parse, Merge::Concat),
+    },
+    Command {
+        name: "dbsize",
+        routing: Routing::Leading(parse, Merge::Sum),
+    },
+    Command {
+        name: "flushdb",
+        routing: Routing::Leading(parse, Merge::Ok),
+    },
+    Command {
+        name: "flushall",
+        routing: Routing::Leading(parse, Merge::Ok),
+    },
+    Command {
+        name: "randomkey",
+        routing: Routing::Leading(parse, Merge::RandomKey),
+    },
+    Command {
+        name: "scan",
+        routing: Routing::Scan(parse),
+    },
+];
+
+/// Parses a key command into a shard command (also CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT,
+/// which the cluster family declares).
+pub fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
+    KeyCommand::parse(name, argv).map(ShardCommand::Key)
+}
 
 /// Conditions of EXPIRE and friends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

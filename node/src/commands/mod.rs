@@ -1,9 +1,12 @@
 //! Commands, grouped by family, and how one request becomes work for the shards.
 //!
-//! A request goes through [`route`]: it is looked up in the command [`table`] (unknown command,
-//! arity), checked for authentication, parsed by its family (`strings`, `keys`), and sent to the
-//! shard that owns its key — or split over several shards, or sent to all of them, or answered by
-//! the connection itself (`server` commands such as PING, CLIENT, CONFIG).
+//! Every command is one entry of the [`registry`], declared in its family's file: `strings`,
+//! `keys`, `server` (connection and server commands), `cluster`, `info`. A request goes through
+//! [`resolve`] (looked up in the command [`table`]: unknown command, arity), is checked for
+//! authentication by the connection, and then [`route`] does what its entry says: parse it and
+//! send it to the shard that owns its key, split it over several shards, send it to every
+//! shard this node leads — or hand it to the node's own handler (PING, CLIENT, CONFIG, …).
+//! Shard commands are logged as their argument vectors ([`log_form`]).
 
 pub mod args;
 pub mod cluster;
@@ -11,6 +14,7 @@ pub mod errors;
 pub mod info;
 pub mod keys;
 pub mod log_form;
+pub mod registry;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -22,6 +26,7 @@ use crate::shard::keyspace::Keyspace;
 use crate::slot::{key_slot, ShardMap};
 use args::Argv;
 use keys::KeyCommand;
+use registry::{Combine, Routing};
 use strings::StringCommand;
 use table::CommandSpec;
 
@@ -128,8 +133,8 @@ pub enum Merge {
 pub enum Route {
     /// Answered without the keyspace.
     Reply(Frame),
-    /// Handled by the connection (connection and server commands).
-    Local(&'static CommandSpec),
+    /// Answered by the node (connection and server commands).
+    Local(registry::Handler),
     /// One shard.
     Shard(usize, ShardCommand),
     /// Keys of several slots (in one or more shards), one part per shard, then merged. Served
@@ -186,119 +191,73 @@ pub fn resolve(argv: &Argv) -> Result<&'static CommandSpec, Frame> {
     Ok(spec)
 }
 
-fn is_string_command(name: &str) -> bool {
-    matches!(
-        name,
-        "get"
-            | "set"
-            | "setnx"
-            | "setex"
-            | "psetex"
-            | "getset"
-            | "getdel"
-            | "getex"
-            | "mget"
-            | "mset"
-            | "msetnx"
-            | "incr"
-            | "decr"
-            | "incrby"
-            | "decrby"
-            | "incrbyfloat"
-            | "append"
-            | "strlen"
-            | "getrange"
-            | "substr"
-            | "setrange"
-    )
-}
-
-/// Commands whose keys may lie in different shards: split per shard and gathered.
-fn may_span_shards(name: &str) -> bool {
-    matches!(
-        name,
-        "mget" | "mset" | "del" | "unlink" | "exists" | "touch"
-    )
-}
-
-/// Decides where a request goes (`spec` from [`resolve`]).
+/// Decides where a request goes (`spec` from [`resolve`]), as its registry entry says.
 pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Route {
     let name = spec.name;
-    if spec.first_key > 0 && spec.last_key != spec.first_key {
+    let Some(command) = registry::find(name) else {
+        // Every command of the table has an entry (a test checks it); this is a container
+        // command, which `resolve` answers before.
+        return Route::Reply(unknown_command(argv));
+    };
+    let routing = &command.routing;
+    let spread = matches!(routing, Routing::Spread(..));
+    if !spread && spec.first_key > 0 && spec.last_key != spec.first_key {
         // CROSSSLOT is decided before the arguments are parsed, as in Redis Cluster.
-        if let Some(e) = check_same_slot(name, spec, argv) {
+        if let Some(e) = check_same_slot(spec, argv) {
             return Route::Reply(e);
         }
     }
-    match name {
-        "cluster|failover" => {
+    let parse = match routing {
+        Routing::Node(handler) => return Route::Local(*handler),
+        Routing::Failover => {
             return match argv.get(2) {
                 None => Route::Failover,
                 Some(o) if args::is(o, "force") || args::is(o, "takeover") => Route::Failover,
                 Some(_) => Route::Reply(errors::syntax()),
             }
         }
-        "info" => {
+        Routing::Info => {
             let sections = argv[1..]
                 .iter()
                 .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
                 .collect();
             return Route::All(ShardCommand::Key(KeyCommand::Stats), Merge::Info(sections));
         }
-        _ => {}
-    }
-    let Some(parsed) = parse_shard_command(name, argv) else {
-        return Route::Local(spec);
+        Routing::Slot(p)
+        | Routing::Spread(p, _)
+        | Routing::SlotArgument(p)
+        | Routing::Leading(p, _)
+        | Routing::Scan(p) => *p,
     };
-    let cmd = match parsed {
+    let cmd = match parse(name, argv) {
         Ok(cmd) => cmd,
         Err(e) => return Route::Reply(e),
     };
-    place(name, cmd, shards)
+    let shard_of = |k: &Bytes| shards.shard_of_slot(key_slot(k));
+    match (routing, cmd) {
+        (Routing::Leading(_, merge), cmd) => Route::All(cmd, merge.clone()),
+        (Routing::Scan(_), ShardCommand::Key(KeyCommand::Scan(scan))) => Route::Scan(scan),
+        (Routing::Spread(_, combine), cmd) => split(spec, parse, *combine, argv, cmd, shards),
+        (Routing::SlotArgument(_), ShardCommand::Key(k)) => match k.slot_arg() {
+            Some(slot) => Route::Shard(shards.shard_of_slot(slot), ShardCommand::Key(k)),
+            None => Route::Reply(Frame::error("ERR Invalid slot")),
+        },
+        (_, cmd) => {
+            let shard = cmd.first_key().map_or(0, |k| shard_of(&k));
+            Route::Shard(shard, cmd)
+        }
+    }
 }
 
 /// Parses a command that runs in a shard (`name` as [`resolve`] found it); `None` for the
-/// commands the connection answers itself.
+/// commands the node answers itself.
 pub fn parse_shard_command(name: &'static str, argv: &Argv) -> Option<Result<ShardCommand, Frame>> {
-    if is_string_command(name) {
-        return Some(StringCommand::parse(name, argv).map(ShardCommand::String));
-    }
-    match name {
-        "keys"
-        | "randomkey"
-        | "dbsize"
-        | "flushdb"
-        | "flushall"
-        | "scan"
-        | "object|encoding"
-        | "del"
-        | "unlink"
-        | "exists"
-        | "touch"
-        | "type"
-        | "expire"
-        | "pexpire"
-        | "expireat"
-        | "pexpireat"
-        | "ttl"
-        | "pttl"
-        | "expiretime"
-        | "pexpiretime"
-        | "persist"
-        | "rename"
-        | "renamenx"
-        | "copy"
-        | "cluster|countkeysinslot"
-        | "cluster|getkeysinslot" => Some(KeyCommand::parse(name, argv).map(ShardCommand::Key)),
-        _ => None,
-    }
+    let parse = registry::find(name)?.routing.parser()?;
+    Some(parse(name, argv))
 }
 
 /// CROSSSLOT for commands that need all their keys in one slot.
-fn check_same_slot(name: &str, spec: &CommandSpec, argv: &Argv) -> Option<Frame> {
-    if may_span_shards(name) || spec.last_key == spec.first_key {
-        return None;
-    }
+fn check_same_slot(spec: &CommandSpec, argv: &Argv) -> Option<Frame> {
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
     let positions = table::key_positions(spec, &refs).ok()?;
     let mut slots = positions
@@ -309,91 +268,55 @@ fn check_same_slot(name: &str, spec: &CommandSpec, argv: &Argv) -> Option<Frame>
     slots.any(|s| s != first).then(errors::cross_slot)
 }
 
-/// Sends a parsed command to its shard(s).
-fn place(name: &str, cmd: ShardCommand, shards: &ShardMap) -> Route {
-    let shard_of = |k: &Bytes| shards.shard_of_slot(key_slot(k));
-    match cmd {
-        ShardCommand::Key(KeyCommand::Keys(_))
-        | ShardCommand::Key(KeyCommand::DbSize)
-        | ShardCommand::Key(KeyCommand::Flush)
-        | ShardCommand::Key(KeyCommand::RandomKey) => {
-            let merge = match &cmd {
-                ShardCommand::Key(KeyCommand::Keys(_)) => Merge::Concat,
-                ShardCommand::Key(KeyCommand::DbSize) => Merge::Sum,
-                ShardCommand::Key(KeyCommand::Flush) => Merge::Ok,
-                _ => Merge::RandomKey,
-            };
-            Route::All(cmd, merge)
-        }
-        ShardCommand::Key(KeyCommand::Scan(scan)) => Route::Scan(scan),
-        cmd if may_span_shards(name) => split(cmd, shards),
-        cmd => {
-            let shard = match &cmd {
-                ShardCommand::String(c) => c.keys().first().map(|k| shard_of(k)),
-                ShardCommand::Key(c) => match c.slot_arg() {
-                    Some(slot) => Some(shards.shard_of_slot(slot)),
-                    None => c.keys().first().map(|k| shard_of(k)),
-                },
-            };
-            Route::Shard(shard.unwrap_or(0), cmd)
-        }
-    }
-}
-
-/// Splits a multi-key command whose keys may lie in several shards.
-fn split(cmd: ShardCommand, shards: &ShardMap) -> Route {
-    let shard_of = |k: &Bytes| shards.shard_of_slot(key_slot(k));
-    // Group positions by shard, in first-seen order.
-    let keys: Vec<Bytes> = match &cmd {
-        ShardCommand::String(c) => c.keys().into_iter().cloned().collect(),
-        ShardCommand::Key(c) => c.keys().into_iter().cloned().collect(),
-    };
+/// Splits a command whose keys may lie in several shards (MGET, MSET, DEL, EXISTS, …) into one
+/// part per shard: the command with that shard's keys, each with the `step - 1` arguments after
+/// it, parsed like the whole. One shard and one slot: the command as it is.
+fn split(
+    spec: &CommandSpec,
+    parse: registry::Parse,
+    combine: Combine,
+    argv: &Argv,
+    cmd: ShardCommand,
+    shards: &ShardMap,
+) -> Route {
+    let step = usize::try_from(spec.step).unwrap_or(1).max(1);
+    // Key positions grouped by shard, in first-seen order.
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let s = shard_of(k);
-        match groups.iter_mut().find(|(g, _)| *g == s) {
-            Some((_, v)) => v.push(i),
-            None => groups.push((s, vec![i])),
+    let mut slots = Vec::new();
+    for at in (1..argv.len()).step_by(step) {
+        let slot = key_slot(&argv[at]);
+        slots.push(slot);
+        let shard = shards.shard_of_slot(slot);
+        match groups.iter_mut().find(|(s, _)| *s == shard) {
+            Some((_, v)) => v.push(at),
+            None => groups.push((shard, vec![at])),
         }
     }
-    let multi_slot = keys.windows(2).any(|w| key_slot(&w[0]) != key_slot(&w[1]));
+    let multi_slot = slots.windows(2).any(|w| w[0] != w[1]);
     if groups.len() <= 1 && !multi_slot {
         return Route::Shard(groups.first().map_or(0, |g| g.0), cmd);
     }
-    let pick = |idx: &[usize]| -> Vec<Bytes> { idx.iter().map(|&i| keys[i].clone()).collect() };
-    let (parts, merge) = match &cmd {
-        ShardCommand::String(StringCommand::MGet(_)) => (
-            groups
-                .iter()
-                .map(|(s, idx)| (*s, ShardCommand::String(StringCommand::MGet(pick(idx)))))
-                .collect(),
-            Merge::MGet(groups.iter().map(|(_, idx)| idx.clone()).collect()),
-        ),
-        ShardCommand::String(StringCommand::MSet(pairs)) => (
-            groups
-                .iter()
-                .map(|(s, idx)| {
-                    let part = idx.iter().map(|&i| pairs[i].clone()).collect();
-                    (*s, ShardCommand::String(StringCommand::MSet(part)))
-                })
-                .collect(),
-            Merge::Ok,
-        ),
-        ShardCommand::Key(k) => {
-            let make = |ks: Vec<Bytes>| match k {
-                KeyCommand::Del(_) => KeyCommand::Del(ks),
-                KeyCommand::Exists(_) => KeyCommand::Exists(ks),
-                _ => KeyCommand::Touch(ks),
-            };
-            (
-                groups
-                    .iter()
-                    .map(|(s, idx)| (*s, ShardCommand::Key(make(pick(idx)))))
-                    .collect(),
-                Merge::Sum,
-            )
+    let mut parts = Vec::with_capacity(groups.len());
+    for (shard, positions) in &groups {
+        let mut part: Argv = Vec::with_capacity(1 + positions.len() * step);
+        part.push(argv[0].clone());
+        for &at in positions {
+            part.extend(argv[at..at + step].iter().cloned());
         }
-        _ => return Route::Reply(errors::cross_slot()),
+        match parse(spec.name, &part) {
+            Ok(c) => parts.push((*shard, c)),
+            Err(e) => return Route::Reply(e),
+        }
+    }
+    let merge = match combine {
+        Combine::Sum => Merge::Sum,
+        Combine::Ok => Merge::Ok,
+        Combine::ByPosition => Merge::MGet(
+            groups
+                .iter()
+                .map(|(_, positions)| positions.iter().map(|at| (at - 1) / step).collect())
+                .collect(),
+        ),
     };
     Route::Split(parts, merge)
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::args::{self, Argv};
 use super::errors;
+use super::registry::Command;
 use super::table::{self, BeginSearch, CommandSpec, FindKeys};
 use crate::connection::Session;
 use crate::glob;
@@ -18,73 +19,112 @@ use crate::server::{ClientHandle, ServerState};
 /// Version reported by HELLO and INFO: the redis-server release whose behaviour Shardis follows.
 pub const REDIS_VERSION: &str = "7.2.0";
 
-/// Runs a connection or server command. `None`: no reply at all (SHUTDOWN).
-pub fn execute(
-    spec: &'static CommandSpec,
-    argv: &Argv,
-    session: &mut Session,
-    state: &Arc<ServerState>,
-) -> Option<Frame> {
-    Some(match spec.name {
-        "ping" if argv.len() > 2 => errors::wrong_arity("ping"),
-        "ping" => match argv.get(1) {
+/// The connection and server commands.
+pub static COMMANDS: &[Command] = &[
+    Command::node("ping", |argv, _, _| {
+        Some(match argv.get(1) {
+            _ if argv.len() > 2 => errors::wrong_arity("ping"),
             None => Frame::simple("PONG"),
             Some(msg) => Frame::Bulk(msg.clone()),
-        },
-        "echo" => Frame::Bulk(argv[1].clone()),
-        "hello" => hello(argv, session, state),
-        "auth" => auth(argv, session, state),
-        "select" => match args::int(&argv[1]) {
+        })
+    }),
+    Command::node("echo", |argv, _, _| Some(Frame::Bulk(argv[1].clone()))),
+    Command::node("hello", |argv, session, state| {
+        Some(hello(argv, session, state))
+    }),
+    Command::node("auth", |argv, session, state| {
+        Some(auth(argv, session, state))
+    }),
+    Command::node("select", |argv, _, _| {
+        Some(match args::int(&argv[1]) {
             Err(e) => e,
             Ok(0) => Frame::ok(),
             Ok(_) => Frame::error("ERR SELECT is not allowed in cluster mode"),
-        },
-        "quit" => {
-            session.closing = true;
-            Frame::ok()
-        }
-        "reset" => {
-            session.proto = 2;
-            session.readonly = false;
-            session.authenticated = state.requirepass().is_none();
-            session.handle.update(|m| {
-                m.name.clear();
-                m.proto = 2;
-                m.readonly = false;
-            });
-            Frame::simple("RESET")
-        }
-        "readonly" | "readwrite" => {
-            session.readonly = spec.name == "readonly";
-            let ro = session.readonly;
-            session.handle.update(|m| m.readonly = ro);
-            Frame::ok()
-        }
-        "asking" => Frame::ok(),
-        "time" => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            Frame::Array(vec![
-                Frame::bulk_int(now.as_secs() as i64),
-                Frame::bulk_int(i64::from(now.subsec_micros())),
-            ])
-        }
-        "shutdown" => return shutdown(argv, session, state),
-        "object|help" => help(&[
+        })
+    }),
+    Command::node("quit", |_, session, _| {
+        session.closing = true;
+        Some(Frame::ok())
+    }),
+    Command::node("reset", |_, session, state| Some(reset(session, state))),
+    Command::node("readonly", |_, session, _| {
+        Some(set_readonly(session, true))
+    }),
+    Command::node("readwrite", |_, session, _| {
+        Some(set_readonly(session, false))
+    }),
+    Command::node("asking", |_, _, _| Some(Frame::ok())),
+    Command::node("time", |_, _, _| Some(time())),
+    Command::node("shutdown", shutdown),
+    Command::node("object|help", |_, _, _| {
+        Some(help(&[
             "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ENCODING <key>",
             "    Return the kind of internal representation used in order to store the value",
             "    associated with a <key>.",
             "HELP",
             "    Print this help.",
-        ]),
-        name if name.starts_with("client|") => client(name, argv, session, state),
-        name if name.starts_with("command") => command(name, argv),
-        name if name.starts_with("config|") => config(name, argv, state),
-        name if name.starts_with("cluster|") => super::cluster::execute(name, argv, session, state),
-        name => Frame::error_owned(format!("ERR command '{name}' is not handled here")),
-    })
+        ]))
+    }),
+    Command::node("client|id", |a, s, st| Some(client_id(a, s, st))),
+    Command::node("client|setname", |a, s, st| Some(client_setname(a, s, st))),
+    Command::node("client|getname", |a, s, st| Some(client_getname(a, s, st))),
+    Command::node("client|setinfo", |a, s, st| Some(client_setinfo(a, s, st))),
+    Command::node("client|list", |a, s, st| Some(client_list(a, s, st))),
+    Command::node("client|info", |a, s, st| Some(client_info(a, s, st))),
+    Command::node("client|kill", |a, s, st| Some(client_kill(a, s, st))),
+    Command::node("client|help", |a, s, st| Some(client_help(a, s, st))),
+    Command::node("command", |a, s, st| Some(command_all(a, s, st))),
+    Command::node("command|count", |a, s, st| Some(command_count(a, s, st))),
+    Command::node("command|info", |a, s, st| {
+        Some(command_info_reply(a, s, st))
+    }),
+    Command::node("command|docs", |a, s, st| {
+        Some(command_docs_reply(a, s, st))
+    }),
+    Command::node("command|list", |a, s, st| Some(command_list(a, s, st))),
+    Command::node("command|getkeys", |a, s, st| {
+        Some(command_getkeys(a, s, st))
+    }),
+    Command::node("command|help", |a, s, st| Some(command_help(a, s, st))),
+    Command::node("config|get", |a, s, st| Some(config_get(a, s, st))),
+    Command::node("config|set", |a, s, st| Some(config_set(a, s, st))),
+    Command::node("config|resetstat", |a, s, st| {
+        Some(config_resetstat(a, s, st))
+    }),
+    Command::node("config|help", |a, s, st| Some(config_help(a, s, st))),
+];
+
+/// RESET: the connection as it was when it connected (protocol 2, not READONLY, no name, and
+/// authenticated only if no password is set).
+fn reset(session: &mut Session, state: &ServerState) -> Frame {
+    session.proto = 2;
+    session.readonly = false;
+    session.authenticated = state.requirepass().is_none();
+    session.handle.update(|m| {
+        m.name.clear();
+        m.proto = 2;
+        m.readonly = false;
+    });
+    Frame::simple("RESET")
+}
+
+/// READONLY / READWRITE.
+fn set_readonly(session: &mut Session, readonly: bool) -> Frame {
+    session.readonly = readonly;
+    session.handle.update(|m| m.readonly = readonly);
+    Frame::ok()
+}
+
+/// TIME: seconds and microseconds.
+fn time() -> Frame {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Frame::Array(vec![
+        Frame::bulk_int(now.as_secs() as i64),
+        Frame::bulk_int(i64::from(now.subsec_micros())),
+    ])
 }
 
 fn help(lines: &[&'static str]) -> Frame {
@@ -182,7 +222,7 @@ fn hello(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
     ])
 }
 
-fn shutdown(argv: &Argv, session: &mut Session, state: &ServerState) -> Option<Frame> {
+fn shutdown(argv: &Argv, session: &mut Session, state: &Arc<ServerState>) -> Option<Frame> {
     for a in &argv[1..] {
         if !["nosave", "save", "now", "force", "abort"]
             .iter()
@@ -231,83 +271,98 @@ pub fn client_line(c: &ClientHandle) -> String {
     )
 }
 
-fn client(name: &str, argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
-    match name {
-        "client|id" => Frame::Integer(session.handle.id as i64),
-        "client|setname" => match valid_name(&argv[2], "Client names") {
-            Err(e) => e,
-            Ok(()) => {
-                let n = String::from_utf8_lossy(&argv[2]).into_owned();
-                session.handle.update(|m| m.name = n);
-                Frame::ok()
-            }
-        },
-        "client|getname" => {
-            let n = session.handle.meta().name;
-            if n.is_empty() {
-                Frame::Null
-            } else {
-                Frame::Bulk(Bytes::from(n))
-            }
-        }
-        "client|setinfo" => {
-            let value = &argv[3];
-            let (is_name, label) = if args::is(&argv[2], "lib-name") {
-                (true, "lib-name")
-            } else if args::is(&argv[2], "lib-ver") {
-                (false, "lib-ver")
-            } else {
-                return Frame::error_owned(format!(
-                    "ERR Unrecognized option '{}'",
-                    errors::quote_arg(&argv[2], 128)
-                ));
-            };
-            if let Err(e) = valid_name(value, label) {
-                return e;
-            }
-            let v = String::from_utf8_lossy(value).into_owned();
-            session.handle.update(|m| {
-                if is_name {
-                    m.lib_name = v
-                } else {
-                    m.lib_ver = v
-                }
-            });
+/// CLIENT ID.
+fn client_id(_argv: &Argv, session: &mut Session, _state: &ServerState) -> Frame {
+    Frame::Integer(session.handle.id as i64)
+}
+
+/// CLIENT SETNAME.
+fn client_setname(argv: &Argv, session: &mut Session, _state: &ServerState) -> Frame {
+    match valid_name(&argv[2], "Client names") {
+        Err(e) => e,
+        Ok(()) => {
+            let n = String::from_utf8_lossy(&argv[2]).into_owned();
+            session.handle.update(|m| m.name = n);
             Frame::ok()
         }
-        "client|list" => {
-            let mut text = String::new();
-            for c in state.client_list() {
-                text.push_str(&client_line(&c));
-                text.push('\n');
-            }
-            Frame::Verbatim(Bytes::from(text))
-        }
-        "client|info" => Frame::Verbatim(Bytes::from(client_line(&session.handle) + "\n")),
-        "client|kill" => client_kill(argv, session, state),
-        "client|help" => help(&[
-            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GETNAME",
-            "    Return the name of the current connection.",
-            "ID",
-            "    Return the ID of the current connection.",
-            "INFO",
-            "    Return information about the current client connection.",
-            "KILL <ip:port>",
-            "    Kill connection made from <ip:port>.",
-            "KILL <option> <value> [<option> <value> [...]]",
-            "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
-            "LIST",
-            "    Return information about client connections.",
-            "SETINFO <option> <value>",
-            "    Set client meta attributes: LIB-NAME or LIB-VER.",
-            "SETNAME <name>",
-            "    Assign the name <name> to the current connection.",
-            "HELP",
-            "    Print this help.",
-        ]),
-        _ => Frame::error("ERR unknown CLIENT subcommand"),
     }
+}
+
+/// CLIENT GETNAME.
+fn client_getname(_argv: &Argv, session: &mut Session, _state: &ServerState) -> Frame {
+    let n = session.handle.meta().name;
+    if n.is_empty() {
+        Frame::Null
+    } else {
+        Frame::Bulk(Bytes::from(n))
+    }
+}
+
+/// CLIENT SETINFO.
+fn client_setinfo(argv: &Argv, session: &mut Session, _state: &ServerState) -> Frame {
+    let value = &argv[3];
+    let (is_name, label) = if args::is(&argv[2], "lib-name") {
+        (true, "lib-name")
+    } else if args::is(&argv[2], "lib-ver") {
+        (false, "lib-ver")
+    } else {
+        return Frame::error_owned(format!(
+            "ERR Unrecognized option '{}'",
+            errors::quote_arg(&argv[2], 128)
+        ));
+    };
+    if let Err(e) = valid_name(value, label) {
+        return e;
+    }
+    let v = String::from_utf8_lossy(value).into_owned();
+    session.handle.update(|m| {
+        if is_name {
+            m.lib_name = v
+        } else {
+            m.lib_ver = v
+        }
+    });
+    Frame::ok()
+}
+
+/// CLIENT LIST.
+fn client_list(_argv: &Argv, _session: &mut Session, state: &ServerState) -> Frame {
+    let mut text = String::new();
+    for c in state.client_list() {
+        text.push_str(&client_line(&c));
+        text.push('\n');
+    }
+    Frame::Verbatim(Bytes::from(text))
+}
+
+/// CLIENT INFO.
+fn client_info(_argv: &Argv, session: &mut Session, _state: &ServerState) -> Frame {
+    Frame::Verbatim(Bytes::from(client_line(&session.handle) + "\n"))
+}
+
+/// CLIENT HELP.
+fn client_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    help(&[
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+        "LIST",
+        "    Return information about client connections.",
+        "SETINFO <option> <value>",
+        "    Set client meta attributes: LIB-NAME or LIB-VER.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "HELP",
+        "    Print this help.",
+    ])
 }
 
 fn client_kill(argv: &Argv, session: &Session, state: &ServerState) -> Frame {
@@ -535,119 +590,131 @@ fn all_specs() -> impl Iterator<Item = &'static CommandSpec> {
         .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
 }
 
-fn command(name: &str, argv: &Argv) -> Frame {
-    match name {
-        "command" => Frame::Array(table::COMMANDS.iter().map(command_info).collect()),
-        "command|count" => Frame::Integer(table::COMMANDS.len() as i64),
-        "command|info" => {
-            if argv.len() == 2 {
-                return Frame::Array(table::COMMANDS.iter().map(command_info).collect());
-            }
-            Frame::Array(
-                argv[2..]
-                    .iter()
-                    .map(|n| find_any(n).map_or(Frame::Null, command_info))
-                    .collect(),
-            )
-        }
-        "command|docs" => {
-            let specs: Vec<&CommandSpec> = if argv.len() == 2 {
-                table::COMMANDS.iter().collect()
-            } else {
-                argv[2..].iter().filter_map(|n| find_any(n)).collect()
-            };
-            Frame::Map(
-                specs
-                    .into_iter()
-                    .map(|s| (Frame::bulk_from(s.name.as_bytes()), command_docs(s)))
-                    .collect(),
-            )
-        }
-        "command|list" => {
-            let filter = if argv.len() == 2 {
-                None
-            } else if argv.len() == 5 && args::is(&argv[2], "filterby") {
-                Some((argv[3].clone(), argv[4].clone()))
-            } else {
-                return errors::syntax();
-            };
-            let keep = |s: &CommandSpec| match &filter {
-                None => true,
-                Some((kind, value)) if args::is(kind, "pattern") => {
-                    glob::matches(value, s.name.as_bytes(), true)
-                }
-                Some((kind, value)) if args::is(kind, "aclcat") => {
-                    s.acl_categories.iter().any(|c| {
-                        c.trim_start_matches('@')
-                            .as_bytes()
-                            .eq_ignore_ascii_case(value)
-                    })
-                }
-                Some((kind, _)) if args::is(kind, "module") => false,
-                Some(_) => false,
-            };
-            if let Some((kind, _)) = &filter {
-                if !["pattern", "aclcat", "module"]
-                    .iter()
-                    .any(|k| args::is(kind, k))
-                {
-                    return errors::syntax();
-                }
-            }
-            Frame::Array(
-                all_specs()
-                    .filter(|s| keep(s))
-                    .map(|s| Frame::bulk_from(s.name.as_bytes()))
-                    .collect(),
-            )
-        }
-        "command|getkeys" => {
-            let cmd_argv = &argv[2..];
-            let Some(mut spec) = table::lookup(&cmd_argv[0]) else {
-                return Frame::error("ERR Invalid command specified");
-            };
-            if !spec.subcommands.is_empty() && cmd_argv.len() >= 2 {
-                match table::lookup_subcommand(spec, &cmd_argv[1]) {
-                    Some(sub) => spec = sub,
-                    None => return Frame::error("ERR Invalid command specified"),
-                }
-            }
-            if !table::arity_ok(spec, cmd_argv.len()) {
-                return Frame::error("ERR Invalid number of arguments specified for command");
-            }
-            if !table::has_keys(spec) {
-                return Frame::error("ERR The command has no key arguments");
-            }
-            let refs: Vec<&[u8]> = cmd_argv.iter().map(|a| a.as_ref()).collect();
-            match table::key_positions(spec, &refs) {
-                Ok(pos) if !pos.is_empty() => Frame::Array(
-                    pos.into_iter()
-                        .map(|i| Frame::Bulk(cmd_argv[i].clone()))
-                        .collect(),
-                ),
-                Ok(_) => Frame::error("ERR The command has no key arguments"),
-                Err(()) => Frame::error("ERR Invalid arguments specified for command"),
-            }
-        }
-        "command|help" => help(&[
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "(no subcommand)",
-            "    Return details about all commands.",
-            "COUNT",
-            "    Return the total number of commands in this server.",
-            "LIST",
-            "    Return a list of all commands in this server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple commands.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple commands.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full command.",
-            "HELP",
-            "    Print this help.",
-        ]),
-        _ => Frame::error("ERR unknown COMMAND subcommand"),
+/// COMMAND.
+fn command_all(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    Frame::Array(table::COMMANDS.iter().map(command_info).collect())
+}
+
+/// COMMAND COUNT.
+fn command_count(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    Frame::Integer(table::COMMANDS.len() as i64)
+}
+
+/// COMMAND INFO.
+fn command_info_reply(argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    if argv.len() == 2 {
+        return Frame::Array(table::COMMANDS.iter().map(command_info).collect());
     }
+    Frame::Array(
+        argv[2..]
+            .iter()
+            .map(|n| find_any(n).map_or(Frame::Null, command_info))
+            .collect(),
+    )
+}
+
+/// COMMAND DOCS.
+fn command_docs_reply(argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+        table::COMMANDS.iter().collect()
+    } else {
+        argv[2..].iter().filter_map(|n| find_any(n)).collect()
+    };
+    Frame::Map(
+        specs
+            .into_iter()
+            .map(|s| (Frame::bulk_from(s.name.as_bytes()), command_docs(s)))
+            .collect(),
+    )
+}
+
+/// COMMAND LIST.
+fn command_list(argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    let filter = if argv.len() == 2 {
+        None
+    } else if argv.len() == 5 && args::is(&argv[2], "filterby") {
+        Some((argv[3].clone(), argv[4].clone()))
+    } else {
+        return errors::syntax();
+    };
+    let keep = |s: &CommandSpec| match &filter {
+        None => true,
+        Some((kind, value)) if args::is(kind, "pattern") => {
+            glob::matches(value, s.name.as_bytes(), true)
+        }
+        Some((kind, value)) if args::is(kind, "aclcat") => s.acl_categories.iter().any(|c| {
+            c.trim_start_matches('@')
+                .as_bytes()
+                .eq_ignore_ascii_case(value)
+        }),
+        Some((kind, _)) if args::is(kind, "module") => false,
+        Some(_) => false,
+    };
+    if let Some((kind, _)) = &filter {
+        if !["pattern", "aclcat", "module"]
+            .iter()
+            .any(|k| args::is(kind, k))
+        {
+            return errors::syntax();
+        }
+    }
+    Frame::Array(
+        all_specs()
+            .filter(|s| keep(s))
+            .map(|s| Frame::bulk_from(s.name.as_bytes()))
+            .collect(),
+    )
+}
+
+/// COMMAND GETKEYS.
+fn command_getkeys(argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    let cmd_argv = &argv[2..];
+    let Some(mut spec) = table::lookup(&cmd_argv[0]) else {
+        return Frame::error("ERR Invalid command specified");
+    };
+    if !spec.subcommands.is_empty() && cmd_argv.len() >= 2 {
+        match table::lookup_subcommand(spec, &cmd_argv[1]) {
+            Some(sub) => spec = sub,
+            None => return Frame::error("ERR Invalid command specified"),
+        }
+    }
+    if !table::arity_ok(spec, cmd_argv.len()) {
+        return Frame::error("ERR Invalid number of arguments specified for command");
+    }
+    if !table::has_keys(spec) {
+        return Frame::error("ERR The command has no key arguments");
+    }
+    let refs: Vec<&[u8]> = cmd_argv.iter().map(|a| a.as_ref()).collect();
+    match table::key_positions(spec, &refs) {
+        Ok(pos) if !pos.is_empty() => Frame::Array(
+            pos.into_iter()
+                .map(|i| Frame::Bulk(cmd_argv[i].clone()))
+                .collect(),
+        ),
+        Ok(_) => Frame::error("ERR The command has no key arguments"),
+        Err(()) => Frame::error("ERR Invalid arguments specified for command"),
+    }
+}
+
+/// COMMAND HELP.
+fn command_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    help(&[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all commands.",
+        "COUNT",
+        "    Return the total number of commands in this server.",
+        "LIST",
+        "    Return a list of all commands in this server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple commands.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple commands.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full command.",
+        "HELP",
+        "    Print this help.",
+    ])
 }
 
 /// Applies a CONFIG SET value, or says why it cannot.
@@ -803,95 +870,99 @@ const PARAMS: &[Param] = &[
     },
 ];
 
-fn config(name: &str, argv: &Argv, state: &ServerState) -> Frame {
-    match name {
-        "config|get" => {
-            let mut pairs = Vec::new();
-            for pat in &argv[2..] {
-                let is_pattern = pat.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
-                for p in PARAMS {
-                    let hit = if is_pattern {
-                        glob::matches(pat, p.name.as_bytes(), true)
-                    } else {
-                        pat.eq_ignore_ascii_case(p.name.as_bytes())
-                    };
-                    // Like redis: an exact name is echoed as the client spelled it.
-                    let name = if is_pattern {
-                        Bytes::from_static(p.name.as_bytes())
-                    } else {
-                        pat.clone()
-                    };
-                    if hit
-                        && !pairs.iter().any(|(n, _): &(Bytes, Bytes)| {
-                            n.eq_ignore_ascii_case(p.name.as_bytes())
-                        })
-                    {
-                        pairs.push((name, Bytes::from((p.get)(state))));
-                    }
-                }
+/// CONFIG GET.
+fn config_get(argv: &Argv, _session: &mut Session, state: &ServerState) -> Frame {
+    let mut pairs = Vec::new();
+    for pat in &argv[2..] {
+        let is_pattern = pat.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+        for p in PARAMS {
+            let hit = if is_pattern {
+                glob::matches(pat, p.name.as_bytes(), true)
+            } else {
+                pat.eq_ignore_ascii_case(p.name.as_bytes())
+            };
+            // Like redis: an exact name is echoed as the client spelled it.
+            let name = if is_pattern {
+                Bytes::from_static(p.name.as_bytes())
+            } else {
+                pat.clone()
+            };
+            if hit
+                && !pairs
+                    .iter()
+                    .any(|(n, _): &(Bytes, Bytes)| n.eq_ignore_ascii_case(p.name.as_bytes()))
+            {
+                pairs.push((name, Bytes::from((p.get)(state))));
             }
-            Frame::Map(
-                pairs
-                    .into_iter()
-                    .map(|(n, v)| (Frame::Bulk(n), Frame::Bulk(v)))
-                    .collect(),
-            )
         }
-        "config|set" => {
-            if !argv.len().is_multiple_of(2) {
-                return errors::wrong_arity("config|set");
-            }
-            // Check every pair first, so that a bad one changes nothing.
-            let mut changes = Vec::new();
-            for pair in argv[2..].chunks(2) {
-                let Some(p) = PARAMS.iter().find(|p| args::is(&pair[0], p.name)) else {
-                    return Frame::error_owned(format!(
-                        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                        errors::quote_arg(&pair[0], 128)
-                    ));
-                };
-                let Some(set) = p.set else {
-                    return Frame::error_owned(format!(
-                        "ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config",
-                        p.name
-                    ));
-                };
-                changes.push((p, set, &pair[1]));
-            }
-            for (p, set, value) in changes {
-                if let Err(e) = set(state, value) {
-                    return Frame::error_owned(format!(
-                        "ERR CONFIG SET failed (possibly related to argument '{}') - {e}",
-                        p.name
-                    ));
-                }
-            }
-            Frame::ok()
-        }
-        "config|resetstat" => {
-            let s = &state.stats;
-            for c in [
-                &s.connections_received,
-                &s.rejected_connections,
-                &s.commands_processed,
-                &s.net_input_bytes,
-                &s.net_output_bytes,
-            ] {
-                c.store(0, Ordering::Relaxed);
-            }
-            Frame::ok()
-        }
-        "config|help" => help(&[
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "RESETSTAT",
-            "    Reset statistics reported by the INFO command.",
-            "HELP",
-            "    Print this help.",
-        ]),
-        _ => Frame::error("ERR unknown CONFIG subcommand"),
     }
+    Frame::Map(
+        pairs
+            .into_iter()
+            .map(|(n, v)| (Frame::Bulk(n), Frame::Bulk(v)))
+            .collect(),
+    )
+}
+
+/// CONFIG SET.
+fn config_set(argv: &Argv, _session: &mut Session, state: &ServerState) -> Frame {
+    if !argv.len().is_multiple_of(2) {
+        return errors::wrong_arity("config|set");
+    }
+    // Check every pair first, so that a bad one changes nothing.
+    let mut changes = Vec::new();
+    for pair in argv[2..].chunks(2) {
+        let Some(p) = PARAMS.iter().find(|p| args::is(&pair[0], p.name)) else {
+            return Frame::error_owned(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                errors::quote_arg(&pair[0], 128)
+            ));
+        };
+        let Some(set) = p.set else {
+            return Frame::error_owned(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config",
+                p.name
+            ));
+        };
+        changes.push((p, set, &pair[1]));
+    }
+    for (p, set, value) in changes {
+        if let Err(e) = set(state, value) {
+            return Frame::error_owned(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - {e}",
+                p.name
+            ));
+        }
+    }
+    Frame::ok()
+}
+
+/// CONFIG RESETSTAT.
+fn config_resetstat(_argv: &Argv, _session: &mut Session, state: &ServerState) -> Frame {
+    let s = &state.stats;
+    for c in [
+        &s.connections_received,
+        &s.rejected_connections,
+        &s.commands_processed,
+        &s.net_input_bytes,
+        &s.net_output_bytes,
+    ] {
+        c.store(0, Ordering::Relaxed);
+    }
+    Frame::ok()
+}
+
+/// CONFIG HELP.
+fn config_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Frame {
+    help(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "HELP",
+        "    Print this help.",
+    ])
 }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use super::args::{self, Argv, CommandName};
 use super::errors;
 use super::log_form::{int, word};
-use super::ApplyCtx;
+use super::registry::{Combine, Command};
+use super::{ApplyCtx, ShardCommand};
 use crate::long_double::{LongDouble, Number};
 use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, Value};
@@ -112,6 +113,36 @@ pub enum StringCommand {
     GetRange(Bytes, i64, i64),
     /// SETRANGE key offset value.
     SetRange(Bytes, i64, Bytes),
+}
+
+/// The string family's commands.
+pub static COMMANDS: &[Command] = &[
+    Command::slot("get", parse),
+    Command::slot("set", parse),
+    Command::slot("setnx", parse),
+    Command::slot("setex", parse),
+    Command::slot("psetex", parse),
+    Command::slot("getset", parse),
+    Command::slot("getdel", parse),
+    Command::slot("getex", parse),
+    Command::spread("mget", parse, Combine::ByPosition),
+    Command::spread("mset", parse, Combine::Ok),
+    Command::slot("msetnx", parse),
+    Command::slot("incr", parse),
+    Command::slot("decr", parse),
+    Command::slot("incrby", parse),
+    Command::slot("decrby", parse),
+    Command::slot("incrbyfloat", parse),
+    Command::slot("append", parse),
+    Command::slot("strlen", parse),
+    Command::slot("getrange", parse),
+    Command::slot("substr", parse),
+    Command::slot("setrange", parse),
+];
+
+/// Parses a string command into a shard command.
+fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
+    StringCommand::parse(name, argv).map(ShardCommand::String)
 }
 
 /// Which options `parse_set_options` accepts.
