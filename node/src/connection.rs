@@ -15,13 +15,14 @@ use tokio::net::TcpStream;
 use tracing::debug;
 
 use crate::clock::now_ms;
-use crate::commands::keys::{KeyCommand, ScanArgs};
+use crate::commands::keys::ScanArgs;
 use crate::commands::{self, ApplyCtx, Merge, Route, ShardCommand};
 use crate::protocol::{Frame, RequestParser};
 use crate::raft::proposer::Refusal;
+use crate::raft::state_machine::AppliedState;
 use crate::server::{ClientHandle, ClientMeta, ServerState};
 use crate::shard::keyspace::{Keyspace, ScanCursor};
-use crate::shard::{Batch, Gather};
+use crate::shard::{Batch, Gather, ShardMsg, ShardStats};
 use futures_util::future::join_all;
 
 /// Smallest free space kept in the read buffer before a read.
@@ -300,6 +301,26 @@ async fn execute_batch(
                 let reply = scan_shards(state, ctx, scan).await;
                 pending.push(Pending::Done(proto, reply));
             }
+            Route::Info(sections) => {
+                // Counters after everything queued before INFO.
+                flush(state, ctx, session.readonly, &mut work, &mut replies).await;
+                let stats: Vec<ShardStats> = ask_led_shards(state, ShardMsg::Stats)
+                    .await
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .collect();
+                let reply = commands::info::render(state, session, &sections, &stats);
+                pending.push(Pending::Done(proto, reply));
+            }
+            Route::RandomKey => {
+                flush(state, ctx, session.readonly, &mut work, &mut replies).await;
+                let samples = ask_led_shards(state, |tx| ShardMsg::RandomKey(ctx.now, tx)).await;
+                let reply = match samples.into_iter().collect::<Result<Vec<_>, Frame>>() {
+                    Ok(samples) => commands::keys::random_key_of(&samples),
+                    Err(e) => e,
+                };
+                pending.push(Pending::Done(proto, reply));
+            }
             Route::Failover => {
                 let reply = commands::cluster::failover(state).await;
                 pending.push(Pending::Done(proto, reply));
@@ -335,12 +356,7 @@ async fn execute_batch(
                     None => take(first),
                     Some(merge) => {
                         let parts: Vec<Frame> = (first..first + parts).map(&mut take).collect();
-                        match merge {
-                            Merge::Info(sections) => {
-                                commands::info::render(state, session, &sections, &parts)
-                            }
-                            m => commands::merge(&m, parts),
-                        }
+                        commands::merge(&merge, parts)
                     }
                 };
                 frame.encode(proto, out);
@@ -511,34 +527,43 @@ async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> 
         if let Err(refusal) = group.read_barrier().await {
             return refusal_reply_for_key(state, &refusal, None);
         }
-        let gather = Gather::new(1, 1);
-        let cmds = vec![(ShardCommand::Key(KeyCommand::Scan(scan.clone())), 0)];
-        group
+        let Some(page) = group
             .shard
-            .send(Batch {
-                ctx,
-                cmds,
-                gather: gather.clone(),
-            })
-            .await;
-        gather.wait().await;
-        let reply = gather.take().pop().flatten();
-        let Some(reply) = reply else {
+            .ask(|tx| ShardMsg::Scan(scan.clone(), ctx.now, tx))
+            .await
+        else {
             return Frame::error("ERR shard unavailable");
         };
-        let next = match &reply {
-            Frame::Array(v) if v.len() == 2 => match (&v[0], &v[1]) {
-                (Frame::Bulk(c), Frame::Array(keys)) if keys.is_empty() => {
-                    commands::keys::parse_cursor(c).ok().filter(|&c| c != 0)
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        match next {
-            Some(c) => scan.cursor = ScanCursor::decode(c),
-            None => return reply,
+        // A shard with nothing to return hands over to the next one at once.
+        if page.keys.is_empty() && page.next != 0 {
+            scan.cursor = ScanCursor::decode(page.next);
+            continue;
         }
+        return commands::keys::scan_reply(page);
     }
     Frame::error("ERR scan did not finish")
+}
+
+/// Asks every shard this node leads (once its lead is confirmed, as for any read) a typed
+/// question; a shard it cannot ask answers the refusal's error reply.
+async fn ask_led_shards<T>(
+    state: &ServerState,
+    make: impl Fn(tokio::sync::oneshot::Sender<T>) -> ShardMsg<AppliedState>,
+) -> Vec<Result<T, Frame>> {
+    let led = state.shards.iter().flatten().filter(|g| g.is_leader());
+    join_all(led.map(|group| {
+        let make = &make;
+        async move {
+            group
+                .read_barrier()
+                .await
+                .map_err(|refusal| refusal_reply_for_key(state, &refusal, None))?;
+            group
+                .shard
+                .ask(make)
+                .await
+                .ok_or_else(|| Frame::error("ERR shard unavailable"))
+        }
+    }))
+    .await
 }

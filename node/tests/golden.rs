@@ -101,10 +101,18 @@ fn every_golden_set_loads_to_its_keyspace() {
             .collect();
         assert!(expected.len() > 100, "{}: a real keyspace", set.display());
         let (server, copy) = start_on_copy(&set);
-        // The node may still be replaying; the keyspace is whole once a write goes through.
+        // A restarted node first wins each group's election; KEYS covers the shards it leads,
+        // so wait until every shard has its leader and takes writes.
         let mut c = server.client();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while run(&mut c, &[b"SET", b"golden:probe", b"1"]) != Reply::Simple(b"OK".to_vec()) {
+        let all_led = |c: &mut RawClient| {
+            run(c, &[b"CLUSTER", b"INFO"])
+                .bytes()
+                .is_some_and(|t| String::from_utf8_lossy(t).contains("cluster_state:ok"))
+        };
+        while !all_led(&mut c)
+            || run(&mut c, &[b"SET", b"golden:probe", b"1"]) != Reply::Simple(b"OK".to_vec())
+        {
             assert!(
                 Instant::now() < deadline,
                 "{}: never writable",

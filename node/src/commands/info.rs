@@ -11,6 +11,7 @@ use super::server::REDIS_VERSION;
 use crate::connection::Session;
 use crate::protocol::Frame;
 use crate::server::ServerState;
+use crate::shard::ShardStats;
 
 /// INFO, declared once: every shard this node leads answers its counters, then the node
 /// renders the sections ([`render`]).
@@ -31,32 +32,15 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "keyspace",
 ];
 
-/// Sums of the shards' counters (each shard answers `[keys, expires, expired, hits, misses]`).
-#[derive(Default)]
-struct ShardTotals {
-    keys: i64,
-    expires: i64,
-    expired: i64,
-    hits: i64,
-    misses: i64,
-}
-
-fn totals(parts: &[Frame]) -> ShardTotals {
-    let mut t = ShardTotals::default();
-    for p in parts {
-        if let Frame::Array(v) = p {
-            let n = |i: usize| match v.get(i) {
-                Some(Frame::Integer(n)) => *n,
-                _ => 0,
-            };
-            t.keys += n(0);
-            t.expires += n(1);
-            t.expired += n(2);
-            t.hits += n(3);
-            t.misses += n(4);
-        }
-    }
-    t
+/// Sums of the led shards' counters.
+fn totals(parts: &[ShardStats]) -> ShardStats {
+    parts.iter().fold(ShardStats::default(), |t, p| ShardStats {
+        keys: t.keys + p.keys,
+        expires: t.expires + p.expires,
+        expired_keys: t.expired_keys + p.expired_keys,
+        hits: t.hits + p.hits,
+        misses: t.misses + p.misses,
+    })
 }
 
 /// Bytes allocated by the node (jemalloc's count), and its resident set size.
@@ -162,7 +146,7 @@ pub fn render(
     state: &Arc<ServerState>,
     _session: &Session,
     sections: &[String],
-    parts: &[Frame],
+    parts: &[ShardStats],
 ) -> Frame {
     let all = sections.iter().any(|s| s == "all" || s == "everything");
     let wanted: Vec<&str> = if sections.is_empty() || sections.iter().any(|s| s == "default") || all
@@ -259,7 +243,7 @@ pub fn render(
                 line("total_net_input_bytes", &get(&stats.net_input_bytes));
                 line("total_net_output_bytes", &get(&stats.net_output_bytes));
                 line("rejected_connections", &get(&stats.rejected_connections));
-                line("expired_keys", &t.expired);
+                line("expired_keys", &t.expired_keys);
                 line("evicted_keys", &0);
                 line("keyspace_hits", &t.hits);
                 line("keyspace_misses", &t.misses);

@@ -11,6 +11,7 @@ use super::{ApplyCtx, Merge, ShardCommand};
 use crate::glob;
 use crate::protocol::Frame;
 use crate::shard::keyspace::{Keyspace, ScanCursor};
+use crate::shard::{RandomKey, ScanPage};
 
 /// The generic key family's commands.
 pub static COMMANDS: &[Command] = &[
@@ -50,11 +51,11 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "randomkey",
-        routing: Routing::Leading(parse, Merge::RandomKey),
+        routing: Routing::RandomKey,
     },
     Command {
         name: "scan",
-        routing: Routing::Scan(parse),
+        routing: Routing::Scan,
     },
 ];
 
@@ -141,18 +142,12 @@ pub enum KeyCommand {
     },
     /// KEYS pattern (every shard).
     Keys(Bytes),
-    /// SCAN over the shard owning the cursor's slot.
-    Scan(ScanArgs),
-    /// RANDOMKEY (every shard; each answers `[len, key-or-nil]`).
-    RandomKey,
     /// DBSIZE (every shard).
     DbSize,
     /// FLUSHDB / FLUSHALL (every shard).
     Flush,
     /// OBJECT ENCODING key.
     ObjectEncoding(Bytes),
-    /// Counters for INFO (every shard): `[keys, expires, expired_keys, hits, misses]`.
-    Stats,
     /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
     /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
     ExpireDue(Vec<Bytes>),
@@ -316,8 +311,6 @@ impl KeyCommand {
                 }
             }
             "keys" => KeyCommand::Keys(key()),
-            "scan" => KeyCommand::Scan(parse_scan(argv, 1)?),
-            "randomkey" => KeyCommand::RandomKey,
             "dbsize" => KeyCommand::DbSize,
             "flushdb" | "flushall" => {
                 if argv.len() > 2 {
@@ -385,18 +378,8 @@ impl KeyCommand {
                 f(src);
                 f(dst);
             }
-            KeyCommand::Scan(scan) => {
-                if let Some(p) = &mut scan.pattern {
-                    f(p);
-                }
-                if let Some(t) = &mut scan.type_name {
-                    f(t);
-                }
-            }
-            KeyCommand::RandomKey
-            | KeyCommand::DbSize
+            KeyCommand::DbSize
             | KeyCommand::Flush
-            | KeyCommand::Stats
             | KeyCommand::CountKeysInSlot(_)
             | KeyCommand::GetKeysInSlot { .. } => {}
         }
@@ -465,27 +448,9 @@ impl KeyCommand {
                 argv
             }
             KeyCommand::Keys(pattern) => key("keys", pattern),
-            KeyCommand::Scan(scan) => {
-                let count = i64::try_from(scan.count).unwrap_or(i64::MAX);
-                let mut argv = vec![
-                    word("scan"),
-                    Bytes::from(scan.cursor.encode().to_string()),
-                    word("count"),
-                    int(count),
-                ];
-                if let Some(p) = &scan.pattern {
-                    argv.extend([word("match"), p.clone()]);
-                }
-                if let Some(t) = &scan.type_name {
-                    argv.extend([word("type"), t.clone()]);
-                }
-                argv
-            }
-            KeyCommand::RandomKey => vec![word("randomkey")],
             KeyCommand::DbSize => vec![word("dbsize")],
             KeyCommand::Flush => vec![word("flushall")],
             KeyCommand::ObjectEncoding(k) => vec![word("object"), word("encoding"), k.clone()],
-            KeyCommand::Stats => vec![word(log_form::SHARD_STATS)],
             KeyCommand::ExpireDue(keys) => with_keys(log_form::EXPIRE_DUE, keys),
             KeyCommand::CountKeysInSlot(slot) => vec![
                 word("cluster"),
@@ -620,40 +585,6 @@ impl KeyCommand {
                         .collect(),
                 )
             }
-            KeyCommand::Scan(scan) => {
-                let mut keys = Vec::new();
-                let next = ks.scan(scan.cursor, scan.count, now, |e| {
-                    let type_ok = scan
-                        .type_name
-                        .as_ref()
-                        .is_none_or(|t| t.eq_ignore_ascii_case(e.type_name().as_bytes()));
-                    let match_ok = scan
-                        .pattern
-                        .as_ref()
-                        .is_none_or(|p| glob::matches(p, e.key(), false));
-                    if type_ok && match_ok {
-                        keys.push(Frame::bulk_from(e.key()));
-                    }
-                });
-                let (_, last) = ks.slot_range();
-                let next = match next {
-                    Some(c) => c.encode(),
-                    None if last == crate::slot::SLOT_COUNT - 1 => 0,
-                    None => ScanCursor {
-                        slot: last + 1,
-                        pos: 0,
-                    }
-                    .encode(),
-                };
-                Frame::Array(vec![
-                    Frame::bulk_from(next.to_string().as_bytes()),
-                    Frame::Array(keys),
-                ])
-            }
-            KeyCommand::RandomKey => Frame::Array(vec![
-                Frame::Integer(ks.len() as i64),
-                ks.random_key(now).map_or(Frame::Null, Frame::Bulk),
-            ]),
             KeyCommand::DbSize => Frame::Integer(ks.len() as i64),
             KeyCommand::Flush => {
                 ks.clear();
@@ -664,13 +595,6 @@ impl KeyCommand {
                 None => Frame::Null,
             },
             KeyCommand::ExpireDue(keys) => Frame::Integer(ks.remove_expired(keys, now) as i64),
-            KeyCommand::Stats => Frame::Array(vec![
-                Frame::Integer(ks.len() as i64),
-                Frame::Integer(ks.expires_len() as i64),
-                Frame::Integer(ks.stats.expired_keys as i64),
-                Frame::Integer(ks.stats.hits as i64),
-                Frame::Integer(ks.stats.misses as i64),
-            ]),
             KeyCommand::CountKeysInSlot(slot) => Frame::Integer(ks.count_in_slot(*slot) as i64),
             KeyCommand::GetKeysInSlot { slot, count } => Frame::Array(
                 ks.keys_in_slot(*slot, *count)
@@ -679,6 +603,72 @@ impl KeyCommand {
             ),
         }
     }
+}
+
+/// Parses a SCAN request (arity already checked).
+pub fn parse_scan_request(argv: &Argv) -> Result<ScanArgs, Frame> {
+    parse_scan(argv, 1)
+}
+
+/// One shard's page of a SCAN: the keys it visited that match, and where the next call starts
+/// (the start of the next shard's slots once this one is done; 0 after the last slot).
+pub fn scan_page(ks: &Keyspace, scan: &ScanArgs, now: u64) -> ScanPage {
+    let mut keys = Vec::new();
+    let next = ks.scan(scan.cursor, scan.count, now, |e| {
+        let type_ok = scan
+            .type_name
+            .as_ref()
+            .is_none_or(|t| t.eq_ignore_ascii_case(e.type_name().as_bytes()));
+        let match_ok = scan
+            .pattern
+            .as_ref()
+            .is_none_or(|p| glob::matches(p, e.key(), false));
+        if type_ok && match_ok {
+            keys.push(Bytes::copy_from_slice(e.key()));
+        }
+    });
+    let (_, last) = ks.slot_range();
+    let next = match next {
+        Some(c) => c.encode(),
+        None if last == crate::slot::SLOT_COUNT - 1 => 0,
+        None => ScanCursor {
+            slot: last + 1,
+            pos: 0,
+        }
+        .encode(),
+    };
+    ScanPage { next, keys }
+}
+
+/// SCAN's reply from a page.
+pub fn scan_reply(page: ScanPage) -> Frame {
+    Frame::Array(vec![
+        Frame::bulk_from(page.next.to_string().as_bytes()),
+        Frame::Array(page.keys.into_iter().map(Frame::Bulk).collect()),
+    ])
+}
+
+/// RANDOMKEY from the shards' samples: one of their keys, each shard weighted by its size, so
+/// that every key is about as likely as in one keyspace.
+pub fn random_key_of(samples: &[RandomKey]) -> Frame {
+    use rand::Rng;
+    let candidates: Vec<(u64, &Bytes)> = samples
+        .iter()
+        .filter_map(|s| s.key.as_ref().map(|k| (s.keys, k)))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    let total: u64 = candidates.iter().map(|c| c.0).sum();
+    if total == 0 {
+        return Frame::Null;
+    }
+    let mut pick = rand::rng().random_range(0..total);
+    for (n, key) in candidates {
+        if pick < n {
+            return Frame::Bulk(key.clone());
+        }
+        pick -= n;
+    }
+    Frame::Null
 }
 
 fn apply_expire(

@@ -122,10 +122,6 @@ pub enum Merge {
     MGet(Vec<Vec<usize>>),
     /// Arrays concatenated (KEYS).
     Concat,
-    /// One of the parts' random keys, weighted by shard size (RANDOMKEY).
-    RandomKey,
-    /// INFO with these sections, from every shard's counters.
-    Info(Vec<String>),
 }
 
 /// Where a request goes.
@@ -144,6 +140,10 @@ pub enum Route {
     All(ShardCommand, Merge),
     /// SCAN: shard after shard from the cursor's slot, after everything queued before it.
     Scan(keys::ScanArgs),
+    /// RANDOMKEY: a sample from every shard this node leads, after everything queued before it.
+    RandomKey,
+    /// INFO with these sections: every led shard's counters, after everything queued before it.
+    Info(Vec<String>),
     /// CLUSTER FAILOVER [FORCE|TAKEOVER]: this node becomes the preferred leader of the shards
     /// it follows (see [`cluster::failover`]).
     Failover,
@@ -221,13 +221,19 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
                 .iter()
                 .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
                 .collect();
-            return Route::All(ShardCommand::Key(KeyCommand::Stats), Merge::Info(sections));
+            return Route::Info(sections);
+        }
+        Routing::RandomKey => return Route::RandomKey,
+        Routing::Scan => {
+            return match keys::parse_scan_request(argv) {
+                Ok(scan) => Route::Scan(scan),
+                Err(e) => Route::Reply(e),
+            }
         }
         Routing::Slot(p)
         | Routing::Spread(p, _)
         | Routing::SlotArgument(p)
-        | Routing::Leading(p, _)
-        | Routing::Scan(p) => *p,
+        | Routing::Leading(p, _) => *p,
     };
     let cmd = match parse(name, argv) {
         Ok(cmd) => cmd,
@@ -236,7 +242,6 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
     let shard_of = |k: &Bytes| shards.shard_of_slot(key_slot(k));
     match (routing, cmd) {
         (Routing::Leading(_, merge), cmd) => Route::All(cmd, merge.clone()),
-        (Routing::Scan(_), ShardCommand::Key(KeyCommand::Scan(scan))) => Route::Scan(scan),
         (Routing::Spread(_, combine), cmd) => split(spec, parse, *combine, argv, cmd, shards),
         (Routing::SlotArgument(_), ShardCommand::Key(k)) => match k.slot_arg() {
             Some(slot) => Route::Shard(shards.shard_of_slot(slot), ShardCommand::Key(k)),
@@ -358,35 +363,6 @@ pub fn merge(merge: &Merge, parts: Vec<Frame>) -> Frame {
                 })
                 .collect(),
         ),
-        Merge::RandomKey => {
-            use rand::Rng;
-            let candidates: Vec<(i64, Frame)> = parts
-                .into_iter()
-                .filter_map(|f| match f {
-                    Frame::Array(mut v) if v.len() == 2 => {
-                        let key = v.pop()?;
-                        let Frame::Integer(n) = v.pop()? else {
-                            return None;
-                        };
-                        (key != Frame::Null && n > 0).then_some((n, key))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let total: i64 = candidates.iter().map(|c| c.0).sum();
-            if total == 0 {
-                return Frame::Null;
-            }
-            let mut pick = rand::rng().random_range(0..total);
-            for (n, key) in candidates {
-                if pick < n {
-                    return key;
-                }
-                pick -= n;
-            }
-            Frame::Null
-        }
-        Merge::Info(_) => Frame::Null,
     }
 }
 

@@ -46,11 +46,13 @@ pub enum Routing {
     /// The shard owning the slot its argument names (CLUSTER COUNTKEYSINSLOT); any replica
     /// answers from its own data, as on Redis Cluster.
     SlotArgument(Parse),
-    /// Every shard this node leads, merged (KEYS, DBSIZE, FLUSHALL, RANDOMKEY).
+    /// Every shard this node leads, merged (KEYS, DBSIZE, FLUSHALL).
     Leading(Parse, Merge),
-    /// SCAN: shard after shard from the cursor's slot.
-    Scan(Parse),
-    /// INFO: the node's sections with every led shard's counters.
+    /// SCAN: a typed page from shard after shard, from the cursor's slot.
+    Scan,
+    /// RANDOMKEY: a typed sample (size, key) from every shard this node leads.
+    RandomKey,
+    /// INFO: the node's sections with every led shard's typed counters.
     Info,
     /// CLUSTER FAILOVER: this node becomes the preferred leader of the shards it follows.
     Failover,
@@ -65,9 +67,12 @@ impl Routing {
             Routing::Slot(p)
             | Routing::Spread(p, _)
             | Routing::SlotArgument(p)
-            | Routing::Leading(p, _)
-            | Routing::Scan(p) => Some(*p),
-            Routing::Info | Routing::Failover | Routing::Node(_) => None,
+            | Routing::Leading(p, _) => Some(*p),
+            Routing::Scan
+            | Routing::RandomKey
+            | Routing::Info
+            | Routing::Failover
+            | Routing::Node(_) => None,
         }
     }
 }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::commands::keys::KeyCommand;
+use crate::commands::keys::{KeyCommand, ScanArgs};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 use keyspace::Keyspace;
@@ -157,6 +157,45 @@ pub enum ShardMsg<P: LogPosition> {
     InstallSnapshot(P, Bytes, oneshot::Sender<std::io::Result<()>>),
     /// Up to `max` keys whose deadline is at or before `now` (for the leader's expiry proposals).
     DueKeys(u64, usize, oneshot::Sender<Vec<Bytes>>),
+    /// The shard's counters (INFO).
+    Stats(oneshot::Sender<ShardStats>),
+    /// The shard's size and one of its live keys at `now` (RANDOMKEY).
+    RandomKey(u64, oneshot::Sender<RandomKey>),
+    /// One page of a SCAN at `now`.
+    Scan(ScanArgs, u64, oneshot::Sender<ScanPage>),
+}
+
+/// A shard's counters, for INFO.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    /// Keys held (expired ones not yet removed included, as redis counts them).
+    pub keys: u64,
+    /// Keys with a deadline.
+    pub expires: u64,
+    /// Keys removed by expiry so far.
+    pub expired_keys: u64,
+    /// Reads that found their key.
+    pub hits: u64,
+    /// Reads that did not.
+    pub misses: u64,
+}
+
+/// One shard's part of RANDOMKEY.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RandomKey {
+    /// The shard's size, which weighs its key against the other shards'.
+    pub keys: u64,
+    /// One of its live keys, if any.
+    pub key: Option<Bytes>,
+}
+
+/// One shard's page of a SCAN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanPage {
+    /// The client cursor to continue from (0: the scan is complete).
+    pub next: u64,
+    /// The keys of this page.
+    pub keys: Vec<Bytes>,
 }
 
 /// Most messages handled per wake-up before the actor yields.
@@ -365,6 +404,25 @@ impl<P: LogPosition> ShardState<P> {
             }
             ShardMsg::DueKeys(now, max, tx) => {
                 let _ = tx.send(self.ks.due_keys(now, max));
+            }
+            ShardMsg::Stats(tx) => {
+                let ks = &self.ks;
+                let _ = tx.send(ShardStats {
+                    keys: ks.len() as u64,
+                    expires: ks.expires_len() as u64,
+                    expired_keys: ks.stats.expired_keys,
+                    hits: ks.stats.hits,
+                    misses: ks.stats.misses,
+                });
+            }
+            ShardMsg::RandomKey(now, tx) => {
+                let _ = tx.send(RandomKey {
+                    keys: self.ks.len() as u64,
+                    key: self.ks.random_key(now),
+                });
+            }
+            ShardMsg::Scan(scan, now, tx) => {
+                let _ = tx.send(crate::commands::keys::scan_page(&self.ks, &scan, now));
             }
         }
     }
