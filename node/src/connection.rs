@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -20,7 +20,9 @@ use crate::commands::{self, ApplyCtx, Merge, Route, ShardCommand};
 use crate::protocol::{Frame, RequestParser};
 use crate::raft::proposer::Refusal;
 use crate::raft::state_machine::AppliedState;
-use crate::server::{ClientHandle, ClientMeta, ServerState};
+use crate::server::ServerState;
+use crate::session::ClientHandle;
+pub use crate::session::Session;
 use crate::shard::keyspace::{Keyspace, ScanCursor};
 use crate::shard::{Batch, Gather, ShardMsg, ShardStats};
 use futures_util::future::join_all;
@@ -29,20 +31,6 @@ use futures_util::future::join_all;
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest single growth of the read buffer for a large announced argument.
 const MAX_READ_RESERVE: usize = 1024 * 1024;
-
-/// Per-connection state the commands may change.
-pub struct Session {
-    /// Registry entry (id, addresses, name for CLIENT LIST).
-    pub handle: Arc<ClientHandle>,
-    /// Protocol version chosen with HELLO.
-    pub proto: u8,
-    /// True once AUTH succeeded, or when no password is set.
-    pub authenticated: bool,
-    /// READONLY mode (replica reads, with the cluster layer).
-    pub readonly: bool,
-    /// Set by QUIT: close after the replies are written.
-    pub closing: bool,
-}
 
 /// Where a batch's reply for one request comes from.
 enum Pending {
@@ -94,33 +82,15 @@ impl Connection {
                 .await;
             return;
         }
-        let handle = Arc::new(ClientHandle {
-            id: state.next_client_id(),
+        let handle = Arc::new(ClientHandle::new(
+            state.next_client_id(),
             addr,
-            laddr: socket.local_addr().unwrap_or(state.local_addr),
-            created: Instant::now(),
-            meta: Mutex::new(ClientMeta {
-                name: String::new(),
-                lib_name: String::new(),
-                lib_ver: String::new(),
-                last_cmd: "NULL",
-                last_active: Instant::now(),
-                proto: 2,
-                readonly: false,
-            }),
-            killed: Default::default(),
-            kill_notify: Default::default(),
-        });
+            socket.local_addr().unwrap_or(state.local_addr),
+        ));
         if let Ok(mut clients) = state.clients.lock() {
             clients.insert(handle.id, handle.clone());
         }
-        let mut session = Session {
-            handle: handle.clone(),
-            proto: 2,
-            authenticated: state.requirepass().is_none(),
-            readonly: false,
-            closing: false,
-        };
+        let mut session = Session::new(handle.clone(), state.requirepass().is_some());
         if let Err(e) = serve_loop(&mut socket, &state, &mut session).await {
             debug!(client = handle.id, error = %e, "connection closed with error");
         }
@@ -172,7 +142,7 @@ async fn serve_loop(
             execute_batch(state, session, &mut requests, &mut out).await;
         }
         if let Err(e) = &parsed {
-            Frame::error_owned(e.reply_text()).encode(session.proto, &mut out);
+            Frame::error_owned(e.reply_text()).encode(session.proto(), &mut out);
             debug!(client = session.handle.id, error = %e.0, "protocol error");
         }
         if !out.is_empty() {
@@ -213,7 +183,7 @@ async fn execute_batch(
         if session.closing {
             continue;
         }
-        let proto = session.proto;
+        let proto = session.proto();
         let spec = match commands::resolve(&argv) {
             Ok(spec) => spec,
             Err(e) => {
@@ -234,7 +204,7 @@ async fn execute_batch(
             Route::Local(handler) => {
                 // Encoded in the protocol in force after the command (HELLO 3 answers in RESP3).
                 if let Some(reply) = handler(&argv, session, state) {
-                    pending.push(Pending::Done(session.proto, reply));
+                    pending.push(Pending::Done(session.proto(), reply));
                 }
             }
             Route::Shard(shard, cmd)
@@ -258,7 +228,7 @@ async fn execute_batch(
                 // every part itself, else refused as Redis Cluster does.
                 let serves_all = parts.iter().all(|(shard, cmd)| {
                     state.shards[*shard].as_ref().is_some_and(|g| {
-                        !g.led_elsewhere() || (session.readonly && cmd.is_read_only())
+                        !g.led_elsewhere() || (session.readonly() && cmd.is_read_only())
                     })
                 });
                 if !serves_all {
@@ -297,13 +267,13 @@ async fn execute_batch(
             }
             Route::Scan(scan) => {
                 // SCAN may walk several shards in turn: what came before it must be applied first.
-                flush(state, ctx, session.readonly, &mut work, &mut replies).await;
+                flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
                 let reply = scan_shards(state, ctx, scan).await;
                 pending.push(Pending::Done(proto, reply));
             }
             Route::Info(sections) => {
                 // Counters after everything queued before INFO.
-                flush(state, ctx, session.readonly, &mut work, &mut replies).await;
+                flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
                 let stats: Vec<ShardStats> = ask_led_shards(state, ShardMsg::Stats)
                     .await
                     .into_iter()
@@ -313,7 +283,7 @@ async fn execute_batch(
                 pending.push(Pending::Done(proto, reply));
             }
             Route::RandomKey => {
-                flush(state, ctx, session.readonly, &mut work, &mut replies).await;
+                flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
                 let samples = ask_led_shards(state, |tx| ShardMsg::RandomKey(ctx.now, tx)).await;
                 let reply = match samples.into_iter().collect::<Result<Vec<_>, Frame>>() {
                     Ok(samples) => commands::keys::random_key_of(&samples),
@@ -335,7 +305,7 @@ async fn execute_batch(
         m.last_cmd = last_cmd;
         m.last_active = Instant::now();
     });
-    flush(state, ctx, session.readonly, &mut work, &mut replies).await;
+    flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
 
     for p in pending {
         match p {

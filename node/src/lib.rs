@@ -16,5 +16,6 @@ pub mod long_double;
 pub mod protocol;
 pub mod raft;
 pub mod server;
+pub mod session;
 pub mod shard;
 pub mod slot;

@@ -16,6 +16,7 @@ use crate::connection::Connection;
 use crate::raft::group::{self, ReplicationConfig, ShardGroup};
 use crate::raft::meta::Metadata;
 use crate::raft::wal::SyncPolicy;
+use crate::session::ClientHandle;
 use crate::slot::ShardMap;
 
 /// Settings that CONFIG SET may change while the node runs.
@@ -43,67 +44,6 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     /// Bytes written to clients.
     pub net_output_bytes: AtomicU64,
-}
-
-/// What CLIENT LIST shows of a connection that changes as it runs.
-#[derive(Clone, Debug)]
-pub struct ClientMeta {
-    /// CLIENT SETNAME.
-    pub name: String,
-    /// CLIENT SETINFO LIB-NAME.
-    pub lib_name: String,
-    /// CLIENT SETINFO LIB-VER.
-    pub lib_ver: String,
-    /// Last command's full name.
-    pub last_cmd: &'static str,
-    /// When the last command ran.
-    pub last_active: Instant,
-    /// Protocol version (2 or 3).
-    pub proto: u8,
-    /// READONLY mode.
-    pub readonly: bool,
-}
-
-/// A connected client as the registry sees it.
-pub struct ClientHandle {
-    /// Unique id (CLIENT ID).
-    pub id: u64,
-    /// Peer address.
-    pub addr: SocketAddr,
-    /// Local address.
-    pub laddr: SocketAddr,
-    /// When it connected.
-    pub created: Instant,
-    /// Mutable details.
-    pub meta: Mutex<ClientMeta>,
-    /// Set by CLIENT KILL; the connection closes.
-    pub killed: AtomicBool,
-    /// Wakes the connection when killed.
-    pub kill_notify: Notify,
-}
-
-impl ClientHandle {
-    /// A snapshot of the mutable details.
-    pub fn meta(&self) -> ClientMeta {
-        match self.meta.lock() {
-            Ok(m) => m.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Changes the mutable details.
-    pub fn update(&self, f: impl FnOnce(&mut ClientMeta)) {
-        match self.meta.lock() {
-            Ok(mut m) => f(&mut m),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
-    }
-
-    /// Asks the connection to close.
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::SeqCst);
-        self.kill_notify.notify_one();
-    }
 }
 
 /// Everything the connections of a node share.

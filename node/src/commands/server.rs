@@ -14,7 +14,8 @@ use super::table::{self, BeginSearch, CommandSpec, FindKeys};
 use crate::connection::Session;
 use crate::glob;
 use crate::protocol::Frame;
-use crate::server::{ClientHandle, ServerState};
+use crate::server::ServerState;
+use crate::session::ClientHandle;
 
 /// Version reported by HELLO and INFO: the redis-server release whose behaviour Shardis follows.
 pub const REDIS_VERSION: &str = "7.2.0";
@@ -98,21 +99,16 @@ pub static COMMANDS: &[Command] = &[
 /// RESET: the connection as it was when it connected (protocol 2, not READONLY, no name, and
 /// authenticated only if no password is set).
 fn reset(session: &mut Session, state: &ServerState) -> Frame {
-    session.proto = 2;
-    session.readonly = false;
+    session.set_proto(2);
+    session.set_readonly(false);
     session.authenticated = state.requirepass().is_none();
-    session.handle.update(|m| {
-        m.name.clear();
-        m.proto = 2;
-        m.readonly = false;
-    });
+    session.handle.update(|m| m.name.clear());
     Frame::simple("RESET")
 }
 
 /// READONLY / READWRITE.
 fn set_readonly(session: &mut Session, readonly: bool) -> Frame {
-    session.readonly = readonly;
-    session.handle.update(|m| m.readonly = readonly);
+    session.set_readonly(readonly);
     Frame::ok()
 }
 
@@ -165,7 +161,7 @@ fn auth(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
 }
 
 fn hello(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
-    let mut proto = session.proto;
+    let mut proto = session.proto();
     if let Some(v) = argv.get(1) {
         match args::int(v) {
             Ok(v) if v == 2 || v == 3 => proto = v as u8,
@@ -203,13 +199,10 @@ fn hello(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         );
     }
-    session.proto = proto;
-    session.handle.update(|m| {
-        m.proto = proto;
-        if let Some(n) = name {
-            m.name = n;
-        }
-    });
+    session.set_proto(proto);
+    if let Some(n) = name {
+        session.handle.update(|m| m.name = n);
+    }
     let bulk = |s: &str| Frame::bulk_from(s.as_bytes());
     Frame::Map(vec![
         (bulk("server"), bulk("redis")),
@@ -254,7 +247,7 @@ fn valid_name(name: &[u8], what: &str) -> Result<(), Frame> {
 /// One CLIENT LIST line (without the newline).
 pub fn client_line(c: &ClientHandle) -> String {
     let m = c.meta();
-    let flags = if m.readonly { "r" } else { "N" };
+    let flags = if c.readonly() { "r" } else { "N" };
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -265,7 +258,7 @@ pub fn client_line(c: &ClientHandle) -> String {
         m.last_active.elapsed().as_secs(),
         flags,
         m.last_cmd,
-        m.proto,
+        c.proto(),
         m.lib_name,
         m.lib_ver
     )
