@@ -11,6 +11,7 @@ pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod dispatch;
 pub mod glob;
 pub mod long_double;
 pub mod protocol;

@@ -28,9 +28,9 @@ use super::args::Argv;
 use super::registry::{Command, Routing};
 use crate::clock::now_ms;
 use crate::cluster::{node_name, shard_name};
-use crate::connection::Session;
 use crate::protocol::Frame;
 use crate::server::ServerState;
+use crate::session::Session;
 
 /// One shard as this node sees it now.
 struct ShardView {

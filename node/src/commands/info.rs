@@ -8,9 +8,9 @@ use bytes::Bytes;
 
 use super::registry::{Command, Routing};
 use super::server::REDIS_VERSION;
-use crate::connection::Session;
 use crate::protocol::Frame;
 use crate::server::ServerState;
+use crate::session::Session;
 use crate::shard::ShardStats;
 
 /// INFO, declared once: every shard this node leads answers its counters, then the node

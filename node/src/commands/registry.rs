@@ -14,9 +14,9 @@ use std::sync::Arc;
 use super::args::Argv;
 use super::table::{self, CommandSpec};
 use super::{Merge, ShardCommand};
-use crate::connection::Session;
 use crate::protocol::Frame;
 use crate::server::ServerState;
+use crate::session::Session;
 
 /// Parses a shard command's arguments; the name is the table's (`object|encoding`).
 pub type Parse = fn(&'static str, &Argv) -> Result<ShardCommand, Frame>;

@@ -11,11 +11,11 @@ use super::args::{self, Argv};
 use super::errors;
 use super::registry::Command;
 use super::table::{self, BeginSearch, CommandSpec, FindKeys};
-use crate::connection::Session;
 use crate::glob;
 use crate::protocol::Frame;
 use crate::server::ServerState;
 use crate::session::ClientHandle;
+use crate::session::Session;
 
 /// Version reported by HELLO and INFO: the redis-server release whose behaviour Shardis follows.
 pub const REDIS_VERSION: &str = "7.2.0";

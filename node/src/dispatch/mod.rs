@@ -1,0 +1,141 @@
+//! Between the socket and the shards: a batch of parsed requests goes in, their encoded replies
+//! come out in request order.
+//!
+//! [`plan`] decides where each request is answered (one shard, a split over several, every led
+//! shard, or the node itself) without touching a channel; [`execute`] sends the planned work to
+//! the shard groups (one message per shard per batch, reads and writes at once) and gathers the
+//! answers; [`refusal`] words the redirects. The connection only reads and writes the socket.
+
+pub mod execute;
+pub mod plan;
+pub mod refusal;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::clock::now_ms;
+use crate::commands::{self, ApplyCtx};
+use crate::protocol::Frame;
+use crate::server::ServerState;
+use crate::session::Session;
+use crate::shard::{ShardMsg, ShardStats};
+use plan::{NodeStep, Pending, Placement, Planned, Work};
+
+impl Placement for ServerState {
+    fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    fn holds(&self, shard: usize) -> bool {
+        self.shards.get(shard).is_some_and(Option::is_some)
+    }
+
+    fn leads(&self, shard: usize) -> bool {
+        self.shards
+            .get(shard)
+            .and_then(Option::as_ref)
+            .is_some_and(|g| g.is_leader())
+    }
+
+    fn led_elsewhere(&self, shard: usize) -> bool {
+        self.shards
+            .get(shard)
+            .and_then(Option::as_ref)
+            .is_some_and(|g| g.led_elsewhere())
+    }
+}
+
+/// Runs one batch of requests (the batch's clock read once) and appends their encoded replies
+/// to `out`.
+pub async fn run_batch(
+    state: &Arc<ServerState>,
+    session: &mut Session,
+    requests: &mut Vec<Vec<Bytes>>,
+    out: &mut Vec<u8>,
+) {
+    let ctx = ApplyCtx {
+        now: now_ms(),
+        max_bulk_len: state.runtime.proto_max_bulk_len.load(Ordering::Relaxed),
+    };
+    let mut pending: Vec<Pending> = Vec::with_capacity(requests.len());
+    let mut work = Work::default();
+    let mut replies: Vec<Option<Frame>> = Vec::new();
+    let mut last_cmd = "NULL";
+    let count = requests.len();
+    for argv in requests.drain(..) {
+        if session.closing {
+            continue;
+        }
+        let proto = session.proto();
+        let spec = match commands::resolve(&argv) {
+            Ok(spec) => spec,
+            Err(e) => {
+                pending.push(Pending::Done(proto, e));
+                continue;
+            }
+        };
+        last_cmd = spec.name;
+        if !session.authenticated && !spec.flags.contains(&"no_auth") {
+            pending.push(Pending::Done(
+                proto,
+                Frame::error("NOAUTH Authentication required."),
+            ));
+            continue;
+        }
+        let route = commands::route(spec, &argv, &state.shard_map);
+        let step = match plan::plan(route, proto, session.readonly(), &**state, &ctx, &mut work) {
+            Planned::Pending(p) => {
+                pending.push(p);
+                continue;
+            }
+            Planned::Node(step) => step,
+        };
+        let reply = match step {
+            NodeStep::Local(handler) => {
+                // Encoded in the protocol in force after the command (HELLO 3 answers in RESP3).
+                if let Some(reply) = handler(&argv, session, state) {
+                    pending.push(Pending::Done(session.proto(), reply));
+                }
+                continue;
+            }
+            NodeStep::Failover => commands::cluster::failover(state).await,
+            // The keyspace as left by everything queued before: flush first.
+            NodeStep::Scan(scan) => {
+                execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
+                execute::scan_shards(state, ctx, scan).await
+            }
+            NodeStep::Info(sections) => {
+                execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
+                let stats: Vec<ShardStats> = execute::ask_led_shards(state, ShardMsg::Stats)
+                    .await
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .collect();
+                commands::info::render(state, session, &sections, &stats)
+            }
+            NodeStep::RandomKey => {
+                execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
+                let samples =
+                    execute::ask_led_shards(state, |tx| ShardMsg::RandomKey(ctx.now, tx)).await;
+                match samples.into_iter().collect::<Result<Vec<_>, Frame>>() {
+                    Ok(samples) => commands::keys::random_key_of(&samples),
+                    Err(e) => e,
+                }
+            }
+        };
+        pending.push(Pending::Done(proto, reply));
+    }
+    state
+        .stats
+        .commands_processed
+        .fetch_add(count as u64, Ordering::Relaxed);
+    session.handle.update(|m| {
+        m.last_cmd = last_cmd;
+        m.last_active = Instant::now();
+    });
+    execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
+    plan::assemble(pending, &mut replies, out);
+}

@@ -1,0 +1,93 @@
+//! The replies a client gets when a shard will not run its command here: where to go instead
+//! (`-MOVED`), when to come back (`-TRYAGAIN`), or what failed.
+
+use bytes::Bytes;
+
+use crate::cluster::Topology;
+use crate::commands::ShardCommand;
+use crate::protocol::Frame;
+use crate::raft::proposer::Refusal;
+
+/// The reply for a command a shard refused: `-MOVED <slot> <host:port>` naming the leader when
+/// another node leads, `-TRYAGAIN` while the shard has no leader, or the failure itself.
+pub fn for_command(topology: &Topology, refusal: &Refusal, cmd: &ShardCommand) -> Frame {
+    for_key(topology, refusal, cmd.first_key())
+}
+
+/// As [`for_command`], for a request whose first key is `key` (none: a request of no key, which
+/// cannot be redirected and answers `-TRYAGAIN`).
+pub fn for_key(topology: &Topology, refusal: &Refusal, key: Option<Bytes>) -> Frame {
+    match refusal {
+        Refusal::Failed(frame) => frame.clone(),
+        Refusal::NotLeader(Some(leader)) => match (topology.node(*leader), key) {
+            (Some(node), Some(key)) => Frame::error_owned(format!(
+                "MOVED {} {}",
+                crate::slot::key_slot(&key),
+                node.client_addr
+            )),
+            _ => Frame::error("TRYAGAIN this node does not lead the shard"),
+        },
+        Refusal::NotLeader(None) => {
+            Frame::error("TRYAGAIN no leader for this shard, try again later")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+
+    fn topology() -> Topology {
+        let node = |id: u64, port: u16| NodeConfig {
+            id,
+            client_addr: format!("127.0.0.1:{port}"),
+            raft_addr: String::new(),
+        };
+        Topology {
+            cluster_id: 1,
+            self_id: 1,
+            nodes: vec![node(1, 7001), node(2, 7002)],
+            replicas: 2,
+        }
+    }
+
+    fn text(f: Frame) -> String {
+        match f {
+            Frame::Error(e) => String::from_utf8_lossy(&e).into_owned(),
+            _ => panic!("an error reply"),
+        }
+    }
+
+    #[test]
+    fn moved_names_the_slot_and_the_leaders_client_address() {
+        let key = Some(Bytes::from_static(b"foo"));
+        let reply = for_key(&topology(), &Refusal::NotLeader(Some(2)), key);
+        assert_eq!(text(reply), "MOVED 12182 127.0.0.1:7002");
+    }
+
+    #[test]
+    fn no_leader_or_no_key_asks_to_try_again() {
+        let t = topology();
+        let key = Some(Bytes::from_static(b"foo"));
+        assert_eq!(
+            text(for_key(&t, &Refusal::NotLeader(None), key.clone())),
+            "TRYAGAIN no leader for this shard, try again later"
+        );
+        assert_eq!(
+            text(for_key(&t, &Refusal::NotLeader(Some(2)), None)),
+            "TRYAGAIN this node does not lead the shard"
+        );
+        // A leader this node does not know of cannot be named.
+        assert_eq!(
+            text(for_key(&t, &Refusal::NotLeader(Some(9)), key)),
+            "TRYAGAIN this node does not lead the shard"
+        );
+    }
+
+    #[test]
+    fn a_failure_is_passed_on() {
+        let failed = Refusal::Failed(Frame::error("ERR disk full"));
+        assert_eq!(text(for_key(&topology(), &failed, None)), "ERR disk full");
+    }
+}
