@@ -1,35 +1,56 @@
 #!/usr/bin/env python3
-"""Generate node/src/commands/table.rs from a running redis-server.
+"""Generate node/src/commands/table_data.rs from a running redis-server.
 
 Usage:
-  scripts/gen_command_table.py [--port 6490]                 JSON dump on stdout
-  scripts/gen_command_table.py [--port 6490] --rust          COMMANDS static on stdout
-  scripts/gen_command_table.py [--port 6490] --splice FILE   rewrite the region of FILE
-                                 between "// BEGIN GENERATED" and "// END GENERATED"
+  scripts/gen_command_table.py [--port 6490]                JSON dump on stdout
+  scripts/gen_command_table.py [--port 6490] --rust         table_data.rs on stdout
+  scripts/gen_command_table.py [--port 6490] --write FILE   write table_data.rs to FILE, whole
+
+  Options: --names FILE   the list of command names (default: scripts/commands.txt)
+
+To regenerate the table:
+  redis-server --port 6490 --save '' --appendonly no --daemonize yes
+  scripts/gen_command_table.py --write node/src/commands/table_data.rs
+  redis-cli -p 6490 shutdown nosave
+
+The command names come from one list, scripts/commands.txt: one name per
+line, subcommands as "parent|sub", "#" starts a comment. The output file is
+generated whole (header included) and must never be edited by hand; the types
+it uses are hand-written in node/src/commands/table.rs.
 
 Talks RESP3 to a local redis-server (started by the caller); it downloads
-nothing. Only COMMAND INFO and COMMAND DOCS are queried.
+nothing. Only COMMAND INFO, COMMAND DOCS and INFO server are queried.
 """
+import argparse
 import json
+import os
 import socket
 import sys
 
-TOP = """get set setnx setex psetex getset getdel getex mget mset msetnx incr decr
-incrby decrby incrbyfloat append strlen getrange substr setrange del unlink exists
-type touch expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist
-rename renamenx copy keys scan randomkey dbsize flushdb flushall object ping echo
-hello auth select quit reset client command info config time shutdown readonly
-readwrite asking cluster""".split()
+DEFAULT_NAMES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "commands.txt")
 
-SUBS = """object|encoding object|help client|id client|setname client|getname
-client|setinfo client|list client|info client|kill client|help command|count
-command|info command|docs command|list command|getkeys command|help config|get
-config|set config|resetstat config|help cluster|info cluster|slots cluster|shards
-cluster|nodes cluster|myid cluster|myshardid cluster|keyslot cluster|countkeysinslot
-cluster|getkeysinslot cluster|help cluster|failover cluster|meet cluster|addslots
-cluster|addslotsrange cluster|delslots cluster|delslotsrange cluster|setslot
-cluster|replicate cluster|forget cluster|reset cluster|links cluster|replicas
-cluster|slaves""".split()
+
+def read_names(path):
+    """Top-level commands and "parent|sub" subcommands of the names file, in order."""
+    top, subs, seen = [], [], set()
+    with open(path) as f:
+        for no, line in enumerate(f, 1):
+            name = line.split("#", 1)[0].strip()
+            if not name:
+                continue
+            where = "%s:%d" % (path, no)
+            if name != name.lower() or len(name.split()) != 1 or name.count("|") > 1:
+                raise SystemExit("%s: bad command name %r" % (where, name))
+            if name in seen:
+                raise SystemExit("%s: %s listed twice" % (where, name))
+            seen.add(name)
+            if "|" in name:
+                if name.split("|")[0] not in top:
+                    raise SystemExit("%s: %s listed before (or without) its parent" % (where, name))
+                subs.append(name)
+            else:
+                top.append(name)
+    return top, subs
 
 
 class Resp3:
@@ -120,31 +141,33 @@ def info_to_dict(e):
     }
 
 
-def collect(port):
+def collect(port, top, subs):
     r = Resp3(port)
-    infos = r.call("COMMAND", "INFO", *TOP)
-    docs = r.call("COMMAND", "DOCS", *TOP)
+    infos = r.call("COMMAND", "INFO", *top)
+    docs = r.call("COMMAND", "DOCS", *top)
     version = r.call("INFO", "server")
     out = {"redis_version": [l for l in version.splitlines() if l.startswith("redis_version:")][0].split(":")[1],
            "commands": []}
-    for name, e in zip(TOP, infos):
+    for name, e in zip(top, infos):
         if e is None:
             raise SystemExit("redis-server does not know %s" % name)
         d = info_to_dict(e)
         doc = docs.get(name, {})
         d["doc"] = doc
         subdocs = doc.get("subcommands", {}) or {}
-        wanted = [s for s in SUBS if s.split("|")[0] == name]
-        subs = []
+        found = []
+        wanted = [s for s in subs if s.split("|")[0] == name]
         for s in wanted:
             if s in d["subcommands"]:
                 sd = d["subcommands"][s]
                 sd["doc"] = subdocs.get(s, {})
                 sd["subcommands"] = {}
-                subs.append(sd)
+                found.append(sd)
+            elif s in HAND:
+                found.append({"name": s, "missing": True})
             else:
-                subs.append({"name": s, "missing": True})
-        d["subcommands"] = subs
+                raise SystemExit("redis-server does not know %s and the script has no data for it" % s)
+        d["subcommands"] = found
         out["commands"].append(d)
     return out
 
@@ -261,28 +284,48 @@ def rs_cmd(d, ind, hand=False):
     return "\n".join(lines)
 
 
+HEADER = """\
+// @generated by scripts/gen_command_table.py from redis-server %s.
+// Do not edit by hand: regenerate with
+//   scripts/gen_command_table.py --write node/src/commands/table_data.rs
+// against a redis-server 7 on port 6490. The command names are those of
+// scripts/commands.txt; the types are in table.rs.
+
+use super::table::{BeginSearch, CommandSpec, FindKeys, KeySpec};
+
+"""
+
+
+def rs_file(data):
+    """The whole of table_data.rs."""
+    out = ["pub static COMMANDS: &[CommandSpec] = &["]
+    for d in data["commands"]:
+        out.append(rs_cmd(d, 4) + ",")
+    out.append("];")
+    return HEADER % data["redis_version"] + "\n".join(out) + "\n"
+
+
 def main():
-    port = 6490
-    args = sys.argv[1:]
-    if "--port" in args:
-        port = int(args[args.index("--port") + 1])
-    data = collect(port)
-    if "--rust" in args or "--splice" in args:
-        out = ["// Generated by scripts/gen_command_table.py from redis-server %s." % data["redis_version"],
-               "pub static COMMANDS: &[CommandSpec] = &["]
-        for d in data["commands"]:
-            out.append(rs_cmd(d, 4) + ",")
-        out.append("];")
-        text = "\n".join(out) + "\n"
-        if "--splice" in args:
-            path = args[args.index("--splice") + 1]
-            src = open(path).read()
-            begin = src.index("// BEGIN GENERATED\n") + len("// BEGIN GENERATED\n")
-            end = src.index("// END GENERATED")
-            with open(path, "w") as f:
-                f.write(src[:begin] + text + src[end:])
-        else:
-            sys.stdout.write(text)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n", 1)[0],
+        epilog="See the module docstring of this script for the regeneration steps.")
+    ap.add_argument("--port", type=int, default=6490, help="redis-server port (default 6490)")
+    ap.add_argument("--names", default=DEFAULT_NAMES,
+                    help="list of command names (default scripts/commands.txt)")
+    out = ap.add_mutually_exclusive_group()
+    out.add_argument("--rust", action="store_true", help="print table_data.rs on stdout")
+    out.add_argument("--write", metavar="FILE", help="write table_data.rs to FILE, whole")
+    args = ap.parse_args()
+    top, subs = read_names(args.names)
+    data = collect(args.port, top, subs)
+    if args.write:
+        text = rs_file(data)
+        tmp = args.write + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, args.write)
+    elif args.rust:
+        sys.stdout.write(rs_file(data))
     else:
         json.dump(data, sys.stdout, indent=1)
 

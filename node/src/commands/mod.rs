@@ -18,6 +18,9 @@ pub mod registry;
 pub mod server;
 pub mod strings;
 pub mod table;
+// Generated whole by scripts/gen_command_table.py; rustfmt must leave it as the script wrote it.
+#[rustfmt::skip]
+mod table_data;
 
 use bytes::Bytes;
 
