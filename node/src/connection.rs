@@ -19,6 +19,7 @@ use crate::commands::keys::ScanArgs;
 use crate::commands::{self, ApplyCtx, Merge, Route, ShardCommand};
 use crate::protocol::{Frame, RequestParser};
 use crate::raft::proposer::Refusal;
+use crate::raft::registry::Groups;
 use crate::raft::state_machine::AppliedState;
 use crate::server::ServerState;
 use crate::session::ClientHandle;
@@ -109,6 +110,9 @@ async fn serve_loop(
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Vec::with_capacity(READ_CHUNK);
     let mut requests = Vec::new();
+    // This connection's snapshot of the node's groups, refreshed before each batch (free while
+    // they do not change; see `raft::registry`).
+    let mut groups = state.groups.load();
     loop {
         let want = parser
             .needed()
@@ -126,7 +130,7 @@ async fn serve_loop(
         let n = tokio::select! {
             r = socket.read_buf(&mut buf) => r?,
             _ = session.handle.kill_notify.notified() => return Ok(()),
-            _ = state.shutdown.notified() => return Ok(()),
+            () = state.shutdown.wait() => return Ok(()),
             _ = idle => return Ok(()),
         };
         if n == 0 || session.handle.killed.load(Ordering::Relaxed) {
@@ -139,7 +143,8 @@ async fn serve_loop(
         parser.set_max_bulk_len(state.runtime.proto_max_bulk_len.load(Ordering::Relaxed));
         let parsed = parser.parse(&mut buf, session.authenticated, &mut requests);
         if !requests.is_empty() {
-            execute_batch(state, session, &mut requests, &mut out).await;
+            state.groups.refresh(&mut groups);
+            execute_batch(state, &groups, session, &mut requests, &mut out).await;
         }
         if let Err(e) = &parsed {
             Frame::error_owned(e.reply_text()).encode(session.proto(), &mut out);
@@ -163,9 +168,10 @@ async fn serve_loop(
     }
 }
 
-/// Runs one batch of requests and appends their encoded replies to `out`.
+/// Runs one batch of requests on `groups` and appends their encoded replies to `out`.
 async fn execute_batch(
     state: &Arc<ServerState>,
+    groups: &Groups,
     session: &mut Session,
     requests: &mut Vec<Vec<Bytes>>,
     out: &mut Vec<u8>,
@@ -207,9 +213,7 @@ async fn execute_batch(
                     pending.push(Pending::Done(session.proto(), reply));
                 }
             }
-            Route::Shard(shard, cmd)
-                if state.shards[shard].is_none() && cmd.reads_any_replica() =>
-            {
+            Route::Shard(shard, cmd) if !groups.has_shard(shard) && cmd.reads_any_replica() => {
                 // No replica here: this node holds no key of that slot.
                 let mut empty = Keyspace::new(0, 0);
                 pending.push(Pending::Done(proto, cmd.apply(&mut empty, &ctx)));
@@ -227,7 +231,7 @@ async fn execute_batch(
                 // Keys of several slots: served as on a single node when this node can serve
                 // every part itself, else refused as Redis Cluster does.
                 let serves_all = parts.iter().all(|(shard, cmd)| {
-                    state.shards[*shard].as_ref().is_some_and(|g| {
+                    groups.shard(*shard).is_some_and(|g| {
                         !g.led_elsewhere() || (session.readonly() && cmd.is_read_only())
                     })
                 });
@@ -251,8 +255,10 @@ async fn execute_batch(
                 // Like a Redis Cluster node, a keyspace-wide command covers the shards this
                 // node leads.
                 let first = work.slots;
-                let led: Vec<usize> = (0..state.shards.len())
-                    .filter(|&s| state.shards[s].as_ref().is_some_and(|g| g.is_leader()))
+                let led: Vec<usize> = groups
+                    .shards()
+                    .filter(|(_, g)| g.is_leader())
+                    .map(|(s, _)| s)
                     .collect();
                 let n = led.len();
                 for shard in led {
@@ -267,14 +273,30 @@ async fn execute_batch(
             }
             Route::Scan(scan) => {
                 // SCAN may walk several shards in turn: what came before it must be applied first.
-                flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
-                let reply = scan_shards(state, ctx, scan).await;
+                flush(
+                    state,
+                    groups,
+                    ctx,
+                    session.readonly(),
+                    &mut work,
+                    &mut replies,
+                )
+                .await;
+                let reply = scan_shards(state, groups, ctx, scan).await;
                 pending.push(Pending::Done(proto, reply));
             }
             Route::Info(sections) => {
                 // Counters after everything queued before INFO.
-                flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
-                let stats: Vec<ShardStats> = ask_led_shards(state, ShardMsg::Stats)
+                flush(
+                    state,
+                    groups,
+                    ctx,
+                    session.readonly(),
+                    &mut work,
+                    &mut replies,
+                )
+                .await;
+                let stats: Vec<ShardStats> = ask_led_shards(state, groups, ShardMsg::Stats)
                     .await
                     .into_iter()
                     .filter_map(Result::ok)
@@ -283,8 +305,17 @@ async fn execute_batch(
                 pending.push(Pending::Done(proto, reply));
             }
             Route::RandomKey => {
-                flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
-                let samples = ask_led_shards(state, |tx| ShardMsg::RandomKey(ctx.now, tx)).await;
+                flush(
+                    state,
+                    groups,
+                    ctx,
+                    session.readonly(),
+                    &mut work,
+                    &mut replies,
+                )
+                .await;
+                let samples =
+                    ask_led_shards(state, groups, |tx| ShardMsg::RandomKey(ctx.now, tx)).await;
                 let reply = match samples.into_iter().collect::<Result<Vec<_>, Frame>>() {
                     Ok(samples) => commands::keys::random_key_of(&samples),
                     Err(e) => e,
@@ -305,7 +336,15 @@ async fn execute_batch(
         m.last_cmd = last_cmd;
         m.last_active = Instant::now();
     });
-    flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
+    flush(
+        state,
+        groups,
+        ctx,
+        session.readonly(),
+        &mut work,
+        &mut replies,
+    )
+    .await;
 
     for p in pending {
         match p {
@@ -343,6 +382,7 @@ async fn execute_batch(
 /// from its replica without asking the leader: possibly stale, as on a Redis Cluster replica.
 async fn flush(
     state: &ServerState,
+    groups: &Groups,
     ctx: ApplyCtx,
     readonly: bool,
     work: &mut Work,
@@ -371,7 +411,7 @@ async fn flush(
         for (_, slot) in cmds.iter_mut() {
             *slot -= base;
         }
-        let cmds = match &state.shards[shard] {
+        let cmds = match groups.shard(shard) {
             Some(group) if group.reads_now(readonly, &cmds) => {
                 let batch = Batch {
                     ctx,
@@ -387,7 +427,7 @@ async fn flush(
         };
         let gather = gather.clone();
         Some(async move {
-            let refused = match &state.shards[shard] {
+            let refused = match groups.shard(shard) {
                 // The shard's channel was full, or the group must first confirm its lead.
                 Some(group) if group.reads_now(readonly, &cmds) => {
                     return group.shard.send(Batch { ctx, cmds, gather }).await
@@ -407,7 +447,7 @@ async fn flush(
     }));
     let write_all = join_all(writes.into_iter().map(|(shard, cmds)| async move {
         let (cmds, slots): (Vec<ShardCommand>, Vec<u32>) = cmds.into_iter().unzip();
-        let refused = match &state.shards[shard] {
+        let refused = match groups.shard(shard) {
             Some(group) => {
                 // Kept for MOVED replies: the commands themselves go into the log entry.
                 let firsts: Vec<Option<Bytes>> = cmds.iter().map(|c| c.first_key()).collect();
@@ -473,8 +513,13 @@ fn refusal_reply_for_key(state: &ServerState, refusal: &Refusal, key: Option<Byt
 /// had nothing to return, so that an empty or sparse keyspace does not cost a round trip per shard.
 /// Shards this node does not lead are skipped: a node scans its own part of the keyspace, as a
 /// Redis Cluster node does.
-async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> Frame {
-    for _ in 0..state.shards.len() {
+async fn scan_shards(
+    state: &ServerState,
+    groups: &Groups,
+    ctx: ApplyCtx,
+    mut scan: ScanArgs,
+) -> Frame {
+    for _ in 0..state.shard_map.shards() {
         let shard = state.shard_map.shard_of_slot(scan.cursor.slot);
         let (_, last) = state.shard_map.slot_range(shard);
         let next_shard = if last + 1 >= crate::slot::SLOT_COUNT {
@@ -486,7 +531,7 @@ async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> 
             }
             .encode()
         };
-        let led = state.shards[shard].as_ref().filter(|g| g.is_leader());
+        let led = groups.shard(shard).filter(|g| g.is_leader());
         let Some(group) = led else {
             if next_shard == 0 {
                 return Frame::Array(vec![Frame::bulk_from(b"0"), Frame::Array(Vec::new())]);
@@ -518,10 +563,11 @@ async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> 
 /// question; a shard it cannot ask answers the refusal's error reply.
 async fn ask_led_shards<T>(
     state: &ServerState,
+    groups: &Groups,
     make: impl Fn(tokio::sync::oneshot::Sender<T>) -> ShardMsg<AppliedState>,
 ) -> Vec<Result<T, Frame>> {
-    let led = state.shards.iter().flatten().filter(|g| g.is_leader());
-    join_all(led.map(|group| {
+    let led = groups.shards().filter(|(_, g)| g.is_leader());
+    join_all(led.map(|(_, group)| {
         let make = &make;
         async move {
             group

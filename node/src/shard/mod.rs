@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::commands::keys::{KeyCommand, ScanArgs};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
+use crate::tasks::Tasks;
 use keyspace::Keyspace;
 
 /// Collects the replies of one client batch from every shard it went to. Each shard files its
@@ -163,6 +164,9 @@ pub enum ShardMsg<P: LogPosition> {
     RandomKey(u64, oneshot::Sender<RandomKey>),
     /// One page of a SCAN at `now`.
     Scan(ScanArgs, u64, oneshot::Sender<ScanPage>),
+    /// Stops the actor (when its node shuts down, once nothing applies entries to it any more):
+    /// messages queued behind this one are dropped, which answers their batches with errors.
+    Stop,
 }
 
 /// A shard's counters, for INFO.
@@ -226,12 +230,18 @@ impl<P: LogPosition> Clone for ShardHandle<P> {
 }
 
 impl<P: LogPosition> ShardHandle<P> {
-    /// Starts the actor for `keyspace` on the current runtime, with a channel of `queue` messages.
-    pub fn spawn(keyspace: Keyspace, queue: usize) -> ShardHandle<P> {
+    /// Starts the actor for `keyspace` in `tasks`, with a channel of `queue` messages. It runs
+    /// until [`ShardHandle::stop`], or until every handle is dropped.
+    pub fn spawn(keyspace: Keyspace, queue: usize, tasks: &Tasks) -> ShardHandle<P> {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let counters = Arc::new(ShardCounters::default());
-        tokio::spawn(run(keyspace, rx, counters.clone()));
+        tasks.spawn(run(keyspace, rx, counters.clone()));
         ShardHandle { tx, counters }
+    }
+
+    /// Stops the actor once it has handled what is queued before (see [`ShardMsg::Stop`]).
+    pub async fn stop(&self) {
+        let _ = self.tx.send(ShardMsg::Stop).await;
     }
 
     /// Sends any message; false if the shard has stopped.
@@ -375,7 +385,8 @@ impl<P: LogPosition> ShardState<P> {
         }
     }
 
-    fn handle(&mut self, msg: ShardMsg<P>, scratch: &mut Vec<(u32, Frame)>) {
+    /// Handles one message; false when the actor must stop.
+    fn handle(&mut self, msg: ShardMsg<P>, scratch: &mut Vec<(u32, Frame)>) -> bool {
         match msg {
             ShardMsg::Batch(mut batch) => {
                 let cmds = std::mem::take(&mut batch.cmds);
@@ -424,7 +435,9 @@ impl<P: LogPosition> ShardState<P> {
             ShardMsg::Scan(scan, now, tx) => {
                 let _ = tx.send(crate::commands::keys::scan_page(&self.ks, &scan, now));
             }
+            ShardMsg::Stop => return false,
         }
+        true
     }
 }
 
@@ -453,11 +466,17 @@ async fn run<P: LogPosition>(
                 None => return,
             }
         };
-        state.handle(msg, &mut scratch);
+        if !state.handle(msg, &mut scratch) {
+            return;
+        }
         let mut drained = 0;
         while drained < DRAIN_CAP {
             match rx.try_recv() {
-                Ok(msg) => state.handle(msg, &mut scratch),
+                Ok(msg) => {
+                    if !state.handle(msg, &mut scratch) {
+                        return;
+                    }
+                }
                 Err(_) => break,
             }
             drained += 1;
@@ -505,7 +524,8 @@ mod tests {
 
     #[tokio::test]
     async fn committed_entries_apply_in_order_and_move_the_position() {
-        let shard: ShardHandle<u64> = ShardHandle::spawn(Keyspace::new(0, 16383), 8);
+        let shard: ShardHandle<u64> =
+            ShardHandle::spawn(Keyspace::new(0, 16383), 8, &Tasks::new("test"));
         let (tx, rx) = oneshot::channel();
         let entries = vec![
             Committed {
