@@ -256,9 +256,10 @@ mod tests {
     fn concurrent_readers_see_whole_snapshots() {
         let registry: Arc<GroupRegistry<u64>> = Arc::new(GroupRegistry::new());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reads = Arc::new(AtomicU64::new(0));
         let readers: Vec<_> = (0..4)
             .map(|_| {
-                let (registry, stop) = (registry.clone(), stop.clone());
+                let (registry, stop, reads) = (registry.clone(), stop.clone(), reads.clone());
                 std::thread::spawn(move || {
                     let mut cached = registry.load();
                     let mut last_generation = 0;
@@ -273,12 +274,16 @@ mod tests {
                             assert_eq!(*value, n, "group {id} from another snapshot");
                         }
                         seen += 1;
+                        reads.fetch_add(1, Ordering::Relaxed);
                     }
                     seen
                 })
             })
             .collect();
-        for round in 0..2000u64 {
+        // At least 2000 tables, and on until the readers have read many (they may start late).
+        let mut round = 0u64;
+        while round < 2000 || reads.load(Ordering::Relaxed) < 20_000 {
+            round += 1;
             let n = round % 16 + 1;
             // One change at a time would show readers half-built tables, so each table is
             // published in one change: cleared, then filled below with `n` everywhere.
@@ -289,8 +294,7 @@ mod tests {
             });
         }
         stop.store(true, Ordering::Relaxed);
-        for reader in readers {
-            assert!(reader.join().expect("reader") > 0);
-        }
+        let seen: u64 = readers.into_iter().map(|r| r.join().expect("reader")).sum();
+        assert!(seen >= 20_000);
     }
 }
