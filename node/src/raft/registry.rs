@@ -71,7 +71,8 @@ impl<G> Groups<G> {
     /// The shard groups, by shard index.
     pub fn shards(&self) -> impl Iterator<Item = (usize, &G)> {
         self.all()
-            .filter_map(|(id, g)| (id != super::META_GROUP).then(|| (id as usize - 1, g)))
+            .filter(|(id, _)| *id != super::META_GROUP)
+            .map(|(id, g)| (id as usize - 1, g))
     }
 
     /// Groups hosted.
