@@ -574,6 +574,51 @@ mod tests {
         assert_eq!(keyspace::snapshot::decode(&data).expect("decodes").len(), 1);
     }
 
+    /// A stopped actor's task ends while handles remain, after handling what came before the
+    /// stop; a batch sent after it is answered with an error, not left waiting.
+    #[tokio::test]
+    async fn a_stopped_actor_ends_and_later_batches_get_errors() {
+        let tasks = Tasks::new("test");
+        let shard: ShardHandle<u64> = ShardHandle::spawn(Keyspace::new(0, 16383), 8, &tasks);
+        let (tx, rx) = oneshot::channel();
+        let entries = vec![Committed {
+            step: 1,
+            batches: Some(Arc::from(vec![batch(1_000, &[&["SET", "k", "1"]])])),
+            reply: Some(Box::new(move |r| {
+                let _ = tx.send(r);
+            }) as ReplyTo),
+        }];
+        assert!(shard.send_msg(ShardMsg::Apply(entries)).await);
+        shard.stop().await;
+        assert_eq!(
+            rx.await.expect("applied before the stop"),
+            vec![vec![Frame::ok()]]
+        );
+        assert!(
+            tasks.join(std::time::Duration::from_secs(5)).await,
+            "the actor ended"
+        );
+        let gather = Gather::new(1, 1);
+        let get = ShardCommand::from_argv(&vec![Bytes::from("GET"), Bytes::from("k")])
+            .expect("a shard command");
+        let ctx = ApplyCtx {
+            now: 1_000,
+            max_bulk_len: 1 << 20,
+        };
+        shard
+            .send(Batch {
+                ctx,
+                cmds: vec![(get, 0)],
+                gather: gather.clone(),
+            })
+            .await;
+        gather.wait().await;
+        assert_eq!(
+            gather.take(),
+            vec![Some(Frame::error("ERR shard unavailable"))]
+        );
+    }
+
     #[test]
     fn unanswered_batches_answer_with_errors() {
         let gather = Gather::new(2, 1);
