@@ -416,11 +416,18 @@ impl Replication {
         tasks.transport.stop();
         self.peers.close();
         tasks.transport.join(SHUTDOWN_STEP).await;
-        for (_, group) in self.groups.clear() {
-            group.proposer.stop().await;
-            group.shard.stop().await;
+        let removed = self.groups.clear();
+        let told = async {
+            for (_, group) in &removed {
+                group.proposer.stop().await;
+                group.shard.stop().await;
+            }
+        };
+        // Bounded too: a stop message waits for room in a full channel.
+        if tokio::time::timeout(SHUTDOWN_STEP, told).await.is_err() {
+            tracing::warn!("proposers and shard actors not all told to stop; going on");
         }
-        drop(groups);
+        drop((groups, removed));
         tasks.groups.join(SHUTDOWN_STEP).await;
         let closed = self.persistence.wal.close().await;
         match &closed {
