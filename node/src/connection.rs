@@ -69,6 +69,9 @@ async fn serve_loop(
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Vec::with_capacity(READ_CHUNK);
     let mut requests = Vec::new();
+    // This connection's snapshot of the node's groups, refreshed before each batch (free while
+    // they do not change; see `raft::registry`).
+    let mut groups = state.groups.load();
     loop {
         let want = parser
             .needed()
@@ -86,7 +89,7 @@ async fn serve_loop(
         let n = tokio::select! {
             r = socket.read_buf(&mut buf) => r?,
             _ = session.handle.kill_notify.notified() => return Ok(()),
-            _ = state.shutdown.notified() => return Ok(()),
+            () = state.shutdown.wait() => return Ok(()),
             _ = idle => return Ok(()),
         };
         if n == 0 || session.handle.killed.load(Ordering::Relaxed) {
@@ -99,7 +102,8 @@ async fn serve_loop(
         parser.set_max_bulk_len(state.runtime.proto_max_bulk_len.load(Ordering::Relaxed));
         let parsed = parser.parse(&mut buf, session.authenticated, &mut requests);
         if !requests.is_empty() {
-            dispatch::run_batch(state, session, &mut requests, &mut out).await;
+            state.groups.refresh(&mut groups);
+            dispatch::run_batch(state, &groups, session, &mut requests, &mut out).await;
         }
         if let Err(e) = &parsed {
             Frame::error_owned(e.reply_text()).encode(session.proto(), &mut out);

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use shardis::config::{Cli, Config};
-use shardis::server::Server;
+use shardis::node::Node;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -41,25 +41,27 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let server = match Server::bind(config).await {
-            Ok(s) => s,
+    let code = runtime.block_on(async move {
+        let node = match Node::start(config).await {
+            Ok(node) => node,
             Err(e) => {
-                tracing::error!(error = %e, "cannot bind the client port");
+                tracing::error!(error = %e, "cannot start the node");
                 return std::process::ExitCode::FAILURE;
             }
         };
-        let state = server.state();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("signal received, shutting down");
-            state.begin_shutdown();
-        });
-        server.run().await;
-        std::process::ExitCode::SUCCESS
-    })
+        match node.run(wait_for_signal()).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(_) => std::process::ExitCode::FAILURE,
+        }
+    });
+    // Every task of the node has ended or been given up on by now; the runtime only has
+    // leftovers to drop (the transport library's own connection tasks), and a blocking call
+    // stuck in the kernel must not keep the process from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
+/// Completes on SIGTERM or SIGINT.
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
@@ -75,4 +77,5 @@ async fn wait_for_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+    tracing::info!("signal received, shutting down");
 }

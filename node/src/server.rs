@@ -1,23 +1,24 @@
-//! The node process: shared state, the accept loop, and shutdown.
+//! What the connections of a node share, and the accept loop. The node itself — building all
+//! this, owning its tasks, shutting down — is [`crate::node`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use crate::cluster::{LeaderBoard, Topology};
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::raft::group::{self, ReplicationConfig, ShardGroup};
+use crate::raft::group::Replication;
 use crate::raft::meta::Metadata;
-use crate::raft::wal::SyncPolicy;
+use crate::raft::registry::GroupRegistry;
 use crate::session::ClientHandle;
 use crate::slot::ShardMap;
+use crate::tasks::{Stop, Tasks};
 
 /// Settings that CONFIG SET may change while the node runs.
 pub struct RuntimeConfig {
@@ -54,9 +55,9 @@ pub struct ServerState {
     pub runtime: RuntimeConfig,
     /// Slot to shard mapping.
     pub shard_map: ShardMap,
-    /// Shard groups (actor and Raft group) by shard index; `None` where this node holds no
-    /// replica.
-    pub shards: Vec<Option<ShardGroup>>,
+    /// The groups (actor and Raft group) this node hosts: a replica of some shards, and the
+    /// metadata group. The connections keep a snapshot each, refreshed per batch.
+    pub groups: Arc<GroupRegistry>,
     /// The cluster's members and shard placement.
     pub topology: Topology,
     /// The last known leader of every shard.
@@ -76,12 +77,51 @@ pub struct ServerState {
     pub run_id: String,
     /// Address the client port is bound to.
     pub local_addr: SocketAddr,
-    /// Notified once when the node shuts down.
-    pub shutdown: Notify,
-    shutting_down: AtomicBool,
+    /// Given once, when the node starts shutting down: the accept loop and the connections stop.
+    pub shutdown: Stop,
 }
 
 impl ServerState {
+    /// The state of a node serving on `local_addr` with the groups of `replication`.
+    pub fn new(
+        config: Config,
+        local_addr: SocketAddr,
+        shard_map: ShardMap,
+        topology: Topology,
+        leaders: Arc<LeaderBoard>,
+        replication: &Replication,
+    ) -> ServerState {
+        let run_id: String = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (0..40)
+                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+                .collect()
+        };
+        ServerState {
+            runtime: RuntimeConfig {
+                maxclients: AtomicUsize::new(config.maxclients),
+                timeout: AtomicU64::new(config.timeout),
+                proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+                requirepass: RwLock::new(config.requirepass.clone()),
+            },
+            config,
+            leaders,
+            meta: replication.meta.clone(),
+            persistence: replication.persistence.clone(),
+            shard_map,
+            groups: replication.groups.clone(),
+            topology,
+            clients: Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id,
+            local_addr,
+            shutdown: Stop::new(),
+        }
+    }
+
     /// Hands out the next client id.
     pub fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
@@ -113,24 +153,16 @@ impl ServerState {
         (!pw.is_empty()).then_some(pw)
     }
 
-    /// Starts shutting the node down (SHUTDOWN, SIGTERM, SIGINT).
+    /// Starts shutting the node down (SHUTDOWN, SIGTERM, SIGINT): the node's
+    /// [`crate::node::Node::run`] takes it from there.
     pub fn begin_shutdown(&self) {
-        if !self.shutting_down.swap(true, Ordering::SeqCst) {
-            self.shutdown.notify_waiters();
-            self.shutdown.notify_one();
-        }
+        self.shutdown.stop();
     }
 
     /// True once shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
+        self.shutdown.is_stopped()
     }
-}
-
-/// A bound, not yet serving node.
-pub struct Server {
-    listener: TcpListener,
-    state: Arc<ServerState>,
 }
 
 /// The node's runtime: `threads` worker threads, or one per CPU core when 0 (the `threads`
@@ -143,117 +175,32 @@ pub fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime>
     builder.enable_all().build()
 }
 
-impl Server {
-    /// Binds the client port and starts the shard actors.
-    pub async fn bind(config: Config) -> std::io::Result<Server> {
-        let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
-        let local_addr = listener.local_addr()?;
-        let shard_map = ShardMap::new(config.shards);
-        let sync = config
-            .appendfsync
-            .parse::<SyncPolicy>()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let replication = ReplicationConfig {
-            node_id: config.node_id,
-            raft_addr: local_addr.to_string(),
-            data_dir: config.data_dir.clone(),
-            sync,
-            commit_timeout: std::time::Duration::from_millis(config.commit_timeout_ms),
-            hz: config.hz,
-            max_bulk_len: config.proto_max_bulk_len,
-            shard_queue: config.shard_queue,
-            snapshot_logs: config.snapshot_logs,
+/// Accepts clients on `listener` until shutdown begins, serving each in a task of `tasks`.
+pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, tasks: Tasks) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = state.shutdown.wait() => break,
         };
-        let topology = Topology::from_config(&config, &local_addr.to_string());
-        let raft_listener = match topology.this_node().filter(|_| topology.has_peers()) {
-            Some(me) => Some(TcpListener::bind(me.raft_addr.as_str()).await?),
-            None => None,
+        let (socket, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
         };
-        let leaders = Arc::new(LeaderBoard::new(&topology, shard_map.shards()));
-        let group::Replication {
-            meta,
-            shards,
-            persistence,
-        } = group::start(
-            &replication,
-            &topology,
-            &shard_map,
-            raft_listener,
-            leaders.clone(),
-        )
-        .await?;
-        let run_id: String = {
-            use rand::Rng;
-            let mut rng = rand::rng();
-            (0..40)
-                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
-                .collect()
-        };
-        let state = Arc::new(ServerState {
-            runtime: RuntimeConfig {
-                maxclients: AtomicUsize::new(config.maxclients),
-                timeout: AtomicU64::new(config.timeout),
-                proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
-                requirepass: RwLock::new(config.requirepass.clone()),
-            },
-            config,
-            leaders,
-            meta,
-            persistence,
-            shard_map,
-            shards,
-            topology,
-            clients: Mutex::new(HashMap::new()),
-            next_client_id: AtomicU64::new(1),
-            stats: Stats::default(),
-            started: Instant::now(),
-            run_id,
-            local_addr,
-            shutdown: Notify::new(),
-            shutting_down: AtomicBool::new(false),
+        let _ = socket.set_nodelay(true);
+        state
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let state = state.clone();
+        tasks.spawn(async move {
+            Connection::serve(socket, addr, state).await;
         });
-        Ok(Server { listener, state })
     }
-
-    /// The address clients connect to.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.state.local_addr
-    }
-
-    /// The shared state (for embedding and tests).
-    pub fn state(&self) -> Arc<ServerState> {
-        self.state.clone()
-    }
-
-    /// Accepts clients until shutdown is requested.
-    pub async fn run(self) {
-        let Server { listener, state } = self;
-        info!(addr = %state.local_addr, shards = state.shards.len(), "shardis ready to accept connections");
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = state.shutdown.notified() => break,
-            };
-            let (socket, addr) = match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let _ = socket.set_nodelay(true);
-            state
-                .stats
-                .connections_received
-                .fetch_add(1, Ordering::Relaxed);
-            let state = state.clone();
-            tokio::spawn(async move {
-                Connection::serve(socket, addr, state).await;
-            });
-        }
-        info!("shardis is shutting down");
-    }
+    info!("no longer accepting clients");
 }
 
 #[cfg(test)]

@@ -68,11 +68,12 @@ impl ShardView {
 
 /// Every shard as this node sees it; also brings the leader board up to date.
 fn shard_views(state: &ServerState) -> Vec<ShardView> {
+    let groups = state.groups.load();
     (0..state.shard_map.shards())
         .map(|s| {
             let (first, last) = state.shard_map.slot_range(s);
             let preferred = state.topology.preferred_leader(s);
-            let Some(group) = &state.shards[s] else {
+            let Some(group) = groups.shard(s) else {
                 let (leader, term) = state.leaders.get(s).unwrap_or((preferred, 0));
                 let followers = state
                     .topology
@@ -297,8 +298,12 @@ fn help() -> Frame {
 /// elects a new one on its own.
 pub async fn failover(state: &ServerState) -> Frame {
     let me = state.topology.self_id;
-    let followed: Vec<usize> = (0..state.shards.len())
-        .filter(|&s| state.shards[s].as_ref().is_some_and(|g| !g.is_leader()))
+    let followed: Vec<usize> = state
+        .groups
+        .load()
+        .shards()
+        .filter(|(_, g)| !g.is_leader())
+        .map(|(s, _)| s)
         .collect();
     if followed.is_empty() {
         return Frame::error("ERR You should send CLUSTER FAILOVER to a replica");

@@ -94,16 +94,17 @@ fn replication(state: &ServerState, out: &mut String) {
     let epoch = state.meta.current().map_or(0, |m| m.epoch);
     let _ = write!(out, "meta_epoch:{epoch}\r\n");
     group_line(out, "meta", state.meta.group());
-    let _ = write!(out, "shard_groups:{}\r\n", state.shards.len());
-    let (rpcs, batches) = state.shards.iter().flatten().next().map_or((0, 0), |g| {
+    let groups = state.groups.load();
+    let _ = write!(out, "shard_groups:{}\r\n", state.shard_map.shards());
+    let (rpcs, batches) = groups.shards().next().map_or((0, 0), |(_, g)| {
         (g.peers().rpcs_sent(), g.peers().batches_sent())
     });
     let _ = write!(
         out,
         "raft_rpcs_sent:{rpcs}\r\nraft_rpc_batches_sent:{batches}\r\n"
     );
-    for (i, group) in state.shards.iter().enumerate() {
-        match group {
+    for i in 0..state.shard_map.shards() {
+        match groups.shard(i) {
             Some(group) => group_line(out, &format!("shard{i}"), group),
             None => {
                 let _ = write!(out, "shard{i}:role=none\r\n");
@@ -190,7 +191,7 @@ pub fn render(
                 line("uptime_in_seconds", &up);
                 line("uptime_in_days", &(up / 86400));
                 line("hz", &state.config.hz);
-                line("shards", &state.shards.len());
+                line("shards", &state.shard_map.shards());
                 line(
                     "executable",
                     &std::env::current_exe()

@@ -9,6 +9,7 @@ use crate::commands::keys::ScanArgs;
 use crate::commands::{self, ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 use crate::raft::proposer::Refusal;
+use crate::raft::registry::Groups;
 use crate::raft::state_machine::AppliedState;
 use crate::server::ServerState;
 use crate::shard::keyspace::ScanCursor;
@@ -22,6 +23,7 @@ use crate::shard::{Batch, Gather, ShardMsg};
 /// from its replica without asking the leader: possibly stale, as on a Redis Cluster replica.
 pub async fn flush(
     state: &ServerState,
+    groups: &Groups,
     ctx: ApplyCtx,
     readonly: bool,
     work: &mut Work,
@@ -47,7 +49,7 @@ pub async fn flush(
         for (_, slot) in cmds.iter_mut() {
             *slot -= base;
         }
-        let cmds = match &state.shards[shard] {
+        let cmds = match groups.shard(shard) {
             Some(group) if group.reads_now(readonly, &cmds) => {
                 let batch = Batch {
                     ctx,
@@ -63,7 +65,7 @@ pub async fn flush(
         };
         let gather = gather.clone();
         Some(async move {
-            let refused = match &state.shards[shard] {
+            let refused = match groups.shard(shard) {
                 // The shard's channel was full, or the group must first confirm its lead.
                 Some(group) if group.reads_now(readonly, &cmds) => {
                     return group.shard.send(Batch { ctx, cmds, gather }).await
@@ -83,7 +85,7 @@ pub async fn flush(
     }));
     let write_all = join_all(writes.into_iter().map(|(shard, cmds)| async move {
         let (cmds, slots): (Vec<ShardCommand>, Vec<u32>) = cmds.into_iter().unzip();
-        let refused = match &state.shards[shard] {
+        let refused = match groups.shard(shard) {
             Some(group) => {
                 // Kept for MOVED replies: the commands themselves go into the log entry.
                 let firsts: Vec<Option<Bytes>> = cmds.iter().map(|c| c.first_key()).collect();
@@ -128,8 +130,13 @@ pub async fn flush(
 /// had nothing to return, so that an empty or sparse keyspace does not cost a round trip per shard.
 /// Shards this node does not lead are skipped: a node scans its own part of the keyspace, as a
 /// Redis Cluster node does.
-pub async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs) -> Frame {
-    for _ in 0..state.shards.len() {
+pub async fn scan_shards(
+    state: &ServerState,
+    groups: &Groups,
+    ctx: ApplyCtx,
+    mut scan: ScanArgs,
+) -> Frame {
+    for _ in 0..state.shard_map.shards() {
         let shard = state.shard_map.shard_of_slot(scan.cursor.slot);
         let (_, last) = state.shard_map.slot_range(shard);
         let next_shard = if last + 1 >= crate::slot::SLOT_COUNT {
@@ -141,7 +148,7 @@ pub async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs)
             }
             .encode()
         };
-        let led = state.shards[shard].as_ref().filter(|g| g.is_leader());
+        let led = groups.shard(shard).filter(|g| g.is_leader());
         let Some(group) = led else {
             if next_shard == 0 {
                 return Frame::Array(vec![Frame::bulk_from(b"0"), Frame::Array(Vec::new())]);
@@ -173,10 +180,11 @@ pub async fn scan_shards(state: &ServerState, ctx: ApplyCtx, mut scan: ScanArgs)
 /// question; a shard it cannot ask answers the refusal's error reply.
 pub async fn ask_led_shards<T>(
     state: &ServerState,
+    groups: &Groups,
     make: impl Fn(tokio::sync::oneshot::Sender<T>) -> ShardMsg<AppliedState>,
 ) -> Vec<Result<T, Frame>> {
-    let led = state.shards.iter().flatten().filter(|g| g.is_leader());
-    join_all(led.map(|group| {
+    let led = groups.shards().filter(|(_, g)| g.is_leader());
+    join_all(led.map(|(_, group)| {
         let make = &make;
         async move {
             group

@@ -19,39 +19,34 @@ use bytes::Bytes;
 use crate::clock::now_ms;
 use crate::commands::{self, ApplyCtx};
 use crate::protocol::Frame;
+use crate::raft::registry::Groups;
 use crate::server::ServerState;
 use crate::session::Session;
 use crate::shard::{ShardMsg, ShardStats};
 use plan::{NodeStep, Pending, Placement, Planned, Work};
 
-impl Placement for ServerState {
-    fn shard_count(&self) -> usize {
-        self.shards.len()
+impl Placement for Groups {
+    fn led_shards(&self) -> Vec<usize> {
+        self.shards()
+            .filter(|(_, g)| g.is_leader())
+            .map(|(s, _)| s)
+            .collect()
     }
 
     fn holds(&self, shard: usize) -> bool {
-        self.shards.get(shard).is_some_and(Option::is_some)
-    }
-
-    fn leads(&self, shard: usize) -> bool {
-        self.shards
-            .get(shard)
-            .and_then(Option::as_ref)
-            .is_some_and(|g| g.is_leader())
+        self.has_shard(shard)
     }
 
     fn led_elsewhere(&self, shard: usize) -> bool {
-        self.shards
-            .get(shard)
-            .and_then(Option::as_ref)
-            .is_some_and(|g| g.led_elsewhere())
+        self.shard(shard).is_some_and(|g| g.led_elsewhere())
     }
 }
 
-/// Runs one batch of requests (the batch's clock read once) and appends their encoded replies
-/// to `out`.
+/// Runs one batch of requests on `groups` (the connection's snapshot of the node's groups; the
+/// batch's clock read once) and appends their encoded replies to `out`.
 pub async fn run_batch(
     state: &Arc<ServerState>,
+    groups: &Groups,
     session: &mut Session,
     requests: &mut Vec<Vec<Bytes>>,
     out: &mut Vec<u8>,
@@ -86,7 +81,7 @@ pub async fn run_batch(
             continue;
         }
         let route = commands::route(spec, &argv, &state.shard_map);
-        let step = match plan::plan(route, proto, session.readonly(), &**state, &ctx, &mut work) {
+        let step = match plan::plan(route, proto, session.readonly(), groups, &ctx, &mut work) {
             Planned::Pending(p) => {
                 pending.push(p);
                 continue;
@@ -104,22 +99,48 @@ pub async fn run_batch(
             NodeStep::Failover => commands::cluster::failover(state).await,
             // The keyspace as left by everything queued before: flush first.
             NodeStep::Scan(scan) => {
-                execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
-                execute::scan_shards(state, ctx, scan).await
+                execute::flush(
+                    state,
+                    groups,
+                    ctx,
+                    session.readonly(),
+                    &mut work,
+                    &mut replies,
+                )
+                .await;
+                execute::scan_shards(state, groups, ctx, scan).await
             }
             NodeStep::Info(sections) => {
-                execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
-                let stats: Vec<ShardStats> = execute::ask_led_shards(state, ShardMsg::Stats)
-                    .await
-                    .into_iter()
-                    .filter_map(Result::ok)
-                    .collect();
+                execute::flush(
+                    state,
+                    groups,
+                    ctx,
+                    session.readonly(),
+                    &mut work,
+                    &mut replies,
+                )
+                .await;
+                let stats: Vec<ShardStats> =
+                    execute::ask_led_shards(state, groups, ShardMsg::Stats)
+                        .await
+                        .into_iter()
+                        .filter_map(Result::ok)
+                        .collect();
                 commands::info::render(state, session, &sections, &stats)
             }
             NodeStep::RandomKey => {
-                execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
+                execute::flush(
+                    state,
+                    groups,
+                    ctx,
+                    session.readonly(),
+                    &mut work,
+                    &mut replies,
+                )
+                .await;
                 let samples =
-                    execute::ask_led_shards(state, |tx| ShardMsg::RandomKey(ctx.now, tx)).await;
+                    execute::ask_led_shards(state, groups, |tx| ShardMsg::RandomKey(ctx.now, tx))
+                        .await;
                 match samples.into_iter().collect::<Result<Vec<_>, Frame>>() {
                     Ok(samples) => commands::keys::random_key_of(&samples),
                     Err(e) => e,
@@ -136,6 +157,14 @@ pub async fn run_batch(
         m.last_cmd = last_cmd;
         m.last_active = Instant::now();
     });
-    execute::flush(state, ctx, session.readonly(), &mut work, &mut replies).await;
+    execute::flush(
+        state,
+        groups,
+        ctx,
+        session.readonly(),
+        &mut work,
+        &mut replies,
+    )
+    .await;
     plan::assemble(pending, &mut replies, out);
 }

@@ -14,12 +14,10 @@ use crate::shard::keyspace::Keyspace;
 
 /// What the planner needs to know about the shards this node hosts.
 pub trait Placement {
-    /// Shards in the cluster (hosted here or not).
-    fn shard_count(&self) -> usize;
+    /// The shards this node leads, in shard order.
+    fn led_shards(&self) -> Vec<usize>;
     /// True when this node holds a replica of `shard`.
     fn holds(&self, shard: usize) -> bool;
-    /// True when this node leads `shard`.
-    fn leads(&self, shard: usize) -> bool;
     /// True when another node is known to lead `shard`.
     fn led_elsewhere(&self, shard: usize) -> bool;
 }
@@ -153,7 +151,7 @@ pub fn plan(
             // leads.
             let first = work.slots;
             let mut n = 0;
-            for shard in (0..node.shard_count()).filter(|&s| node.leads(s)) {
+            for shard in node.led_shards() {
                 work.push(shard, cmd.clone());
                 n += 1;
             }
@@ -225,14 +223,11 @@ mod tests {
     }
 
     impl Placement for FakeNode {
-        fn shard_count(&self) -> usize {
-            self.held.len()
+        fn led_shards(&self) -> Vec<usize> {
+            (0..self.led.len()).filter(|&s| self.led[s]).collect()
         }
         fn holds(&self, shard: usize) -> bool {
             self.held[shard]
-        }
-        fn leads(&self, shard: usize) -> bool {
-            self.led[shard]
         }
         fn led_elsewhere(&self, shard: usize) -> bool {
             self.elsewhere[shard]

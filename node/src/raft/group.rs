@@ -16,6 +16,7 @@ use super::log_store::{CompactionGate, GroupLog, LogStore};
 use super::meta::{ClusterMeta, Metadata, META_TAG};
 use super::persistence::{Persistence, PersistenceStats};
 use super::proposer::{Answer, Proposer, Refusal};
+use super::registry::GroupRegistry;
 use super::state_machine::{Shard, ShardSm};
 use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
 use super::wal::{SyncPolicy, Wal};
@@ -26,6 +27,7 @@ use crate::protocol::Frame;
 use crate::shard::keyspace::Keyspace;
 use crate::shard::ShardHandle;
 use crate::slot::ShardMap;
+use crate::tasks::NodeTasks;
 
 /// How the node's groups are set up.
 #[derive(Clone, Debug)]
@@ -123,6 +125,8 @@ pub struct ShardGroup {
     group: GroupId,
     /// The node's links to its peers (for forwarded writes).
     peers: Arc<Peers>,
+    /// The group's log (the WAL compactor copies it).
+    log: LogStore,
 }
 
 /// How long after the last quorum acknowledgement a leader still serves reads on its own: less
@@ -154,14 +158,16 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
     Ok(Arc::new(config.validate().map_err(io::Error::other)?))
 }
 
-/// A node's replication: the metadata group and its shard groups.
+/// A node's replication: the metadata group and its shard groups, the WAL under them and the
+/// links to the other nodes.
 pub struct Replication {
     /// The metadata group (see [`super::meta`]).
     pub meta: Metadata,
-    /// Shard groups by shard index; `None` where this node holds no replica.
-    pub shards: Vec<Option<ShardGroup>>,
+    /// Every group this node hosts, the metadata group included.
+    pub groups: Arc<GroupRegistry>,
     /// The WAL and the snapshot and rewrite counters (INFO persistence).
     pub persistence: Persistence,
+    peers: Arc<Peers>,
 }
 
 /// What every group of a node is opened with.
@@ -170,11 +176,11 @@ struct Opener<'a> {
     topology: &'a Topology,
     raft_config: Arc<Config>,
     peers: Arc<Peers>,
-    service: &'a TransportService,
+    groups: Arc<GroupRegistry>,
+    tasks: &'a NodeTasks,
     wal: Wal,
     gate: CompactionGate,
     logs: HashMap<u64, GroupLog>,
-    stores: Vec<LogStore>,
     /// The instant every group's heartbeat rounds are aligned to.
     heartbeat_origin: tokio::time::Instant,
     /// Snapshot and WAL rewrite counters.
@@ -182,9 +188,11 @@ struct Opener<'a> {
 }
 
 impl Opener<'_> {
-    /// Starts the actor and the Raft group `group` over `keyspace`. A group found on disk
-    /// resumes; a new cluster's group is initialized with `voters` by the voter with the
-    /// smallest id, never twice. `expiry`: the leader proposes expirations (shard groups).
+    /// Starts the actor and the Raft group `group` over `keyspace` and adds it to the registry
+    /// (where the transport finds it as soon as its Raft handle exists, as peers may already
+    /// call it). A group found on disk resumes; a new cluster's group is initialized with
+    /// `voters` by the voter with the smallest id, never twice. `expiry`: the leader proposes
+    /// expirations (shard groups). Its tasks go to the node's group tasks.
     async fn open(
         &mut self,
         group: GroupId,
@@ -194,7 +202,8 @@ impl Opener<'_> {
     ) -> io::Result<ShardGroup> {
         let config = self.config;
         let topology = self.topology;
-        let shard = ShardHandle::spawn(keyspace, config.shard_queue);
+        let tasks = &self.tasks.groups;
+        let shard = ShardHandle::spawn(keyspace, config.shard_queue, tasks);
         let sm = ShardSm::new(
             shard.clone(),
             snapshot_path(&config.data_dir, group),
@@ -203,7 +212,6 @@ impl Opener<'_> {
         let snapshots = sm.clone();
         let replayed = self.logs.remove(&group).unwrap_or_default();
         let log = LogStore::new(group, replayed, self.wal.clone(), self.gate.clone());
-        self.stores.push(log.clone());
         let network = GrpcNetwork::new(group, self.peers.clone());
         let raft = ShardRaft::new(
             topology.self_id,
@@ -214,7 +222,25 @@ impl Opener<'_> {
         )
         .await
         .map_err(io::Error::other)?;
-        self.service.register(group, raft.clone());
+        let proposer = Proposer::spawn(
+            raft.clone(),
+            config.commit_timeout,
+            config.shard_queue,
+            tasks,
+        );
+        let handle = ShardGroup {
+            shard: shard.clone(),
+            metrics: raft.metrics(),
+            raft: raft.clone(),
+            proposer: proposer.clone(),
+            commit_timeout: config.commit_timeout,
+            confirmed_term: Arc::new(AtomicU64::new(0)),
+            handed_over_term: Arc::new(AtomicU64::new(0)),
+            group,
+            peers: self.peers.clone(),
+            log: log.clone(),
+        };
+        self.groups.insert(group, handle.clone());
         let initialized = raft.is_initialized().await.map_err(io::Error::other)?;
         let bootstrapper = voters.iter().min().copied();
         if !initialized && bootstrapper == Some(topology.self_id) {
@@ -230,42 +256,32 @@ impl Opener<'_> {
                 tracing::warn!(group, error = %e, "group initialization");
             }
         }
-        tokio::spawn(snapshot_by_size(log, raft.clone(), snapshots));
-        tokio::spawn(heartbeat_rounds(raft.clone(), self.heartbeat_origin));
-        let proposer = Proposer::spawn(raft.clone(), config.commit_timeout, config.shard_queue);
-        self.service.register_writer(group, proposer.clone());
+        tasks.spawn_until_stopped(snapshot_by_size(log, raft.clone(), snapshots));
+        tasks.spawn_until_stopped(heartbeat_rounds(raft.clone(), self.heartbeat_origin));
         if expiry {
-            tokio::spawn(expiry::run(
-                shard.clone(),
-                raft.clone(),
-                proposer.clone(),
+            tasks.spawn_until_stopped(expiry::run(
+                shard,
+                raft,
+                proposer,
                 config.hz,
                 config.max_bulk_len,
             ));
         }
-        Ok(ShardGroup {
-            shard,
-            metrics: raft.metrics(),
-            raft,
-            proposer,
-            commit_timeout: config.commit_timeout,
-            confirmed_term: Arc::new(AtomicU64::new(0)),
-            handed_over_term: Arc::new(AtomicU64::new(0)),
-            group,
-            peers: self.peers.clone(),
-        })
+        Ok(handle)
     }
 }
 
 /// Starts the WAL, replays it, and starts the metadata group and an actor and a Raft group for
 /// every shard this node holds a replica of. When the cluster has other nodes the Raft
-/// transport serves on `raft_listener`; leaders that peers report go to `leaders`.
+/// transport serves on `raft_listener`; leaders that peers report go to `leaders`. Every task
+/// started goes to its layer's set in `tasks`; [`Replication::shutdown`] stops them.
 pub async fn start(
     config: &ReplicationConfig,
     topology: &Topology,
     shard_map: &ShardMap,
     raft_listener: Option<tokio::net::TcpListener>,
     leaders: Arc<LeaderBoard>,
+    tasks: &NodeTasks,
 ) -> io::Result<Replication> {
     std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
     let wal_dir = config.data_dir.join("wal");
@@ -288,24 +304,27 @@ pub async fn start(
         cluster_id: topology.cluster_id,
         node_id: topology.self_id,
     };
-    let service = TransportService::new(identity, leaders);
+    let groups = Arc::new(GroupRegistry::new());
+    let service = TransportService::new(identity, leaders, groups.clone(), &tasks.transport);
+    let peers = Peers::new(
+        identity,
+        topology
+            .nodes
+            .iter()
+            .map(|n| (n.id, n.raft_addr.clone()))
+            .collect(),
+        &tasks.transport,
+    );
     let mut opener = Opener {
         config,
         topology,
         raft_config: raft_config(config.snapshot_logs)?,
-        peers: Peers::new(
-            identity,
-            topology
-                .nodes
-                .iter()
-                .map(|n| (n.id, n.raft_addr.clone()))
-                .collect(),
-        ),
-        service: &service,
+        peers: peers.clone(),
+        groups: groups.clone(),
+        tasks,
         wal: wal.clone(),
         gate: CompactionGate::default(),
         logs,
-        stores: Vec::new(),
         heartbeat_origin: tokio::time::Instant::now(),
         persistence: stats.clone(),
     };
@@ -322,15 +341,14 @@ pub async fn start(
     let meta = Metadata::start(
         meta_group,
         ClusterMeta::from_topology(topology, shard_map.shards()),
+        &tasks.groups,
     );
-    let mut groups = Vec::with_capacity(shard_map.shards());
     for s in 0..shard_map.shards() {
         if !topology.is_local(s) {
-            groups.push(None);
             continue;
         }
         let (first, last) = shard_map.slot_range(s);
-        let group = opener
+        opener
             .open(
                 shard_group(s),
                 Keyspace::new(first, last),
@@ -338,31 +356,89 @@ pub async fn start(
                 true,
             )
             .await?;
-        groups.push(Some(group));
     }
-    let Opener {
-        gate,
-        stores,
-        peers,
-        ..
-    } = opener;
+    let gate = opener.gate;
     if let Some(listener) = raft_listener {
         if (0..shard_map.shards()).any(|s| !topology.is_local(s)) {
-            tokio::spawn(exchange_leaders(service.clone(), peers, topology.clone()));
+            tasks.background.spawn_until_stopped(exchange_leaders(
+                service.clone(),
+                peers.clone(),
+                topology.clone(),
+            ));
         }
-        tokio::spawn(transport::serve(service, listener));
-        tokio::spawn(balance_leaders(
+        tasks
+            .transport
+            .spawn_until_stopped(transport::serve(service, listener));
+        tasks.background.spawn_until_stopped(balance_leaders(
             groups.clone(),
             topology.clone(),
             meta.clone(),
         ));
     }
-    tokio::spawn(compact_wal(wal.clone(), gate, stores, stats.clone()));
+    tasks.background.spawn_until_stopped(compact_wal(
+        wal.clone(),
+        gate,
+        groups.clone(),
+        stats.clone(),
+    ));
     Ok(Replication {
         meta,
-        shards: groups,
+        groups,
         persistence: Persistence { stats, wal },
+        peers,
     })
+}
+
+/// Longest wait for each step of [`Replication::shutdown`].
+const SHUTDOWN_STEP: Duration = Duration::from_secs(10);
+
+impl Replication {
+    /// Stops the node's replication, in order: the node-wide maintenance (compactor, balancer,
+    /// leader exchange); the groups' periodic tasks (expiry, heartbeats, snapshot checks); every
+    /// group's Raft core (what it was writing is queued in the WAL by then, and writes still
+    /// waiting for it are answered with errors); the transport; the proposers and shard actors;
+    /// then the WAL, whose close writes what is queued and fsyncs it. Each wait is bounded: a
+    /// step that does not finish is logged and the next one runs anyway, so that the WAL is
+    /// always closed. The WAL's close error, if any, is returned.
+    pub async fn shutdown(&self, tasks: &NodeTasks) -> io::Result<()> {
+        tasks.background.stop();
+        tasks.background.join(SHUTDOWN_STEP).await;
+        tasks.groups.stop();
+        let groups = self.groups.load();
+        let stopped = futures_util::future::join_all(groups.all().map(|(id, g)| async move {
+            if g.raft.shutdown().await.is_err() {
+                tracing::warn!(group = id, "the group's Raft core ended with an error");
+            }
+        }));
+        if tokio::time::timeout(SHUTDOWN_STEP, stopped).await.is_err() {
+            tracing::warn!("Raft groups not shut down after {SHUTDOWN_STEP:?}; going on");
+        }
+        tasks.transport.stop();
+        self.peers.close();
+        tasks.transport.join(SHUTDOWN_STEP).await;
+        let removed = self.groups.clear();
+        let told = async {
+            for (_, group) in &removed {
+                group.proposer.stop().await;
+                group.shard.stop().await;
+            }
+        };
+        // Bounded too: a stop message waits for room in a full channel.
+        if tokio::time::timeout(SHUTDOWN_STEP, told).await.is_err() {
+            tracing::warn!("proposers and shard actors not all told to stop; going on");
+        }
+        drop((groups, removed));
+        tasks.groups.join(SHUTDOWN_STEP).await;
+        let closed = self.persistence.wal.close().await;
+        match &closed {
+            Ok(()) => tracing::info!(
+                fsyncs = self.persistence.wal.fsync_count(),
+                "WAL closed: everything written and fsynced"
+            ),
+            Err(e) => tracing::error!(error = %e, "the WAL did not close cleanly"),
+        }
+        closed
+    }
 }
 
 /// Moves each shard's leadership to its preferred node — as the metadata group records it
@@ -370,11 +446,11 @@ pub async fn start(
 /// ([`Topology::preferred_leader`]) — once that node is a caught-up voter, so leaders stay spread
 /// over the nodes after start-up and after a failed node comes back. Runs on every node; each
 /// acts only on the groups it leads.
-async fn balance_leaders(groups: Vec<Option<ShardGroup>>, topology: Topology, meta: Metadata) {
+async fn balance_leaders(groups: Arc<GroupRegistry>, topology: Topology, meta: Metadata) {
     loop {
         tokio::time::sleep(BALANCE_INTERVAL).await;
-        for (s, group) in groups.iter().enumerate() {
-            let Some(group) = group else { continue };
+        let groups = groups.load();
+        for (s, group) in groups.shards() {
             let preferred = meta
                 .preferred_leader(s)
                 .unwrap_or_else(|| topology.preferred_leader(s));
@@ -523,11 +599,14 @@ const REWRITE_MIN_BYTES: u64 = 64 << 20;
 
 /// Keeps the WAL from growing without bound: when it has grown past 64 MiB and twice its size
 /// after the last rewrite, it is replaced by the records that rebuild every group's current log
-/// (what snapshots have not yet covered), like redis's AOF rewrite.
+/// (what snapshots have not yet covered), like redis's AOF rewrite. The groups are those the
+/// registry holds at the time of each rewrite: a group added while the node runs must be in the
+/// registry before its log store writes anything (the groups opened at start-up are all in
+/// before this task starts).
 async fn compact_wal(
     wal: Wal,
     gate: CompactionGate,
-    stores: Vec<LogStore>,
+    groups: Arc<GroupRegistry>,
     stats: Arc<PersistenceStats>,
 ) {
     let mut base = wal.size();
@@ -538,7 +617,8 @@ async fn compact_wal(
         }
         let started = std::time::Instant::now();
         stats.rewrite_started();
-        match compact_once(&wal, &gate, &stores).await {
+        let stores = || groups.load().all().map(|(_, g)| g.log.clone()).collect();
+        match compact_once(&wal, &gate, stores).await {
             Ok(()) => {
                 base = wal.size();
                 stats.rewrite_done(started.elapsed(), Ok(base));
@@ -553,13 +633,19 @@ async fn compact_wal(
     }
 }
 
-/// Rewrites the WAL once: copies every group's log and queues the rewrite while holding the
-/// gate (so no log write slips between the two), then waits for it to be durable; the records
-/// are encoded and written on the blocking pool while writes go on.
-pub async fn compact_once(wal: &Wal, gate: &CompactionGate, stores: &[LogStore]) -> io::Result<()> {
+/// Rewrites the WAL once: copies the log of every group `stores` lists and queues the rewrite
+/// while holding the gate (so no log write slips between the two, and no group joins between
+/// the listing and the copy), then waits for it to be durable; the records are encoded and
+/// written on the blocking pool while writes go on.
+pub async fn compact_once(
+    wal: &Wal,
+    gate: &CompactionGate,
+    stores: impl FnOnce() -> Vec<LogStore>,
+) -> io::Result<()> {
     let durable = {
         let _exclusive = gate.write().await;
         let started = std::time::Instant::now();
+        let stores = stores();
         // A cheap copy under the gate; the encoding runs on the blocking pool, gate released.
         let logs: Vec<_> = stores.iter().map(|s| s.live_log()).collect();
         let live = Box::new(move || {
@@ -589,6 +675,11 @@ impl ShardGroup {
     /// The node's links to its peers (shared by every group), with their counters.
     pub fn peers(&self) -> &Peers {
         &self.peers
+    }
+
+    /// Where the group's writes are queued (the transport hands forwarded writes to it).
+    pub(crate) fn proposer(&self) -> &Proposer {
+        &self.proposer
     }
 
     /// Like [`ShardGroup::write`], but when another node leads the group the batch is forwarded

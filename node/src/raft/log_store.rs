@@ -434,7 +434,7 @@ mod tests {
             .save_committed(Some(log_id(20)))
             .await
             .expect("committed");
-        compact_once(&wal, &gate, &[store.clone(), other.clone()])
+        compact_once(&wal, &gate, || vec![store.clone(), other.clone()])
             .await
             .expect("compaction");
         append_blanks(&mut store, 31..=35).await;

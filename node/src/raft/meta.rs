@@ -33,6 +33,7 @@ use crate::commands::{ApplyCtx, ShardCommand};
 use crate::config::NodeConfig;
 use crate::protocol::Frame;
 use crate::shard::{Batch, Gather};
+use crate::tasks::Tasks;
 
 /// The hash tag of every metadata key (the metadata keyspace holds this one slot).
 pub const META_TAG: &[u8] = b"meta";
@@ -164,13 +165,14 @@ pub struct Metadata {
 impl Metadata {
     /// Wraps the metadata group; starts the task that keeps [`Metadata::current`] fresh and that
     /// writes a new cluster's metadata (`initial`) once this node leads an empty group.
-    pub fn start(group: ShardGroup, initial: ClusterMeta) -> Metadata {
+    /// The task runs in `tasks` until they are stopped.
+    pub fn start(group: ShardGroup, initial: ClusterMeta, tasks: &Tasks) -> Metadata {
         let meta = Metadata {
             group,
             shards: initial.replicas.len(),
             current: Arc::new(RwLock::new(None)),
         };
-        tokio::spawn(maintain(meta.clone(), initial));
+        tasks.spawn_until_stopped(maintain(meta.clone(), initial));
         meta
     }
 

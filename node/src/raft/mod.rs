@@ -5,6 +5,7 @@
 //! - [`log_store`]: openraft's log storage for one group, on top of the WAL;
 //! - [`state_machine`]: openraft's state machine for one shard, which hands committed entries to
 //!   the shard actor over its channel (so "applied" means "visible to the next read");
+//! - [`registry`]: the groups a node hosts, shared by routing, transport, compaction and balancing;
 //! - [`crate::codec`]: the bincode encoding used on disk and on the wire.
 
 pub mod expiry;
@@ -13,6 +14,7 @@ pub mod log_store;
 pub mod meta;
 pub mod persistence;
 pub mod proposer;
+pub mod registry;
 pub mod runtime;
 pub mod state_machine;
 pub mod transport;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::{CallbackResponder, ClientBatch, ShardRaft, ShardRequest, ShardTC};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
+use crate::tasks::Tasks;
 
 /// Most client batches merged into one entry.
 const MAX_BATCHES_PER_ENTRY: usize = 512;
@@ -45,19 +46,38 @@ struct Proposal {
     deadline: Instant,
 }
 
+/// What the proposer task is sent.
+enum Queued {
+    Proposal(Proposal),
+    /// Stop (the node shuts down): what is queued behind is dropped, and its clients hear
+    /// CLUSTERDOWN.
+    Stop,
+}
+
 /// Queues client batches for one shard group (cheap to clone).
 #[derive(Clone)]
 pub struct Proposer {
-    tx: mpsc::Sender<Proposal>,
+    tx: mpsc::Sender<Queued>,
     commit_timeout: Duration,
 }
 
 impl Proposer {
-    /// Starts the proposer task of `raft`; a write waits at most `commit_timeout`.
-    pub fn spawn(raft: ShardRaft, commit_timeout: Duration, queue: usize) -> Proposer {
+    /// Starts the proposer task of `raft` in `tasks`; a write waits at most `commit_timeout`.
+    /// The task runs until [`Proposer::stop`], or until every handle is dropped.
+    pub fn spawn(
+        raft: ShardRaft,
+        commit_timeout: Duration,
+        queue: usize,
+        tasks: &Tasks,
+    ) -> Proposer {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(raft, rx, tx.downgrade()));
+        tasks.spawn(run(raft, rx, tx.downgrade(), tasks.clone()));
         Proposer { tx, commit_timeout }
+    }
+
+    /// Stops the task once it has proposed what was queued before.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Queued::Stop).await;
     }
 
     /// Replicates one client batch's commands and returns their replies once the entry holding
@@ -75,7 +95,7 @@ impl Proposer {
         };
         let down = || Refusal::Failed(Frame::error("CLUSTERDOWN shard unavailable"));
         let replicated = async {
-            if self.tx.send(proposal).await.is_err() {
+            if self.tx.send(Queued::Proposal(proposal)).await.is_err() {
                 return Err(down());
             }
             rx.await.unwrap_or_else(|_| Err(down()))
@@ -92,10 +112,16 @@ impl Proposer {
 
 /// Merges what is queued into entries and proposes them, at most [`IN_FLIGHT`] at a time. The
 /// entry's responder answers the clients and frees the in-flight slot, so no task waits on an
-/// entry. `retry` lets a responder queue proposals again while the group has no leader.
-async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, retry: WeakSender<Proposal>) {
+/// entry. `retry` lets a responder queue proposals again while the group has no leader (in a
+/// task of `tasks`).
+async fn run(
+    raft: ShardRaft,
+    mut rx: mpsc::Receiver<Queued>,
+    retry: WeakSender<Queued>,
+    tasks: Tasks,
+) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
+    while let Some(Queued::Proposal(first)) = rx.recv().await {
         // Wait for an in-flight slot first: whatever queues meanwhile joins this entry.
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
@@ -107,11 +133,16 @@ async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, retry: WeakSende
         tokio::task::yield_now().await;
         let mut proposals = vec![first];
         let mut cmds = proposals[0].batch.cmds.len();
+        let mut stop = false;
         while proposals.len() < MAX_BATCHES_PER_ENTRY && cmds < MAX_CMDS_PER_ENTRY {
             match rx.try_recv() {
-                Ok(p) => {
+                Ok(Queued::Proposal(p)) => {
                     cmds += p.batch.cmds.len();
                     proposals.push(p);
+                }
+                Ok(Queued::Stop) => {
+                    stop = true;
+                    break;
                 }
                 Err(_) => break,
             }
@@ -128,12 +159,16 @@ async fn run(raft: ShardRaft, mut rx: mpsc::Receiver<Proposal>, retry: WeakSende
         let me = *raft.node_id();
         let kept = request.batches.clone();
         let retry = retry.clone();
+        let tasks = tasks.clone();
         let responder = CallbackResponder::new(move |result: ClientWriteResult<ShardTC>| {
             drop(permit);
-            answer(result, me, kept, waiters, retry);
+            answer(result, me, kept, waiters, retry, &tasks);
         });
         // On a fatal error the responder is dropped unanswered: its clients hear CLUSTERDOWN.
         let _ = raft.write(request).responder(responder).await;
+        if stop {
+            return;
+        }
     }
 }
 
@@ -148,7 +183,8 @@ fn answer(
     me: u64,
     batches: Arc<[ClientBatch]>,
     waiters: Vec<(oneshot::Sender<Answer>, Instant)>,
-    retry: WeakSender<Proposal>,
+    retry: WeakSender<Queued>,
+    tasks: &Tasks,
 ) {
     let refusal = match result {
         Ok(resp) => {
@@ -164,7 +200,7 @@ fn answer(
         // No leader yet (an election, or a new leader's lease not yet confirmed): nothing was
         // appended, so the batches are queued again after a pause, while their clients wait.
         Err(ClientWriteError::ForwardToLeader(_)) => {
-            tokio::spawn(requeue(batches, waiters, retry));
+            tasks.spawn(requeue(batches, waiters, retry));
             return;
         }
         Err(e) => Refusal::Failed(Frame::error_owned(format!(
@@ -181,7 +217,7 @@ fn answer(
 async fn requeue(
     batches: Arc<[ClientBatch]>,
     waiters: Vec<(oneshot::Sender<Answer>, Instant)>,
-    retry: WeakSender<Proposal>,
+    retry: WeakSender<Queued>,
 ) {
     tokio::time::sleep(RETRY_PAUSE).await;
     let tx = retry.upgrade();
@@ -192,10 +228,12 @@ async fn requeue(
             deadline,
         };
         let sent = match &tx {
-            Some(tx) if Instant::now() + RETRY_PAUSE < deadline => tx.send(proposal).await,
-            _ => Err(mpsc::error::SendError(proposal)),
+            Some(tx) if Instant::now() + RETRY_PAUSE < deadline => {
+                tx.send(Queued::Proposal(proposal)).await
+            }
+            _ => Err(mpsc::error::SendError(Queued::Proposal(proposal))),
         };
-        if let Err(mpsc::error::SendError(p)) = sent {
+        if let Err(mpsc::error::SendError(Queued::Proposal(p))) = sent {
             let _ = p.reply.send(Err(Refusal::NotLeader(None)));
         }
     }

@@ -390,7 +390,11 @@ mod tests {
     async fn an_older_snapshot_never_replaces_a_newer_one_on_disk() {
         let dir = std::env::temp_dir().join(format!("shardis-snaporder-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let shard: Shard = ShardHandle::spawn(crate::shard::keyspace::Keyspace::new(0, 16383), 16);
+        let shard: Shard = ShardHandle::spawn(
+            crate::shard::keyspace::Keyspace::new(0, 16383),
+            16,
+            &crate::tasks::Tasks::new("test"),
+        );
         let sm = ShardSm::new(shard, dir.join("group-1.snap"), Arc::default());
         let meta = |index| SnapshotMeta {
             last_log_id: Some(LogIdOf::<ShardTC>::new(
@@ -457,7 +461,11 @@ mod tests {
         let head = file_head(&meta41()).expect("head");
         let mut file = head.clone();
         file.extend_from_slice(&data);
-        let shard: Shard = ShardHandle::spawn(crate::shard::keyspace::Keyspace::new(0, 16383), 16);
+        let shard: Shard = ShardHandle::spawn(
+            crate::shard::keyspace::Keyspace::new(0, 16383),
+            16,
+            &crate::tasks::Tasks::new("test"),
+        );
         let sm = ShardSm::new(shard, path.clone(), Arc::default());
         std::fs::write(&path, &file).expect("write");
         assert!(sm.read_snapshot().await.expect("reads").is_some());

@@ -37,7 +37,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
@@ -54,10 +54,11 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::proposer::Proposer;
+use super::registry::GroupRegistry;
 use super::{ClientBatch, GroupId, ShardRaft, ShardTC};
 use crate::cluster::LeaderBoard;
 use crate::codec::{decode, encode};
+use crate::tasks::Tasks;
 
 type Client = pb::raft_transport_client::RaftTransportClient<tonic::transport::Channel>;
 
@@ -164,19 +165,34 @@ pub struct Peers {
     links: Mutex<HashMap<u64, (String, Link)>>,
     counters: Arc<Counters>,
     addresses: HashMap<u64, String>,
+    /// Where the lanes' tasks run.
+    tasks: Tasks,
+    /// Set by [`Peers::close`]: no new link is made after it.
+    closed: AtomicBool,
 }
 
 impl Peers {
-    /// No connections yet; they are made on first use. `addresses`: where this node's config
-    /// says each peer's Raft port is (used instead of the address in the group membership, which
-    /// is the bootstrap node's view: a node may reach a peer through a proxy).
-    pub fn new(identity: Identity, addresses: HashMap<u64, String>) -> Arc<Peers> {
+    /// No connections yet; they are made on first use, their tasks in `tasks`. `addresses`:
+    /// where this node's config says each peer's Raft port is (used instead of the address in
+    /// the group membership, which is the bootstrap node's view: a node may reach a peer through
+    /// a proxy).
+    pub fn new(identity: Identity, addresses: HashMap<u64, String>, tasks: &Tasks) -> Arc<Peers> {
         Arc::new(Peers {
             identity,
             links: Mutex::new(HashMap::new()),
             counters: Arc::new(Counters::default()),
             addresses,
+            tasks: tasks.clone(),
+            closed: AtomicBool::new(false),
         })
+    }
+
+    /// Lets go of every link, so that each lane's task ends once the groups holding it have
+    /// stopped (the node shuts down), and makes no new one: a call after this fails as
+    /// unreachable.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        lock(&self.links).clear();
     }
 
     /// The address of peer `id`: this node's config's, else `fallback`.
@@ -198,6 +214,9 @@ impl Peers {
     /// The old link's lanes stop once the last group holding it lets go.
     fn link(&self, id: u64, addr: &str) -> Result<Link, io::Error> {
         let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(io::Error::other("the node is shutting down"));
+        }
         if let Some((known, link)) = links.get(&id) {
             if known == addr {
                 return Ok(link.clone());
@@ -214,13 +233,14 @@ impl Peers {
             .max_encoding_message_size(MAX_MESSAGE);
         let spawn_lane = |lane: Lane| {
             let (tx, rx) = mpsc::channel(LANE_QUEUE);
-            tokio::spawn(run_lane(
+            self.tasks.spawn(run_lane(
                 lane,
                 id,
                 client.clone(),
                 self.identity,
                 rx,
                 self.counters.clone(),
+                self.tasks.clone(),
             ));
             tx
         };
@@ -235,7 +255,7 @@ impl Peers {
 }
 
 /// Drains `lane` of peer `target`: batches what is queued and sends each batch as one `Call`,
-/// a few at a time. Ends when every sender is gone.
+/// a few at a time. Ends when every sender is gone. Its streams' readers run in `tasks`.
 async fn run_lane(
     lane: Lane,
     target: u64,
@@ -243,6 +263,7 @@ async fn run_lane(
     identity: Identity,
     mut queue: mpsc::Receiver<Pending>,
     counters: Arc<Counters>,
+    tasks: Tasks,
 ) {
     let mut client = client;
     let slots = Arc::new(Semaphore::new(lane.batches_in_flight()));
@@ -299,7 +320,7 @@ async fn run_lane(
         let (rpcs, waiters): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.rpc, p.reply)).unzip();
         if stream.as_ref().is_none_or(LaneStream::is_broken) {
             stream = None;
-            match LaneStream::open(&mut client, target, deadline, lane).await {
+            match LaneStream::open(&mut client, target, deadline, lane, &tasks).await {
                 Ok(s) => stream = Some(s),
                 Err(e) => {
                     tracing::debug!(node = target, error = %e, "raft stream not opened");
@@ -354,12 +375,14 @@ fn fail(waiters: Vec<oneshot::Sender<Result<pb::GroupReply, LaneError>>>, error:
 }
 
 impl LaneStream {
-    /// Opens a stream to `target`, waiting at most until `deadline` for the peer to accept it.
+    /// Opens a stream to `target`, waiting at most until `deadline` for the peer to accept it;
+    /// its reader runs in `tasks` (and ends with the stream, which ends when the lane drops it).
     async fn open(
         client: &mut Client,
         target: u64,
         deadline: Instant,
         lane: Lane,
+        tasks: &Tasks,
     ) -> Result<LaneStream, String> {
         let (tx, rx) = mpsc::channel(lane.batches_in_flight());
         let request = tokio_stream::wrappers::ReceiverStream::new(rx);
@@ -370,7 +393,7 @@ impl LaneStream {
         };
         let waiting = Arc::new(Mutex::new(HashMap::new()));
         let broken = Arc::new(AtomicBool::new(false));
-        tokio::spawn(read_replies(
+        tasks.spawn(read_replies(
             replies,
             waiting.clone(),
             broken.clone(),
@@ -714,43 +737,42 @@ pub struct TransportService {
     cluster_id: u64,
     /// This node's id: calls meant for another node are refused.
     node_id: u64,
-    groups: Arc<RwLock<HashMap<GroupId, ShardRaft>>>,
-    writers: Arc<RwLock<HashMap<GroupId, Proposer>>>,
+    /// The groups calls are for (the node's registry: a group is reachable while it is there).
+    groups: Arc<GroupRegistry>,
     leaders: Arc<LeaderBoard>,
+    /// Where the tasks serving incoming streams run; they end when it is stopped.
+    tasks: Tasks,
 }
 
 impl TransportService {
-    /// The service of node `identity` for its groups; groups are added as they start. Leaders
-    /// that peers report go to `leaders`.
-    pub fn new(identity: Identity, leaders: Arc<LeaderBoard>) -> TransportService {
+    /// The service of node `identity` for the groups in `groups`. Leaders that peers report go
+    /// to `leaders`; the tasks serving incoming streams run in `tasks`.
+    pub fn new(
+        identity: Identity,
+        leaders: Arc<LeaderBoard>,
+        groups: Arc<GroupRegistry>,
+        tasks: &Tasks,
+    ) -> TransportService {
         TransportService {
             cluster_id: identity.cluster_id,
             node_id: identity.node_id,
-            groups: Arc::new(RwLock::new(HashMap::new())),
-            writers: Arc::new(RwLock::new(HashMap::new())),
+            groups,
             leaders,
+            tasks: tasks.clone(),
         }
-    }
-
-    /// Lets peers forward writes for `group` to `proposer` (used while this node leads it).
-    pub fn register_writer(&self, group: GroupId, proposer: Proposer) {
-        self.writers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(group, proposer);
     }
 
     /// The (group, leader, term) of every shard group of this node with a known leader.
     pub fn leader_hints(&self) -> Vec<(GroupId, u64, u64)> {
         use openraft::async_runtime::WatchReceiver;
-        let groups = self.groups.read().unwrap_or_else(|p| p.into_inner());
-        groups
-            .iter()
-            .filter(|(g, _)| **g != super::META_GROUP)
-            .filter_map(|(g, raft)| {
-                let m = raft.metrics();
+        self.groups
+            .load()
+            .all()
+            .filter(|(g, _)| *g != super::META_GROUP)
+            .filter_map(|(g, group)| {
+                let m = group.raft.metrics();
                 let m = m.borrow_watched();
-                m.current_leader.map(|l| (*g, l, m.current_term))
+                m.current_leader.map(|l| (g, l, m.current_term))
             })
             .collect()
     }
@@ -766,31 +788,21 @@ impl TransportService {
 
     async fn propose(&self, group: GroupId, payload: &[u8]) -> Result<Vec<u8>, String> {
         let proposer = self
-            .writers
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&group)
-            .cloned()
+            .groups
+            .load()
+            .group(group)
+            .map(|g| g.proposer().clone())
             .ok_or_else(|| format!("no group {group} on this node"))?;
         let batch: ClientBatch = decode(payload).map_err(|e| e.to_string())?;
         let answer = proposer.write(batch.ctx, batch.cmds).await;
         encode(&answer).map_err(|e| e.to_string())
     }
 
-    /// Makes `raft` reachable as `group`.
-    pub fn register(&self, group: GroupId, raft: ShardRaft) {
-        self.groups
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(group, raft);
-    }
-
     fn group(&self, group: GroupId) -> Result<ShardRaft, String> {
         self.groups
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&group)
-            .cloned()
+            .load()
+            .group(group)
+            .map(|g| g.raft.clone())
             .ok_or_else(|| format!("no group {group} on this node"))
     }
 
@@ -900,15 +912,24 @@ impl pb::raft_transport_server::RaftTransport for TransportService {
         let mut batches = request.into_inner();
         let (tx, rx) = mpsc::channel(STREAM_BATCHES_IN_SERVICE);
         let service = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             // At most this many batches of the stream are served at once; meanwhile the next
             // is not read, and HTTP/2 flow control holds the sender back.
             let serving = Arc::new(Semaphore::new(STREAM_BATCHES_IN_SERVICE));
+            // When the node shuts down the stream ends (the peer's lane sees it and opens a new
+            // one elsewhere or later). Waited on only while no batch is ready, once per batch.
+            let stop = service.tasks.stopping().wait();
+            tokio::pin!(stop);
             loop {
                 let Ok(permit) = serving.clone().acquire_owned().await else {
                     return;
                 };
-                let batch = match batches.message().await {
+                let next = tokio::select! {
+                    biased;
+                    next = batches.message() => next,
+                    () = &mut stop => return,
+                };
+                let batch = match next {
                     Ok(Some(batch)) => batch,
                     Ok(None) | Err(_) => return,
                 };
@@ -917,7 +938,7 @@ impl pb::raft_transport_server::RaftTransport for TransportService {
                     return;
                 }
                 let (service, tx) = (service.clone(), tx.clone());
-                tokio::spawn(async move {
+                service.tasks.clone().spawn(async move {
                     let replies = futures_util::future::join_all(
                         batch.rpcs.into_iter().map(|r| service.dispatch(r)),
                     )
@@ -1051,7 +1072,10 @@ mod tests {
             cluster_id,
             node_id: 2,
         };
-        tokio::spawn(serve(TransportService::new(identity, leaders), listener));
+        let tasks = Tasks::new("test");
+        let groups = Arc::new(GroupRegistry::new());
+        let service = TransportService::new(identity, leaders, groups, &tasks);
+        tokio::spawn(serve(service, listener));
         BasicNode { addr }
     }
 
@@ -1063,6 +1087,7 @@ mod tests {
                 node_id: 1,
             },
             HashMap::new(),
+            &Tasks::new("test"),
         )
     }
 

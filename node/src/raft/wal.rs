@@ -231,6 +231,8 @@ struct Shared {
     /// Test hook: a rewrite's base segment takes this many milliseconds longer to write.
     #[cfg(test)]
     rewrite_delay_ms: AtomicU64,
+    /// The writer task, joined by [`Wal::close`]: the WAL owns it.
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -365,6 +367,7 @@ impl Wal {
             background_sync_delay_ms: AtomicU64::new(0),
             #[cfg(test)]
             rewrite_delay_ms: AtomicU64::new(0),
+            writer: Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let writer = Writer {
@@ -383,7 +386,7 @@ impl Wal {
             broken: None,
             shared: shared.clone(),
         };
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let shared = writer.shared.clone();
             if AssertUnwindSafe(writer.run(rx))
                 .catch_unwind()
@@ -398,6 +401,7 @@ impl Wal {
                 });
             }
         });
+        *shared.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok((Wal { tx, shared }, records))
     }
 
@@ -505,20 +509,33 @@ impl Wal {
         self.shared.fsyncs.load(Ordering::Relaxed)
     }
 
-    /// Stops the writer after everything queued is written and fsynced.
+    /// Stops the writer after everything queued is written and fsynced, and waits for its task
+    /// to end.
     ///
     /// Appends queued after the close fail with a "closed" error, and so does every later call.
     /// Returns the WAL's error if it was broken. Calling it again is harmless (`Ok`, or the broken
     /// error); a second call racing the first may return before the first finishes.
     pub async fn close(&self) -> io::Result<()> {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Op::Close { reply }).await.is_err() {
-            return match self.shared.broken() {
+        let result = if self.tx.send(Op::Close { reply }).await.is_err() {
+            match self.shared.broken() {
                 Some(b) => Err(b.error()),
                 None => Ok(()),
-            };
+            }
+        } else {
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        };
+        let task = self
+            .shared
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            // The writer has answered (or is gone): it only has to return now.
+            let _ = task.await;
         }
-        rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        result
     }
 
     /// Test hook: the next batch write fails as if the disk returned EIO.
@@ -1241,21 +1258,27 @@ fn corrupt(path: &Path, what: String) -> io::Error {
     )
 }
 
-/// Reads one segment, appending its records to `out`. In the last segment a bad tail with
-/// nothing valid after it is truncated away; any other damage is an error.
-fn replay_segment(path: &Path, is_last: bool, out: &mut Vec<Record>) -> io::Result<()> {
-    let data = fs::read(path)?;
-    match check_header(&data) {
+/// How a segment ends.
+enum SegmentEnd {
+    /// With a whole record (or right after its header).
+    Clean,
+    /// Its header is missing or cut short: a crash right after the segment was created.
+    TornHeader,
+    /// With a bad record at `offset` that nothing valid follows: a write a crash cut short.
+    TornTail { offset: usize, why: &'static str },
+}
+
+/// Reads the records of one segment (`data`, read from `path`) into `out` and says how it ends.
+/// Only the last segment may end torn; any other damage is an error.
+fn scan_segment(
+    path: &Path,
+    data: &[u8],
+    is_last: bool,
+    out: &mut Vec<Record>,
+) -> io::Result<SegmentEnd> {
+    match check_header(data) {
         HeaderCheck::Valid { .. } => {}
-        HeaderCheck::Torn if is_last => {
-            tracing::warn!(segment = %path.display(), bytes = data.len(),
-                "WAL: the last segment has a torn header (crash right after it was created); resetting it");
-            let mut file = OpenOptions::new().write(true).open(path)?;
-            file.set_len(0)?;
-            file.write_all(&header(0))?;
-            file.sync_all()?;
-            return Ok(());
-        }
+        HeaderCheck::Torn if is_last => return Ok(SegmentEnd::TornHeader),
         HeaderCheck::Torn => {
             return Err(corrupt(
                 path,
@@ -1267,7 +1290,7 @@ fn replay_segment(path: &Path, is_last: bool, out: &mut Vec<Record>) -> io::Resu
 
     let mut pos = HEADER_LEN;
     while pos < data.len() {
-        let why = match frame_at(&data, pos) {
+        let why = match frame_at(data, pos) {
             Frame::Valid { record, next } => {
                 out.push(record);
                 pos = next;
@@ -1281,38 +1304,116 @@ fn replay_segment(path: &Path, is_last: bool, out: &mut Vec<Record>) -> io::Resu
                 format!("bad record at offset {pos} ({why}) in a segment that is not the last"),
             ));
         }
-        match find_valid_record(&data, pos + 1) {
-            Scan::Found(at) => {
-                return Err(corrupt(
-                    path,
-                    format!(
-                        "bad record at offset {pos} ({why}) followed by a valid record at \
-                         offset {at}; refusing to drop data"
-                    ),
-                ))
-            }
-            Scan::TooCostly => {
-                return Err(corrupt(
-                    path,
-                    format!(
-                        "bad record at offset {pos} ({why}); the {} bytes after it are too many \
-                         to check for valid records, so it cannot be told from a torn tail: \
-                         inspect the file, and truncate it at {pos} if it is a torn tail",
-                        data.len() - pos
-                    ),
-                ))
-            }
-            Scan::NotFound => {
-                tracing::warn!(segment = %path.display(), offset = pos, dropped_bytes = data.len() - pos,
-                    reason = why, "WAL: truncating a torn tail (a write cut short by a crash)");
-                let file = OpenOptions::new().write(true).open(path)?;
-                file.set_len(pos as u64)?;
-                file.sync_all()?;
-                return Ok(());
-            }
+        return match find_valid_record(data, pos + 1) {
+            Scan::Found(at) => Err(corrupt(
+                path,
+                format!(
+                    "bad record at offset {pos} ({why}) followed by a valid record at \
+                     offset {at}; refusing to drop data"
+                ),
+            )),
+            Scan::TooCostly => Err(corrupt(
+                path,
+                format!(
+                    "bad record at offset {pos} ({why}); the {} bytes after it are too many \
+                     to check for valid records, so it cannot be told from a torn tail: \
+                     inspect the file, and truncate it at {pos} if it is a torn tail",
+                    data.len() - pos
+                ),
+            )),
+            Scan::NotFound => Ok(SegmentEnd::TornTail { offset: pos, why }),
+        };
+    }
+    Ok(SegmentEnd::Clean)
+}
+
+/// Reads one segment, appending its records to `out`. In the last segment a bad tail with
+/// nothing valid after it is truncated away; any other damage is an error.
+fn replay_segment(path: &Path, is_last: bool, out: &mut Vec<Record>) -> io::Result<()> {
+    let data = fs::read(path)?;
+    match scan_segment(path, &data, is_last, out)? {
+        SegmentEnd::Clean => Ok(()),
+        SegmentEnd::TornHeader => {
+            tracing::warn!(segment = %path.display(), bytes = data.len(),
+                "WAL: the last segment has a torn header (crash right after it was created); resetting it");
+            let mut file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(0)?;
+            file.write_all(&header(0))?;
+            file.sync_all()?;
+            Ok(())
+        }
+        SegmentEnd::TornTail { offset, why } => {
+            tracing::warn!(segment = %path.display(), offset, dropped_bytes = data.len() - offset,
+                reason = why, "WAL: truncating a torn tail (a write cut short by a crash)");
+            let file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(offset as u64)?;
+            file.sync_all()?;
+            Ok(())
         }
     }
-    Ok(())
+}
+
+/// What [`inspect`] found in a WAL directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspection {
+    /// Live segments: from the newest base segment (written by a rewrite) on.
+    pub segments: usize,
+    /// Valid records in them.
+    pub records: usize,
+    /// Bytes of the live segments.
+    pub bytes: u64,
+    /// The torn end of the last segment, if it has one (what [`Wal::open`] would cut off).
+    pub torn: Option<TornTail>,
+}
+
+/// A torn end of the last segment: a write that the process did not finish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment.
+    pub segment: PathBuf,
+    /// Where the torn part starts.
+    pub offset: u64,
+    /// Bytes from there to the end of the segment.
+    pub bytes: u64,
+    /// What is wrong there.
+    pub reason: &'static str,
+}
+
+/// Reads the WAL in `dir` as [`Wal::open`] would, without changing anything (nothing is
+/// truncated, reset or deleted), and reports its records and whether its last segment ends torn.
+/// Damage that `open` refuses to start with is an error here too. For tools and tests: a node
+/// that shut down cleanly leaves no torn tail.
+pub fn inspect(dir: &Path) -> io::Result<Inspection> {
+    let mut segments = list_segments(dir)?;
+    if let Some(base) = newest_base(&segments)? {
+        segments.drain(..base);
+    }
+    let mut inspection = Inspection {
+        segments: segments.len(),
+        records: 0,
+        bytes: 0,
+        torn: None,
+    };
+    let mut records = Vec::new();
+    for (i, (_, path)) in segments.iter().enumerate() {
+        let data = fs::read(path)?;
+        inspection.bytes += data.len() as u64;
+        let end = scan_segment(path, &data, i + 1 == segments.len(), &mut records)?;
+        inspection.records += records.len();
+        records.clear();
+        let torn = |offset: usize, reason| TornTail {
+            segment: path.clone(),
+            offset: offset as u64,
+            bytes: (data.len() - offset) as u64,
+            reason,
+        };
+        inspection.torn = match end {
+            SegmentEnd::Clean => None,
+            SegmentEnd::TornHeader => Some(torn(0, "the segment header is cut off")),
+            SegmentEnd::TornTail { offset, why } => Some(torn(offset, why)),
+        };
+    }
+    Ok(inspection)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1367,10 +1468,9 @@ fn remove_temp_files(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Finds the newest base segment (written by a rewrite) and deletes every segment before it: a
-/// crash between a rewrite's rename and its deletions leaves them behind.
-fn drop_obsolete_segments(dir: &Path, segments: &mut Vec<(u64, PathBuf)>) -> io::Result<()> {
-    let mut base = None;
+/// The index in `segments` of the newest base segment (written by a rewrite), if any: the log
+/// starts there.
+fn newest_base(segments: &[(u64, PathBuf)]) -> io::Result<Option<usize>> {
     for (i, (_, path)) in segments.iter().enumerate().rev() {
         let mut head = Vec::with_capacity(HEADER_LEN);
         {
@@ -1380,17 +1480,22 @@ fn drop_obsolete_segments(dir: &Path, segments: &mut Vec<(u64, PathBuf)>) -> io:
                 .read_to_end(&mut head)?;
         }
         match check_header(&head) {
-            HeaderCheck::Valid { flags } if flags & FLAG_BASE != 0 => {
-                base = Some(i);
-                break;
-            }
+            HeaderCheck::Valid { flags } if flags & FLAG_BASE != 0 => return Ok(Some(i)),
             HeaderCheck::Valid { .. } => {}
             // A torn last segment is handled by replay; anything else fails there too, with a
             // better message, unless a newer base segment makes it obsolete.
             HeaderCheck::Torn | HeaderCheck::Bad(_) => {}
         }
     }
-    let Some(base) = base else { return Ok(()) };
+    Ok(None)
+}
+
+/// Finds the newest base segment (written by a rewrite) and deletes every segment before it: a
+/// crash between a rewrite's rename and its deletions leaves them behind.
+fn drop_obsolete_segments(dir: &Path, segments: &mut Vec<(u64, PathBuf)>) -> io::Result<()> {
+    let Some(base) = newest_base(segments)? else {
+        return Ok(());
+    };
     if base == 0 {
         return Ok(());
     }
@@ -1854,6 +1959,70 @@ mod tests {
         assert_eq!(replayed.last(), more.last());
         assert_eq!(replayed.len(), 40);
         wal.close().await.unwrap();
+    }
+
+    /// `inspect` reports what `open` would find, torn tails included, and changes nothing.
+    #[tokio::test]
+    async fn inspect_reports_records_and_a_torn_tail_without_touching_the_files() {
+        let dir = TempDir::new("inspect");
+        let (wal, _) = Wal::open(dir.path(), SyncPolicy::Always, 256).unwrap();
+        let written = append_n(&wal, 0, 30).await;
+        wal.close().await.unwrap();
+        let segments = segment_files(dir.path());
+        assert!(segments.len() > 2);
+        let bytes: u64 = segments
+            .iter()
+            .map(|s| fs::metadata(s).unwrap().len())
+            .sum();
+        let clean = inspect(dir.path()).unwrap();
+        assert_eq!(
+            clean,
+            Inspection {
+                segments: segments.len(),
+                records: written.len(),
+                bytes,
+                torn: None,
+            }
+        );
+
+        // A write cut short: the last record loses its last 4 bytes.
+        let last = segments.last().unwrap();
+        let full = fs::metadata(last).unwrap().len();
+        let cut = full - 4;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(last)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let torn = inspect(dir.path()).unwrap();
+        assert_eq!(torn.records, written.len() - 1);
+        let tail = torn.torn.clone().expect("the cut is reported");
+        assert_eq!(&tail.segment, last);
+        assert_eq!(tail.offset, full - framed_len(&written[29]));
+        assert_eq!(tail.offset + tail.bytes, cut);
+        assert_eq!(tail.reason, "the record runs past the end of the file");
+        // Nothing was truncated: inspecting again finds the same.
+        assert_eq!(fs::metadata(last).unwrap().len(), cut);
+        assert_eq!(inspect(dir.path()).unwrap(), torn);
+
+        // `open` cuts it off; after that the WAL is clean again.
+        let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 256).unwrap();
+        assert_eq!(replayed, written[..29]);
+        wal.close().await.unwrap();
+        let reopened = inspect(dir.path()).unwrap();
+        assert_eq!((reopened.records, reopened.torn), (written.len() - 1, None));
+
+        // A torn header in a new last segment is a torn tail at offset 0.
+        let (no, _) = list_segments(dir.path()).unwrap().pop().unwrap();
+        fs::write(segment_path(dir.path(), no + 1), &header(0)[..3]).unwrap();
+        let tail = inspect(dir.path()).unwrap().torn.expect("torn header");
+        assert_eq!((tail.offset, tail.bytes), (0, 3));
+
+        // Damage that `open` refuses is an error here too.
+        fs::remove_file(segment_path(dir.path(), no + 1)).unwrap();
+        flip_byte(&segments[0], HEADER_LEN as u64 + 6);
+        assert!(inspect(dir.path()).is_err());
     }
 
     #[tokio::test]

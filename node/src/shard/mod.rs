@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::commands::keys::{KeyCommand, ScanArgs};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
+use crate::tasks::Tasks;
 use keyspace::Keyspace;
 
 /// Collects the replies of one client batch from every shard it went to. Each shard files its
@@ -163,6 +164,9 @@ pub enum ShardMsg<P: LogPosition> {
     RandomKey(u64, oneshot::Sender<RandomKey>),
     /// One page of a SCAN at `now`.
     Scan(ScanArgs, u64, oneshot::Sender<ScanPage>),
+    /// Stops the actor (when its node shuts down, once nothing applies entries to it any more):
+    /// messages queued behind this one are dropped, which answers their batches with errors.
+    Stop,
 }
 
 /// A shard's counters, for INFO.
@@ -226,12 +230,18 @@ impl<P: LogPosition> Clone for ShardHandle<P> {
 }
 
 impl<P: LogPosition> ShardHandle<P> {
-    /// Starts the actor for `keyspace` on the current runtime, with a channel of `queue` messages.
-    pub fn spawn(keyspace: Keyspace, queue: usize) -> ShardHandle<P> {
+    /// Starts the actor for `keyspace` in `tasks`, with a channel of `queue` messages. It runs
+    /// until [`ShardHandle::stop`], or until every handle is dropped.
+    pub fn spawn(keyspace: Keyspace, queue: usize, tasks: &Tasks) -> ShardHandle<P> {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let counters = Arc::new(ShardCounters::default());
-        tokio::spawn(run(keyspace, rx, counters.clone()));
+        tasks.spawn(run(keyspace, rx, counters.clone()));
         ShardHandle { tx, counters }
+    }
+
+    /// Stops the actor once it has handled what is queued before (see [`ShardMsg::Stop`]).
+    pub async fn stop(&self) {
+        let _ = self.tx.send(ShardMsg::Stop).await;
     }
 
     /// Sends any message; false if the shard has stopped.
@@ -375,7 +385,8 @@ impl<P: LogPosition> ShardState<P> {
         }
     }
 
-    fn handle(&mut self, msg: ShardMsg<P>, scratch: &mut Vec<(u32, Frame)>) {
+    /// Handles one message; false when the actor must stop.
+    fn handle(&mut self, msg: ShardMsg<P>, scratch: &mut Vec<(u32, Frame)>) -> bool {
         match msg {
             ShardMsg::Batch(mut batch) => {
                 let cmds = std::mem::take(&mut batch.cmds);
@@ -424,7 +435,9 @@ impl<P: LogPosition> ShardState<P> {
             ShardMsg::Scan(scan, now, tx) => {
                 let _ = tx.send(crate::commands::keys::scan_page(&self.ks, &scan, now));
             }
+            ShardMsg::Stop => return false,
         }
+        true
     }
 }
 
@@ -453,11 +466,17 @@ async fn run<P: LogPosition>(
                 None => return,
             }
         };
-        state.handle(msg, &mut scratch);
+        if !state.handle(msg, &mut scratch) {
+            return;
+        }
         let mut drained = 0;
         while drained < DRAIN_CAP {
             match rx.try_recv() {
-                Ok(msg) => state.handle(msg, &mut scratch),
+                Ok(msg) => {
+                    if !state.handle(msg, &mut scratch) {
+                        return;
+                    }
+                }
                 Err(_) => break,
             }
             drained += 1;
@@ -505,7 +524,8 @@ mod tests {
 
     #[tokio::test]
     async fn committed_entries_apply_in_order_and_move_the_position() {
-        let shard: ShardHandle<u64> = ShardHandle::spawn(Keyspace::new(0, 16383), 8);
+        let shard: ShardHandle<u64> =
+            ShardHandle::spawn(Keyspace::new(0, 16383), 8, &Tasks::new("test"));
         let (tx, rx) = oneshot::channel();
         let entries = vec![
             Committed {
@@ -552,6 +572,51 @@ mod tests {
             .expect("built");
         assert_eq!(position, 9);
         assert_eq!(keyspace::snapshot::decode(&data).expect("decodes").len(), 1);
+    }
+
+    /// A stopped actor's task ends while handles remain, after handling what came before the
+    /// stop; a batch sent after it is answered with an error, not left waiting.
+    #[tokio::test]
+    async fn a_stopped_actor_ends_and_later_batches_get_errors() {
+        let tasks = Tasks::new("test");
+        let shard: ShardHandle<u64> = ShardHandle::spawn(Keyspace::new(0, 16383), 8, &tasks);
+        let (tx, rx) = oneshot::channel();
+        let entries = vec![Committed {
+            step: 1,
+            batches: Some(Arc::from(vec![batch(1_000, &[&["SET", "k", "1"]])])),
+            reply: Some(Box::new(move |r| {
+                let _ = tx.send(r);
+            }) as ReplyTo),
+        }];
+        assert!(shard.send_msg(ShardMsg::Apply(entries)).await);
+        shard.stop().await;
+        assert_eq!(
+            rx.await.expect("applied before the stop"),
+            vec![vec![Frame::ok()]]
+        );
+        assert!(
+            tasks.join(std::time::Duration::from_secs(5)).await,
+            "the actor ended"
+        );
+        let gather = Gather::new(1, 1);
+        let get = ShardCommand::from_argv(&vec![Bytes::from("GET"), Bytes::from("k")])
+            .expect("a shard command");
+        let ctx = ApplyCtx {
+            now: 1_000,
+            max_bulk_len: 1 << 20,
+        };
+        shard
+            .send(Batch {
+                ctx,
+                cmds: vec![(get, 0)],
+                gather: gather.clone(),
+            })
+            .await;
+        gather.wait().await;
+        assert_eq!(
+            gather.take(),
+            vec![Some(Frame::error("ERR shard unavailable"))]
+        );
     }
 
     #[test]

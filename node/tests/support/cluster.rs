@@ -127,6 +127,33 @@ impl Cluster {
         assert!(ok.success());
     }
 
+    /// Waits up to `limit` for node `i` to exit (after a signal, say); its exit status if it
+    /// did (the node then counts as stopped, and can be launched again).
+    pub fn wait_exit(&mut self, i: usize, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let child = self.members[i].child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.members[i].child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Node `i`'s log so far.
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.members[i].log).unwrap_or_default()
+    }
+
+    /// Node `i`'s data directory (its WAL is in `wal/` there).
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("data{}", self.members[i].id))
+    }
+
     pub fn port(&self, i: usize) -> u16 {
         self.members[i].client_port
     }
