@@ -1,7 +1,10 @@
 //! Node configuration: embedded defaults, an optional TOML file (`--config`), then command-line
 //! flags, each overriding the one before. Every key is documented in `config/node.toml`.
 
+use std::fmt;
+use std::io::{self, ErrorKind};
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::Parser;
 use serde::Deserialize;
@@ -204,11 +207,7 @@ impl Config {
         if self.shards == 0 || self.shards > crate::slot::SLOT_COUNT {
             return Err(format!("shards must be 1..=16384, not {}", self.shards));
         }
-        if self
-            .appendfsync
-            .parse::<crate::raft::wal::SyncPolicy>()
-            .is_err()
-        {
+        if self.appendfsync.parse::<SyncPolicy>().is_err() {
             return Err(format!(
                 "appendfsync must be always, everysec or no, not {:?}",
                 self.appendfsync
@@ -248,6 +247,50 @@ impl Config {
             return Err("proto-max-bulk-len must be between 1mb and 4gb - 1".into());
         }
         Ok(())
+    }
+}
+
+/// When appended records are made durable, like redis's appendfsync.
+///
+/// Whatever the policy, a `done` callback is only called after `write(2)` returned, so the records
+/// survive a crash of the process; the policy decides whether they also survive a crash of the
+/// machine (power loss, kernel panic) at the moment `done` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// fsync every batch before its callbacks run: nothing acknowledged is ever lost.
+    Always,
+    /// fsync in the background at least once a second while there are unsynced writes: a machine
+    /// crash loses at most about a second of acknowledged records.
+    EverySec,
+    /// Never fsync on its own (the OS flushes when it likes), except for `durable` appends, at
+    /// segment rotation, rewrite and close.
+    No,
+}
+
+impl FromStr for SyncPolicy {
+    type Err = io::Error;
+
+    /// Parses `always`, `everysec` or `no` (ASCII case-insensitive, as redis does).
+    fn from_str(s: &str) -> io::Result<SyncPolicy> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Ok(SyncPolicy::Always),
+            "everysec" => Ok(SyncPolicy::EverySec),
+            "no" => Ok(SyncPolicy::No),
+            _ => Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("invalid WAL sync policy {s:?}: expected always, everysec or no"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyncPolicy::Always => "always",
+            SyncPolicy::EverySec => "everysec",
+            SyncPolicy::No => "no",
+        })
     }
 }
 

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tracing::debug;
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, info, warn};
 
 use crate::dispatch;
 use crate::protocol::{Frame, RequestParser};
 use crate::server::ServerState;
 use crate::session::{ClientHandle, Session};
+use crate::tasks::Tasks;
 
 /// Smallest free space kept in the read buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -125,4 +126,32 @@ async fn serve_loop(
             return Ok(());
         }
     }
+}
+
+/// Accepts clients on `listener` until shutdown begins, serving each in a task of `tasks`.
+pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, tasks: Tasks) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = state.shutdown.wait() => break,
+        };
+        let (socket, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        state
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let state = state.clone();
+        tasks.spawn(async move {
+            Connection::serve(socket, addr, state).await;
+        });
+    }
+    info!("no longer accepting clients");
 }

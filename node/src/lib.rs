@@ -14,6 +14,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod glob;
+pub mod keyspace;
 pub mod long_double;
 pub mod node;
 pub mod protocol;

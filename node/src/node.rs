@@ -30,9 +30,10 @@ use tracing::info;
 
 use crate::cluster::{LeaderBoard, Topology};
 use crate::config::Config;
+use crate::connection;
 use crate::raft::group::{self, Replication, ReplicationConfig};
 use crate::raft::wal::SyncPolicy;
-use crate::server::{self, ServerState};
+use crate::server::ServerState;
 use crate::slot::ShardMap;
 use crate::tasks::NodeTasks;
 
@@ -126,7 +127,7 @@ impl Node {
             tasks,
         } = self;
         info!(addr = %state.local_addr, shards = state.shard_map.shards(), "shardis ready to accept connections");
-        tasks.clients.spawn(server::accept_loop(
+        tasks.clients.spawn(connection::accept_loop(
             listener,
             state.clone(),
             tasks.clients.clone(),

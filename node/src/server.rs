@@ -1,5 +1,6 @@
-//! What the connections of a node share, and the accept loop. The node itself — building all
-//! this, owning its tasks, shutting down — is [`crate::node`].
+//! What the connections of a node share: [`ServerState`]. The node itself (building all this,
+//! owning its tasks, shutting down) sits above, in `node.rs`; the connections in
+//! `connection.rs`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,18 +8,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use tokio::net::TcpListener;
-use tracing::{info, warn};
-
 use crate::cluster::{LeaderBoard, Topology};
 use crate::config::Config;
-use crate::connection::Connection;
 use crate::raft::group::Replication;
 use crate::raft::meta::Metadata;
 use crate::raft::registry::GroupRegistry;
 use crate::session::ClientHandle;
 use crate::slot::ShardMap;
-use crate::tasks::{Stop, Tasks};
+use crate::tasks::Stop;
 
 /// Settings that CONFIG SET may change while the node runs.
 pub struct RuntimeConfig {
@@ -153,8 +150,8 @@ impl ServerState {
         (!pw.is_empty()).then_some(pw)
     }
 
-    /// Starts shutting the node down (SHUTDOWN, SIGTERM, SIGINT): the node's
-    /// [`crate::node::Node::run`] takes it from there.
+    /// Starts shutting the node down (SHUTDOWN, SIGTERM, SIGINT): the node, waiting on
+    /// `shutdown`, takes it from there.
     pub fn begin_shutdown(&self) {
         self.shutdown.stop();
     }
@@ -173,34 +170,6 @@ pub fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime>
         builder.worker_threads(threads);
     }
     builder.enable_all().build()
-}
-
-/// Accepts clients on `listener` until shutdown begins, serving each in a task of `tasks`.
-pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, tasks: Tasks) {
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            () = state.shutdown.wait() => break,
-        };
-        let (socket, addr) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = socket.set_nodelay(true);
-        state
-            .stats
-            .connections_received
-            .fetch_add(1, Ordering::Relaxed);
-        let state = state.clone();
-        tasks.spawn(async move {
-            Connection::serve(socket, addr, state).await;
-        });
-    }
-    info!("no longer accepting clients");
 }
 
 #[cfg(test)]

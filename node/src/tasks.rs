@@ -14,7 +14,7 @@
 //!   when told to by a message, or when their channel closes.
 //!
 //! Two kinds of tasks are not in a set but owned by the object that started them, which joins
-//! them when it is shut down: the WAL's writer ([`crate::raft::wal::Wal::close`]) and a Raft
+//! them when it is shut down: the WAL's writer (`Wal::close`) and a Raft
 //! group's own tasks (openraft's `Raft::shutdown`).
 
 use std::future::Future;

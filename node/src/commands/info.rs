@@ -114,7 +114,7 @@ fn replication(state: &ServerState, out: &mut String) {
 }
 
 /// One group's line of INFO replication: role, leader, term, indexes, voters, follower lag.
-fn group_line(out: &mut String, name: &str, group: &crate::raft::group::ShardGroup) {
+fn group_line(out: &mut String, name: &str, group: &crate::raft::shard_group::ShardGroup) {
     let st = group.status();
     let voters: Vec<String> = st.voters.iter().map(|v| v.to_string()).collect();
     let lag: Vec<String> = st

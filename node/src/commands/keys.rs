@@ -9,9 +9,8 @@ use super::log_form::{self, int, word};
 use super::registry::{Combine, Command, Routing};
 use super::{ApplyCtx, Merge, ShardCommand};
 use crate::glob;
+use crate::keyspace::{Keyspace, ScanCursor};
 use crate::protocol::Frame;
-use crate::shard::keyspace::{Keyspace, ScanCursor};
-use crate::shard::{RandomKey, ScanPage};
 
 /// The generic key family's commands.
 pub static COMMANDS: &[Command] = &[
@@ -706,4 +705,22 @@ fn apply_expire(
         ks.set_expiry(key, when as u64);
     }
     Frame::Integer(1)
+}
+
+/// One shard's part of RANDOMKEY.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RandomKey {
+    /// The shard's size, which weighs its key against the other shards'.
+    pub keys: u64,
+    /// One of its live keys, if any.
+    pub key: Option<Bytes>,
+}
+
+/// One shard's page of a SCAN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanPage {
+    /// The client cursor to continue from (0: the scan is complete).
+    pub next: u64,
+    /// The keys of this page.
+    pub keys: Vec<Bytes>,
 }

@@ -24,8 +24,8 @@ mod table_data;
 
 use bytes::Bytes;
 
+use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
-use crate::shard::keyspace::Keyspace;
 use crate::slot::{key_slot, ShardMap};
 use args::Argv;
 use keys::KeyCommand;

@@ -11,9 +11,9 @@ use super::errors;
 use super::log_form::{int, word};
 use super::registry::{Combine, Command};
 use super::{ApplyCtx, ShardCommand};
+use crate::keyspace::{Keyspace, Value};
 use crate::long_double::{LongDouble, Number};
 use crate::protocol::Frame;
-use crate::shard::keyspace::{Keyspace, Value};
 
 /// When a SET-like write happens at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

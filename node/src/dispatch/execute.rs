@@ -7,12 +7,12 @@ use super::plan::Work;
 use super::refusal;
 use crate::commands::keys::ScanArgs;
 use crate::commands::{self, ApplyCtx, ShardCommand};
+use crate::keyspace::ScanCursor;
 use crate::protocol::Frame;
 use crate::raft::proposer::Refusal;
 use crate::raft::registry::Groups;
 use crate::raft::state_machine::AppliedState;
 use crate::server::ServerState;
-use crate::shard::keyspace::ScanCursor;
 use crate::shard::{Batch, Gather, ShardMsg};
 
 /// Runs the queued shard work and adds the replies to `replies` by slot. A shard's commands that

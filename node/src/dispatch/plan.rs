@@ -9,8 +9,8 @@
 use crate::commands::keys::ScanArgs;
 use crate::commands::registry::Handler;
 use crate::commands::{self, ApplyCtx, Merge, Route, ShardCommand};
+use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
-use crate::shard::keyspace::Keyspace;
 
 /// What the planner needs to know about the shards this node hosts.
 pub trait Placement {

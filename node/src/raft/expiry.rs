@@ -56,8 +56,8 @@ pub async fn run(shard: Shard, raft: ShardRaft, proposer: Proposer, hz: u32, max
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::{Keyspace, Value};
     use crate::protocol::Frame;
-    use crate::shard::keyspace::{Keyspace, Value};
 
     #[test]
     fn mass_expiry_goes_in_bounded_entries() {

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::group::ShardGroup;
 use super::proposer::Refusal;
+use super::shard_group::ShardGroup;
 use crate::cluster::Topology;
 use crate::commands::args::Argv;
 use crate::commands::strings::StringCommand;

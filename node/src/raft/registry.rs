@@ -21,7 +21,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::group::ShardGroup;
+use super::shard_group::ShardGroup;
 use super::{shard_group, GroupId};
 
 /// One immutable view of the registry: the groups by group id (cheap to clone).

@@ -171,7 +171,7 @@ impl ShardSm {
 /// The first bytes of a snapshot file.
 const FILE_MAGIC: &[u8; 7] = b"SHSNAP\0";
 /// The snapshot file format this release writes and reads (the data inside has its own, see
-/// [`crate::shard::keyspace::snapshot`]).
+/// [`crate::keyspace::snapshot`]).
 const FILE_FORMAT: u8 = 1;
 /// Magic, format, head length, head checksum.
 const FILE_HEADER_LEN: usize = 16;
@@ -199,7 +199,7 @@ fn file_head(meta: &SnapshotMeta) -> io::Result<Vec<u8>> {
 }
 
 /// Splits a snapshot file into its meta and its data, checking the header, the head's checksum
-/// and the data's ([`crate::shard::keyspace::snapshot::verify`]).
+/// and the data's ([`crate::keyspace::snapshot::verify`]).
 fn parse_file(bytes: &[u8]) -> io::Result<(SnapshotMeta, &[u8])> {
     let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
     if bytes.len() < FILE_HEADER_LEN || &bytes[..7] != FILE_MAGIC {
@@ -232,7 +232,7 @@ fn parse_file(bytes: &[u8]) -> io::Result<(SnapshotMeta, &[u8])> {
     }
     let meta: SnapshotMeta = decode(head)?;
     let data = &bytes[FILE_HEADER_LEN + head_len..];
-    crate::shard::keyspace::snapshot::verify(data)?;
+    crate::keyspace::snapshot::verify(data)?;
     Ok((meta, data))
 }
 
@@ -384,14 +384,14 @@ mod tests {
     use openraft::type_config::alias::LeaderIdOf;
     use openraft::vote::RaftLeaderId;
 
-    use crate::shard::keyspace::snapshot::frame;
+    use crate::keyspace::snapshot::frame;
 
     #[tokio::test]
     async fn an_older_snapshot_never_replaces_a_newer_one_on_disk() {
         let dir = std::env::temp_dir().join(format!("shardis-snaporder-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let shard: Shard = ShardHandle::spawn(
-            crate::shard::keyspace::Keyspace::new(0, 16383),
+            crate::keyspace::Keyspace::new(0, 16383),
             16,
             &crate::tasks::Tasks::new("test"),
         );
@@ -462,7 +462,7 @@ mod tests {
         let mut file = head.clone();
         file.extend_from_slice(&data);
         let shard: Shard = ShardHandle::spawn(
-            crate::shard::keyspace::Keyspace::new(0, 16383),
+            crate::keyspace::Keyspace::new(0, 16383),
             16,
             &crate::tasks::Tasks::new("test"),
         );

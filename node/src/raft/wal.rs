@@ -86,7 +86,6 @@ use std::panic::{self, AssertUnwindSafe};
 
 use futures_util::FutureExt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -95,6 +94,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::codec::CRC32C as CRC;
+pub use crate::config::SyncPolicy;
 
 /// The largest value of a record's length field (everything after the field: CRC, group, kind and
 /// body). Longer records are refused on append, and on replay such a length marks the record as
@@ -128,50 +128,6 @@ const EVERYSEC: Duration = Duration::from_secs(1);
 /// How many bytes replay may checksum while it looks for valid records after a bad one (to tell
 /// a torn tail from corruption) before it gives up and reports an error.
 const SCAN_BUDGET_BYTES: u64 = 1 << 30;
-
-/// When appended records are made durable, like redis's appendfsync.
-///
-/// Whatever the policy, a `done` callback is only called after `write(2)` returned, so the records
-/// survive a crash of the process; the policy decides whether they also survive a crash of the
-/// machine (power loss, kernel panic) at the moment `done` runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SyncPolicy {
-    /// fsync every batch before its callbacks run: nothing acknowledged is ever lost.
-    Always,
-    /// fsync in the background at least once a second while there are unsynced writes: a machine
-    /// crash loses at most about a second of acknowledged records.
-    EverySec,
-    /// Never fsync on its own (the OS flushes when it likes), except for `durable` appends, at
-    /// segment rotation, rewrite and close.
-    No,
-}
-
-impl FromStr for SyncPolicy {
-    type Err = io::Error;
-
-    /// Parses `always`, `everysec` or `no` (ASCII case-insensitive, as redis does).
-    fn from_str(s: &str) -> io::Result<SyncPolicy> {
-        match s.to_ascii_lowercase().as_str() {
-            "always" => Ok(SyncPolicy::Always),
-            "everysec" => Ok(SyncPolicy::EverySec),
-            "no" => Ok(SyncPolicy::No),
-            _ => Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                format!("invalid WAL sync policy {s:?}: expected always, everysec or no"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for SyncPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SyncPolicy::Always => "always",
-            SyncPolicy::EverySec => "everysec",
-            SyncPolicy::No => "no",
-        })
-    }
-}
 
 /// One record: which group it belongs to, a kind byte the caller defines, and an opaque body.
 ///

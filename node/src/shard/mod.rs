@@ -3,15 +3,13 @@
 //! The actor knows nothing of the consensus protocol that orders its writes: it is handed
 //! committed write batches in log order ([`ShardMsg::Apply`]), each with a step of a
 //! [`LogPosition`] it keeps beside the keyspace without looking inside, and a callback for the
-//! replies. The Raft layer (`crate::raft`) is what turns openraft's entries into those.
+//! replies. The Raft layer above (`raft/`) is what turns openraft's entries into those.
 //!
 //! A shard is fed by a bounded channel. Each message carries every command of one client read
 //! batch for this shard, with the batch's timestamp, and gets all their replies back at once. After
 //! each `recv().await` the actor drains what is already queued with `try_recv` (up to a cap) and
 //! then yields, so a busy shard costs one wake-up per burst, not per command. Between messages it
 //! runs active expiry in small steps of bounded time.
-
-pub mod keyspace;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,11 +18,11 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::commands::keys::{KeyCommand, ScanArgs};
+use crate::commands::keys::{KeyCommand, RandomKey, ScanArgs, ScanPage};
 use crate::commands::{ApplyCtx, ShardCommand};
+use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
 use crate::tasks::Tasks;
-use keyspace::Keyspace;
 
 /// Collects the replies of one client batch from every shard it went to. Each shard files its
 /// replies under their slot numbers with one lock; the connection is woken once, when the last
@@ -182,24 +180,6 @@ pub struct ShardStats {
     pub hits: u64,
     /// Reads that did not.
     pub misses: u64,
-}
-
-/// One shard's part of RANDOMKEY.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RandomKey {
-    /// The shard's size, which weighs its key against the other shards'.
-    pub keys: u64,
-    /// One of its live keys, if any.
-    pub key: Option<Bytes>,
-}
-
-/// One shard's page of a SCAN.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScanPage {
-    /// The client cursor to continue from (0: the scan is complete).
-    pub next: u64,
-    /// The keys of this page.
-    pub keys: Vec<Bytes>,
 }
 
 /// Most messages handled per wake-up before the actor yields.
@@ -403,7 +383,7 @@ impl<P: LogPosition> ShardState<P> {
             }
             ShardMsg::BuildSnapshot(tx) => self.begin_snapshot(tx),
             ShardMsg::InstallSnapshot(position, data, tx) => {
-                let result = keyspace::snapshot::decode(&data).and_then(|items| {
+                let result = crate::keyspace::snapshot::decode(&data).and_then(|items| {
                     self.ks
                         .load(items)
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
@@ -571,7 +551,12 @@ mod tests {
             .expect("answered")
             .expect("built");
         assert_eq!(position, 9);
-        assert_eq!(keyspace::snapshot::decode(&data).expect("decodes").len(), 1);
+        assert_eq!(
+            crate::keyspace::snapshot::decode(&data)
+                .expect("decodes")
+                .len(),
+            1
+        );
     }
 
     /// A stopped actor's task ends while handles remain, after handling what came before the
