@@ -1,10 +1,20 @@
 //! Shardis: a Redis-compatible cache node whose keyspace is split into shard actors by Redis
 //! Cluster hash slot.
 //!
-//! Layout: [`protocol`] (RESP frames and the request parser), [`connection`] (one task per client,
-//! batching), [`commands`] (parsing and applying commands, by family), [`shard`] (shard actors and
-//! their keyspaces), [`slot`] (hash slots), [`config`], [`server`] (accept loop, shared state),
-//! [`node`] (builds a node, owns its tasks, shuts it down), [`tasks`] (task sets by layer).
+//! The modules in layers, each using only those below it (no module imports one above it):
+//!
+//! 1. foundations: [`protocol`] (RESP frames, the request parser), [`slot`] (hash slots),
+//!    [`clock`], [`glob`], [`long_double`], [`codec`], [`config`], [`tasks`] (task sets);
+//! 2. [`keyspace`]: one shard's data, expiry index, snapshots;
+//! 3. [`commands`]: the keyspace commands by family: parsed, applied to a keyspace, logged;
+//! 4. [`shard`]: the shard actor, applying batches and committed entries in order;
+//! 5. [`cluster`] (members, placement, leaders) and [`raft`] (a Raft group per shard over one
+//!    WAL; the only module that imports openraft);
+//! 6. [`session`] (one connection's state) and [`server`] (what connections share, and the
+//!    commands the node answers itself);
+//! 7. [`dispatch`] (the registry of every command; a batch planned, run on the shards, answered
+//!    in order), [`connection`] (the socket loop), [`node`] (builds a node, owns its tasks,
+//!    shuts it down).
 
 pub mod clock;
 pub mod cluster;

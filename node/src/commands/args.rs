@@ -23,3 +23,13 @@ pub fn is(arg: &[u8], word: &str) -> bool {
 /// error texts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CommandName(pub &'static str);
+
+/// A fixed word of a command (a name, an option), without an allocation.
+pub fn word(w: &'static str) -> Bytes {
+    Bytes::from_static(w.as_bytes())
+}
+
+/// An integer argument, in decimal as a client writes it.
+pub fn from_int(n: i64) -> Bytes {
+    Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes())
+}

@@ -3,14 +3,16 @@
 
 use bytes::Bytes;
 
-use super::args::{self, Argv, CommandName};
+use super::args::{self, from_int, word, Argv, CommandName};
 use super::errors;
-use super::log_form::{self, int, word};
 use super::registry::{Combine, Command, Routing};
 use super::{ApplyCtx, Merge, ShardCommand};
 use crate::glob;
 use crate::keyspace::{Keyspace, ScanCursor};
 use crate::protocol::Frame;
+
+/// Active expiry proposed by the shard leader: the keys whose deadline has passed.
+pub const EXPIRE_DUE: &str = "shardis:expire-due";
 
 /// The generic key family's commands.
 pub static COMMANDS: &[Command] = &[
@@ -56,10 +58,18 @@ pub static COMMANDS: &[Command] = &[
         name: "scan",
         routing: Routing::Scan,
     },
+    // CLUSTER subcommands, but they read the keyspace: key commands, logged like the others.
+    Command {
+        name: "cluster|countkeysinslot",
+        routing: Routing::SlotArgument(parse),
+    },
+    Command {
+        name: "cluster|getkeysinslot",
+        routing: Routing::SlotArgument(parse),
+    },
 ];
 
-/// Parses a key command into a shard command (also CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT,
-/// which the cluster family declares).
+/// Parses a key command into a shard command (also CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT).
 pub fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
     KeyCommand::parse(name, argv).map(ShardCommand::Key)
 }
@@ -385,7 +395,7 @@ impl KeyCommand {
     }
 
     /// The command as an argument vector that parses back to it (the form the log keeps, see
-    /// [`super::log_form`]). The node's own commands (active expiry, INFO counters) get names no
+    /// `log_form.rs`). The node's own commands (active expiry, INFO counters) get names no
     /// client can send.
     pub fn to_argv(&self) -> Argv {
         let with_keys = |name: &'static str, keys: &[Bytes]| -> Argv {
@@ -408,7 +418,7 @@ impl KeyCommand {
             } => {
                 let seconds = name.0 == "expire" || name.0 == "expireat";
                 let when = if seconds { ms / 1000 } else { *ms };
-                let mut argv = vec![word(name.0), k.clone(), int(when)];
+                let mut argv = vec![word(name.0), k.clone(), from_int(when)];
                 for (on, w) in [
                     (flags.nx, "nx"),
                     (flags.xx, "xx"),
@@ -450,17 +460,17 @@ impl KeyCommand {
             KeyCommand::DbSize => vec![word("dbsize")],
             KeyCommand::Flush => vec![word("flushall")],
             KeyCommand::ObjectEncoding(k) => vec![word("object"), word("encoding"), k.clone()],
-            KeyCommand::ExpireDue(keys) => with_keys(log_form::EXPIRE_DUE, keys),
+            KeyCommand::ExpireDue(keys) => with_keys(EXPIRE_DUE, keys),
             KeyCommand::CountKeysInSlot(slot) => vec![
                 word("cluster"),
                 word("countkeysinslot"),
-                int(i64::from(*slot)),
+                from_int(i64::from(*slot)),
             ],
             KeyCommand::GetKeysInSlot { slot, count } => vec![
                 word("cluster"),
                 word("getkeysinslot"),
-                int(i64::from(*slot)),
-                int(i64::try_from(*count).unwrap_or(i64::MAX)),
+                from_int(i64::from(*slot)),
+                from_int(i64::try_from(*count).unwrap_or(i64::MAX)),
             ],
         }
     }

@@ -12,26 +12,12 @@
 //! command (tested below for each of them). The node's own command — active expiry — has a
 //! name with a colon, which no redis command has, so a client can never send it.
 
-use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::args::Argv;
-use super::keys::KeyCommand;
+use super::keys::{KeyCommand, EXPIRE_DUE};
 use super::ShardCommand;
 use crate::protocol::Frame;
-
-/// Active expiry proposed by the shard leader: the keys whose deadline has passed.
-pub const EXPIRE_DUE: &str = "shardis:expire-due";
-
-/// A fixed word of a command (a name, an option), without an allocation.
-pub fn word(w: &'static str) -> Bytes {
-    Bytes::from_static(w.as_bytes())
-}
-
-/// An integer argument, in decimal as a client writes it.
-pub fn int(n: i64) -> Bytes {
-    Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes())
-}
 
 /// The text of an error reply, for a decode error.
 fn error_text(frame: &Frame) -> String {
@@ -92,6 +78,7 @@ impl<'de> Deserialize<'de> for ShardCommand {
 mod tests {
     use super::*;
     use crate::commands::table;
+    use bytes::Bytes;
 
     fn argv(words: &[&str]) -> Argv {
         words

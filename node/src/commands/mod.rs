@@ -1,35 +1,27 @@
-//! Commands, grouped by family, and how one request becomes work for the shards.
+//! The keyspace commands, grouped by family: what runs inside a shard, is logged, and is
+//! replicated. The node's own commands (connection, server, INFO, CLUSTER) are in `server/`;
+//! routing requests to either is `dispatch/`'s.
 //!
 //! Every command is one entry of the [`registry`], declared in its family's file: `strings`,
-//! `keys`, `server` (connection and server commands), `cluster`, `info`. A request goes through
-//! [`resolve`] (looked up in the command [`table`]: unknown command, arity), is checked for
-//! authentication by the connection, and then [`route`] does what its entry says: parse it and
-//! send it to the shard that owns its key, split it over several shards, send it to every
-//! shard this node leads — or hand it to the node's own handler (PING, CLIENT, CONFIG, …).
-//! Shard commands are logged as their argument vectors ([`log_form`]).
+//! `keys`. A request is resolved here ([`resolve`]: looked up in the command [`table`], unknown
+//! command, arity), parsed by its family into a [`ShardCommand`], applied by the shard to its
+//! keyspace, and logged as its argument vector ([`log_form`]); parts of a multi-shard command
+//! are combined by [`merge`].
 
 pub mod args;
-pub mod cluster;
 pub mod errors;
-pub mod info;
 pub mod keys;
 pub mod log_form;
 pub mod registry;
-pub mod server;
 pub mod strings;
 pub mod table;
-// Generated whole by scripts/gen_command_table.py; rustfmt must leave it as the script wrote it.
-#[rustfmt::skip]
-mod table_data;
 
 use bytes::Bytes;
 
 use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
-use crate::slot::{key_slot, ShardMap};
 use args::Argv;
 use keys::KeyCommand;
-use registry::{Combine, Routing};
 use strings::StringCommand;
 use table::CommandSpec;
 
@@ -127,31 +119,6 @@ pub enum Merge {
     Concat,
 }
 
-/// Where a request goes.
-#[derive(Debug)]
-pub enum Route {
-    /// Answered without the keyspace.
-    Reply(Frame),
-    /// Answered by the node (connection and server commands).
-    Local(registry::Handler),
-    /// One shard.
-    Shard(usize, ShardCommand),
-    /// Keys of several slots (in one or more shards), one part per shard, then merged. Served
-    /// only where the node can serve every part itself; otherwise `-CROSSSLOT`.
-    Split(Vec<(usize, ShardCommand)>, Merge),
-    /// Every shard, then merged.
-    All(ShardCommand, Merge),
-    /// SCAN: shard after shard from the cursor's slot, after everything queued before it.
-    Scan(keys::ScanArgs),
-    /// RANDOMKEY: a sample from every shard this node leads, after everything queued before it.
-    RandomKey,
-    /// INFO with these sections: every led shard's counters, after everything queued before it.
-    Info(Vec<String>),
-    /// CLUSTER FAILOVER [FORCE|TAKEOVER]: this node becomes the preferred leader of the shards
-    /// it follows (see [`cluster::failover`]).
-    Failover,
-}
-
 /// The reply to a command name that is not in the table.
 pub fn unknown_command(argv: &Argv) -> Frame {
     let mut args = String::new();
@@ -194,139 +161,24 @@ pub fn resolve(argv: &Argv) -> Result<&'static CommandSpec, Frame> {
     Ok(spec)
 }
 
-/// Decides where a request goes (`spec` from [`resolve`]), as its registry entry says.
-pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Route {
-    let name = spec.name;
-    let Some(command) = registry::find(name) else {
-        // Every command of the table has an entry (a test checks it); this is a container
-        // command, which `resolve` answers before.
-        return Route::Reply(unknown_command(argv));
-    };
-    let routing = &command.routing;
-    let spread = matches!(routing, Routing::Spread(..));
-    if !spread && spec.first_key > 0 && spec.last_key != spec.first_key {
-        // CROSSSLOT is decided before the arguments are parsed, as in Redis Cluster.
-        if let Some(e) = check_same_slot(spec, argv) {
-            return Route::Reply(e);
-        }
-    }
-    let parse = match routing {
-        Routing::Node(handler) => return Route::Local(*handler),
-        Routing::Failover => {
-            return match argv.get(2) {
-                None => Route::Failover,
-                Some(o) if args::is(o, "force") || args::is(o, "takeover") => Route::Failover,
-                Some(_) => Route::Reply(errors::syntax()),
-            }
-        }
-        Routing::Info => {
-            let sections = argv[1..]
-                .iter()
-                .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
-                .collect();
-            return Route::Info(sections);
-        }
-        Routing::RandomKey => return Route::RandomKey,
-        Routing::Scan => {
-            return match keys::parse_scan_request(argv) {
-                Ok(scan) => Route::Scan(scan),
-                Err(e) => Route::Reply(e),
-            }
-        }
-        Routing::Slot(p)
-        | Routing::Spread(p, _)
-        | Routing::SlotArgument(p)
-        | Routing::Leading(p, _) => *p,
-    };
-    let cmd = match parse(name, argv) {
-        Ok(cmd) => cmd,
-        Err(e) => return Route::Reply(e),
-    };
-    let shard_of = |k: &Bytes| shards.shard_of_slot(key_slot(k));
-    match (routing, cmd) {
-        (Routing::Leading(_, merge), cmd) => Route::All(cmd, merge.clone()),
-        (Routing::Spread(_, combine), cmd) => split(spec, parse, *combine, argv, cmd, shards),
-        (Routing::SlotArgument(_), ShardCommand::Key(k)) => match k.slot_arg() {
-            Some(slot) => Route::Shard(shards.shard_of_slot(slot), ShardCommand::Key(k)),
-            None => Route::Reply(Frame::error("ERR Invalid slot")),
-        },
-        (_, cmd) => {
-            let shard = cmd.first_key().map_or(0, |k| shard_of(&k));
-            Route::Shard(shard, cmd)
-        }
-    }
+/// The keyspace families' commands: every command that runs in a shard.
+pub fn keyspace_commands() -> impl Iterator<Item = &'static registry::Command> {
+    [strings::COMMANDS, keys::COMMANDS].into_iter().flatten()
+}
+
+/// The entry of a shard command by its table name (how the log's argument vectors are parsed
+/// back).
+pub fn find_keyspace(name: &str) -> Option<&'static registry::Command> {
+    static INDEX: std::sync::LazyLock<ahash::HashMap<&'static str, &'static registry::Command>> =
+        std::sync::LazyLock::new(|| keyspace_commands().map(|c| (c.name, c)).collect());
+    INDEX.get(name).copied()
 }
 
 /// Parses a command that runs in a shard (`name` as [`resolve`] found it); `None` for the
 /// commands the node answers itself.
 pub fn parse_shard_command(name: &'static str, argv: &Argv) -> Option<Result<ShardCommand, Frame>> {
-    let parse = registry::find(name)?.routing.parser()?;
+    let parse = find_keyspace(name)?.routing.parser()?;
     Some(parse(name, argv))
-}
-
-/// CROSSSLOT for commands that need all their keys in one slot.
-fn check_same_slot(spec: &CommandSpec, argv: &Argv) -> Option<Frame> {
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
-    let positions = table::key_positions(spec, &refs).ok()?;
-    let mut slots = positions
-        .iter()
-        .filter_map(|&i| argv.get(i))
-        .map(|k| key_slot(k));
-    let first = slots.next()?;
-    slots.any(|s| s != first).then(errors::cross_slot)
-}
-
-/// Splits a command whose keys may lie in several shards (MGET, MSET, DEL, EXISTS, …) into one
-/// part per shard: the command with that shard's keys, each with the `step - 1` arguments after
-/// it, parsed like the whole. One shard and one slot: the command as it is.
-fn split(
-    spec: &CommandSpec,
-    parse: registry::Parse,
-    combine: Combine,
-    argv: &Argv,
-    cmd: ShardCommand,
-    shards: &ShardMap,
-) -> Route {
-    let step = usize::try_from(spec.step).unwrap_or(1).max(1);
-    // Key positions grouped by shard, in first-seen order.
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    let mut slots = Vec::new();
-    for at in (1..argv.len()).step_by(step) {
-        let slot = key_slot(&argv[at]);
-        slots.push(slot);
-        let shard = shards.shard_of_slot(slot);
-        match groups.iter_mut().find(|(s, _)| *s == shard) {
-            Some((_, v)) => v.push(at),
-            None => groups.push((shard, vec![at])),
-        }
-    }
-    let multi_slot = slots.windows(2).any(|w| w[0] != w[1]);
-    if groups.len() <= 1 && !multi_slot {
-        return Route::Shard(groups.first().map_or(0, |g| g.0), cmd);
-    }
-    let mut parts = Vec::with_capacity(groups.len());
-    for (shard, positions) in &groups {
-        let mut part: Argv = Vec::with_capacity(1 + positions.len() * step);
-        part.push(argv[0].clone());
-        for &at in positions {
-            part.extend(argv[at..at + step].iter().cloned());
-        }
-        match parse(spec.name, &part) {
-            Ok(c) => parts.push((*shard, c)),
-            Err(e) => return Route::Reply(e),
-        }
-    }
-    let merge = match combine {
-        Combine::Sum => Merge::Sum,
-        Combine::Ok => Merge::Ok,
-        Combine::ByPosition => Merge::MGet(
-            groups
-                .iter()
-                .map(|(_, positions)| positions.iter().map(|at| (at - 1) / step).collect())
-                .collect(),
-        ),
-    };
-    Route::Split(parts, merge)
 }
 
 /// Combines part replies (in part order) into one reply.

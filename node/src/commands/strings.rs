@@ -6,9 +6,8 @@
 
 use bytes::Bytes;
 
-use super::args::{self, Argv, CommandName};
+use super::args::{self, from_int, word, Argv, CommandName};
 use super::errors;
-use super::log_form::{int, word};
 use super::registry::{Combine, Command};
 use super::{ApplyCtx, ShardCommand};
 use crate::keyspace::{Keyspace, Value};
@@ -393,8 +392,8 @@ impl StringCommand {
                 match expiry {
                     ExpiryChange::Keep => {}
                     ExpiryChange::Clear => argv.push(word("persist")),
-                    ExpiryChange::In(ms) => argv.extend([word("px"), int(*ms)]),
-                    ExpiryChange::At(ms) => argv.extend([word("pxat"), int(*ms)]),
+                    ExpiryChange::In(ms) => argv.extend([word("px"), from_int(*ms)]),
+                    ExpiryChange::At(ms) => argv.extend([word("pxat"), from_int(*ms)]),
                 }
                 argv
             }
@@ -403,17 +402,22 @@ impl StringCommand {
                 .collect(),
             StringCommand::MSet(pairs) => with_pairs("mset", pairs),
             StringCommand::MSetNx(pairs) => with_pairs("msetnx", pairs),
-            StringCommand::IncrBy(k, by) => vec![word("incrby"), k.clone(), int(*by)],
+            StringCommand::IncrBy(k, by) => vec![word("incrby"), k.clone(), from_int(*by)],
             StringCommand::IncrByFloat(k, _, text) => {
                 vec![word("incrbyfloat"), k.clone(), text.clone()]
             }
             StringCommand::Append(k, v) => vec![word("append"), k.clone(), v.clone()],
             StringCommand::StrLen(k) => key("strlen", k),
             StringCommand::GetRange(k, start, end) => {
-                vec![word("getrange"), k.clone(), int(*start), int(*end)]
+                vec![
+                    word("getrange"),
+                    k.clone(),
+                    from_int(*start),
+                    from_int(*end),
+                ]
             }
             StringCommand::SetRange(k, offset, v) => {
-                vec![word("setrange"), k.clone(), int(*offset), v.clone()]
+                vec![word("setrange"), k.clone(), from_int(*offset), v.clone()]
             }
         }
     }
@@ -539,10 +543,15 @@ fn set_argv(set: &Set) -> Argv {
     match (name.0, expiry) {
         ("setnx" | "getset", _) => vec![word(name.0), key.clone(), value.clone()],
         ("setex", ExpiryChange::In(ms)) => {
-            vec![word("setex"), key.clone(), int(ms / 1000), value.clone()]
+            vec![
+                word("setex"),
+                key.clone(),
+                from_int(ms / 1000),
+                value.clone(),
+            ]
         }
         ("psetex", ExpiryChange::In(ms)) => {
-            vec![word("psetex"), key.clone(), int(*ms), value.clone()]
+            vec![word("psetex"), key.clone(), from_int(*ms), value.clone()]
         }
         _ => {
             let mut argv = vec![word("set"), key.clone(), value.clone()];
@@ -554,8 +563,8 @@ fn set_argv(set: &Set) -> Argv {
             match expiry {
                 ExpiryChange::Clear => {}
                 ExpiryChange::Keep => argv.push(word("keepttl")),
-                ExpiryChange::In(ms) => argv.extend([word("px"), int(*ms)]),
-                ExpiryChange::At(ms) => argv.extend([word("pxat"), int(*ms)]),
+                ExpiryChange::In(ms) => argv.extend([word("px"), from_int(*ms)]),
+                ExpiryChange::At(ms) => argv.extend([word("pxat"), from_int(*ms)]),
             }
             if *reply == SetReply::Old {
                 argv.push(word("get"));

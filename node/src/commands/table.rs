@@ -12,7 +12,12 @@
 //!
 //! Everything here is `&'static` data; lookups do not allocate.
 
-pub use super::table_data::COMMANDS;
+// Generated whole by scripts/gen_command_table.py; rustfmt must leave it as the script wrote it.
+#[rustfmt::skip]
+#[path = "table_data.rs"]
+mod data;
+
+pub use data::COMMANDS;
 
 /// How the first key of a key spec is located.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 // against a redis-server 7 on port 6490. The command names are those of
 // scripts/commands.txt; the types are in table.rs.
 
-use super::table::{BeginSearch, CommandSpec, FindKeys, KeySpec};
+use super::{BeginSearch, CommandSpec, FindKeys, KeySpec};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {

@@ -9,6 +9,8 @@
 pub mod execute;
 pub mod plan;
 pub mod refusal;
+pub mod registry;
+pub mod route;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -80,7 +82,7 @@ pub async fn run_batch(
             ));
             continue;
         }
-        let route = commands::route(spec, &argv, &state.shard_map);
+        let route = route::route(spec, &argv, &state.shard_map);
         let step = match plan::plan(route, proto, session.readonly(), groups, &ctx, &mut work) {
             Planned::Pending(p) => {
                 pending.push(p);
@@ -96,7 +98,7 @@ pub async fn run_batch(
                 }
                 continue;
             }
-            NodeStep::Failover => commands::cluster::failover(state).await,
+            NodeStep::Failover => crate::server::cluster::failover(state).await,
             // The keyspace as left by everything queued before: flush first.
             NodeStep::Scan(scan) => {
                 execute::flush(
@@ -126,7 +128,7 @@ pub async fn run_batch(
                         .into_iter()
                         .filter_map(Result::ok)
                         .collect();
-                commands::info::render(state, session, &sections, &stats)
+                crate::server::info::render(state, session, &sections, &stats)
             }
             NodeStep::RandomKey => {
                 execute::flush(

@@ -6,11 +6,12 @@
 //! keyspace-wide commands covering the led shards, merge order) are unit-tested with a fake
 //! placement and in-memory keyspaces.
 
+use super::route::Route;
 use crate::commands::keys::ScanArgs;
-use crate::commands::registry::Handler;
-use crate::commands::{self, ApplyCtx, Merge, Route, ShardCommand};
+use crate::commands::{self, ApplyCtx, Merge, ShardCommand};
 use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
+use crate::server::Handler;
 
 /// What the planner needs to know about the shards this node hosts.
 pub trait Placement {
@@ -292,7 +293,7 @@ mod tests {
                 Err(e) => return Planned::Pending(Pending::Done(2, e)),
             };
             plan(
-                commands::route(spec, &argv, &self.map),
+                crate::dispatch::route::route(spec, &argv, &self.map),
                 2,
                 readonly,
                 node,

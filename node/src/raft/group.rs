@@ -16,9 +16,10 @@ use super::meta::{ClusterMeta, Metadata, META_TAG};
 use super::persistence::{Persistence, PersistenceStats};
 use super::proposer::Proposer;
 use super::registry::GroupRegistry;
+use super::service::{serve_transport, TransportService};
 use super::shard_group::{ShardGroup, ELECTION_TIMEOUT_MAX, ELECTION_TIMEOUT_MIN, HEARTBEAT};
 use super::state_machine::ShardSm;
-use super::transport::{self, GrpcNetwork, Identity, Peers, TransportService};
+use super::transport::{GrpcNetwork, Identity, Peers};
 use super::wal::{SyncPolicy, Wal};
 use super::{expiry, shard_group, GroupId, ShardRaft, META_GROUP};
 use crate::cluster::{LeaderBoard, Topology};
@@ -282,7 +283,7 @@ pub async fn start(
         }
         tasks
             .transport
-            .spawn_until_stopped(transport::serve(service, listener));
+            .spawn_until_stopped(serve_transport(service, listener));
         tasks.background.spawn_until_stopped(balance_leaders(
             groups.clone(),
             topology.clone(),

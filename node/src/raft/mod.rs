@@ -16,6 +16,7 @@ pub mod persistence;
 pub mod proposer;
 pub mod registry;
 pub mod runtime;
+pub mod service;
 pub mod shard_group;
 pub mod state_machine;
 pub mod transport;

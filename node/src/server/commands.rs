@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::args::{self, Argv};
-use super::errors;
-use super::registry::Command;
-use super::table::{self, BeginSearch, CommandSpec, FindKeys};
+use super::{Handler, ServerState};
+use crate::commands::args::{self, Argv};
+use crate::commands::errors;
+use crate::commands::registry::Command;
+use crate::commands::table::{self, BeginSearch, CommandSpec, FindKeys};
 use crate::glob;
 use crate::protocol::Frame;
-use crate::server::ServerState;
 use crate::session::ClientHandle;
 use crate::session::Session;
 
@@ -21,7 +21,7 @@ use crate::session::Session;
 pub const REDIS_VERSION: &str = "7.2.0";
 
 /// The connection and server commands.
-pub static COMMANDS: &[Command] = &[
+pub static COMMANDS: &[Command<Handler>] = &[
     Command::node("ping", |argv, _, _| {
         Some(match argv.get(1) {
             _ if argv.len() > 2 => errors::wrong_arity("ping"),

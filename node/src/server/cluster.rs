@@ -24,12 +24,12 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 
-use super::args::Argv;
-use super::registry::{Command, Routing};
+use super::{Handler, ServerState};
 use crate::clock::now_ms;
 use crate::cluster::{node_name, shard_name};
+use crate::commands::args::Argv;
+use crate::commands::registry::{Command, Routing};
 use crate::protocol::Frame;
-use crate::server::ServerState;
 use crate::session::Session;
 
 /// One shard as this node sees it now.
@@ -176,7 +176,7 @@ const REPLICAS: &str = "every shard is a Raft group whose replicas are placed by
 const LINKS: &str = "nodes talk over gRPC, not the gossip bus; INFO replication shows each shard group's peers and lag";
 
 /// The CLUSTER family's commands.
-pub static COMMANDS: &[Command] = &[
+pub static COMMANDS: &[Command<Handler>] = &[
     Command::node("cluster|keyslot", |argv, _, _| {
         Some(Frame::Integer(i64::from(crate::slot::key_slot(&argv[2]))))
     }),
@@ -233,14 +233,6 @@ pub static COMMANDS: &[Command] = &[
         Some(unsupported(argv, REPLICAS))
     }),
     Command::node("cluster|links", |argv, _, _| Some(unsupported(argv, LINKS))),
-    Command {
-        name: "cluster|countkeysinslot",
-        routing: Routing::SlotArgument(super::keys::parse),
-    },
-    Command {
-        name: "cluster|getkeysinslot",
-        routing: Routing::SlotArgument(super::keys::parse),
-    },
     Command {
         name: "cluster|failover",
         routing: Routing::Failover,

@@ -1,6 +1,11 @@
-//! What the connections of a node share: [`ServerState`]. The node itself (building all this,
-//! owning its tasks, shutting down) sits above, in `node.rs`; the connections in
-//! `connection.rs`.
+//! What the connections of a node share ([`ServerState`]), and the commands the node answers
+//! itself, by family: connection and server commands ([`commands`]), [`info`], [`cluster`].
+//! The node itself (building all this, owning its tasks, shutting down) sits above, in
+//! `node.rs`; the connections in `connection.rs`.
+
+pub mod cluster;
+pub mod commands;
+pub mod info;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,11 +14,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use crate::cluster::{LeaderBoard, Topology};
+use crate::commands::args::Argv;
 use crate::config::Config;
+use crate::protocol::Frame;
 use crate::raft::group::Replication;
 use crate::raft::meta::Metadata;
 use crate::raft::registry::GroupRegistry;
-use crate::session::ClientHandle;
+use crate::session::{ClientHandle, Session};
 use crate::slot::ShardMap;
 use crate::tasks::Stop;
 
@@ -43,6 +50,9 @@ pub struct Stats {
     /// Bytes written to clients.
     pub net_output_bytes: AtomicU64,
 }
+
+/// Runs a command the node answers itself. `None`: no reply at all (SHUTDOWN).
+pub type Handler = fn(&Argv, &mut Session, &Arc<ServerState>) -> Option<Frame>;
 
 /// Everything the connections of a node share.
 pub struct ServerState {

@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::registry::{Command, Routing};
-use super::server::REDIS_VERSION;
+use super::commands::REDIS_VERSION;
+use super::{Handler, ServerState};
+use crate::commands::registry::{Command, Routing};
 use crate::protocol::Frame;
-use crate::server::ServerState;
 use crate::session::Session;
 use crate::shard::ShardStats;
 
 /// INFO, declared once: every shard this node leads answers its counters, then the node
 /// renders the sections ([`render`]).
-pub static COMMANDS: &[Command] = &[Command {
+pub static COMMANDS: &[Command<Handler>] = &[Command {
     name: "info",
     routing: Routing::Info,
 }];
