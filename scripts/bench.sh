@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Shardis and redis-server side by side under the same redis-benchmark load and prints one
-# table of throughput ratios and latencies, then memory for 1M keys of 100-byte values (RSS 5 s and
-# 15 s after the load).
+# table of throughput ratios, latencies and server CPU per request (user + system time of the
+# server processes during the run, in µs per request; "cpu x" = shardis/redis), then memory for
+# 1M keys of 100-byte values (RSS 5 s and 15 s after the load).
 #
 # Then the same for a local 3-node cluster (redis-benchmark --cluster, SET and GET) beside a single
 # redis-server in the same run.
@@ -53,38 +54,53 @@ SPID=$!; PIDS+=("$SPID")
 wait_ping "$RPORT"; wait_ping "$SPORT"
 
 echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(redis-server --version | cut -d' ' -f3), shardis $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# redis-benchmark -t $TESTS -n $N -r 1000000 -d 64 -c $CLIENTS -P <pipeline>; median of $ROUNDS alternating rounds; ops/s, ratio = shardis/redis, latencies in ms"
+echo "# redis-benchmark -t $TESTS -n $N -r 1000000 -d 64 -c $CLIENTS -P <pipeline>; median of $ROUNDS alternating rounds; ops/s, ratio = shardis/redis, latencies in ms, cpu = server CPU µs per request"
 echo
-printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s |\n' test P "redis ops/s" "shardis ops/s" ratio "redis p50" "shard p50" "redis p99" "shard p99"
-printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|\n'
-summarize() { # redis.csv other.csv pipeline -> table rows
-  python3 - "$1" "$2" "$3" <<'PY'
+printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s | %9s | %9s | %6s |\n' test P "redis ops/s" "shardis ops/s" ratio "redis p50" "shard p50" "redis p99" "shard p99" "redis cpu" "shard cpu" "cpu x"
+printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|-----------|-----------|--------|\n'
+# Server CPU (user + system) in clock ticks, summed over the given pids.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+summarize() { # redis.csv other.csv pipeline -> table rows (ops/s, latencies, server CPU µs per request)
+  python3 - "$1" "$2" "$3" "$N" "$CLK_TCK" <<'PY'
 import csv, statistics, sys
 def load(path):
     out = {}
     for row in csv.reader(open(path)):
         if len(row) >= 7:
-            out.setdefault(row[0].split()[0], []).append((float(row[1]), float(row[4]), float(row[6])))
+            cpu = float(row[8]) if len(row) >= 9 else float("nan")
+            out.setdefault(row[0].split()[0], []).append((float(row[1]), float(row[4]), float(row[6]), cpu))
     return out
 def med(runs, i):
     return statistics.median(r[i] for r in runs)
 r, s, p = load(sys.argv[1]), load(sys.argv[2]), sys.argv[3]
+n, tck = int(sys.argv[4]), int(sys.argv[5])
+us = lambda ticks: ticks / tck * 1e6 / n
 for test in r:
     if test not in s:
         continue
     rr, sr = med(r[test], 0), med(s[test], 0)
-    print(f"| {test:<6} | {p:>2} | {rr:>12.0f} | {sr:>12.0f} | {sr / rr:>5.2f}x | {med(r[test], 1):>9.3f} | {med(s[test], 1):>9.3f} | {med(r[test], 2):>9.3f} | {med(s[test], 2):>9.3f} |")
+    rc, sc = us(med(r[test], 3)), us(med(s[test], 3))
+    print(f"| {test:<6} | {p:>2} | {rr:>12.0f} | {sr:>12.0f} | {sr / rr:>5.2f}x | {med(r[test], 1):>9.3f} | {med(s[test], 1):>9.3f} | {med(r[test], 2):>9.3f} | {med(s[test], 2):>9.3f} | {rc:>9.2f} | {sc:>9.2f} | {sc / rc if rc else float('nan'):>5.2f}x |")
 PY
 }
-run_bench() { # port pipeline -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max
-  redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$2" --csv -q 2>/dev/null | grep -v '^"test"' || true
+# One redis-benchmark run per test against "$1" (its target flags), with the CPU the server
+# processes (the pids after the third argument) spent during it.
+run_bench() { # target pipeline tests pid... -> csv lines: "TEST",rps,avg,min,p50,p95,p99,max,"cpu ticks"
+  local target=$1 pipeline=$2 tests=$3 t before out; shift 3
+  for t in ${tests//,/ }; do
+    before=$(cpu_ticks "$@")
+    # shellcheck disable=SC2086 # the target is several flags
+    out=$(redis-benchmark $target -t "$t" -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$pipeline" --csv -q 2>/dev/null | grep -v '^"test"' | tr -d '\r' || true)
+    if [ -n "$out" ]; then printf '%s,"%s"\n' "$out" "$(( $(cpu_ticks "$@") - before ))"; fi
+  done
 }
 for P in ${PIPELINES}; do
   : >"$WORK/r.csv"; : >"$WORK/s.csv"
   for _ in $(seq "$ROUNDS"); do
     redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
-    run_bench "$RPORT" "$P" >>"$WORK/r.csv"
-    run_bench "$SPORT" "$P" >>"$WORK/s.csv"
+    run_bench "-h 127.0.0.1 -p $RPORT" "$P" "$TESTS" "$RPID" >>"$WORK/r.csv"
+    run_bench "-h 127.0.0.1 -p $SPORT" "$P" "$TESTS" "$SPID" >>"$WORK/s.csv"
   done
   summarize "$WORK/r.csv" "$WORK/s.csv" "$P"
 done
@@ -113,14 +129,14 @@ if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
   echo
   echo "# 3-node cluster on this machine (3 replicas per shard, leaders spread): redis-benchmark --cluster -t set,get, same load; ratio = cluster/redis"
   echo
-  printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s |\n' test P "redis ops/s" "cluster ops/s" ratio "redis p50" "clust p50" "redis p99" "clust p99"
-  printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|\n'
+  printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s | %9s | %9s | %6s |\n' test P "redis ops/s" "cluster ops/s" ratio "redis p50" "clust p50" "redis p99" "clust p99" "redis cpu" "clust cpu" "cpu x"
+  printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|-----------|-----------|--------|\n'
   for P in ${CLUSTER_PIPELINES}; do
     : >"$WORK/r.csv"; : >"$WORK/c.csv"
     for _ in $(seq "$ROUNDS"); do
       redis-cli -p "$RPORT" flushall >/dev/null
-      redis-benchmark -h 127.0.0.1 -p "$RPORT" -t set,get -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$P" --csv -q 2>/dev/null | grep -v '^"test"' >>"$WORK/r.csv" || true
-      redis-benchmark --cluster -h 127.0.0.1 -p "${CPORTS[0]}" -t set,get -n "$N" -r 1000000 -d 64 -c "$CLIENTS" -P "$P" --csv -q 2>/dev/null | grep -v '^"test"' >>"$WORK/c.csv" || true
+      run_bench "-h 127.0.0.1 -p $RPORT" "$P" set,get "$RPID" >>"$WORK/r.csv"
+      run_bench "--cluster -h 127.0.0.1 -p ${CPORTS[0]}" "$P" set,get "${CPIDS[@]}" >>"$WORK/c.csv"
     done
     summarize "$WORK/r.csv" "$WORK/c.csv" "$P"
   done
