@@ -106,6 +106,9 @@ async fn serve_loop(
             state.groups.refresh(&mut groups);
             dispatch::run_batch(state, &groups, session, &mut requests, &mut out).await;
         }
+        if session.aborted {
+            return Ok(());
+        }
         if let Err(e) = &parsed {
             Frame::error_owned(e.reply_text()).encode(session.proto(), &mut out);
             debug!(client = session.handle.id, error = %e.0, "protocol error");

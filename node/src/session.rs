@@ -113,8 +113,12 @@ pub struct Session {
     pub handle: Arc<ClientHandle>,
     /// True once AUTH succeeded, or when no password is set.
     pub authenticated: bool,
-    /// Set by QUIT: close after the replies are written.
+    /// Set by QUIT, SHUTDOWN and CLIENT KILL of this client: close after the replies are
+    /// written; the batch's later requests are not run.
     pub closing: bool,
+    /// Set when the client turned out to speak another protocol (an HTTP request: see
+    /// `dispatch::is_cross_protocol`): close at once, without writing the batch's replies.
+    pub aborted: bool,
 }
 
 impl Session {
@@ -124,6 +128,7 @@ impl Session {
             handle,
             authenticated: !needs_auth,
             closing: false,
+            aborted: false,
         }
     }
 

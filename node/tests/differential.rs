@@ -656,6 +656,17 @@ fn protocol_cases() -> Vec<RawCase> {
             b"PING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n",
         ),
         c("empty bulk command name", b"*1\r\n$0\r\n\r\n"),
+        // Cross-protocol scripting: an HTTP request closes the connection with no reply, not
+        // even to what came before it in the same read.
+        c(
+            "http request closes",
+            b"POST / HTTP/1.1\r\nHost: example\r\n\r\n",
+        ),
+        c("ping then post closes", b"PING\r\npost /x HTTP/1.1\r\n"),
+        c(
+            "multibulk host: closes",
+            b"*1\r\n$4\r\nPING\r\n*2\r\n$5\r\nHOST:\r\n$1\r\nx\r\n",
+        ),
         RawCase {
             name: "too big inline request",
             input: vec![b'a'; 70_000],

@@ -419,6 +419,61 @@ fn client_kill_closes_the_other_connection() {
 }
 
 #[test]
+fn client_kill_of_itself_closes_before_the_rest_of_the_pipeline_runs() {
+    let node = Node::start(&[]);
+    let id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query(&mut node.client())
+        .expect("id");
+    let mut s = node.raw();
+    s.write_all(b"CLIENT ID\r\n").expect("write");
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).expect("client id");
+    let own: i64 = std::str::from_utf8(&buf[1..n - 2])
+        .expect("utf8")
+        .parse()
+        .expect("an id");
+    assert!(own > id);
+    // Redis answers :1, closes, and never runs the SET behind it.
+    s.write_all(format!("CLIENT KILL ID {own} SKIPME no\r\nSET killed 1\r\n").as_bytes())
+        .expect("write");
+    let (reply, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+    assert_eq!(reply, b":1\r\n");
+    assert!(closed);
+    let value: Option<String> = redis::cmd("GET")
+        .arg("killed")
+        .query(&mut node.client())
+        .expect("get");
+    assert_eq!(value, None);
+}
+
+#[test]
+fn config_set_keeps_limits_within_what_the_node_can_hold() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let set = |con: &mut redis::Connection, name: &str, value: &str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query::<String>(con)
+            .map_err(|e| e.to_string())
+    };
+    // Keys and strings store their length in 32 bits: 4 GiB - 1 at most, as in the file.
+    let err = set(&mut con, "proto-max-bulk-len", "9223372036854775807").expect_err("too big");
+    assert!(
+        err.contains("argument must be between 1048576 and 4294967295 inclusive"),
+        "{err}"
+    );
+    set(&mut con, "proto-max-bulk-len", "4294967295").expect("the largest");
+    let err = set(&mut con, "maxclients", "4294967296").expect_err("above u32");
+    assert!(
+        err.contains("argument must be between 1 and 4294967295 inclusive"),
+        "{err}"
+    );
+}
+
+#[test]
 fn malformed_request_gets_an_error_and_the_connection_closes() {
     let node = Node::start(&[]);
     let mut s = node.raw();

@@ -66,6 +66,10 @@ pub async fn run_batch(
         if session.closing {
             continue;
         }
+        if is_cross_protocol(&argv[0]) {
+            refuse_cross_protocol(session);
+            continue;
+        }
         let proto = session.proto();
         let spec = match commands::resolve(&argv) {
             Ok(spec) => spec,
@@ -169,4 +173,32 @@ pub async fn run_batch(
     )
     .await;
     plan::assemble(pending, &mut replies, out);
+}
+
+/// True for the first word of an HTTP request line or header (`POST`, `Host:`), as a browser
+/// sends when a web page is made to post to the node's port (cross-protocol scripting): redis
+/// closes such a connection before it runs anything more, and so does Shardis.
+pub fn is_cross_protocol(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+}
+
+/// Closes the connection without a reply, logging it at most once a minute (as redis does).
+fn refuse_cross_protocol(session: &mut Session) {
+    static LAST_LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    session.closing = true;
+    session.aborted = true;
+    let now = now_ms();
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60_000
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            client = %session.handle.addr,
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: \
+             commands to the node. This is likely due to an attacker attempting to use Cross \
+             Protocol Scripting to compromise it. Connection aborted."
+        );
+    }
 }

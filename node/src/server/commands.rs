@@ -358,13 +358,16 @@ fn client_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Fr
     ])
 }
 
-fn client_kill(argv: &Argv, session: &Session, state: &ServerState) -> Frame {
+/// CLIENT KILL. Killing this very client closes it once the reply is written, before the
+/// batch's later requests run (as redis does).
+fn client_kill(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
     let clients = state.client_list();
     if argv.len() == 3 {
         let addr = String::from_utf8_lossy(&argv[2]);
         return match clients.iter().find(|c| c.addr.to_string() == addr) {
             Some(c) => {
                 c.kill();
+                session.closing |= c.id == session.handle.id;
                 Frame::ok()
             }
             None => Frame::error("ERR No such client"),
@@ -441,6 +444,7 @@ fn client_kill(argv: &Argv, session: &Session, state: &ServerState) -> Frame {
             && !(skipme && c.id == session.handle.id);
         if matches {
             c.kill();
+            session.closing |= c.id == session.handle.id;
             killed += 1;
         }
     }
@@ -785,7 +789,7 @@ const PARAMS: &[Param] = &[
         get: |s| s.runtime.maxclients.load(Ordering::Relaxed).to_string(),
         set: Some(|s, v| {
             let n = parse_u64_param(v)?;
-            if n == 0 {
+            if n == 0 || n > u64::from(u32::MAX) {
                 return Err("argument must be between 1 and 4294967295 inclusive".into());
             }
             s.runtime.maxclients.store(n as usize, Ordering::Relaxed);
@@ -812,10 +816,9 @@ const PARAMS: &[Param] = &[
         },
         set: Some(|s, v| {
             let n = parse_memory(v)?;
-            if n < 1024 * 1024 {
-                return Err(
-                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
-                );
+            // Redis allows up to 2^63-1; a Shardis string's length is 32 bits (as in the file).
+            if !(1024 * 1024..=u64::from(u32::MAX)).contains(&n) {
+                return Err("argument must be between 1048576 and 4294967295 inclusive".into());
             }
             s.runtime.proto_max_bulk_len.store(n, Ordering::Relaxed);
             Ok(())
