@@ -132,7 +132,14 @@ async fn serve_loop(
 }
 
 /// Accepts clients on `listener` until shutdown begins, serving each in a task of `tasks`.
+///
+/// A failing `accept` (EMFILE when descriptors run out) is retried after a pause that doubles up
+/// to a second while it keeps failing, and logged once per pause rather than per attempt.
 pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, tasks: Tasks) {
+    const FIRST_PAUSE: Duration = Duration::from_millis(10);
+    const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+    let mut pause = FIRST_PAUSE;
+    let mut failures = 0u64;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -141,11 +148,21 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, tasks: 
         let (socket, addr) = match accepted {
             Ok(x) => x,
             Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                failures += 1;
+                warn!(error = %e, failures, retry_in_ms = pause.as_millis() as u64, "accept failed");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = state.shutdown.wait() => break,
+                }
+                pause = (pause * 2).min(LONGEST_PAUSE);
                 continue;
             }
         };
+        if failures > 0 {
+            info!(failures, "accepting clients again");
+            failures = 0;
+            pause = FIRST_PAUSE;
+        }
         let _ = socket.set_nodelay(true);
         state
             .stats

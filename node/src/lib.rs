@@ -4,7 +4,8 @@
 //! The modules in layers, each using only those below it (no module imports one above it):
 //!
 //! 1. foundations: [`protocol`] (RESP frames, the request parser), [`slot`] (hash slots),
-//!    [`clock`], [`glob`], [`long_double`], [`codec`], [`config`], [`tasks`] (task sets);
+//!    [`clock`], [`glob`], [`long_double`], [`codec`], [`config`], [`tasks`] (task sets),
+//!    [`fd_limit`] (the open-file limit and `maxclients`);
 //! 2. [`keyspace`]: one shard's data, expiry index, snapshots;
 //! 3. [`commands`]: the keyspace commands by family: parsed, applied to a keyspace, logged;
 //! 4. [`shard`]: the shard actor, applying batches and committed entries in order;
@@ -23,6 +24,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod dispatch;
+pub mod fd_limit;
 pub mod glob;
 pub mod keyspace;
 pub mod long_double;

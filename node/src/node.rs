@@ -31,6 +31,7 @@ use tracing::info;
 use crate::cluster::{LeaderBoard, Topology};
 use crate::config::Config;
 use crate::connection;
+use crate::fd_limit;
 use crate::raft::group::{self, Replication, ReplicationConfig};
 use crate::raft::wal::SyncPolicy;
 use crate::server::ServerState;
@@ -56,7 +57,11 @@ pub struct Node {
 impl Node {
     /// Binds the client port (and the Raft port in a cluster), opens the WAL and starts every
     /// group this node hosts, with their tasks.
-    pub async fn start(config: Config) -> io::Result<Node> {
+    pub async fn start(mut config: Config) -> io::Result<Node> {
+        let reserved = fd_limit::reserved_fds(config.nodes.len());
+        let maxclients = fd_limit::fit_maxclients(config.maxclients as u64, reserved)
+            .map_err(|e| io::Error::other(e))?;
+        config.maxclients = usize::try_from(maxclients).unwrap_or(usize::MAX);
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
         let local_addr = listener.local_addr()?;
         let shard_map = ShardMap::new(config.shards);

@@ -25,9 +25,25 @@ impl Node {
 
     /// Starts a node on `dir` (which may hold a previous node's state).
     fn start_in(dir: std::path::PathBuf, extra: &[&str]) -> Node {
+        Node::start_limited(dir, extra, None)
+    }
+
+    /// Starts a node, under an open file limit (`ulimit -n`, soft and hard) if given.
+    fn start_limited(dir: std::path::PathBuf, extra: &[&str], nofile: Option<u64>) -> Node {
         for _ in 0..3 {
             let port = support::free_port();
-            let child = Command::new(env!("CARGO_BIN_EXE_shardis"))
+            let bin = env!("CARGO_BIN_EXE_shardis");
+            let mut command = match nofile {
+                Some(n) => {
+                    let mut c = Command::new("sh");
+                    c.arg("-c")
+                        .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                        .arg(bin);
+                    c
+                }
+                None => Command::new(bin),
+            };
+            let child = command
                 .args([
                     "--bind",
                     "127.0.0.1",
@@ -355,6 +371,62 @@ fn maxclients_refuses_the_extra_client() {
     let (reply, closed) = read_until_closed(&mut c, Duration::from_secs(5));
     assert_eq!(reply, b"-ERR max number of clients reached\r\n");
     assert!(closed);
+}
+
+#[test]
+fn a_low_open_file_limit_lowers_maxclients_and_extra_clients_are_refused() {
+    // 256 descriptors, 64 kept for the node itself: 192 clients, not the default 10000.
+    let node = Node::start_limited(support::temp_dir("nofile"), &[], Some(256));
+    let mut con = node.client();
+    let maxclients: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query(&mut con)
+        .expect("config get");
+    assert_eq!(maxclients, ["maxclients", "192"]);
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg("1000")
+        .query::<String>(&mut con)
+        .expect_err("more clients than descriptors");
+    assert!(
+        err.to_string().contains(
+            "The operating system is not able to handle the specified number of clients, try with 192"
+        ),
+        "{err}"
+    );
+    // Far more connections than descriptors: the extra ones are told so and closed, and the
+    // node goes on serving (it used to accept them and never answer, and could lose a shard).
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for _ in 0..400 {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", node.port)) else {
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s.write_all(b"PING\r\n").expect("write");
+        let mut buf = [0u8; 7];
+        match s.read_exact(&mut buf) {
+            Ok(()) if &buf == b"+PONG\r\n" => open.push(s),
+            Ok(()) if buf.starts_with(b"-ERR ma") => refused += 1,
+            other => panic!("neither served nor refused: {other:?} {buf:?}"),
+        }
+    }
+    assert!(
+        open.len() <= 192 && open.len() >= 180,
+        "{} served",
+        open.len()
+    );
+    assert!(refused > 0);
+    drop(open);
+    let set: String = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut con)
+        .expect("still serving writes");
+    assert_eq!(set, "OK");
 }
 
 #[test]

@@ -792,6 +792,10 @@ const PARAMS: &[Param] = &[
             if n == 0 || n > u64::from(u32::MAX) {
                 return Err("argument must be between 1 and 4294967295 inclusive".into());
             }
+            crate::fd_limit::allow_maxclients(
+                n,
+                crate::fd_limit::reserved_fds(s.config.nodes.len()),
+            )?;
             s.runtime.maxclients.store(n as usize, Ordering::Relaxed);
             Ok(())
         }),
