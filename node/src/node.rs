@@ -60,7 +60,7 @@ impl Node {
     pub async fn start(mut config: Config) -> io::Result<Node> {
         let reserved = fd_limit::reserved_fds(config.nodes.len());
         let maxclients = fd_limit::fit_maxclients(config.maxclients as u64, reserved)
-            .map_err(|e| io::Error::other(e))?;
+            .map_err(io::Error::other)?;
         config.maxclients = usize::try_from(maxclients).unwrap_or(usize::MAX);
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
         let local_addr = listener.local_addr()?;
