@@ -1,5 +1,5 @@
 //! A small cluster-aware client for the workload. It learns which node leads each slot from
-//! `MOVED` replies and follows them, and retries `TRYAGAIN` (both mean the request was not
+//! `MOVED` replies and follows them, and retries `TRYAGAIN` and `LOADING` (all mean the request was not
 //! executed), but never retries anything else: a write that timed out or lost its connection is
 //! reported as such, so the history knows exactly which writes may have been applied. (General
 //! clients such as the `redis` crate may resend a request after a lost connection, which applies
@@ -124,6 +124,13 @@ impl Client {
                     last = e;
                 }
                 Err(e) if e.starts_with("TRYAGAIN") => {
+                    last = e;
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                // A restarted node still loading its data ran nothing: ask another node (which
+                // redirects to the leader) after a pause, as cluster clients retry LOADING.
+                Err(e) if e.starts_with("LOADING") => {
+                    self.owner.remove(&slot);
                     last = e;
                     tokio::time::sleep(Duration::from_millis(30)).await;
                 }

@@ -34,6 +34,7 @@ use crate::connection;
 use crate::fd_limit;
 use crate::raft::group::{self, Replication, ReplicationConfig};
 use crate::raft::wal::SyncPolicy;
+use crate::raft::GroupId;
 use crate::server::ServerState;
 use crate::slot::ShardMap;
 use crate::tasks::NodeTasks;
@@ -132,6 +133,7 @@ impl Node {
             tasks,
         } = self;
         info!(addr = %state.local_addr, shards = state.shard_map.shards(), "shardis ready to accept connections");
+        tasks.clients.spawn(watch_loading(state.clone()));
         tasks.clients.spawn(connection::accept_loop(
             listener,
             state.clone(),
@@ -151,5 +153,56 @@ impl Node {
             info!("shardis stopped cleanly");
         }
         closed
+    }
+}
+
+/// Ends the node's loading state (see [`ServerState::loading`]) once every group it hosts has
+/// a leader and has applied what it knew to be committed: the commit index it read from disk,
+/// and the one it knew when it first saw a leader (a single voter's last entries commit then).
+/// Until then a keyspace-wide command would see only the shards that happen to be led and
+/// replayed already (DBSIZE growing, FLUSHALL leaving keys behind), so commands answer
+/// `-LOADING`.
+async fn watch_loading(state: Arc<ServerState>) {
+    const CHECK_EVERY: Duration = Duration::from_millis(10);
+    let started = std::time::Instant::now();
+    let mut targets: Vec<(GroupId, u64, bool)> = state
+        .groups
+        .load()
+        .all()
+        .map(|(id, g)| (id, g.status().committed, false))
+        .collect();
+    loop {
+        let groups = state.groups.load();
+        let mut ready = true;
+        for (id, target, saw_leader) in &mut targets {
+            let Some(group) = groups.group(*id) else {
+                continue;
+            };
+            let status = group.status();
+            if status.leader.is_none() {
+                ready = false;
+                continue;
+            }
+            if !*saw_leader {
+                *saw_leader = true;
+                *target = (*target).max(status.committed);
+            }
+            ready &= status.applied >= *target;
+        }
+        if ready {
+            state
+                .loading
+                .store(false, std::sync::atomic::Ordering::Release);
+            info!(
+                ms = started.elapsed().as_millis() as u64,
+                groups = targets.len(),
+                "dataset loaded: every group has a leader and has applied its log"
+            );
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(CHECK_EVERY) => {}
+            () = state.shutdown.wait() => return,
+        }
     }
 }

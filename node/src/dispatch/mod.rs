@@ -86,6 +86,13 @@ pub async fn run_batch(
             ));
             continue;
         }
+        if !spec.flags.contains(&"loading") && state.is_loading() {
+            pending.push(Pending::Done(
+                proto,
+                Frame::error("LOADING Redis is loading the dataset in memory"),
+            ));
+            continue;
+        }
         let route = route::route(spec, &argv, &state.shard_map);
         let step = match plan::plan(route, proto, session.readonly(), groups, &ctx, &mut work) {
             Planned::Pending(p) => {

@@ -154,11 +154,11 @@ pub struct Persistence {
 
 impl Persistence {
     /// Appends the fields of `INFO persistence` (after its header) to `out`.
-    pub fn write_info(&self, out: &mut String) {
+    pub fn write_info(&self, loading: bool, out: &mut String) {
         let s = &self.stats;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let lines: [(&str, String); 15] = [
-            ("loading", "0".into()),
+            ("loading", u8::from(loading).to_string()),
             (
                 "rdb_bgsave_in_progress",
                 u8::from(get(&s.snapshots_running) > 0).to_string(),

@@ -228,7 +228,7 @@ pub fn render(
             }
             "persistence" => {
                 out.push_str("# Persistence\r\n");
-                state.persistence.write_info(&mut out);
+                state.persistence.write_info(state.is_loading(), &mut out);
             }
             "stats" => {
                 out.push_str("# Stats\r\n");

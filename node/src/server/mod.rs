@@ -86,6 +86,10 @@ pub struct ServerState {
     pub local_addr: SocketAddr,
     /// Given once, when the node starts shutting down: the accept loop and the connections stop.
     pub shutdown: Stop,
+    /// True from start-up until every group has replayed what it had on disk and has a leader
+    /// (see `node::watch_loading`): until then only commands flagged `loading` run, the others
+    /// answer `-LOADING`, as on a redis loading its dataset.
+    pub loading: std::sync::atomic::AtomicBool,
 }
 
 impl ServerState {
@@ -126,6 +130,7 @@ impl ServerState {
             run_id,
             local_addr,
             shutdown: Stop::new(),
+            loading: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -164,6 +169,11 @@ impl ServerState {
     /// `shutdown`, takes it from there.
     pub fn begin_shutdown(&self) {
         self.shutdown.stop();
+    }
+
+    /// True while the node is still loading its dataset (see [`ServerState::loading`]).
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
     }
 
     /// True once shutdown has begun.

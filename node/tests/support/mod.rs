@@ -217,8 +217,14 @@ impl Server {
         (server, ready)
     }
 
-    /// Polls until a fresh connection gets `+PONG` (or `-NOAUTH`, which also
-    /// proves the server is serving) for `PING`.
+    /// The `--requirepass` the server was started with, if any.
+    fn password(&self) -> Option<String> {
+        let at = self.args.iter().position(|a| a == "--requirepass")?;
+        self.args.get(at + 1).cloned()
+    }
+
+    /// Polls until a fresh connection (authenticated with the server's password, if it has
+    /// one) gets `+PONG` for `PING`: the server is up and done loading its data.
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut last = String::from("no attempt");
@@ -229,10 +235,11 @@ impl Server {
             match RawClient::try_connect(self.port) {
                 Ok(mut c) => {
                     c.set_read_timeout(Duration::from_secs(1));
+                    if let Some(pw) = self.password() {
+                        let _ = c.try_cmd(&[b"AUTH", pw.as_bytes()]);
+                    }
                     match c.try_cmd(&[b"PING"]) {
-                        Ok(r) if r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH") => {
-                            return Ok(())
-                        }
+                        Ok(r) if r.starts_with(b"+PONG") => return Ok(()),
                         Ok(r) => last = format!("PING answered {}", pretty(&r)),
                         Err(e) => last = format!("PING failed: {e}"),
                     }
