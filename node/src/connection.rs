@@ -114,7 +114,9 @@ async fn serve_loop(
             debug!(client = session.handle.id, error = %e.0, "protocol error");
         }
         if !out.is_empty() {
-            socket.write_all(&out).await?;
+            if !write_replies(socket, &out, state, session).await? {
+                return Ok(());
+            }
             state
                 .stats
                 .net_output_bytes
@@ -129,6 +131,43 @@ async fn serve_loop(
             return Ok(());
         }
     }
+}
+
+/// Writes a batch's replies. A client that stops reading fills its socket buffer and the write
+/// waits: it still ends on CLIENT KILL, and after `timeout` seconds without the client taking
+/// any byte (redis counts a write as activity too). `Ok(false)`: the connection is to close.
+async fn write_replies(
+    socket: &mut TcpStream,
+    out: &[u8],
+    state: &ServerState,
+    session: &Session,
+) -> std::io::Result<bool> {
+    let mut written = 0;
+    while written < out.len() {
+        let timeout = state.runtime.timeout.load(Ordering::Relaxed);
+        let stalled = async {
+            if timeout == 0 {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(Duration::from_secs(timeout)).await
+            }
+        };
+        tokio::select! {
+            n = socket.write(&out[written..]) => match n? {
+                0 => return Ok(false),
+                n => written += n,
+            },
+            _ = session.handle.kill_notify.notified() => return Ok(false),
+            _ = stalled => {
+                debug!(client = session.handle.id, "closing a client that stopped reading");
+                return Ok(false);
+            }
+        }
+        if session.handle.killed.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Accepts clients on `listener` until shutdown begins, serving each in a task of `tasks`.

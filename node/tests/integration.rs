@@ -555,6 +555,63 @@ fn config_set_keeps_limits_within_what_the_node_can_hold() {
     );
 }
 
+/// A raw client that asks for `n` copies of the 1 MiB value `big` and never reads them: the
+/// node's write to it stalls once the socket buffers are full.
+fn never_reading_client(node: &Node, n: usize) -> TcpStream {
+    let value = vec![b'v'; 1 << 20];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(value)
+        .query(&mut node.client())
+        .expect("set big");
+    let mut s = node.raw();
+    let request = b"GET big\r\n".repeat(n);
+    s.write_all(&request).expect("pipeline");
+    thread::sleep(Duration::from_millis(300));
+    s
+}
+
+#[test]
+fn client_kill_closes_a_client_that_stopped_reading() {
+    let node = Node::start(&[]);
+    let _stuck = never_reading_client(&node, 200);
+    let mut con = node.client();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut con)
+        .expect("list");
+    let victim = list
+        .lines()
+        .find(|l| l.contains("cmd=get"))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|id| id.strip_prefix("id="))
+        .expect("the stuck client is listed")
+        .to_string();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(&victim)
+        .query(&mut con)
+        .expect("kill");
+    assert_eq!(killed, 1);
+    // It used to stay listed (and its replies allocated) for as long as it did not read.
+    assert_only_one_client(&mut con);
+}
+
+#[test]
+fn timeout_closes_a_client_that_stopped_reading() {
+    let node = Node::start(&["--timeout", "1"]);
+    let _stuck = never_reading_client(&node, 200);
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut node.client())
+        .expect("list");
+    assert!(list.contains("cmd=get"), "{list}");
+    thread::sleep(Duration::from_millis(1500));
+    // A fresh connection: an idle one would be timed out too.
+    assert_only_one_client(&mut node.client());
+}
+
 #[test]
 fn malformed_request_gets_an_error_and_the_connection_closes() {
     let node = Node::start(&[]);
