@@ -74,11 +74,16 @@ async fn serve_loop(
     // they do not change; see `raft::registry`).
     let mut groups = state.groups.load();
     loop {
-        let want = parser
-            .needed()
-            .saturating_sub(buf.len())
-            .clamp(READ_CHUNK, MAX_READ_RESERVE);
-        buf.reserve(want);
+        // Grow only once the free space runs low: growing a buffer that still has room would
+        // copy (and so bring into memory) its whole capacity, received or not, and a client
+        // that announces a huge argument and sends a little would cost a megabyte each.
+        if buf.capacity() - buf.len() < READ_CHUNK {
+            let want = parser
+                .needed()
+                .saturating_sub(buf.len())
+                .clamp(READ_CHUNK, MAX_READ_RESERVE);
+            buf.reserve(want);
+        }
         let timeout = state.runtime.timeout.load(Ordering::Relaxed);
         let idle = async {
             if timeout == 0 {

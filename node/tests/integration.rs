@@ -652,6 +652,31 @@ fn announced_huge_bulk_is_not_allocated_up_front() {
 }
 
 #[test]
+fn many_clients_announcing_huge_arguments_cost_what_they_sent() {
+    let node = Node::start(&[]);
+    let before = rss_bytes(node.pid());
+    let mut streams = Vec::new();
+    let mut request = b"*1\r\n$500000000\r\n".to_vec();
+    request.extend_from_slice(&[b'x'; 20_000]);
+    for _ in 0..300 {
+        let mut s = node.raw();
+        s.write_all(&request).expect("write");
+        streams.push(s);
+    }
+    thread::sleep(Duration::from_millis(500));
+    let after = rss_bytes(node.pid());
+    // 20 kB received each: about 35 kB of memory each (redis: 28 kB). It was 1.3 MB each: the
+    // read buffer grew by a megabyte while it still had room, and the copy touched it all.
+    let per_client = after.saturating_sub(before) / 300;
+    assert!(
+        per_client < 200 * 1024,
+        "RSS grew from {before} to {after}: {per_client} bytes per client"
+    );
+    let pong: String = redis::cmd("PING").query(&mut node.client()).expect("ping");
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
 fn vanished_clients_do_not_disturb_the_node() {
     let node = Node::start(&[]);
     for _ in 0..50 {
