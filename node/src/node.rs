@@ -139,15 +139,30 @@ impl Node {
             state.clone(),
             tasks.clients.clone(),
         ));
+        let mut failure = None;
         tokio::select! {
             () = state.shutdown.wait() => {}
             () = signal => state.begin_shutdown(),
+            (group, why) = replication.failed_group() => {
+                // Never a silent dead group: stop, with a failure status a supervisor acts on.
+                tracing::error!(
+                    group,
+                    error = %why,
+                    "a Raft group stopped on a storage error; the node stops so that it can be \
+                     restarted"
+                );
+                failure = Some(format!("group {group} stopped: {why}"));
+                state.begin_shutdown();
+            }
         }
         info!("shardis is shutting down");
         let clients_done = tasks.clients.join(CLIENTS_GRACE).await;
         let closed = replication.shutdown(&tasks).await;
         if !clients_done {
             tasks.clients.join(CLIENTS_LAST_WORDS).await;
+        }
+        if let Some(why) = failure {
+            return Err(io::Error::other(why));
         }
         if closed.is_ok() {
             info!("shardis stopped cleanly");

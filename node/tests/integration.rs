@@ -906,6 +906,117 @@ fn a_restarting_node_answers_loading_until_its_whole_dataset_is_there() {
     eprintln!("{loading} -LOADING answers before the whole keyspace");
 }
 
+/// A node of one shard that snapshots every 10 entries, with `faults` injected
+/// (`SHARDIS_FAULTS`), its log in `log`.
+fn start_with_faults(dir: &std::path::Path, faults: &str, log: &std::path::Path) -> (Child, u16) {
+    let port = support::free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--shards", "1", "--snapshot-logs", "10", "--data-dir"])
+        .arg(dir)
+        .env("SHARDIS_FAULTS", faults)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn shardis");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "never listened");
+        thread::sleep(Duration::from_millis(20));
+    }
+    (child, port)
+}
+
+/// 40 SETs, one log entry each.
+fn forty_writes(port: u16) -> redis::RedisResult<()> {
+    let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?.get_connection()?;
+    for i in 0..40 {
+        redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query::<()>(&mut con)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_snapshot_write_that_fails_for_a_while_is_retried() {
+    let dir = support::temp_dir("faults");
+    let log = dir.with_extension("log");
+    let (mut child, port) = start_with_faults(&dir, "snapshot-write:2", &log);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while forty_writes(port).is_err() {
+        assert!(Instant::now() < deadline, "never served");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // The third attempt succeeds: a snapshot is saved, and the node goes on serving.
+    let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|c| c.get_connection())
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .expect("info");
+        if info.contains("rdb_last_bgsave_status:ok") && !info.contains("rdb_saves:0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no snapshot saved:\n{info}");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let value: i64 = redis::cmd("GET").arg("k39").query(&mut con).expect("get");
+    assert_eq!(value, 39);
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "the node stopped"
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        text.matches("cannot write the snapshot").count(),
+        2,
+        "{text}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn a_group_that_cannot_go_on_stops_the_node_with_a_failure_status() {
+    let dir = support::temp_dir("faults");
+    let log = dir.with_extension("log");
+    let (mut child, port) = start_with_faults(&dir, "snapshot-write", &log);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while forty_writes(port).is_err() {
+        assert!(Instant::now() < deadline, "never served");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Every attempt fails: after about 8 s of retries the group's Raft core stops, and the node
+    // with it (it used to stay up with that shard dead, CLUSTER INFO still saying ok).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("status") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the node is still up");
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success(), "{status}");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("a Raft group stopped on a storage error"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cannot write the snapshot; giving up"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
 #[test]
 fn restart_recovers_from_snapshot_and_log() {
     let dir = support::temp_dir("node");

@@ -308,6 +308,23 @@ pub async fn start(
 const SHUTDOWN_STEP: Duration = Duration::from_secs(10);
 
 impl Replication {
+    /// Completes when a group's Raft core has stopped on its own (a storage error), with the
+    /// group and the reason: the node cannot serve that group any more without a restart.
+    pub async fn failed_group(&self) -> (GroupId, String) {
+        const CHECK_EVERY: Duration = Duration::from_millis(200);
+        loop {
+            let failed = self
+                .groups
+                .load()
+                .all()
+                .find_map(|(id, g)| g.failure().map(|why| (id, why)));
+            if let Some(failed) = failed {
+                return failed;
+            }
+            tokio::time::sleep(CHECK_EVERY).await;
+        }
+    }
+
     /// Stops the node's replication, in order: the node-wide maintenance (compactor, balancer,
     /// leader exchange); the groups' periodic tasks (expiry, heartbeats, snapshot checks); every
     /// group's Raft core (what it was writing is queued in the WAL by then, and writes still

@@ -72,6 +72,12 @@ impl PersistenceStats {
         }
     }
 
+    /// An attempt to write a snapshot file failed (it is retried): INFO shows the last save as
+    /// failed meanwhile.
+    pub fn snapshot_write_failed(&self) {
+        self.last_snapshot_ok.store(false, Ordering::Relaxed);
+    }
+
     /// A WAL rewrite starts.
     pub fn rewrite_started(&self) {
         self.rewrite_running.store(true, Ordering::Relaxed);

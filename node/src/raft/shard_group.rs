@@ -206,6 +206,17 @@ impl ShardGroup {
         }
     }
 
+    /// Why the group's Raft core stopped, if it did (a storage error it cannot go on after):
+    /// the group then serves nothing more in this process.
+    pub fn failure(&self) -> Option<String> {
+        self.metrics
+            .borrow_watched()
+            .running_state
+            .as_ref()
+            .err()
+            .map(|e| e.to_string())
+    }
+
     /// True when this node leads the group now (as far as it knows).
     pub fn is_leader(&self) -> bool {
         self.raft.is_leader()

@@ -131,12 +131,41 @@ impl ShardSm {
             // one too.
             return Ok(());
         }
-        let head = file_head(meta)?;
-        let path = self.snapshot_path.clone();
+        let head = Bytes::from(file_head(meta)?);
         let len = data.len() as u64;
-        tokio::task::spawn_blocking(move || write_durably(&path, &[&head, &data]))
-            .await
-            .map_err(io::Error::other)??;
+        // A failed write (a full disk, no file descriptor left) is retried for a while before
+        // it is given up: giving up stops the group's Raft core, and with it the node (see
+        // `Node::run`), which a transient shortage should not do.
+        let mut pauses = SNAPSHOT_WRITE_RETRIES.iter();
+        loop {
+            let (path, head, body) = (self.snapshot_path.clone(), head.clone(), data.clone());
+            let written =
+                tokio::task::spawn_blocking(move || write_durably(&path, &[&head, &body]))
+                    .await
+                    .map_err(io::Error::other)
+                    .and_then(|r| r);
+            match (written, pauses.next()) {
+                (Ok(()), _) => break,
+                (Err(e), Some(pause)) => {
+                    tracing::warn!(
+                        snapshot = %self.snapshot_path.display(),
+                        error = %e,
+                        retry_in_ms = pause.as_millis() as u64,
+                        "cannot write the snapshot"
+                    );
+                    self.stats.snapshot_write_failed();
+                    tokio::time::sleep(*pause).await;
+                }
+                (Err(e), None) => {
+                    tracing::error!(
+                        snapshot = %self.snapshot_path.display(),
+                        error = %e,
+                        "cannot write the snapshot; giving up"
+                    );
+                    return Err(e);
+                }
+            }
+        }
         self.snapshot_bytes.store(len, Ordering::Relaxed);
         *on_disk = meta.last_log_id;
         Ok(())
@@ -239,6 +268,15 @@ fn parse_file(bytes: &[u8]) -> io::Result<(SnapshotMeta, &[u8])> {
 /// Bytes of a snapshot file written between two flushes to disk.
 const SNAPSHOT_FLUSH_BYTES: usize = 4 << 20;
 
+/// The pauses between attempts to write a snapshot file (about 8 s in all).
+const SNAPSHOT_WRITE_RETRIES: [std::time::Duration; 5] = [
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+];
+
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new file, whole.
 ///
 /// The file is flushed every [`SNAPSHOT_FLUSH_BYTES`] rather than once at the end: the WAL's
@@ -247,6 +285,7 @@ const SNAPSHOT_FLUSH_BYTES: usize = 4 << 20;
 pub fn write_durably(path: &std::path::Path, parts: &[&[u8]]) -> io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
+    crate::faults::check("snapshot-write")?;
     {
         let mut f = std::fs::File::create(&tmp)?;
         let mut unflushed = 0;
