@@ -58,7 +58,10 @@ fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
         election_timeout_min: ELECTION_TIMEOUT_MIN,
         election_timeout_max: ELECTION_TIMEOUT_MAX,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_logs),
-        max_in_snapshot_log_to_keep: 10.min(snapshot_logs),
+        // Nothing a snapshot covers stays in the log: kept entries were kept whatever their
+        // size (three SET/DEL cycles of a 64 MiB value stayed in memory and in the WAL). A
+        // leader still keeps what a replication stream is sending.
+        max_in_snapshot_log_to_keep: 0,
         enable_pre_vote: Some(true),
         // A restarted leader must win a new election (and commit a blank entry in its new term)
         // before it serves anything. openraft would otherwise restore it as leader of its old
