@@ -506,22 +506,58 @@ fn snapshot_due(since: u64, snapshot_bytes: u64, idle: bool) -> bool {
 /// How often a group's log growth is checked.
 const SNAPSHOT_CHECK_EVERY: Duration = Duration::from_millis(500);
 
+/// Checks (30 s) after which a snapshot trigger that changed nothing is given up on.
+const TRIGGER_PATIENCE: u32 = 60;
+
 /// Quiet checks after which a group counts as idle (so about a second without appends).
 const IDLE_CHECKS: u32 = 2;
 
 /// Triggers a snapshot of the group when [`snapshot_due`] says so, counting the log bytes
 /// appended since the last one it triggered (besides openraft's entry-count policy,
 /// `snapshot-logs`).
+///
+/// The bytes counted before a trigger are let go only once a snapshot covers the last entry
+/// the log had then: a snapshot reaches only as far as the state machine had applied when it
+/// was built, and forgetting the rest would leave it in the log for good once writes stop.
 async fn snapshot_by_size(log: LogStore, raft: ShardRaft, sm: ShardSm) {
     let mut since = 0u64;
     let mut quiet = 0u32;
+    // At the last trigger: the bytes counted, the last log index, the snapshot index, and
+    // the checks since.
+    let mut triggered: Option<(u64, u64, u64, u32)> = None;
     loop {
         tokio::time::sleep(SNAPSHOT_CHECK_EVERY).await;
         let appended = log.take_appended_bytes();
         since += appended;
         quiet = if appended == 0 { quiet + 1 } else { 0 };
+        let (snapshot, last_log) = {
+            let m = raft.metrics();
+            let m = m.borrow_watched();
+            (
+                m.snapshot.as_ref().map_or(0, |l| l.index()),
+                m.last_log_index.unwrap_or(0),
+            )
+        };
+        if let Some((counted, upto, before, checks)) = triggered.as_mut() {
+            *checks += 1;
+            if snapshot >= *upto {
+                since = since.saturating_sub(*counted);
+            } else if snapshot > *before {
+                // It fell short of the trigger's last entry: let go of the share of the counted
+                // bytes it covered, by entries (under load it covers nearly all; after a big
+                // last write, what is left still adds up to another snapshot once idle).
+                let covered = u128::from(*counted) * u128::from(snapshot - *before)
+                    / u128::from((*upto - *before).max(1));
+                since = since.saturating_sub(covered as u64);
+            } else if *checks < TRIGGER_PATIENCE {
+                // Still being built: no second trigger meanwhile.
+                continue;
+            }
+            // Settled (or a trigger that came to nothing): the next one may come.
+            triggered = None;
+        }
         if snapshot_due(since, sm.snapshot_bytes(), quiet >= IDLE_CHECKS) {
-            since = 0;
+            triggered = Some((since, last_log, snapshot, 0));
             if raft.trigger().snapshot().await.is_err() {
                 return;
             }

@@ -358,16 +358,25 @@ fn client_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Fr
     ])
 }
 
-/// CLIENT KILL. Killing this very client closes it once the reply is written, before the
-/// batch's later requests run (as redis does).
+/// Closes client `c`: another connection at once; this very one once the replies so far
+/// (CLIENT KILL's own included) are written, before the batch's later requests run (as redis
+/// does), so it is not told to stop in the middle of writing them.
+fn kill_client(c: &ClientHandle, session: &mut Session) {
+    if c.id == session.handle.id {
+        session.closing = true;
+    } else {
+        c.kill();
+    }
+}
+
+/// CLIENT KILL.
 fn client_kill(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
     let clients = state.client_list();
     if argv.len() == 3 {
         let addr = String::from_utf8_lossy(&argv[2]);
         return match clients.iter().find(|c| c.addr.to_string() == addr) {
             Some(c) => {
-                c.kill();
-                session.closing |= c.id == session.handle.id;
+                kill_client(c, session);
                 Frame::ok()
             }
             None => Frame::error("ERR No such client"),
@@ -443,8 +452,7 @@ fn client_kill(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame
             && maxage.is_none_or(|age| c.created.elapsed().as_secs() as i64 >= age)
             && !(skipme && c.id == session.handle.id);
         if matches {
-            c.kill();
-            session.closing |= c.id == session.handle.id;
+            kill_client(&c, session);
             killed += 1;
         }
     }
