@@ -84,14 +84,7 @@ async fn serve_loop(
                 .clamp(READ_CHUNK, MAX_READ_RESERVE);
             buf.reserve(want);
         }
-        let timeout = state.runtime.timeout.load(Ordering::Relaxed);
-        let idle = async {
-            if timeout == 0 {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(Duration::from_secs(timeout)).await
-            }
-        };
+        let idle = client_timeout(state);
         let n = tokio::select! {
             r = socket.read_buf(&mut buf) => r?,
             _ = session.handle.kill_notify.notified() => return Ok(()),
@@ -138,6 +131,19 @@ async fn serve_loop(
     }
 }
 
+/// Completes after the `timeout` setting's seconds (never while it is 0): how long a client
+/// may go without sending a request, or without taking a byte of its replies.
+fn client_timeout(state: &ServerState) -> impl std::future::Future<Output = ()> {
+    let timeout = state.runtime.timeout.load(Ordering::Relaxed);
+    async move {
+        if timeout == 0 {
+            std::future::pending::<()>().await
+        } else {
+            tokio::time::sleep(Duration::from_secs(timeout)).await
+        }
+    }
+}
+
 /// Writes a batch's replies. A client that stops reading fills its socket buffer and the write
 /// waits: it still ends on CLIENT KILL, and after `timeout` seconds without the client taking
 /// any byte (redis counts a write as activity too). `Ok(false)`: the connection is to close.
@@ -149,14 +155,7 @@ async fn write_replies(
 ) -> std::io::Result<bool> {
     let mut written = 0;
     while written < out.len() {
-        let timeout = state.runtime.timeout.load(Ordering::Relaxed);
-        let stalled = async {
-            if timeout == 0 {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(Duration::from_secs(timeout)).await
-            }
-        };
+        let stalled = client_timeout(state);
         tokio::select! {
             n = socket.write(&out[written..]) => match n? {
                 0 => return Ok(false),

@@ -115,14 +115,7 @@ impl Node {
 
     /// Waits up to `limit` for the process to exit; its exit status if it did.
     fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        None
+        support::wait_exit(&mut self.child, limit)
     }
 }
 
@@ -927,6 +920,15 @@ fn start_with_faults(dir: &std::path::Path, faults: &str, log: &std::path::Path)
     (child, port)
 }
 
+/// 40 SETs, one log entry each, once the node serves (it may still be loading).
+fn forty_writes_once_served(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while forty_writes(port).is_err() {
+        assert!(Instant::now() < deadline, "never served");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// 40 SETs, one log entry each.
 fn forty_writes(port: u16) -> redis::RedisResult<()> {
     let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?.get_connection()?;
@@ -944,11 +946,7 @@ fn a_snapshot_write_that_fails_for_a_while_is_retried() {
     let dir = support::temp_dir("faults");
     let log = dir.with_extension("log");
     let (mut child, port) = start_with_faults(&dir, "snapshot-write:2", &log);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while forty_writes(port).is_err() {
-        assert!(Instant::now() < deadline, "never served");
-        thread::sleep(Duration::from_millis(50));
-    }
+    forty_writes_once_served(port);
     // The third attempt succeeds: a snapshot is saved, and the node goes on serving.
     let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
         .and_then(|c| c.get_connection())
@@ -988,21 +986,11 @@ fn a_group_that_cannot_go_on_stops_the_node_with_a_failure_status() {
     let dir = support::temp_dir("faults");
     let log = dir.with_extension("log");
     let (mut child, port) = start_with_faults(&dir, "snapshot-write", &log);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while forty_writes(port).is_err() {
-        assert!(Instant::now() < deadline, "never served");
-        thread::sleep(Duration::from_millis(50));
-    }
+    forty_writes_once_served(port);
     // Every attempt fails: after about 8 s of retries the group's Raft core stops, and the node
     // with it (it used to stay up with that shard dead, CLUSTER INFO still saying ok).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("status") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the node is still up");
-        thread::sleep(Duration::from_millis(100));
-    };
+    let status =
+        support::wait_exit(&mut child, Duration::from_secs(30)).expect("the node is still up");
     assert!(!status.success(), "{status}");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(

@@ -101,6 +101,17 @@ pub async fn run_batch(
             }
             Planned::Node(step) => step,
         };
+        if step.reads_keyspace() {
+            execute::flush(
+                state,
+                groups,
+                ctx,
+                session.readonly(),
+                &mut work,
+                &mut replies,
+            )
+            .await;
+        }
         let reply = match step {
             NodeStep::Local(handler) => {
                 // Encoded in the protocol in force after the command (HELLO 3 answers in RESP3).
@@ -110,29 +121,8 @@ pub async fn run_batch(
                 continue;
             }
             NodeStep::Failover => crate::server::cluster::failover(state).await,
-            // The keyspace as left by everything queued before: flush first.
-            NodeStep::Scan(scan) => {
-                execute::flush(
-                    state,
-                    groups,
-                    ctx,
-                    session.readonly(),
-                    &mut work,
-                    &mut replies,
-                )
-                .await;
-                execute::scan_shards(state, groups, ctx, scan).await
-            }
+            NodeStep::Scan(scan) => execute::scan_shards(state, groups, ctx, scan).await,
             NodeStep::Info(sections) => {
-                execute::flush(
-                    state,
-                    groups,
-                    ctx,
-                    session.readonly(),
-                    &mut work,
-                    &mut replies,
-                )
-                .await;
                 let stats: Vec<ShardStats> =
                     execute::ask_led_shards(state, groups, ShardMsg::Stats)
                         .await
@@ -142,15 +132,6 @@ pub async fn run_batch(
                 crate::server::info::render(state, session, &sections, &stats)
             }
             NodeStep::RandomKey => {
-                execute::flush(
-                    state,
-                    groups,
-                    ctx,
-                    session.readonly(),
-                    &mut work,
-                    &mut replies,
-                )
-                .await;
                 let samples =
                     execute::ask_led_shards(state, groups, |tx| ShardMsg::RandomKey(ctx.now, tx))
                         .await;

@@ -89,6 +89,17 @@ pub enum NodeStep {
     Failover,
 }
 
+impl NodeStep {
+    /// True for the steps that read the keyspace as everything queued before them left it
+    /// (the batch's shard work so far must run first).
+    pub fn reads_keyspace(&self) -> bool {
+        matches!(
+            self,
+            NodeStep::Scan(_) | NodeStep::Info(_) | NodeStep::RandomKey
+        )
+    }
+}
+
 /// What planning one request gave.
 pub enum Planned {
     /// Its reply is known, or its shard work is queued.

@@ -130,18 +130,10 @@ impl Cluster {
     /// Waits up to `limit` for node `i` to exit (after a signal, say); its exit status if it
     /// did (the node then counts as stopped, and can be launched again).
     pub fn wait_exit(&mut self, i: usize, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let child = self.members[i].child.as_mut()?;
-            if let Ok(Some(status)) = child.try_wait() {
-                self.members[i].child = None;
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        let child = self.members[i].child.as_mut()?;
+        let status = super::wait_exit(child, limit)?;
+        self.members[i].child = None;
+        Some(status)
     }
 
     /// Node `i`'s log so far.
