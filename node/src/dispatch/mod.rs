@@ -86,7 +86,7 @@ pub async fn run_batch(
             ));
             continue;
         }
-        if !spec.flags.contains(&"loading") && state.is_loading() {
+        if state.is_loading() && !spec.flags.contains(&"loading") {
             pending.push(Pending::Done(
                 proto,
                 Frame::error("LOADING Redis is loading the dataset in memory"),
