@@ -985,7 +985,7 @@ fn a_snapshot_write_that_fails_for_a_while_is_retried() {
 fn a_group_that_cannot_go_on_stops_the_node_with_a_failure_status() {
     let dir = support::temp_dir("faults");
     let log = dir.with_extension("log");
-    let (mut child, port) = start_with_faults(&dir, "snapshot-write", &log);
+    let (mut child, port) = start_with_faults(&dir, "snapshot-write@eio", &log);
     forty_writes_once_served(port);
     // Every attempt fails: after about 8 s of retries the group's Raft core stops, and the node
     // with it (it used to stay up with that shard dead, CLUSTER INFO still saying ok).

@@ -94,6 +94,10 @@ pub async fn run_batch(
             continue;
         }
         let route = route::route(spec, &argv, &state.shard_map);
+        if let Some(refusal) = refusal::disk_full(state, spec, &route, groups) {
+            pending.push(Pending::Done(proto, refusal));
+            continue;
+        }
         let step = match plan::plan(route, proto, session.readonly(), groups, &ctx, &mut work) {
             Planned::Pending(p) => {
                 pending.push(p);

@@ -3,10 +3,14 @@
 
 use bytes::Bytes;
 
+use super::plan::Placement;
+use super::route::Route;
 use crate::cluster::Topology;
+use crate::commands::table::CommandSpec;
 use crate::commands::ShardCommand;
 use crate::protocol::Frame;
 use crate::raft::proposer::Refusal;
+use crate::server::ServerState;
 
 /// The reply for a command a shard refused: `-MOVED <slot> <host:port>` naming the leader when
 /// another node leads, `-TRYAGAIN` while the shard has no leader, or the failure itself.
@@ -31,6 +35,37 @@ pub fn for_key(topology: &Topology, refusal: &Refusal, key: Option<Bytes>) -> Fr
             Frame::error("TRYAGAIN no leader for this shard, try again later")
         }
     }
+}
+
+/// `-MISCONF` for a command that writes (or PING, as redis refuses it too, so that a health
+/// check notices) while this node's WAL cannot write ([`crate::raft::wal::Wal::write_stalled`]:
+/// the disk is full), when the command would run here: on a shard this node leads, or on the
+/// node itself. A write for a shard led elsewhere goes on to its `-MOVED`, so a cluster client
+/// follows the leaderships this node hands away meanwhile. Redis answers `-MISCONF Errors
+/// writing to the AOF file: <strerror>`; the WAL is Shardis's AOF, and is named so. One atomic
+/// load when the disk is fine.
+pub fn disk_full(
+    state: &ServerState,
+    spec: &CommandSpec,
+    route: &Route,
+    node: &impl Placement,
+) -> Option<Frame> {
+    let why = state.persistence.wal.write_stalled()?;
+    if !(spec.flags.contains(&"write") || spec.name == "ping") {
+        return None;
+    }
+    let runs_here = |shard: usize| node.holds(shard) && !node.led_elsewhere(shard);
+    let here = match route {
+        Route::Reply(_) => false,
+        Route::Shard(shard, _) => runs_here(*shard),
+        Route::Split(parts, _) => parts.iter().any(|(shard, _)| runs_here(*shard)),
+        _ => true,
+    };
+    here.then(|| {
+        Frame::error_owned(format!(
+            "MISCONF Errors writing to the write-ahead log (WAL): {why}"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -223,7 +223,13 @@ pub async fn start(
         node_id: topology.self_id,
     };
     let groups = Arc::new(GroupRegistry::new());
-    let service = TransportService::new(identity, leaders, groups.clone(), &tasks.transport);
+    let service = TransportService::new(
+        identity,
+        leaders,
+        groups.clone(),
+        wal.clone(),
+        &tasks.transport,
+    );
     let peers = Peers::new(
         identity,
         topology
@@ -291,6 +297,7 @@ pub async fn start(
             groups.clone(),
             topology.clone(),
             meta.clone(),
+            wal.clone(),
         ));
     }
     tasks.background.spawn_until_stopped(compact_wal(
@@ -381,10 +388,18 @@ impl Replication {
 /// ([`Topology::preferred_leader`]) — once that node is a caught-up voter, so leaders stay spread
 /// over the nodes after start-up and after a failed node comes back. Runs on every node; each
 /// acts only on the groups it leads.
-async fn balance_leaders(groups: Arc<GroupRegistry>, topology: Topology, meta: Metadata) {
+///
+/// A node whose WAL cannot write (a full disk, [`Wal::write_stalled`]) does the opposite: it
+/// hands every group it leads, the metadata group too, to its most caught-up voter (see
+/// [`step_down`]), and refuses to take leaderships meanwhile (the transport declines transfers).
+async fn balance_leaders(groups: Arc<GroupRegistry>, topology: Topology, meta: Metadata, wal: Wal) {
     loop {
         tokio::time::sleep(BALANCE_INTERVAL).await;
         let groups = groups.load();
+        if let Some(why) = wal.write_stalled() {
+            step_down(&groups, &why).await;
+            continue;
+        }
         for (s, group) in groups.shards() {
             let preferred = meta
                 .preferred_leader(s)
@@ -409,6 +424,33 @@ async fn balance_leaders(groups: Arc<GroupRegistry>, topology: Topology, meta: M
                 );
                 group.hand_over(preferred).await;
             }
+        }
+    }
+}
+
+/// Hands each group this node leads to the voter that has matched the most of its log: this
+/// node cannot write its own log (`why`), so as a leader it would hold its group's writes back
+/// (single-voter groups have nobody to hand to and stay). The transfer makes the new leader wait
+/// until its log has caught up with this leader's before it takes over.
+async fn step_down(groups: &super::registry::Groups, why: &str) {
+    for (id, group) in groups.all() {
+        if !group.is_leader() {
+            continue;
+        }
+        let status = group.status();
+        let best = status
+            .matched
+            .iter()
+            .filter(|(node, _)| status.voters.contains(node))
+            .max_by_key(|(_, matched)| *matched);
+        if let Some((to, _)) = best {
+            tracing::warn!(
+                group = id,
+                to,
+                error = why,
+                "this node cannot write its log: handing the group's leadership away"
+            );
+            group.hand_over(*to).await;
         }
     }
 }

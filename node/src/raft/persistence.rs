@@ -199,7 +199,7 @@ impl Persistence {
             ),
             (
                 "aof_last_write_status",
-                ok_or_err(!self.wal.is_broken()).into(),
+                ok_or_err(!self.wal.is_broken() && self.wal.write_stalled().is_none()).into(),
             ),
             ("aof_current_size", self.wal.size().to_string()),
             ("aof_base_size", get(&s.base_size).to_string()),

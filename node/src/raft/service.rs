@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::registry::GroupRegistry;
 use super::transport::{Identity, MAX_MESSAGE, STREAM_BATCHES_IN_SERVICE};
+use super::wal::Wal;
 use super::{ClientBatch, GroupId, ShardRaft, ShardTC};
 use crate::cluster::LeaderBoard;
 use crate::codec::{decode, encode};
@@ -25,6 +26,8 @@ pub struct TransportService {
     /// The groups calls are for (the node's registry: a group is reachable while it is there).
     groups: Arc<GroupRegistry>,
     leaders: Arc<LeaderBoard>,
+    /// The node's WAL: while it cannot write (a full disk), leadership transfers are declined.
+    wal: Wal,
     /// Where the tasks serving incoming streams run; they end when it is stopped.
     tasks: Tasks,
 }
@@ -36,6 +39,7 @@ impl TransportService {
         identity: Identity,
         leaders: Arc<LeaderBoard>,
         groups: Arc<GroupRegistry>,
+        wal: Wal,
         tasks: &Tasks,
     ) -> TransportService {
         TransportService {
@@ -43,6 +47,7 @@ impl TransportService {
             node_id: identity.node_id,
             groups,
             leaders,
+            wal,
             tasks: tasks.clone(),
         }
     }
@@ -136,6 +141,11 @@ impl TransportService {
                     encode(&raft.pre_vote(req).await.map_err(|e| e.to_string())?)
                 }
                 pb::RpcKind::TransferLeader => {
+                    if let Some(why) = self.wal.write_stalled() {
+                        // A leader that cannot write its log would stall the group: decline
+                        // (the sender stays leader), and the transfer is tried again later.
+                        return Err(format!("declining leadership: cannot write the log: {why}"));
+                    }
                     let req = decode(&rpc.payload).map_err(bad)?;
                     encode(
                         &raft

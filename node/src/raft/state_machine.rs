@@ -133,10 +133,13 @@ impl ShardSm {
         }
         let head = Bytes::from(file_head(meta)?);
         let len = data.len() as u64;
-        // A failed write (a full disk, no file descriptor left) is retried for a while before
-        // it is given up: giving up stops the group's Raft core, and with it the node (see
-        // `Node::run`), which a transient shortage should not do.
+        // A failed write is retried before it is given up: giving up stops the group's Raft
+        // core, and with it the node (see `Node::run`), which a transient shortage should not
+        // do. A full disk or a lack of file descriptors is waited out for as long as it lasts
+        // (the build runs in a task of its own; the group goes on meanwhile); any other error
+        // is given up after about 8 s.
         let mut pauses = SNAPSHOT_WRITE_RETRIES.iter();
+        let last_pause = SNAPSHOT_WRITE_RETRIES[SNAPSHOT_WRITE_RETRIES.len() - 1];
         loop {
             let (path, head, body) = (self.snapshot_path.clone(), head.clone(), data.clone());
             let written =
@@ -144,7 +147,8 @@ impl ShardSm {
                     .await
                     .map_err(io::Error::other)
                     .and_then(|r| r);
-            match (written, pauses.next()) {
+            let transient = written.as_ref().is_err_and(crate::raft::wal::is_transient);
+            match (written, pauses.next().or(transient.then_some(&last_pause))) {
                 (Ok(()), _) => break,
                 (Err(e), Some(pause)) => {
                     tracing::warn!(

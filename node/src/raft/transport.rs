@@ -759,7 +759,15 @@ mod tests {
         };
         let tasks = Tasks::new("test");
         let groups = Arc::new(GroupRegistry::new());
-        let service = TransportService::new(identity, leaders, groups, &tasks);
+        let wal_dir = std::env::temp_dir().join(format!(
+            "shardis-transport-{}-{cluster_id}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&wal_dir);
+        let (wal, _) =
+            super::super::wal::Wal::open(&wal_dir, super::super::wal::SyncPolicy::No, 1 << 20)
+                .expect("a WAL for the service");
+        let service = TransportService::new(identity, leaders, groups, wal, &tasks);
         tokio::spawn(serve(service, listener));
         BasicNode { addr }
     }

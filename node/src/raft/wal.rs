@@ -64,10 +64,17 @@
 //!   across segments.
 //! * Durability is prefix-closed: when a `durable` append (or any append under `Always`) reports
 //!   `Ok`, everything queued before it is durable as well.
-//! * Errors: a write or fsync failure fails every append of that batch and *breaks* the WAL:
-//!   every later call fails too (fsync errors cannot be retried safely). The node must stop its
-//!   groups and restart; replay then shows what really reached the disk, which may include
-//!   records whose append reported an error.
+//! * A full disk is waited out, not an error: when a batch's `write(2)` (or the start of a new
+//!   segment) fails with ENOSPC, EDQUOT, EMFILE or ENFILE, the writer truncates the segment back
+//!   to its last whole batch, marks the WAL stalled ([`Wal::write_stalled`]) and tries the same
+//!   batch again, with pauses from 50 ms doubling to 1 s, until it goes through; appends queue
+//!   up behind it meanwhile (the bounded queue pushes back). Nothing is acknowledged that is not
+//!   written, and nothing is lost that was queued. `close` ends the wait: the held batch fails.
+//! * Errors: any other write failure, and every fsync failure, fails every append of that batch
+//!   and *breaks* the WAL: every later call fails too (fsync errors cannot be retried safely:
+//!   the kernel may have dropped the dirty pages). The node must stop its groups and restart;
+//!   replay then shows what really reached the disk, which may include records whose append
+//!   reported an error.
 //!
 //! # Compaction
 //! The WAL never interprets records, so it cannot know which ones are obsolete. The Raft layer
@@ -113,6 +120,11 @@ const FLAG_BASE: u8 = 1;
 const LEN_FIELD: usize = 4;
 /// CRC + group + kind: the smallest legal value of the length field (an empty body).
 const RECORD_FIXED: usize = 4 + 8 + 1;
+
+/// The first pause before a batch that met a full disk is tried again...
+const STALL_FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// ...doubling up to this.
+const STALL_MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// How often the writer looks whether a running rewrite's base segment is done.
 const REWRITE_POLL: Duration = Duration::from_millis(5);
@@ -178,9 +190,19 @@ struct Shared {
     fsyncs: AtomicU64,
     /// Set once a write or fsync failed: the WAL refuses everything after that.
     broken: Mutex<Option<Broken>>,
+    /// Set while the writer holds a batch it could not write for a transient reason (the disk
+    /// is full, no file descriptor left) and retries it; cleared by the next successful write.
+    stalled: Mutex<Option<String>>,
+    /// Mirrors `stalled.is_some()`, for a check that costs one atomic load.
+    is_stalled: std::sync::atomic::AtomicBool,
+    /// Set by [`Wal::close`]: a stalled writer stops retrying and fails its batch.
+    closing: std::sync::atomic::AtomicBool,
     /// Test hook: fail the next batch write as if the disk had returned EIO.
     #[cfg(test)]
     fail_next_write: std::sync::atomic::AtomicBool,
+    /// Test hook: this many batch writes fail with ENOSPC after writing half their bytes.
+    #[cfg(test)]
+    full_disk_writes: AtomicU64,
     /// Test hook: background fsyncs take this many milliseconds longer (a slow disk).
     #[cfg(test)]
     background_sync_delay_ms: AtomicU64,
@@ -206,6 +228,21 @@ impl Shared {
         }
     }
 
+    fn set_stalled(&self, why: Option<String>) {
+        self.is_stalled.store(why.is_some(), Ordering::Release);
+        *self.stalled.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
+
+    fn stalled(&self) -> Option<String> {
+        if !self.is_stalled.load(Ordering::Acquire) {
+            return None;
+        }
+        self.stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The error for an op that can no longer reach the writer.
     fn closed_error(&self) -> io::Error {
         match self.broken() {
@@ -228,6 +265,23 @@ impl Broken {
             self.kind,
             format!("WAL is broken by an earlier I/O error: {}", self.msg),
         )
+    }
+}
+
+/// Errors a write may meet that go away by themselves (space freed, descriptors closed), so the
+/// writer waits them out instead of breaking the WAL: ENOSPC, EDQUOT, EMFILE, ENFILE.
+pub fn is_transient(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+        || matches!(e.raw_os_error(), Some(23 | 24))
+}
+
+/// The OS's words for an error without Rust's " (os error N)" suffix, as redis prints
+/// `strerror`: "No space left on device".
+fn os_error_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
     }
 }
 
@@ -317,8 +371,13 @@ impl Wal {
             size: AtomicU64::new(older_bytes + seg_len),
             fsyncs: AtomicU64::new(0),
             broken: Mutex::new(None),
+            stalled: Mutex::new(None),
+            is_stalled: std::sync::atomic::AtomicBool::new(false),
+            closing: std::sync::atomic::AtomicBool::new(false),
             #[cfg(test)]
             fail_next_write: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(test)]
+            full_disk_writes: AtomicU64::new(0),
             #[cfg(test)]
             background_sync_delay_ms: AtomicU64::new(0),
             #[cfg(test)]
@@ -457,6 +516,16 @@ impl Wal {
         self.shared.broken().is_some()
     }
 
+    /// Why the writer is holding a batch it could not write, while it is: the disk is full (or a
+    /// quota is reached, or no file descriptor is left to start a segment). Such an error does not
+    /// break the WAL: the writer cuts off what it wrote of the batch, retries it with backoff, and
+    /// the appends queued meanwhile wait (the queue is bounded); the first write that succeeds
+    /// ends the stall. The node refuses writes meanwhile (`-MISCONF`) and hands its leaderships
+    /// away. One atomic load when not stalled.
+    pub fn write_stalled(&self) -> Option<String> {
+        self.shared.stalled()
+    }
+
     /// How many times the writer has called `sync_data` on a segment file since `open` (batch
     /// fsyncs, EverySec background fsyncs, and the fsyncs at rotation, rewrite and close; directory
     /// fsyncs are not counted). For tests and metrics: compare with the number of appends to see
@@ -472,6 +541,8 @@ impl Wal {
     /// Returns the WAL's error if it was broken. Calling it again is harmless (`Ok`, or the broken
     /// error); a second call racing the first may return before the first finishes.
     pub async fn close(&self) -> io::Result<()> {
+        // A writer stalled on a full disk gives up its batch rather than hold the close forever.
+        self.shared.closing.store(true, Ordering::Release);
         let (reply, rx) = oneshot::channel();
         let result = if self.tx.send(Op::Close { reply }).await.is_err() {
             match self.shared.broken() {
@@ -498,6 +569,12 @@ impl Wal {
     #[cfg(test)]
     fn fail_next_write(&self) {
         self.shared.fail_next_write.store(true, Ordering::SeqCst);
+    }
+
+    /// Test hook: the next `n` batch writes write half their bytes, then fail with ENOSPC.
+    #[cfg(test)]
+    fn fill_disk_for(&self, n: u64) {
+        self.shared.full_disk_writes.store(n, Ordering::SeqCst);
     }
 }
 
@@ -711,15 +788,6 @@ impl Writer {
             }
             return Some(self);
         }
-        if self.seg_len >= self.segment_bytes && self.seg_len > HEADER_LEN as u64 {
-            self.settle_background_sync().await;
-            let (w, rotated) = off_runtime(self, Writer::rotate).await?;
-            self = w;
-            if let Err(e) = rotated {
-                self.set_broken(&e, "starting a new segment");
-            }
-        }
-
         // Encode every valid op; an op with an oversized record fails alone.
         self.buf.clear();
         let mut need_sync = self.policy == SyncPolicy::Always;
@@ -738,9 +806,8 @@ impl Writer {
         }
 
         if self.broken.is_none() {
-            if let Err(e) = self.write_buf() {
-                self.set_broken(&e, "writing a batch");
-            } else if need_sync && self.dirty {
+            self = self.write_batch().await?;
+            if self.broken.is_none() && need_sync && self.dirty {
                 if let Err(e) = self.sync().await {
                     self.set_broken(&e, "syncing a batch");
                 }
@@ -762,6 +829,85 @@ impl Writer {
         Some(self)
     }
 
+    /// Writes the encoded batch, starting a new segment first if the current one is full. A
+    /// transient failure ([`is_transient`]: the disk is full, no file descriptor left) does not
+    /// break the WAL: what was written of the batch is cut off again, the WAL is marked stalled
+    /// ([`Wal::write_stalled`]) and the same batch is tried again after a pause (doubling up to
+    /// [`STALL_MAX_PAUSE`]) until it goes through or the WAL is closed. Any other failure breaks
+    /// the WAL. `None` if the writer was lost.
+    async fn write_batch(mut self) -> Option<Writer> {
+        let mut pause = STALL_FIRST_PAUSE;
+        let mut stalled_since: Option<Instant> = None;
+        loop {
+            let attempt = match self.start_segment_if_due().await? {
+                (w, Err(e)) => {
+                    self = w;
+                    Err(e)
+                }
+                (w, Ok(())) => {
+                    self = w;
+                    self.write_buf().map_err(|e| (e, false))
+                }
+            };
+            let error = match attempt {
+                Ok(()) => {
+                    if let Some(since) = stalled_since {
+                        tracing::warn!(
+                            stalled_ms = since.elapsed().as_millis() as u64,
+                            "WAL: writing again; the writes held meanwhile are written"
+                        );
+                        self.shared.set_stalled(None);
+                    }
+                    return Some(self);
+                }
+                Err((e, fatal)) => {
+                    if fatal || !is_transient(&e) || self.shared.closing.load(Ordering::Acquire) {
+                        self.set_broken(&e, "writing a batch");
+                        return Some(self);
+                    }
+                    e
+                }
+            };
+            if let Err(e) = self.cut_partial_write() {
+                self.set_broken(&e, "cutting off a batch the full disk took in part");
+                return Some(self);
+            }
+            if stalled_since.is_none() {
+                tracing::error!(
+                    error = %error,
+                    "WAL: cannot write; writes are refused and the batch is retried until space \
+                     is back"
+                );
+                stalled_since = Some(Instant::now());
+                self.shared.set_stalled(Some(os_error_text(&error)));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(STALL_MAX_PAUSE);
+        }
+    }
+
+    /// Starts the next segment if the current one has reached `segment_bytes`. The error says
+    /// whether it is fatal (an fsync of the current segment failed) or only means the new
+    /// segment could not be made (the half-made file is gone; appends may go on in the current
+    /// one). `None` if the writer was lost.
+    async fn start_segment_if_due(mut self) -> Option<(Writer, Result<(), (io::Error, bool)>)> {
+        if self.seg_len < self.segment_bytes || self.seg_len <= HEADER_LEN as u64 {
+            return Some((self, Ok(())));
+        }
+        self.settle_background_sync().await;
+        let next = self.seg_no + 1;
+        off_runtime(self, move |w| w.rotate_to(next)).await
+    }
+
+    /// Truncates the current segment back to its last whole batch, after a write that failed
+    /// part-way (a full disk may take some of a batch's bytes).
+    fn cut_partial_write(&mut self) -> io::Result<()> {
+        if self.file.metadata()?.len() != self.seg_len {
+            self.file.set_len(self.seg_len)?;
+        }
+        Ok(())
+    }
+
     /// Writes the encoded batch with one `write(2)`: into the page cache, so it returns in
     /// microseconds and runs on the writer task itself.
     fn write_buf(&mut self) -> io::Result<()> {
@@ -773,6 +919,17 @@ impl Writer {
             return Err(io::Error::other("injected write failure"));
         }
         self.dirty = true;
+        #[cfg(test)]
+        if self
+            .shared
+            .full_disk_writes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            (&*self.file).write_all(&self.buf[..self.buf.len() / 2])?;
+            return Err(io::Error::from_raw_os_error(28));
+        }
+        crate::faults::check("wal-write")?;
         (&*self.file).write_all(&self.buf)?;
         self.seg_len += self.buf.len() as u64;
         Ok(())
@@ -850,13 +1007,7 @@ impl Writer {
     }
 
     /// Closes the current segment (fsynced, so that no earlier segment can have a torn tail) and
-    /// starts the next one.
-    fn rotate(&mut self) -> io::Result<()> {
-        self.rotate_to(self.seg_no + 1).map_err(|(e, _)| e)
-    }
-
-    /// Like [`Writer::rotate`], but the new segment gets number `no` (above the current one),
-    /// telling a failure of the fsync of the current segment (`true`:
+    /// starts segment number `no` (above the current one), telling a failure of the fsync of the current segment (`true`:
     /// nothing can be trusted any more) from one to create the new segment (`false`: the
     /// half-made file is removed and appends can go on in the current one).
     fn rotate_to(&mut self, no: u64) -> Result<(), (io::Error, bool)> {
@@ -2298,6 +2449,71 @@ mod tests {
         assert!(wal.rewrite(Vec::new()).await.is_err());
         assert!(wal.close().await.is_err());
         assert!(wal.close().await.is_err(), "a broken WAL stays broken");
+        let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        assert_eq!(replayed, written);
+        wal.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_holds_writes_until_space_is_back_without_breaking_the_wal() {
+        let dir = TempDir::new("full");
+        let (wal, _) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        let mut written = append_n(&wal, 0, 3).await;
+        assert!(wal.write_stalled().is_none());
+        wal.fill_disk_for(3);
+        let held = tokio::spawn({
+            let wal = wal.clone();
+            async move { wal.append_wait(vec![rec(0, 0, "held")], false).await }
+        });
+        // While the disk is full the append waits, and the WAL says why.
+        let mut why = None;
+        for _ in 0..100 {
+            why = wal.write_stalled();
+            if why.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(why.as_deref(), Some("No space left on device"));
+        assert!(
+            !held.is_finished(),
+            "an append is not answered while its batch is held"
+        );
+        // The three failures (50 + 100 + 200 ms of pauses) pass; the held batch is written once.
+        held.await.unwrap().expect("written once space is back");
+        assert!(wal.write_stalled().is_none());
+        assert!(!wal.is_broken());
+        wal.append_wait(vec![rec(0, 0, "after")], false)
+            .await
+            .unwrap();
+        written.push(rec(0, 0, "held"));
+        written.push(rec(0, 0, "after"));
+        wal.close().await.unwrap();
+        // The half-written attempts were cut off: replay sees each record once, nothing torn.
+        let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        assert_eq!(replayed, written);
+        assert!(inspect(dir.path()).unwrap().torn.is_none());
+        wal.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn close_gives_up_a_batch_the_full_disk_holds() {
+        let dir = TempDir::new("full-close");
+        let (wal, _) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        let written = append_n(&wal, 0, 2).await;
+        wal.fill_disk_for(u64::MAX);
+        let held = tokio::spawn({
+            let wal = wal.clone();
+            async move { wal.append_wait(vec![rec(0, 0, "never")], false).await }
+        });
+        while wal.write_stalled().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let closed = tokio::time::timeout(Duration::from_secs(5), wal.close())
+            .await
+            .expect("close does not wait for space forever");
+        assert!(closed.is_err(), "the held batch was not written");
+        assert!(held.await.unwrap().is_err());
         let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
         assert_eq!(replayed, written);
         wal.close().await.unwrap();
