@@ -72,7 +72,13 @@ pub struct TestCluster {
     pub keep: bool,
     /// Every fault injected and healed, with when: see [`TestCluster::journal`].
     journal: std::sync::Mutex<Vec<(Instant, SystemTime, String)>>,
+    /// Data directories on a tmpfs of their own (see [`TestCluster::start_on_small_disks`]),
+    /// unmounted on drop.
+    mounts: Vec<PathBuf>,
 }
+
+/// The mount options of a node's small disk: room for a few minutes of the workload.
+pub const SMALL_DISK: &str = "size=64m";
 
 fn unique_dir(tag: &str) -> PathBuf {
     let nanos = SystemTime::now()
@@ -87,6 +93,17 @@ impl TestCluster {
     /// Starts `n` nodes with `shards` shards and 3 replicas each (at most `n`), and waits until
     /// every node says `cluster_state:ok`.
     pub fn start(n: usize, shards: u16) -> TestCluster {
+        TestCluster::start_with(n, shards, false).expect("a cluster")
+    }
+
+    /// Like [`TestCluster::start`], with every node's data directory on a tmpfs of its own
+    /// ([`SMALL_DISK`]), so that a test can fill one node's disk ([`TestCluster::fill_disk`]).
+    /// `None` where the test may not mount one (not root).
+    pub fn start_on_small_disks(n: usize, shards: u16) -> Option<TestCluster> {
+        TestCluster::start_with(n, shards, true)
+    }
+
+    fn start_with(n: usize, shards: u16, small_disks: bool) -> Option<TestCluster> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -150,12 +167,56 @@ impl TestCluster {
             _proxy_runtime: runtime,
             keep: false,
             journal: Default::default(),
+            mounts: Vec::new(),
         };
+        if small_disks {
+            for i in 0..n {
+                let data = cluster.data_dir(i);
+                std::fs::create_dir_all(&data).expect("data dir");
+                let mounted = Command::new("mount")
+                    .args(["-t", "tmpfs", "-o", SMALL_DISK, "tmpfs"])
+                    .arg(&data)
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !mounted {
+                    return None;
+                }
+                cluster.mounts.push(data);
+            }
+        }
         for i in 0..n {
             cluster.launch(i);
         }
         cluster.wait_healthy(Duration::from_secs(30));
-        cluster
+        Some(cluster)
+    }
+
+    /// Node `i`'s data directory.
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("data{}", self.nodes[i].id))
+    }
+
+    /// Fills node `i`'s disk (a small tmpfs, see [`TestCluster::start_on_small_disks`]) to the
+    /// last byte with a filler file.
+    pub fn fill_disk(&mut self, i: usize) {
+        self.note(format!("fill the disk of node {}", i + 1));
+        let mut f = std::fs::File::create(self.filler(i)).expect("filler");
+        let chunk = vec![0u8; 1 << 16];
+        while f.write_all(&chunk).is_ok() {}
+        for size in [4096, 512, 1] {
+            while f.write_all(&chunk[..size]).is_ok() {}
+        }
+    }
+
+    /// Gives node `i` its space back.
+    pub fn free_disk(&mut self, i: usize) {
+        self.note(format!("free the disk of node {}", i + 1));
+        let _ = std::fs::remove_file(self.filler(i));
+    }
+
+    fn filler(&self, i: usize) -> PathBuf {
+        self.data_dir(i).join("filler")
     }
 
     /// The directory holding configs, data and logs.
@@ -359,6 +420,17 @@ impl Drop for TestCluster {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {
             self.kill(i);
+        }
+        for mount in &self.mounts {
+            if self.keep || thread::panicking() {
+                // Keep the files: copy them off the tmpfs first.
+                let _ = Command::new("cp")
+                    .arg("-a")
+                    .arg(mount)
+                    .arg(mount.with_extension("kept"))
+                    .status();
+            }
+            let _ = Command::new("umount").arg(mount).status();
         }
         if thread::panicking() || self.keep {
             eprintln!("{}", self.log_tails(60));

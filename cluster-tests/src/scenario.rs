@@ -76,7 +76,17 @@ pub struct Run {
 impl Run {
     /// Starts `nodes` nodes and the workload.
     pub fn start(nodes: usize, seed: u64) -> Run {
-        let cluster = TestCluster::start(nodes, SHARDS);
+        Run::on(TestCluster::start(nodes, SHARDS), seed)
+    }
+
+    /// Like [`Run::start`], each node's data on a small disk of its own that the test can fill
+    /// (see [`TestCluster::start_on_small_disks`]); `None` where mounting one is not allowed.
+    pub fn start_on_small_disks(nodes: usize, seed: u64) -> Option<Run> {
+        TestCluster::start_on_small_disks(nodes, SHARDS).map(|c| Run::on(c, seed))
+    }
+
+    /// Starts the workload on `cluster`.
+    fn on(cluster: TestCluster, seed: u64) -> Run {
         let recorder = Recorder::new();
         let stop = Arc::new(AtomicBool::new(false));
         let workload = {

@@ -144,6 +144,42 @@ fn every_node_killed_at_once_and_restarted() {
     report(run.finish("all killed, restarted"));
 }
 
+#[test]
+fn the_leaders_disk_fills_mid_load() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(mut run) = Run::start_on_small_disks(3, seed()) else {
+        eprintln!("SKIPPED: this test may not mount a tmpfs (it needs root); the single-node disk-full test covers the node's side with the WAL's fault hook");
+        return;
+    };
+    run.run_for(WARMUP);
+    let victim = run.leader_of_reg0(0).expect("reg:0 has a leader");
+    run.inject(victim, |c| c.fill_disk(victim));
+    run.run_for(FAULT);
+    // The full node handed its leaderships away: reg:0 is served by another node now.
+    let other = (victim + 1) % 3;
+    let leader = run.leader_of_reg0(other);
+    assert!(
+        leader.is_some_and(|l| l != victim),
+        "node {} still leads reg:0 with a full disk",
+        victim + 1
+    );
+    let info = cluster_tests::harness::command(
+        run.cluster.nodes[victim].client_port,
+        &["INFO", "persistence"],
+    )
+    .unwrap_or_default();
+    assert!(info.contains("aof_last_write_status:err"), "{info}");
+    run.cluster.free_disk(victim);
+    run.fault_ends();
+    run.run_for(RECOVERY);
+    let figures = run.finish("leader's disk full");
+    assert!(
+        figures.failover.is_some(),
+        "no write on the full node's shards was acknowledged: {figures:?}"
+    );
+    report(figures);
+}
+
 /// A random schedule of the faults above for `$DURATION` seconds (default 8), from `$SEED`.
 fn random_schedule(name: &str, default_secs: u64) -> Figures {
     let duration = std::env::var("DURATION")
