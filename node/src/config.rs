@@ -27,6 +27,10 @@ pub struct Config {
     pub timeout: u64,
     /// Largest bulk string a request may carry, and largest string a command may build.
     pub proto_max_bulk_len: u64,
+    /// Unparsed request bytes a client may have the node hold before it is closed.
+    pub client_query_buffer_limit: u64,
+    /// Redis's `<class> <hard> <soft> <soft seconds>` groups (see [`crate::limits`]).
+    pub client_output_buffer_limit: String,
     /// Messages a shard's channel holds before senders wait.
     pub shard_queue: usize,
     /// Active expiry frequency (times per second a shard looks for due keys when idle).
@@ -75,6 +79,8 @@ impl Default for Config {
             maxclients: 10000,
             timeout: 0,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1 << 30,
+            client_output_buffer_limit: crate::limits::DEFAULT.into(),
             shard_queue: 1024,
             hz: 10,
             log_level: "info".into(),
@@ -123,6 +129,12 @@ pub struct Cli {
     /// Largest bulk string in bytes.
     #[arg(long)]
     pub proto_max_bulk_len: Option<u64>,
+    /// Most unparsed request bytes of one client (bytes).
+    #[arg(long)]
+    pub client_query_buffer_limit: Option<u64>,
+    /// Output buffer limits, e.g. "normal 64mb 16mb 60".
+    #[arg(long)]
+    pub client_output_buffer_limit: Option<String>,
     /// Log level (error, warn, info, debug, trace).
     #[arg(long)]
     pub log_level: Option<String>,
@@ -179,6 +191,12 @@ impl Config {
         }
         if let Some(v) = cli.proto_max_bulk_len {
             cfg.proto_max_bulk_len = v;
+        }
+        if let Some(v) = cli.client_query_buffer_limit {
+            cfg.client_query_buffer_limit = v;
+        }
+        if let Some(v) = &cli.client_output_buffer_limit {
+            cfg.client_output_buffer_limit = v.clone();
         }
         if let Some(v) = &cli.log_level {
             cfg.log_level = v.clone();
@@ -246,6 +264,13 @@ impl Config {
         if self.proto_max_bulk_len < 1024 * 1024 || self.proto_max_bulk_len > u64::from(u32::MAX) {
             return Err("proto-max-bulk-len must be between 1mb and 4gb - 1".into());
         }
+        if self.client_query_buffer_limit < 1024 * 1024
+            || self.client_query_buffer_limit > i64::MAX as u64
+        {
+            return Err("client-query-buffer-limit must be at least 1mb".into());
+        }
+        crate::limits::OutputLimits::new(&self.client_output_buffer_limit)
+            .map_err(|e| format!("client-output-buffer-limit: {e}"))?;
         Ok(())
     }
 }

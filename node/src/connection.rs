@@ -26,6 +26,17 @@ use crate::tasks::Tasks;
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest single growth of the read buffer for a large announced argument.
 const MAX_READ_RESERVE: usize = 1024 * 1024;
+/// Most requests of a read that are run together; a longer pipeline runs as several batches.
+const BATCH_MAX_REQUESTS: usize = 256;
+/// Reply bytes a batch aims at: a batch takes as many requests as this holds at the average
+/// reply size of the connection's last batch (at least one), so that a pipeline of GETs of
+/// large values is not answered whole into memory before the client takes any of it.
+const BATCH_REPLY_BUDGET: usize = 256 * 1024;
+/// The average reply size assumed before a connection's first batch (a first batch of 16).
+const FIRST_REPLY_GUESS: usize = 16 * 1024;
+/// Replies that make the connection write before it runs the next batch of the same read, so
+/// that what a pipeline's replies hold at once stays near this (plus one batch's replies).
+const WRITE_AT: usize = 64 * 1024;
 
 /// A client connection.
 pub struct Connection;
@@ -70,6 +81,8 @@ async fn serve_loop(
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Vec::with_capacity(READ_CHUNK);
     let mut requests = Vec::new();
+    // The average reply size of the last batch: how many requests the next one takes.
+    let mut reply_size = FIRST_REPLY_GUESS;
     // This connection's snapshot of the node's groups, refreshed before each batch (free while
     // they do not change; see `raft::registry`).
     let mut groups = state.groups.load();
@@ -100,29 +113,49 @@ async fn serve_loop(
             .fetch_add(n as u64, Ordering::Relaxed);
         parser.set_max_bulk_len(state.runtime.proto_max_bulk_len.load(Ordering::Relaxed));
         let parsed = parser.parse(&mut buf, session.authenticated, &mut requests);
-        if !requests.is_empty() {
+        session.handle.buffers.read(buf.len(), buf.capacity());
+        if buf.len() as u64
+            > state
+                .runtime
+                .client_query_buffer_limit
+                .load(Ordering::Relaxed)
+        {
+            // Redis closes such a client without a reply, and says so in its log.
+            warn!(
+                client = session.handle.id,
+                addr = %session.handle.addr,
+                qbuf = buf.len(),
+                "closing a client that reached the query buffer limit (client-query-buffer-limit)"
+            );
+            return Ok(());
+        }
+        while !requests.is_empty() {
+            let take = (BATCH_REPLY_BUDGET / reply_size.max(1)).clamp(1, BATCH_MAX_REQUESTS);
+            let rest = match requests.len() > take {
+                true => requests.split_off(take),
+                false => Vec::new(),
+            };
+            let (count, before) = (requests.len(), out.len());
             state.groups.refresh(&mut groups);
             dispatch::run_batch(state, &groups, session, &mut requests, &mut out).await;
-        }
-        if session.aborted {
-            return Ok(());
+            reply_size = (out.len() - before) / count;
+            requests = rest;
+            if session.aborted {
+                return Ok(());
+            }
+            if !requests.is_empty()
+                && out.len() >= WRITE_AT
+                && !flush(socket, &mut out, state, session).await?
+            {
+                return Ok(());
+            }
         }
         if let Err(e) = &parsed {
             Frame::error_owned(e.reply_text()).encode(session.proto(), &mut out);
             debug!(client = session.handle.id, error = %e.0, "protocol error");
         }
-        if !out.is_empty() {
-            if !write_replies(socket, &out, state, session).await? {
-                return Ok(());
-            }
-            state
-                .stats
-                .net_output_bytes
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
-            out.clear();
-            if out.capacity() > 1024 * 1024 {
-                out.shrink_to(READ_CHUNK);
-            }
+        if !out.is_empty() && !flush(socket, &mut out, state, session).await? {
+            return Ok(());
         }
         if parsed.is_err() || session.closing {
             let _ = socket.shutdown().await;
@@ -144,17 +177,75 @@ fn client_timeout(state: &ServerState) -> impl std::future::Future<Output = ()> 
     }
 }
 
+/// Writes the replies in `out` and empties it. `Ok(false)`: the connection is to close.
+async fn flush(
+    socket: &mut TcpStream,
+    out: &mut Vec<u8>,
+    state: &ServerState,
+    session: &Session,
+) -> std::io::Result<bool> {
+    if !write_replies(socket, out, state, session).await? {
+        return Ok(false);
+    }
+    state
+        .stats
+        .net_output_bytes
+        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    out.clear();
+    if out.capacity() > 1024 * 1024 {
+        out.shrink_to(READ_CHUNK);
+    }
+    Ok(true)
+}
+
 /// Writes a batch's replies. A client that stops reading fills its socket buffer and the write
 /// waits: it still ends on CLIENT KILL, and after `timeout` seconds without the client taking
-/// any byte (redis counts a write as activity too). `Ok(false)`: the connection is to close.
+/// any byte (redis counts a write as activity too). The replies it has not taken are its output
+/// buffer: past the hard limit of `client-output-buffer-limit normal`, or past the soft limit
+/// for its seconds, the client is closed, as redis closes it. `Ok(false)`: the connection is to
+/// close.
 async fn write_replies(
     socket: &mut TcpStream,
     out: &[u8],
     state: &ServerState,
     session: &Session,
 ) -> std::io::Result<bool> {
+    let limit = state.runtime.output_limits.normal();
+    let over_limit = |pending: usize| {
+        warn!(
+            client = session.handle.id,
+            addr = %session.handle.addr,
+            omem = pending,
+            "closing a client for overcoming of output buffer limits (client-output-buffer-limit)"
+        );
+        Ok(false)
+    };
+    if limit.hard > 0 && out.len() as u64 > limit.hard {
+        return over_limit(out.len());
+    }
     let mut written = 0;
+    // When the unsent replies went past the soft limit (and have stayed past it since).
+    let mut over_soft_since: Option<tokio::time::Instant> = None;
     while written < out.len() {
+        let pending = out.len() - written;
+        session.handle.buffers.unsent(pending);
+        if limit.soft > 0 && pending as u64 > limit.soft {
+            let since = *over_soft_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= Duration::from_secs(limit.soft_seconds) {
+                session.handle.buffers.unsent(0);
+                return over_limit(pending);
+            }
+        } else {
+            over_soft_since = None;
+        }
+        let soft_deadline = async {
+            match over_soft_since {
+                Some(since) => {
+                    tokio::time::sleep_until(since + Duration::from_secs(limit.soft_seconds)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
         let stalled = client_timeout(state);
         tokio::select! {
             n = socket.write(&out[written..]) => match n? {
@@ -166,11 +257,13 @@ async fn write_replies(
                 debug!(client = session.handle.id, "closing a client that stopped reading");
                 return Ok(false);
             }
+            () = soft_deadline => {}
         }
         if session.handle.killed.load(Ordering::Relaxed) {
             return Ok(false);
         }
     }
+    session.handle.buffers.unsent(0);
     Ok(true)
 }
 

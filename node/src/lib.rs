@@ -5,7 +5,8 @@
 //!
 //! 1. foundations: [`protocol`] (RESP frames, the request parser), [`slot`] (hash slots),
 //!    [`clock`], [`glob`], [`long_double`], [`codec`], [`config`], [`tasks`] (task sets),
-//!    [`fd_limit`] (the open-file limit and `maxclients`), [`faults`] (injection for tests);
+//!    [`fd_limit`] (the open-file limit and `maxclients`), [`limits`] (client buffer limits),
+//!    [`faults`] (injection for tests);
 //! 2. [`keyspace`]: one shard's data, expiry index, snapshots;
 //! 3. [`commands`]: the keyspace commands by family: parsed, applied to a keyspace, logged;
 //! 4. [`shard`]: the shard actor, applying batches and committed entries in order;
@@ -28,6 +29,7 @@ pub mod faults;
 pub mod fd_limit;
 pub mod glob;
 pub mod keyspace;
+pub mod limits;
 pub mod long_double;
 pub mod node;
 pub mod protocol;

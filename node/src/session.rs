@@ -7,7 +7,7 @@
 //! queues and pub/sub subscriptions will live here too.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -29,6 +29,40 @@ pub struct ClientMeta {
     pub last_active: Instant,
 }
 
+/// A connection's buffers as CLIENT LIST reports them (`qbuf`, `qbuf-free`, `rbs`, `omem`),
+/// stored by its own task with relaxed atomics as they change.
+#[derive(Default)]
+pub struct BufferSizes {
+    /// Request bytes received and not yet parsed.
+    query: AtomicU64,
+    /// The read buffer's capacity.
+    read_capacity: AtomicU64,
+    /// Reply bytes the client has not taken yet.
+    unsent: AtomicU64,
+}
+
+impl BufferSizes {
+    /// After a read: `pending` unparsed bytes in a buffer of `capacity`.
+    pub fn read(&self, pending: usize, capacity: usize) {
+        self.query.store(pending as u64, Ordering::Relaxed);
+        self.read_capacity.store(capacity as u64, Ordering::Relaxed);
+    }
+
+    /// While replies are written: `pending` bytes not taken yet.
+    pub fn unsent(&self, pending: usize) {
+        self.unsent.store(pending as u64, Ordering::Relaxed);
+    }
+
+    /// (query buffer, read buffer capacity, unsent replies), in bytes.
+    pub fn sizes(&self) -> (u64, u64, u64) {
+        (
+            self.query.load(Ordering::Relaxed),
+            self.read_capacity.load(Ordering::Relaxed),
+            self.unsent.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// A connected client as the node's client list sees it.
 pub struct ClientHandle {
     /// Unique id (CLIENT ID).
@@ -47,6 +81,8 @@ pub struct ClientHandle {
     readonly: AtomicBool,
     /// Set by CLIENT KILL; the connection closes.
     pub killed: AtomicBool,
+    /// The sizes of its buffers, for CLIENT LIST and INFO clients.
+    pub buffers: BufferSizes,
     /// Wakes the connection when killed.
     pub kill_notify: Notify,
 }
@@ -70,6 +106,7 @@ impl ClientHandle {
             proto: AtomicU8::new(2),
             readonly: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            buffers: BufferSizes::default(),
             kill_notify: Notify::new(),
         }
     }

@@ -567,6 +567,43 @@ static LIMITS: &[Case] = &[
     case!("config get limits", ["CONFIG", "GET", "maxclients"], ["CONFIG", "GET", "timeout"]),
 ];
 
+/// Buffer limit settings: defaults, every error text, units, and a change read back (each case
+/// puts the defaults back: a small limit would close the next cases' clients).
+#[rustfmt::skip]
+static BUFFER_LIMITS: &[Case] = &[
+    case!("output buffer limit settings",
+        ["CONFIG", "GET", "client-output-buffer-limit"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "x"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "normal 1 2"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "master 10mb 10mb 60"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "invalid 10mb 10mb 60"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "normal 10mbs 10mb 60"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "normal 10mb 10mb 6x"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "normal -1 10mb 60"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "normal 1.5mb 10mb 60"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "replica 5 6 7 normal 1 2 x"],
+        ["CONFIG", "GET", "client-output-buffer-limit"],
+        ["CONFIG", "SET", "client-output-buffer-limit", "PUBSUB 1K 2mb 3 slave 5 6 7"],
+        ["CONFIG", "GET", "client-output-buffer-limit"],
+        ["CONFIG", "SET", "client-output-buffer-limit", ""],
+        ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60 replica 256mb 64mb 60"],
+        ["CONFIG", "GET", "client-output-buffer-limit"]
+    ),
+    case!("query buffer limit settings",
+        ["CONFIG", "GET", "client-query-buffer-limit"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "1000"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "1x"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "-5"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "1048575b"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "9223372036854775808"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "2mb"],
+        ["CONFIG", "GET", "client-query-buffer-limit"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "5gb"],
+        ["CONFIG", "GET", "client-query-buffer-limit"],
+        ["CONFIG", "SET", "client-query-buffer-limit", "1gb"]
+    ),
+];
+
 /// Compared with `--requirepass secret` on both servers.
 #[rustfmt::skip]
 static AUTH: &[Case] = &[
@@ -828,6 +865,92 @@ fn limits(r: &mut Server, s: &mut Server) -> Vec<String> {
         ));
     }
     failures
+}
+
+/// The buffer limit settings, then the limits at work on both servers: a request growing past
+/// `client-query-buffer-limit` and a pipeline whose replies pass the hard output limit close
+/// the connection (no reply to the first, fewer replies than requests to the second).
+#[test]
+fn buffer_limits() {
+    let (mut r, mut s) = main_pair();
+    let mut failures = run_cases(&mut r, &mut s, "buffer limits", BUFFER_LIMITS);
+    let outcomes: Vec<(String, String)> = [&r, &s]
+        .iter()
+        .map(|srv| (query_limit_outcome(srv), output_limit_outcome(srv)))
+        .collect();
+    if std::env::var_os("DIFF_TRACE").is_some() {
+        eprintln!(
+            "buffer limits at work:\n    a: {:?}\n    b: {:?}",
+            outcomes[0], outcomes[1]
+        );
+    }
+    if outcomes[0] != outcomes[1] {
+        failures.push(format!(
+            "[buffer limits at work]\n    {}: {:?}\n    {}: {:?}",
+            r.name, outcomes[0], s.name, outcomes[1]
+        ));
+    }
+    finish("buffer limits", failures);
+}
+
+/// With a 1 MB query buffer limit, a SET whose value grows past it without ending.
+fn query_limit_outcome(srv: &Server) -> String {
+    let mut admin = srv.client();
+    admin.cmd_str(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"]);
+    let mut c = srv.client();
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$1500000\r\n");
+    let chunk = vec![b'x'; 16 * 1024];
+    // Writing may fail part-way once the server has closed.
+    for _ in 0..80 {
+        if c.try_send_raw(&chunk).is_err() {
+            break;
+        }
+    }
+    c.set_read_timeout(Duration::from_secs(3));
+    let outcome = match c.expect_closed() {
+        Ok(()) => "closed, no reply".to_string(),
+        Err(e) => e,
+    };
+    admin.cmd_str(&["CONFIG", "SET", "client-query-buffer-limit", "1gb"]);
+    let gone = pretty(&admin.cmd_str(&["EXISTS", "q"]));
+    format!("{outcome}; EXISTS q: {gone}")
+}
+
+/// With a 1 MB hard output limit, 40 pipelined GETs of a 100 kB value, read afterwards.
+fn output_limit_outcome(srv: &Server) -> String {
+    let mut admin = srv.client();
+    admin.cmd(&[b"SET", b"obuf", &vec![b'v'; 100_000]]);
+    admin.cmd_str(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "normal 1mb 0 0",
+    ]);
+    let mut c = srv.client();
+    let mut pipeline = Vec::new();
+    for _ in 0..40 {
+        pipeline.extend(support::encode_command(&[b"GET", b"obuf"]));
+    }
+    c.send_raw(&pipeline);
+    c.set_read_timeout(Duration::from_secs(3));
+    let mut replies = 0;
+    let end = loop {
+        match c.try_read_reply() {
+            Ok(_) => replies += 1,
+            Err(e) => break e.to_string(),
+        }
+    };
+    admin.cmd_str(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "normal 0 0 0",
+    ]);
+    let closed = end.contains("closed") || end.contains("reset") || end.contains("EOF");
+    format!(
+        "fewer than 40 replies: {}, then closed: {closed}",
+        replies < 40
+    )
 }
 
 #[test]

@@ -606,6 +606,75 @@ fn timeout_closes_a_client_that_stopped_reading() {
 }
 
 #[test]
+fn a_client_that_never_reads_holds_about_one_reply_not_the_whole_pipeline() {
+    let node = Node::start(&[]);
+    let before = rss_bytes(node.pid());
+    // 200 MiB of replies asked for, none taken: the node builds them a batch at a time and
+    // waits for the client before the next.
+    let _stuck = never_reading_client(&node, 200);
+    thread::sleep(Duration::from_millis(300));
+    let grown = rss_bytes(node.pid()).saturating_sub(before);
+    assert!(
+        grown < 48 << 20,
+        "RSS grew by {} MiB for a client that reads nothing",
+        grown >> 20
+    );
+    // CLIENT LIST shows the replies it has not taken (omem), and INFO the largest such buffer.
+    let mut con = node.client();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut con)
+        .expect("list");
+    let omem: u64 = list
+        .lines()
+        .find(|l| l.contains("cmd=get"))
+        .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("omem=")))
+        .and_then(|v| v.parse().ok())
+        .expect("the stuck client is listed");
+    assert!(omem > 0, "{list}");
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query(&mut con)
+        .expect("info");
+    assert!(
+        info.contains(&format!("client_recent_max_output_buffer:{omem}")),
+        "{info}"
+    );
+}
+
+#[test]
+fn a_client_over_its_output_buffer_soft_limit_for_its_seconds_is_closed() {
+    let node = Node::start(&["--client-output-buffer-limit", "normal 0 2mb 1"]);
+    let _stuck = never_reading_client(&node, 200);
+    let mut con = node.client();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut con)
+        .expect("list");
+    assert!(list.contains("cmd=get"), "{list}");
+    // Past 2 MiB unsent for a second: closed (it used to stay until it read or was killed).
+    thread::sleep(Duration::from_millis(1200));
+    assert_only_one_client(&mut con);
+}
+
+#[test]
+fn a_client_past_its_output_buffer_hard_limit_is_closed_at_once() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("normal 4mb 0 0")
+        .query(&mut con)
+        .expect("config set");
+    let _stuck = never_reading_client(&node, 200);
+    assert_only_one_client(&mut con);
+    // A client within the limit is served as before.
+    let v: Vec<u8> = redis::cmd("GET").arg("big").query(&mut con).expect("get");
+    assert_eq!(v.len(), 1 << 20);
+}
+
+#[test]
 fn malformed_request_gets_an_error_and_the_connection_closes() {
     let node = Node::start(&[]);
     let mut s = node.raw();

@@ -13,6 +13,7 @@ use crate::commands::errors;
 use crate::commands::registry::Command;
 use crate::commands::table::{self, BeginSearch, CommandSpec, FindKeys};
 use crate::glob;
+use crate::limits::{parse_memory, parse_u64};
 use crate::protocol::Frame;
 use crate::session::ClientHandle;
 use crate::session::Session;
@@ -248,8 +249,9 @@ fn valid_name(name: &[u8], what: &str) -> Result<(), Frame> {
 pub fn client_line(c: &ClientHandle) -> String {
     let m = c.meta();
     let flags = if c.readonly() { "r" } else { "N" };
+    let (qbuf, rbs, omem) = c.buffers.sizes();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -257,6 +259,12 @@ pub fn client_line(c: &ClientHandle) -> String {
         c.created.elapsed().as_secs(),
         m.last_active.elapsed().as_secs(),
         flags,
+        qbuf,
+        rbs.saturating_sub(qbuf),
+        rbs,
+        rbs,
+        omem,
+        rbs + omem,
         m.last_cmd,
         c.proto(),
         m.lib_name,
@@ -732,35 +740,6 @@ struct Param {
     set: Option<ParamSetter>,
 }
 
-fn parse_u64_param(v: &[u8]) -> Result<u64, String> {
-    crate::protocol::parse::parse_i64(v)
-        .filter(|n| *n >= 0)
-        .map(|n| n as u64)
-        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())
-}
-
-/// Parses a memory amount with redis's units (b, k, kb, m, mb, g, gb).
-fn parse_memory(v: &[u8]) -> Result<u64, String> {
-    let text = String::from_utf8_lossy(v).to_ascii_lowercase();
-    let units: [(&str, u64); 7] = [
-        ("kb", 1024),
-        ("mb", 1 << 20),
-        ("gb", 1 << 30),
-        ("k", 1000),
-        ("m", 1_000_000),
-        ("g", 1_000_000_000),
-        ("b", 1),
-    ];
-    for (suffix, mult) in units {
-        if let Some(num) = text.strip_suffix(suffix) {
-            return parse_u64_param(num.as_bytes())?
-                .checked_mul(mult)
-                .ok_or_else(|| "argument must be a memory value".to_string());
-        }
-    }
-    parse_u64_param(v).map_err(|_| "argument must be a memory value".to_string())
-}
-
 const PARAMS: &[Param] = &[
     Param {
         name: "bind",
@@ -796,7 +775,7 @@ const PARAMS: &[Param] = &[
         name: "maxclients",
         get: |s| s.runtime.maxclients.load(Ordering::Relaxed).to_string(),
         set: Some(|s, v| {
-            let n = parse_u64_param(v)?;
+            let n = parse_u64(v)?;
             if n == 0 || n > u64::from(u32::MAX) {
                 return Err("argument must be between 1 and 4294967295 inclusive".into());
             }
@@ -812,9 +791,7 @@ const PARAMS: &[Param] = &[
         name: "timeout",
         get: |s| s.runtime.timeout.load(Ordering::Relaxed).to_string(),
         set: Some(|s, v| {
-            s.runtime
-                .timeout
-                .store(parse_u64_param(v)?, Ordering::Relaxed);
+            s.runtime.timeout.store(parse_u64(v)?, Ordering::Relaxed);
             Ok(())
         }),
     },
@@ -835,6 +812,32 @@ const PARAMS: &[Param] = &[
             s.runtime.proto_max_bulk_len.store(n, Ordering::Relaxed);
             Ok(())
         }),
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        get: |s| {
+            s.runtime
+                .client_query_buffer_limit
+                .load(Ordering::Relaxed)
+                .to_string()
+        },
+        set: Some(|s, v| {
+            let n = parse_memory(v)?;
+            if !(1024 * 1024..=i64::MAX as u64).contains(&n) {
+                return Err(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                );
+            }
+            s.runtime
+                .client_query_buffer_limit
+                .store(n, Ordering::Relaxed);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        get: |s| s.runtime.output_limits.render(),
+        set: Some(|s, v| s.runtime.output_limits.set(&String::from_utf8_lossy(v))),
     },
     Param {
         name: "requirepass",

@@ -209,6 +209,15 @@ pub fn render(
                     "maxclients",
                     &state.runtime.maxclients.load(Ordering::Relaxed),
                 );
+                // The largest buffers of the clients connected now (redis: over the last few
+                // seconds).
+                let (max_in, max_out) = state
+                    .client_list()
+                    .iter()
+                    .map(|c| c.buffers.sizes())
+                    .fold((0, 0), |(i, o), (q, _, u)| (i.max(q), o.max(u)));
+                line("client_recent_max_input_buffer", &max_in);
+                line("client_recent_max_output_buffer", &max_out);
                 line("blocked_clients", &0);
             }
             "memory" => {

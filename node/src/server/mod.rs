@@ -32,6 +32,10 @@ pub struct RuntimeConfig {
     pub timeout: AtomicU64,
     /// Largest bulk string.
     pub proto_max_bulk_len: AtomicU64,
+    /// Most unparsed request bytes a client may have the node hold.
+    pub client_query_buffer_limit: AtomicU64,
+    /// Reply bytes a client may leave unread (by class).
+    pub output_limits: crate::limits::OutputLimits,
     /// AUTH password (empty = none).
     pub requirepass: RwLock<String>,
 }
@@ -114,6 +118,10 @@ impl ServerState {
                 maxclients: AtomicUsize::new(config.maxclients),
                 timeout: AtomicU64::new(config.timeout),
                 proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+                client_query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
+                // Checked by `Config::validate`.
+                output_limits: crate::limits::OutputLimits::new(&config.client_output_buffer_limit)
+                    .unwrap_or_default(),
                 requirepass: RwLock::new(config.requirepass.clone()),
             },
             config,
