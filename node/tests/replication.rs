@@ -97,6 +97,92 @@ fn restarted_node_catches_up_through_log_and_snapshot() {
     }
 }
 
+/// GET `key` on node `port` with READONLY (answered from its own replica), retried until it
+/// has a value.
+fn replica_get(port: u16, key: &str) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .and_then(|mut con| {
+                redis::cmd("READONLY").query::<()>(&mut con)?;
+                redis::cmd("GET").arg(key).query::<Option<String>>(&mut con)
+            });
+        if let Ok(Some(v)) = value {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_damaged_snapshot_file_is_replaced_by_another_replicas_copy() {
+    let mut cluster = Cluster::start("snapshot-logs = 20");
+    for i in 0..300 {
+        cluster
+            .set(&format!("d{i}"), &i.to_string(), Duration::from_secs(5))
+            .expect("write");
+    }
+    // Node 3 has snapshotted every shard (and dropped the log they cover).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cluster
+        .shards_of(2)
+        .is_some_and(|v| v.iter().all(|s| s.3 > 0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "node 3 never snapshotted every shard"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    cluster.signal(2, "-TERM");
+    cluster
+        .wait_exit(2, Duration::from_secs(30))
+        .expect("node 3 stopped");
+    // One byte changed in the middle of every snapshot file of node 3.
+    let snapshots = cluster.data_dir(2).join("snapshots");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&snapshots).expect("snapshots") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "snap") {
+            let mut bytes = std::fs::read(&path).expect("read");
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x40;
+            std::fs::write(&path, &bytes).expect("write");
+            damaged += 1;
+        }
+    }
+    assert!(damaged >= usize::from(SHARDS), "{damaged} snapshot files");
+    // It used to refuse to start; now it fetches healthy copies from nodes 1 and 2.
+    cluster.launch(2);
+    cluster.wait_ready(Duration::from_secs(30));
+    let log = cluster.log(2);
+    assert_eq!(
+        log.matches("replaced by a healthy replica's copy").count(),
+        damaged,
+        "{log}"
+    );
+    let kept = std::fs::read_dir(&snapshots)
+        .expect("snapshots")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().contains(".damaged-"))
+        })
+        .count();
+    assert_eq!(kept, damaged, "the damaged files are kept aside");
+    // Node 3's own replicas hold every write, read from them directly.
+    for i in 0..300 {
+        assert_eq!(
+            replica_get(cluster.port(2), &format!("d{i}")).as_deref(),
+            Some(i.to_string().as_str()),
+            "d{i} on node 3"
+        );
+    }
+}
+
 #[test]
 fn a_leader_cut_off_from_its_followers_stops_serving() {
     let cluster = Cluster::start("");

@@ -61,6 +61,12 @@ fn invalid(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
+/// True when `data` starts as snapshot data in the format this release writes (whatever the
+/// rest holds): a damaged copy of this release's data, not a newer or older release's.
+pub fn says_current_format(data: &[u8]) -> bool {
+    data.len() > 4 && &data[..4] == MAGIC && data[4] == FORMAT
+}
+
 /// Checks snapshot data's magic, format and checksum; the body.
 pub fn verify(data: &[u8]) -> io::Result<&[u8]> {
     if data.len() < HEADER_LEN + TRAILER_LEN || &data[..4] != MAGIC {

@@ -18,7 +18,7 @@ use super::proposer::Proposer;
 use super::registry::GroupRegistry;
 use super::service::{serve_transport, TransportService};
 use super::shard_group::{ShardGroup, ELECTION_TIMEOUT_MAX, ELECTION_TIMEOUT_MIN, HEARTBEAT};
-use super::state_machine::ShardSm;
+use super::state_machine::{FileCheck, ShardSm};
 use super::transport::{GrpcNetwork, Identity, Peers};
 use super::wal::{SyncPolicy, Wal};
 use super::{expiry, shard_group, GroupId, ShardRaft, META_GROUP};
@@ -129,6 +129,8 @@ impl Opener<'_> {
         );
         let snapshots = sm.clone();
         let replayed = self.logs.remove(&group).unwrap_or_default();
+        self.replace_damaged_snapshot(group, &sm, &voters, replayed.purged_index())
+            .await?;
         let log = LogStore::new(group, replayed, self.wal.clone(), self.gate.clone());
         let network = GrpcNetwork::new(group, self.peers.clone());
         let raft = ShardRaft::new(
@@ -157,6 +159,7 @@ impl Opener<'_> {
             group,
             peers: self.peers.clone(),
             log: log.clone(),
+            snapshot_path: snapshot_path(&config.data_dir, group),
         };
         self.groups.insert(group, handle.clone());
         let initialized = raft.is_initialized().await.map_err(io::Error::other)?;
@@ -186,6 +189,61 @@ impl Opener<'_> {
             ));
         }
         Ok(handle)
+    }
+}
+
+impl Opener<'_> {
+    /// Checks the group's snapshot file before the group opens. A damaged one (this release's
+    /// format, failing its checksums) is set aside and replaced by a healthy copy from the
+    /// group's other voters (see [`super::snapshot_fetch`]) covering at least `purged` (where
+    /// this node's log starts); with no other voter, or none that has one within a minute, the
+    /// node refuses to start with an error naming the file. A file of another release's format
+    /// is never replaced.
+    async fn replace_damaged_snapshot(
+        &self,
+        group: GroupId,
+        sm: &ShardSm,
+        voters: &[u64],
+        purged: u64,
+    ) -> io::Result<()> {
+        let damage = match sm.check_file().await {
+            FileCheck::Missing | FileCheck::Good => return Ok(()),
+            FileCheck::Foreign(e) => return Err(e),
+            FileCheck::Damaged(e) => e,
+        };
+        let sources: Vec<(u64, String)> = voters
+            .iter()
+            .filter(|id| **id != self.topology.self_id)
+            .filter_map(|id| self.topology.node(*id))
+            .map(|n| (n.id, n.raft_addr.clone()))
+            .collect();
+        if sources.is_empty() {
+            return Err(damage);
+        }
+        tracing::error!(
+            group,
+            error = %damage,
+            "the snapshot file is damaged: fetching a copy from another replica"
+        );
+        let aside = sm.set_aside()?;
+        let file = super::snapshot_fetch::fetch(&self.peers, group, &sources, purged)
+            .await
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{damage}; {e} (the damaged file is kept as {})",
+                        aside.display()
+                    ),
+                )
+            })?;
+        sm.put_file(file).await?;
+        tracing::warn!(
+            group,
+            damaged = %aside.display(),
+            "the damaged snapshot file is replaced by a healthy replica's copy"
+        );
+        Ok(())
     }
 }
 

@@ -132,6 +132,11 @@ impl GroupLog {
         Ok(())
     }
 
+    /// The index the log is purged up to (0: nothing purged).
+    pub fn purged_index(&self) -> u64 {
+        self.last_purged.map_or(0, |l| l.index())
+    }
+
     /// Number of entries held.
     pub fn len(&self) -> usize {
         self.entries.len()

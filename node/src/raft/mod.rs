@@ -18,6 +18,7 @@ pub mod registry;
 pub mod runtime;
 pub mod service;
 pub mod shard_group;
+pub mod snapshot_fetch;
 pub mod state_machine;
 pub mod transport;
 pub mod wal;

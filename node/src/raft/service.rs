@@ -155,6 +155,23 @@ impl TransportService {
                     )
                 }
                 pb::RpcKind::Propose => return self.propose(rpc.group_id, &rpc.payload).await,
+                pb::RpcKind::FetchSnapshot => {
+                    let req: super::snapshot_fetch::ChunkRequest =
+                        decode(&rpc.payload).map_err(bad)?;
+                    let path = self
+                        .groups
+                        .load()
+                        .group(rpc.group_id)
+                        .map(|g| g.snapshot_path.clone())
+                        .ok_or_else(|| format!("no group {} on this node", rpc.group_id))?;
+                    let chunk = tokio::task::spawn_blocking(move || {
+                        super::snapshot_fetch::read_chunk(&path, &req)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("its snapshot file: {e}"))?;
+                    encode(&chunk)
+                }
                 pb::RpcKind::Leaders => {
                     let hints: Vec<(GroupId, u64, u64)> = decode(&rpc.payload).map_err(bad)?;
                     self.learn_leaders(&hints);

@@ -93,6 +93,8 @@ pub struct ShardGroup {
     pub(super) peers: Arc<Peers>,
     /// The group's log (the WAL compactor copies it).
     pub(super) log: LogStore,
+    /// The group's snapshot file (served to a replica whose own copy is damaged).
+    pub(super) snapshot_path: std::path::PathBuf,
 }
 
 /// How long after the last quorum acknowledgement a leader still serves reads on its own: less

@@ -175,6 +175,49 @@ impl ShardSm {
         Ok(())
     }
 
+    /// What the snapshot file on disk is, checked whole: missing, good, damaged (this release's
+    /// format but failing its checks: a healthy replica's copy may replace it), or of a format
+    /// this release does not read (nothing may replace it: a newer release's data would be lost).
+    pub async fn check_file(&self) -> FileCheck {
+        let path = self.snapshot_path.clone();
+        let checked = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => match parse_file(&bytes) {
+                Ok(_) => FileCheck::Good,
+                Err(e) => {
+                    let e =
+                        io::Error::new(e.kind(), format!("snapshot file {}: {e}", path.display()));
+                    match formats_are_ours(&bytes) {
+                        true => FileCheck::Damaged(e),
+                        false => FileCheck::Foreign(e),
+                    }
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => FileCheck::Missing,
+            Err(e) => FileCheck::Foreign(e),
+        })
+        .await;
+        checked.unwrap_or_else(|e| FileCheck::Foreign(io::Error::other(e)))
+    }
+
+    /// Moves the snapshot file aside (to `<name>.damaged-<unix seconds>`), returning where.
+    pub fn set_aside(&self) -> io::Result<PathBuf> {
+        let aside = self
+            .snapshot_path
+            .with_extension(format!("snap.damaged-{}", crate::clock::now_ms() / 1000));
+        std::fs::rename(&self.snapshot_path, &aside)?;
+        Ok(aside)
+    }
+
+    /// Writes `file` (a whole snapshot file, checked with [`verify_file`]) durably as this
+    /// group's snapshot file.
+    pub async fn put_file(&self, file: Vec<u8>) -> io::Result<()> {
+        let _on_disk = self.on_disk.lock().await;
+        let path = self.snapshot_path.clone();
+        tokio::task::spawn_blocking(move || write_durably(&path, &[&file]))
+            .await
+            .map_err(io::Error::other)?
+    }
+
     /// The snapshot on disk, if any, checked whole (see [`parse_file`]): a damaged or foreign
     /// file is an error naming it, never a snapshot.
     pub async fn read_snapshot(&self) -> io::Result<Option<Snapshot>> {
@@ -201,13 +244,55 @@ impl ShardSm {
     }
 }
 
+/// What [`ShardSm::check_file`] found.
+pub enum FileCheck {
+    Missing,
+    Good,
+    Damaged(io::Error),
+    Foreign(io::Error),
+}
+
+/// Checks a whole snapshot file: its last log index if it is sound.
+pub fn verify_file(bytes: &[u8]) -> io::Result<u64> {
+    parse_file(bytes).map(|(meta, _)| meta.last_log_id.map_or(0, |l| l.index()))
+}
+
+/// The version id of a snapshot file from its first [`FILE_HEADER_LEN`] bytes: the checksum of
+/// its head, which holds its last log id.
+pub fn file_version(header: &[u8]) -> io::Result<u32> {
+    if header.len() < FILE_HEADER_LEN || &header[..7] != FILE_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a Shardis snapshot file",
+        ));
+    }
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&header[12..16]);
+    Ok(u32::from_le_bytes(word))
+}
+
+/// True when a snapshot file that failed its checks still says it is in the formats this release
+/// writes (file and data), i.e. it is damaged rather than foreign. A file too damaged to tell
+/// counts as foreign: nothing replaces what cannot be told apart from a newer release's data.
+fn formats_are_ours(bytes: &[u8]) -> bool {
+    if bytes.len() < FILE_HEADER_LEN || &bytes[..7] != FILE_MAGIC || bytes[7] != FILE_FORMAT {
+        return false;
+    }
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[8..12]);
+    let data_at = FILE_HEADER_LEN + u32::from_le_bytes(word) as usize;
+    bytes
+        .get(data_at..)
+        .is_some_and(crate::keyspace::snapshot::says_current_format)
+}
+
 /// The first bytes of a snapshot file.
 const FILE_MAGIC: &[u8; 7] = b"SHSNAP\0";
 /// The snapshot file format this release writes and reads (the data inside has its own, see
 /// [`crate::keyspace::snapshot`]).
 const FILE_FORMAT: u8 = 1;
 /// Magic, format, head length, head checksum.
-const FILE_HEADER_LEN: usize = 16;
+pub const FILE_HEADER_LEN: usize = 16;
 
 /// The start of a snapshot file:
 ///
@@ -532,6 +617,62 @@ mod tests {
         std::fs::write(&path, &newer).expect("write");
         let err = sm.read_snapshot().await.expect_err("refused").to_string();
         assert!(err.contains("newer release"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn damage_is_told_from_another_releases_format() {
+        let dir = std::env::temp_dir().join(format!("shardis-snapcheck-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("group-5.snap");
+        let shard: Shard = ShardHandle::spawn(
+            crate::keyspace::Keyspace::new(0, 16383),
+            16,
+            &crate::tasks::Tasks::new("test"),
+        );
+        let sm = ShardSm::new(shard, path.clone(), Arc::default());
+        assert!(matches!(sm.check_file().await, FileCheck::Missing));
+        let head = file_head(&meta41()).expect("head");
+        let mut file = head.clone();
+        file.extend_from_slice(&frame(b"keyspace data"));
+        std::fs::write(&path, &file).expect("write");
+        assert!(matches!(sm.check_file().await, FileCheck::Good));
+        assert_eq!(verify_file(&file).expect("sound"), 41);
+        assert_eq!(
+            file_version(&file[..FILE_HEADER_LEN]).expect("version"),
+            crate::codec::crc32c(&head[FILE_HEADER_LEN..])
+        );
+        let check = |at: usize, to: Option<u8>| {
+            let mut bad = file.clone();
+            bad[at] = to.unwrap_or(bad[at] ^ 0x01);
+            bad
+        };
+        // Damage in the head or the data, or the data's checksum: another replica's copy may
+        // replace it.
+        for at in [13, head.len() - 1, head.len() + 6, file.len() - 1] {
+            std::fs::write(&path, check(at, None)).expect("write");
+            assert!(
+                matches!(sm.check_file().await, FileCheck::Damaged(_)),
+                "byte {at}"
+            );
+        }
+        // Another format of the file or of its data, or no magic: never replaced.
+        for (at, to) in [
+            (7, Some(FILE_FORMAT + 1)),
+            (head.len() + 4, Some(9)),
+            (0, None),
+        ] {
+            std::fs::write(&path, check(at, to)).expect("write");
+            assert!(
+                matches!(sm.check_file().await, FileCheck::Foreign(_)),
+                "byte {at}"
+            );
+        }
+        // Set aside, then a sound copy put in place.
+        let aside = sm.set_aside().expect("set aside");
+        assert!(aside.exists() && !path.exists());
+        sm.put_file(file.clone()).await.expect("put");
+        assert!(matches!(sm.check_file().await, FileCheck::Good));
         std::fs::remove_dir_all(&dir).ok();
     }
 }
