@@ -83,6 +83,8 @@ async fn serve_loop(
     let mut requests = Vec::new();
     // The average reply size of the last batch: how many requests the next one takes.
     let mut reply_size = FIRST_REPLY_GUESS;
+    // Bytes read into the current read buffer's allocation.
+    let mut read_into_buf = 0usize;
     // This connection's snapshot of the node's groups, refreshed before each batch (free while
     // they do not change; see `raft::registry`).
     let mut groups = state.groups.load();
@@ -160,6 +162,16 @@ async fn serve_loop(
         if parsed.is_err() || session.closing {
             let _ = socket.shutdown().await;
             return Ok(());
+        }
+        read_into_buf += n;
+        if buf.is_empty() && read_into_buf > MAX_READ_RESERVE {
+            // A large request (or much traffic) went through this allocation: let it go, and
+            // with it what a large request made it grow to (the batch's arguments were copied
+            // out of it, or keep alive only what they hold: see `ShardCommand::detach_all`),
+            // rather than keep it for as long as the client stays. The rest of the buffer still
+            // points into the allocation, whatever its own capacity says.
+            buf = BytesMut::with_capacity(READ_CHUNK);
+            read_into_buf = 0;
         }
     }
 }

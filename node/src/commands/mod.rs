@@ -87,24 +87,45 @@ impl ShardCommand {
     /// of the connection's read buffer; commands kept for longer (in the Raft log until the next
     /// snapshot) must not pin whole read buffers in memory. All the copies share ONE buffer: one
     /// allocation (and one free, when the log drops the entry) per batch, not one per argument.
+    ///
+    /// An argument of [`DETACH_MAX`] bytes or more is left where it is: the read buffer grew for
+    /// it, so it pins an allocation about its own size, and copying it would only double what a
+    /// large value costs while its entry is in the log.
     pub fn detach_all(cmds: &mut [ShardCommand]) {
+        let small = |b: &Bytes| b.len() < DETACH_MAX;
         let mut total = 0;
-        cmds.iter_mut()
-            .for_each(|c| c.for_each_bytes(&mut |b| total += b.len()));
+        cmds.iter_mut().for_each(|c| {
+            c.for_each_bytes(&mut |b| {
+                if small(b) {
+                    total += b.len()
+                }
+            })
+        });
         let mut buf = bytes::BytesMut::with_capacity(total);
-        cmds.iter_mut()
-            .for_each(|c| c.for_each_bytes(&mut |b| buf.extend_from_slice(b)));
+        cmds.iter_mut().for_each(|c| {
+            c.for_each_bytes(&mut |b| {
+                if small(b) {
+                    buf.extend_from_slice(b)
+                }
+            })
+        });
         let buf = buf.freeze();
         let mut at = 0;
         cmds.iter_mut().for_each(|c| {
             c.for_each_bytes(&mut |b| {
-                let len = b.len();
-                *b = buf.slice(at..at + len);
-                at += len;
+                if small(b) {
+                    let len = b.len();
+                    *b = buf.slice(at..at + len);
+                    at += len;
+                }
             })
         });
     }
 }
+
+/// Arguments this long or longer stay in the read buffer when a batch is detached (see
+/// [`ShardCommand::detach_all`]).
+pub const DETACH_MAX: usize = 64 * 1024;
 
 /// How the replies of a command's parts combine into its reply.
 #[derive(Clone, Debug, PartialEq)]
@@ -267,5 +288,24 @@ mod tests {
         for pair in pointers.windows(2) {
             assert_eq!(pair[0].0 + pair[0].1, pair[1].0);
         }
+    }
+
+    #[test]
+    fn a_large_argument_is_not_copied_again() {
+        let big = Bytes::from(vec![b'v'; DETACH_MAX]);
+        let small = Bytes::from_static(b"small-key");
+        let argv: Argv = vec![Bytes::from_static(b"SET"), small.clone(), big.clone()];
+        let mut cmds = vec![ShardCommand::String(
+            StringCommand::parse("set", &argv).expect("SET"),
+        )];
+        ShardCommand::detach_all(&mut cmds);
+        let mut pointers = Vec::new();
+        cmds[0].for_each_bytes(&mut |b| pointers.push(b.as_ptr()));
+        assert_ne!(pointers[0], small.as_ptr(), "the small key is copied");
+        assert_eq!(
+            pointers[1],
+            big.as_ptr(),
+            "the large value stays where it is"
+        );
     }
 }

@@ -129,6 +129,10 @@ const STALL_MAX_PAUSE: Duration = Duration::from_secs(1);
 /// How often the writer looks whether a running rewrite's base segment is done.
 const REWRITE_POLL: Duration = Duration::from_millis(5);
 
+/// Record bodies this long or longer are written from their own buffer rather than copied into
+/// the batch's (a 256 MiB value was copied once more just to be written).
+const COPY_MAX: usize = 64 * 1024;
+
 /// Ops the queue holds before `append` has to wait.
 const QUEUE_CAPACITY: usize = 1024;
 /// A batch stops taking more ops after this many records...
@@ -398,6 +402,7 @@ impl Wal {
             background_sync: None,
             rewrite: None,
             buf: Vec::new(),
+            large_bodies: Vec::new(),
             broken: None,
             shared: shared.clone(),
         };
@@ -638,6 +643,9 @@ struct Writer {
     rewrite: Option<RunningRewrite>,
     /// Encoding buffer, reused across batches.
     buf: Vec<u8>,
+    /// The bodies of the batch's large records, which are written from where they lie instead
+    /// of being copied into `buf`: each with the offset in `buf` it goes before.
+    large_bodies: Vec<(usize, Bytes)>,
     /// Set once a write or fsync failed; mirrored in `shared`.
     broken: Option<Broken>,
     shared: Arc<Shared>,
@@ -790,13 +798,20 @@ impl Writer {
         }
         // Encode every valid op; an op with an oversized record fails alone.
         self.buf.clear();
+        self.large_bodies.clear();
         let mut need_sync = self.policy == SyncPolicy::Always;
         let mut rejected: Vec<Option<io::Error>> = Vec::with_capacity(batch.len());
         for p in &batch {
             match check_records(&p.records) {
                 Ok(()) => {
                     for r in &p.records {
-                        encode_record(&mut self.buf, r);
+                        if r.body.len() < COPY_MAX {
+                            encode_record(&mut self.buf, r);
+                        } else {
+                            // Written from where it lies (see `write_buf`).
+                            encode_head(&mut self.buf, r);
+                            self.large_bodies.push((self.buf.len(), r.body.clone()));
+                        }
                     }
                     need_sync |= p.durable;
                     rejected.push(None);
@@ -908,7 +923,8 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes the encoded batch with one `write(2)`: into the page cache, so it returns in
+    /// Writes the encoded batch with one `write(2)` (one more per large record body, written
+    /// from where it lies): into the page cache, so it returns in
     /// microseconds and runs on the writer task itself.
     fn write_buf(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
@@ -930,8 +946,18 @@ impl Writer {
             return Err(io::Error::from_raw_os_error(28));
         }
         crate::faults::check("wal-write")?;
-        (&*self.file).write_all(&self.buf)?;
-        self.seg_len += self.buf.len() as u64;
+        let mut file = &*self.file;
+        let mut from = 0;
+        let mut written = 0;
+        for (at, body) in &self.large_bodies {
+            file.write_all(&self.buf[from..*at])?;
+            file.write_all(body)?;
+            written += *at - from + body.len();
+            from = *at;
+        }
+        file.write_all(&self.buf[from..])?;
+        written += self.buf.len() - from;
+        self.seg_len += written as u64;
         Ok(())
     }
 
@@ -1208,19 +1234,25 @@ fn check_records(records: &[Record]) -> io::Result<()> {
 }
 
 /// Appends one framed record to `buf`. The body length must have passed [`check_records`].
+/// Encodes `r` at the end of `buf`.
 fn encode_record(buf: &mut Vec<u8>, r: &Record) {
+    buf.reserve(LEN_FIELD + RECORD_FIXED + r.body.len());
+    encode_head(buf, r);
+    buf.extend_from_slice(&r.body);
+}
+
+/// Encodes everything of `r` but its body (length, checksum, group, kind) at the end of `buf`.
+fn encode_head(buf: &mut Vec<u8>, r: &Record) {
     let len = (RECORD_FIXED + r.body.len()) as u32;
     let group = r.group.to_le_bytes();
     let mut digest = CRC.digest();
     digest.update(&group);
     digest.update(&[r.kind]);
     digest.update(&r.body);
-    buf.reserve(LEN_FIELD + len as usize);
     buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(&digest.finalize().to_le_bytes());
     buf.extend_from_slice(&group);
     buf.push(r.kind);
-    buf.extend_from_slice(&r.body);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2493,6 +2525,33 @@ mod tests {
         let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
         assert_eq!(replayed, written);
         assert!(inspect(dir.path()).unwrap().torn.is_none());
+        wal.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn large_bodies_written_from_their_own_buffers_replay_in_place() {
+        let dir = TempDir::new("large");
+        let (wal, _) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        let big = |fill: u8, len: usize| Record {
+            group: 3,
+            kind: 1,
+            body: Bytes::from(vec![fill; len]),
+        };
+        let records = vec![
+            rec(1, 0, "before"),
+            big(b'a', COPY_MAX),
+            rec(2, 0, "between"),
+            big(b'b', 3 * COPY_MAX + 7),
+            rec(1, 0, "after"),
+        ];
+        wal.append_wait(records.clone(), false).await.unwrap();
+        // A large body in a batch the full disk cuts short is written whole, once.
+        wal.fill_disk_for(1);
+        let more = vec![big(b'c', 2 * COPY_MAX), rec(2, 0, "last")];
+        wal.append_wait(more.clone(), false).await.unwrap();
+        wal.close().await.unwrap();
+        let (wal, replayed) = Wal::open(dir.path(), SyncPolicy::Always, 1 << 20).unwrap();
+        assert_eq!(replayed, [records, more].concat());
         wal.close().await.unwrap();
     }
 
