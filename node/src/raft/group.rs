@@ -259,9 +259,23 @@ pub async fn start(
     leaders: Arc<LeaderBoard>,
     tasks: &NodeTasks,
 ) -> io::Result<Replication> {
-    std::fs::create_dir_all(config.data_dir.join("snapshots"))?;
+    let snapshots = config.data_dir.join("snapshots");
+    std::fs::create_dir_all(&snapshots).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot make the snapshot directory {}: {e}",
+                snapshots.display()
+            ),
+        )
+    })?;
     let wal_dir = config.data_dir.join("wal");
-    let (wal, records) = Wal::open(&wal_dir, config.sync, 64 << 20)?;
+    let (wal, records) = Wal::open(&wal_dir, config.sync, 64 << 20).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot open the WAL in {}: {e}", wal_dir.display()),
+        )
+    })?;
     let stats = Arc::new(PersistenceStats::default());
     stats.set_base_size(wal.size());
     let mut logs: HashMap<u64, GroupLog> = HashMap::new();
