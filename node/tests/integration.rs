@@ -210,6 +210,51 @@ fn pipelines_across_shards_keep_order() {
     assert_eq!((del, exists, dbsize), (100, 100, 100));
 }
 
+/// Every page of a SCAN from cursor 0 to cursor 0 with `opts`: the keys, and the pages.
+fn scan_all(con: &mut redis::Connection, opts: &[&str]) -> (Vec<String>, usize) {
+    let (mut cursor, mut keys, mut pages) = (0u64, Vec::new(), 0);
+    loop {
+        let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg(opts)
+            .query(con)
+            .expect("a SCAN page");
+        keys.extend(page);
+        pages += 1;
+        assert!(pages < 100_000, "SCAN never came back to 0");
+        if next == 0 {
+            return (keys, pages);
+        }
+        cursor = next;
+    }
+}
+
+#[test]
+fn scan_with_a_filter_nothing_matches_pages_through_to_cursor_0() {
+    let node = Node::start(&["--shards", "4"]);
+    let mut con = node.client();
+    for chunk in (0..2000).collect::<Vec<u32>>().chunks(500) {
+        let mut cmd = redis::cmd("MSET");
+        for i in chunk {
+            cmd.arg(format!("{{t}}k{i}")).arg(i);
+        }
+        let _: () = cmd.query(&mut con).expect("mset");
+    }
+    // It used to answer -ERR scan did not finish once a shard's step found no match.
+    let (keys, pages) = scan_all(&mut con, &["MATCH", "nomatch*", "COUNT", "10"]);
+    assert!(keys.is_empty() && pages > 1, "{keys:?} in {pages} pages");
+    let (keys, _) = scan_all(&mut con, &["TYPE", "list", "COUNT", "10"]);
+    assert!(keys.is_empty(), "{keys:?}");
+    let (mut keys, _) = scan_all(&mut con, &["MATCH", "{t}k1*", "COUNT", "10"]);
+    keys.sort();
+    let mut expected: Vec<String> = (0..2000)
+        .map(|i| format!("{{t}}k{i}"))
+        .filter(|k| k.starts_with("{t}k1"))
+        .collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+}
+
 #[test]
 fn binary_keys_and_large_values() {
     let node = Node::start(&[]);

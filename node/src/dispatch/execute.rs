@@ -166,14 +166,23 @@ pub async fn scan_shards(
         else {
             return Frame::error("ERR shard unavailable");
         };
-        // A shard with nothing to return hands over to the next one at once.
-        if page.keys.is_empty() && page.next != 0 {
+        // A shard that has nothing left hands over to the next one at once; one that found no
+        // match in this step (MATCH, TYPE) answers an empty page, as redis does.
+        let next_in_another_shard = state
+            .shard_map
+            .shard_of_slot(ScanCursor::decode(page.next).slot)
+            != shard;
+        if page.keys.is_empty() && page.next != 0 && next_in_another_shard {
             scan.cursor = ScanCursor::decode(page.next);
             continue;
         }
         return commands::keys::scan_reply(page);
     }
-    Frame::error("ERR scan did not finish")
+    // Every shard looked at had nothing left: an empty page, at the cursor reached.
+    Frame::Array(vec![
+        Frame::bulk_from(scan.cursor.encode().to_string().as_bytes()),
+        Frame::Array(Vec::new()),
+    ])
 }
 
 /// Asks every shard this node leads (once its lead is confirmed, as for any read) a typed
