@@ -20,6 +20,7 @@ use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
+pub mod packed;
 pub mod snapshot;
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
