@@ -31,6 +31,11 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     /// Redis's `<class> <hard> <soft> <soft seconds>` groups (see [`crate::limits`]).
     pub client_output_buffer_limit: String,
+    /// Bytes of memory past which writes that may grow memory are refused; 0 = no limit.
+    pub maxmemory: u64,
+    /// What happens at `maxmemory`: `noeviction` (writes refused with `-OOM`) is the one policy
+    /// of this release.
+    pub maxmemory_policy: String,
     /// Messages a shard's channel holds before senders wait.
     pub shard_queue: usize,
     /// Active expiry frequency (times per second a shard looks for due keys when idle).
@@ -81,6 +86,8 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1 << 30,
             client_output_buffer_limit: crate::limits::DEFAULT.into(),
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
             shard_queue: 1024,
             hz: 10,
             log_level: "info".into(),
@@ -135,6 +142,12 @@ pub struct Cli {
     /// Output buffer limits, e.g. "normal 64mb 16mb 60".
     #[arg(long)]
     pub client_output_buffer_limit: Option<String>,
+    /// Memory limit (bytes, or with kb/mb/gb), 0 = none.
+    #[arg(long, value_parser = parse_memory_flag)]
+    pub maxmemory: Option<u64>,
+    /// What happens at maxmemory (noeviction).
+    #[arg(long)]
+    pub maxmemory_policy: Option<String>,
     /// Log level (error, warn, info, debug, trace).
     #[arg(long)]
     pub log_level: Option<String>,
@@ -153,6 +166,11 @@ pub struct Cli {
     /// This node's id in the cluster.
     #[arg(long)]
     pub node_id: Option<u64>,
+}
+
+/// `--maxmemory`: bytes, or a memory value with redis's units.
+fn parse_memory_flag(v: &str) -> Result<u64, String> {
+    crate::limits::parse_memory(v.as_bytes())
 }
 
 impl Config {
@@ -197,6 +215,12 @@ impl Config {
         }
         if let Some(v) = &cli.client_output_buffer_limit {
             cfg.client_output_buffer_limit = v.clone();
+        }
+        if let Some(v) = cli.maxmemory {
+            cfg.maxmemory = v;
+        }
+        if let Some(v) = &cli.maxmemory_policy {
+            cfg.maxmemory_policy = v.clone();
         }
         if let Some(v) = &cli.log_level {
             cfg.log_level = v.clone();
@@ -271,6 +295,8 @@ impl Config {
         }
         crate::limits::OutputLimits::new(&self.client_output_buffer_limit)
             .map_err(|e| format!("client-output-buffer-limit: {e}"))?;
+        crate::limits::check_maxmemory_policy(&self.maxmemory_policy)
+            .map_err(|e| format!("maxmemory-policy: {e}"))?;
         Ok(())
     }
 }

@@ -38,6 +38,41 @@ const CLASS_NAMES: [&str; 3] = ["normal", "slave", "pubsub"];
 /// Redis's defaults: `normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60`.
 pub const DEFAULT: &str = "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60";
 
+/// Redis's `maxmemory-policy` names, in the order its error text lists them.
+pub const MAXMEMORY_POLICIES: [&str; 8] = [
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// Checks a `maxmemory-policy`: one of redis's names (its error text otherwise), and one this
+/// release has: `noeviction` only so far (eviction is the rest of issue 21).
+pub fn check_maxmemory_policy(policy: &str) -> Result<(), String> {
+    let policy = policy.to_ascii_lowercase();
+    if !MAXMEMORY_POLICIES.contains(&policy.as_str()) {
+        return Err(format!(
+            "argument(s) must be one of the following: {}",
+            MAXMEMORY_POLICIES.join(", ")
+        ));
+    }
+    if policy != "noeviction" {
+        return Err(format!(
+            "{policy} is not available in this release: only noeviction (writes refused with \
+             -OOM past maxmemory); eviction policies are not built yet"
+        ));
+    }
+    Ok(())
+}
+
+/// The reply to a command that may grow memory while the node is past `maxmemory` (redis's
+/// `shared.oomerr`).
+pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
 /// A non-negative integer, as redis's CONFIG SET reads one.
 pub fn parse_u64(v: &[u8]) -> Result<u64, String> {
     crate::protocol::parse::parse_i64(v)

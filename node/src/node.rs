@@ -134,6 +134,7 @@ impl Node {
         } = self;
         info!(addr = %state.local_addr, shards = state.shard_map.shards(), "shardis ready to accept connections");
         tasks.clients.spawn(watch_loading(state.clone()));
+        tasks.clients.spawn(measure_memory(state.clone()));
         tasks.clients.spawn(connection::accept_loop(
             listener,
             state.clone(),
@@ -168,6 +169,29 @@ impl Node {
             info!("shardis stopped cleanly");
         }
         closed
+    }
+}
+
+/// Keeps [`ServerState::used_memory`] current while `maxmemory` is set: measured every 10 ms
+/// (reading jemalloc's counters costs microseconds, too much for every command), so a burst of
+/// writes can pass the limit by what 10 ms of them allocate before they are refused.
+async fn measure_memory(state: Arc<ServerState>) {
+    loop {
+        let every = match state
+            .runtime
+            .maxmemory
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => Duration::from_millis(100),
+            _ => {
+                state.refresh_used_memory();
+                Duration::from_millis(10)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = state.shutdown.wait() => return,
+        }
     }
 }
 

@@ -567,6 +567,33 @@ static LIMITS: &[Case] = &[
     case!("config get limits", ["CONFIG", "GET", "maxclients"], ["CONFIG", "GET", "timeout"]),
 ];
 
+/// `maxmemory` under `noeviction`: the settings and their errors, then with a limit of one byte
+/// (every server is past it) every command that may grow memory answers -OOM while reads, DEL
+/// and the expiry commands go on; the limit lifted, writes work again.
+#[rustfmt::skip]
+static MAXMEMORY: &[Case] = &[
+    case!("maxmemory settings",
+        ["CONFIG", "GET", "maxmemory"], ["CONFIG", "GET", "maxmemory-policy"],
+        ["CONFIG", "SET", "maxmemory-policy", "foo"], ["CONFIG", "SET", "maxmemory-policy", "noeviction"],
+        ["CONFIG", "SET", "maxmemory", "abc"], ["CONFIG", "SET", "maxmemory", "-1"],
+        ["CONFIG", "SET", "maxmemory", "1.5gb"], ["CONFIG", "SET", "maxmemory", "2gb"],
+        ["CONFIG", "GET", "maxmemory"], ["CONFIG", "SET", "maxmemory", "0"]
+    ),
+    case!("past maxmemory under noeviction",
+        ["SET", "k", "v"], ["SET", "t", "v", "EX", "100"], ["SET", "{x}a", "1"],
+        ["CONFIG", "SET", "maxmemory", "1"],
+        ["SET", "k", "w"], ["SET", "k", "w", "NX"], ["SETNX", "n", "1"], ["GET", "k"], ["MGET", "k", "t"],
+        ["INCR", "c"], ["INCRBY", "c", "2"], ["INCRBYFLOAT", "c", "1.5"], ["DECR", "c"],
+        ["APPEND", "k", "x"], ["SETRANGE", "k", "0", "x"], ["MSET", "a", "1"], ["MSETNX", "a", "1"],
+        ["GETSET", "k", "z"], ["SETEX", "k", "10", "v"], ["PSETEX", "k", "10", "v"],
+        ["EXPIRE", "k", "10"], ["PERSIST", "k"], ["TTL", "k"], ["GETEX", "k", "PERSIST"],
+        ["STRLEN", "k"], ["EXISTS", "k"], ["TYPE", "k"],
+        ["COPY", "{x}a", "{x}b"], ["RENAME", "{x}a", "{x}c"], ["GET", "{x}c"],
+        ["GETDEL", "t"], ["DEL", "k"], ["UNLINK", "k"], ["DBSIZE"],
+        ["CONFIG", "SET", "maxmemory", "0"], ["SET", "k", "again"], ["GET", "k"], ["FLUSHALL"]
+    ),
+];
+
 /// Buffer limit settings: defaults, every error text, units, and a change read back (each case
 /// puts the defaults back: a small limit would close the next cases' clients).
 #[rustfmt::skip]
@@ -865,6 +892,15 @@ fn limits(r: &mut Server, s: &mut Server) -> Vec<String> {
         ));
     }
     failures
+}
+
+#[test]
+fn maxmemory() {
+    let (mut r, mut s) = main_pair();
+    finish(
+        "maxmemory",
+        run_cases(&mut r, &mut s, "maxmemory", MAXMEMORY),
+    );
 }
 
 /// The buffer limit settings, then the limits at work on both servers: a request growing past

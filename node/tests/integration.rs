@@ -686,6 +686,58 @@ fn a_large_value_costs_about_its_size_once_stored() {
 }
 
 #[test]
+fn past_maxmemory_writes_that_grow_memory_are_refused_and_reads_go_on() {
+    // Any node uses more than 1 MiB: every write that may grow memory is refused from the start.
+    let node = Node::start(&["--maxmemory", "1mb"]);
+    let mut con = node.client();
+    let err = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut con)
+        .expect_err("refused");
+    assert_eq!(err.code(), Some("OOM"), "{err}");
+    let missing: Option<String> = redis::cmd("GET").arg("k").query(&mut con).expect("get");
+    assert_eq!(missing, None);
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut con)
+        .expect("info");
+    for line in [
+        "maxmemory:1048576",
+        "maxmemory_human:1.00M",
+        "maxmemory_policy:noeviction",
+    ] {
+        assert!(info.contains(line), "{line} in:\n{info}");
+    }
+    // Lifted at run time: writes go through at once.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("4gb")
+        .query(&mut con)
+        .expect("config set");
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .expect("set");
+}
+
+#[test]
+fn an_eviction_policy_this_release_lacks_is_refused_at_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args(["--port", "0", "--maxmemory-policy", "allkeys-lru"])
+        .output()
+        .expect("run shardis");
+    assert_eq!(out.status.code(), Some(2), "{:?}", out.status);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("maxmemory-policy") && text.contains("only noeviction"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_client_that_never_reads_holds_about_one_reply_not_the_whole_pipeline() {
     let node = Node::start(&[]);
     let before = rss_bytes(node.pid());

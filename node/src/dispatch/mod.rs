@@ -94,7 +94,9 @@ pub async fn run_batch(
             continue;
         }
         let route = route::route(spec, &argv, &state.shard_map);
-        if let Some(refusal) = refusal::disk_full(state, spec, &route, groups) {
+        let refused = refusal::disk_full(state, spec, &route, groups)
+            .or_else(|| refusal::out_of_memory(state, spec, &route, groups));
+        if let Some(refusal) = refused {
             pending.push(Pending::Done(proto, refusal));
             continue;
         }

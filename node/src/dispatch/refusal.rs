@@ -54,18 +54,37 @@ pub fn disk_full(
     if !(spec.flags.contains(&"write") || spec.name == "ping") {
         return None;
     }
-    let runs_here = |shard: usize| node.holds(shard) && !node.led_elsewhere(shard);
-    let here = match route {
-        Route::Reply(_) => false,
-        Route::Shard(shard, _) => runs_here(*shard),
-        Route::Split(parts, _) => parts.iter().any(|(shard, _)| runs_here(*shard)),
-        _ => true,
-    };
-    here.then(|| {
+    runs_here(route, node).then(|| {
         Frame::error_owned(format!(
             "MISCONF Errors writing to the write-ahead log (WAL): {why}"
         ))
     })
+}
+
+/// `-OOM …` for a command that may grow memory (redis's `denyoom` flag) while the node is past
+/// `maxmemory`, when it would run here (as [`disk_full`]: a write for a shard led elsewhere gets
+/// its `-MOVED`, as redis checks memory after the cluster redirect). Under `noeviction`, the
+/// one policy so far, nothing is freed: reads, DEL and the rest go on. One atomic load when no
+/// limit is set.
+pub fn out_of_memory(
+    state: &ServerState,
+    spec: &CommandSpec,
+    route: &Route,
+    node: &impl Placement,
+) -> Option<Frame> {
+    (state.over_maxmemory() && spec.flags.contains(&"denyoom") && runs_here(route, node))
+        .then(|| Frame::error(crate::limits::OOM_ERROR))
+}
+
+/// True when a routed request would run on this node: on a shard it leads, or on the node.
+fn runs_here(route: &Route, node: &impl Placement) -> bool {
+    let here = |shard: usize| node.holds(shard) && !node.led_elsewhere(shard);
+    match route {
+        Route::Reply(_) => false,
+        Route::Shard(shard, _) => here(*shard),
+        Route::Split(parts, _) => parts.iter().any(|(shard, _)| here(*shard)),
+        _ => true,
+    }
 }
 
 #[cfg(test)]

@@ -871,13 +871,19 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "maxmemory",
-        get: |_| "0".into(),
-        set: None,
+        get: |s| s.runtime.maxmemory.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            let n = parse_memory(v)?;
+            s.runtime.maxmemory.store(n, Ordering::Relaxed);
+            // Compared at once, not after the gauge's next tick.
+            s.refresh_used_memory();
+            Ok(())
+        }),
     },
     Param {
         name: "maxmemory-policy",
         get: |_| "noeviction".into(),
-        set: None,
+        set: Some(|_, v| crate::limits::check_maxmemory_policy(&String::from_utf8_lossy(v))),
     },
 ];
 

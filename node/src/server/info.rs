@@ -230,8 +230,9 @@ pub fn render(
                 line("used_memory_human", &human(used));
                 line("used_memory_rss", &rss);
                 line("used_memory_rss_human", &human(rss));
-                line("maxmemory", &0);
-                line("maxmemory_human", &"0B");
+                let max = state.runtime.maxmemory.load(Ordering::Relaxed);
+                line("maxmemory", &max);
+                line("maxmemory_human", &human(max));
                 line("maxmemory_policy", &"noeviction");
                 line("mem_allocator", &"jemalloc");
             }

@@ -36,6 +36,8 @@ pub struct RuntimeConfig {
     pub client_query_buffer_limit: AtomicU64,
     /// Reply bytes a client may leave unread (by class).
     pub output_limits: crate::limits::OutputLimits,
+    /// `maxmemory` in bytes (0 = none).
+    pub maxmemory: AtomicU64,
     /// AUTH password (empty = none).
     pub requirepass: RwLock<String>,
 }
@@ -94,6 +96,9 @@ pub struct ServerState {
     /// (see `node::watch_loading`): until then only commands flagged `loading` run, the others
     /// answer `-LOADING`, as on a redis loading its dataset.
     pub loading: std::sync::atomic::AtomicBool,
+    /// Bytes allocated, as last measured (see [`ServerState::refresh_used_memory`]): what
+    /// `maxmemory` is compared with.
+    pub used_memory: AtomicU64,
 }
 
 impl ServerState {
@@ -122,6 +127,7 @@ impl ServerState {
                 // Checked by `Config::validate`.
                 output_limits: crate::limits::OutputLimits::new(&config.client_output_buffer_limit)
                     .unwrap_or_default(),
+                maxmemory: AtomicU64::new(config.maxmemory),
                 requirepass: RwLock::new(config.requirepass.clone()),
             },
             config,
@@ -139,6 +145,7 @@ impl ServerState {
             local_addr,
             shutdown: Stop::new(),
             loading: std::sync::atomic::AtomicBool::new(true),
+            used_memory: AtomicU64::new(0),
         }
     }
 
@@ -177,6 +184,22 @@ impl ServerState {
     /// `shutdown`, takes it from there.
     pub fn begin_shutdown(&self) {
         self.shutdown.stop();
+    }
+
+    /// Measures the bytes allocated now (jemalloc's count, as INFO's `used_memory`) into
+    /// [`ServerState::used_memory`]. A task of the node calls it every 10 ms while `maxmemory`
+    /// is set, and CONFIG SET maxmemory once at once: measuring per command would cost more than
+    /// a SET.
+    pub fn refresh_used_memory(&self) -> u64 {
+        let (used, _) = info::memory_usage();
+        self.used_memory.store(used, Ordering::Relaxed);
+        used
+    }
+
+    /// True when `maxmemory` is set and the last measure is past it.
+    pub fn over_maxmemory(&self) -> bool {
+        let max = self.runtime.maxmemory.load(Ordering::Relaxed);
+        max != 0 && self.used_memory.load(Ordering::Relaxed) > max
     }
 
     /// True while the node is still loading its dataset (see [`ServerState::loading`]).
