@@ -33,9 +33,10 @@ pub struct Config {
     pub client_output_buffer_limit: String,
     /// Bytes of memory past which writes that may grow memory are refused; 0 = no limit.
     pub maxmemory: u64,
-    /// What happens at `maxmemory`: `noeviction` (writes refused with `-OOM`) is the one policy
-    /// of this release.
+    /// What happens at `maxmemory` (see [`crate::limits::EvictionPolicy`]).
     pub maxmemory_policy: String,
+    /// Keys sampled per key evicted by the LRU policies.
+    pub maxmemory_samples: u32,
     /// Messages a shard's channel holds before senders wait.
     pub shard_queue: usize,
     /// Active expiry frequency (times per second a shard looks for due keys when idle).
@@ -88,6 +89,7 @@ impl Default for Config {
             client_output_buffer_limit: crate::limits::DEFAULT.into(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
             shard_queue: 1024,
             hz: 10,
             log_level: "info".into(),
@@ -145,7 +147,7 @@ pub struct Cli {
     /// Memory limit (bytes, or with kb/mb/gb), 0 = none.
     #[arg(long, value_parser = parse_memory_flag)]
     pub maxmemory: Option<u64>,
-    /// What happens at maxmemory (noeviction).
+    /// What happens at maxmemory (noeviction, allkeys-lru, ...).
     #[arg(long)]
     pub maxmemory_policy: Option<String>,
     /// Log level (error, warn, info, debug, trace).
@@ -295,8 +297,11 @@ impl Config {
         }
         crate::limits::OutputLimits::new(&self.client_output_buffer_limit)
             .map_err(|e| format!("client-output-buffer-limit: {e}"))?;
-        crate::limits::check_maxmemory_policy(&self.maxmemory_policy)
+        crate::limits::EvictionPolicy::parse(&self.maxmemory_policy)
             .map_err(|e| format!("maxmemory-policy: {e}"))?;
+        if !(1..=64).contains(&self.maxmemory_samples) {
+            return Err("maxmemory-samples must be 1..=64".into());
+        }
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
+pub mod eviction;
 pub mod packed;
 pub mod snapshot;
 
@@ -76,6 +77,11 @@ pub struct Entry {
     /// [`snapshot`]); outside snapshots, every entry carries the keyspace's mark. Fits in the
     /// padding: an entry stays 32 bytes.
     mark: bool,
+    /// When the key was last read or written, on the keyspace's clock (seconds, modulo 2^16: an
+    /// idle time is told up to about 9 hours, half the clock's turn). What the LRU eviction policies compare; only a
+    /// leader's reads keep it current, and only a leader picks keys to evict. Fits in the
+    /// padding too.
+    access: u16,
 }
 
 impl Entry {
@@ -95,7 +101,13 @@ impl Entry {
             kind,
             expires_at,
             mark: false,
+            access: 0,
         }
+    }
+
+    /// About the bytes the entry holds: its buffer and its map slot.
+    pub fn footprint(&self) -> usize {
+        self.buf.len() + std::mem::size_of::<Entry>() + 16
     }
 
     /// The key.
@@ -234,6 +246,8 @@ type SlotMap = IndexMap<Entry, (), SeededHasher>;
 pub struct KeyspaceStats {
     /// Keys removed because their deadline passed.
     pub expired_keys: u64,
+    /// Keys removed to stay within `maxmemory` (by entries the leader proposed).
+    pub evicted_keys: u64,
     /// Reads that found their key.
     pub hits: u64,
     /// Reads that did not.
@@ -253,6 +267,13 @@ pub struct Keyspace {
     mark: bool,
     /// The snapshot being encoded while the shard goes on serving, if any.
     snapshot: Option<Box<snapshot::Progress>>,
+    /// The access clock entries are stamped with (see [`Keyspace::set_clock`]), and whether it
+    /// has been set yet.
+    clock: u16,
+    clock_started: bool,
+    /// The footprints of the entries held ([`Entry::footprint`]): what the data costs, known
+    /// exactly and at once (the allocator's own count lags), for `maxmemory`.
+    bytes: usize,
 }
 
 impl Keyspace {
@@ -267,6 +288,9 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             mark: false,
             snapshot: None,
+            clock: 0,
+            clock_started: false,
+            bytes: 0,
         }
     }
 
@@ -298,6 +322,11 @@ impl Keyspace {
         self.len == 0
     }
 
+    /// What the entries held cost, by their footprints ([`Entry::footprint`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Number of keys with a deadline.
     pub fn expires_len(&self) -> usize {
         self.expiry.len()
@@ -305,18 +334,47 @@ impl Keyspace {
 
     /// The live entry of `key` at time `now` (expired entries are hidden), counted as a hit or miss.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        let map = &self.slots[usize::from(key_slot(key) - self.first_slot)];
+        let clock = self.clock;
+        let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
         let found = (!map.is_empty())
-            .then(|| map.get_key_value(key))
+            .then(|| map.get_full_mut2(key))
             .flatten()
-            .map(|(e, _)| e)
+            .map(|(_, e, _)| e)
             .filter(|e| !e.is_expired(now));
-        if found.is_some() {
-            self.stats.hits += 1;
-        } else {
-            self.stats.misses += 1;
+        match found {
+            Some(e) => {
+                e.access = clock;
+                self.stats.hits += 1;
+                Some(&*e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
         }
-        found
+    }
+
+    /// Moves the access clock new and read entries are stamped with to the time `now` (Unix
+    /// milliseconds): the shard calls it with each batch's timestamp. It never goes back: a
+    /// write is applied after reads that came later (it waited for its commit), and an entry
+    /// stamped a second ahead of the clock would look idle for 18 hours.
+    pub fn set_clock(&mut self, now: u64) {
+        let at = (now / 1000) as u16;
+        if !self.clock_started || at.wrapping_sub(self.clock) < u16::MAX / 2 {
+            self.clock = at;
+            self.clock_started = true;
+        }
+    }
+
+    /// Seconds since `entry` was last read or written (up to about 9 hours, see
+    /// [`Entry::access`]; an entry stamped ahead of the clock counts as just used).
+    pub fn idle_seconds(&self, entry: &Entry) -> u16 {
+        let idle = self.clock.wrapping_sub(entry.access);
+        if idle < u16::MAX / 2 {
+            idle
+        } else {
+            0
+        }
     }
 
     /// The live entry of `key` at time `now`, without touching the counters.
@@ -379,24 +437,31 @@ impl Keyspace {
         use std::hash::BuildHasher;
         let map = self.map_mut(key);
         let hash = map.hasher().hash_one(key);
-        match map.raw_entry_mut_v1().from_key_hashed_nocheck(hash, key) {
+        let added = entry.footprint();
+        let old = match map.raw_entry_mut_v1().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Occupied(mut slot) => Some(std::mem::replace(slot.key_mut(), entry)),
             RawEntryMut::Vacant(vacant) => {
                 vacant.insert_hashed_nocheck(hash, entry, ());
                 self.len += 1;
                 None
             }
-        }
+        };
+        self.bytes = self.bytes + added - old.as_ref().map_or(0, Entry::footprint);
+        old
     }
 
     /// Replaces the value of an existing `key`, keeping its deadline. Returns false if absent.
     pub fn replace_value(&mut self, key: &[u8], value: Value) -> bool {
         self.before_change(key);
-        let mark = self.mark;
+        let (mark, clock) = (self.mark, self.clock);
         match self.map_mut(key).get_full_mut2(key) {
             Some((_, slot, _)) => {
+                let before = slot.footprint();
                 *slot = Entry::new(key, &value, slot.expires_at);
                 slot.mark = mark;
+                slot.access = clock;
+                let after = slot.footprint();
+                self.bytes = self.bytes + after - before;
                 true
             }
             None => false,
@@ -407,6 +472,7 @@ impl Keyspace {
     fn new_entry(&self, key: &[u8], value: &Value, expires_at: u64) -> Entry {
         let mut entry = Entry::new(key, value, expires_at);
         entry.mark = self.mark;
+        entry.access = self.clock;
         entry
     }
 
@@ -445,6 +511,7 @@ impl Keyspace {
         self.before_change(key);
         let (entry, ()) = self.map_mut(key).swap_remove_entry(key)?;
         self.len -= 1;
+        self.bytes -= entry.footprint();
         if entry.expires_at != 0 {
             self.expiry
                 .remove(&(entry.expires_at, Box::<[u8]>::from(key)));
@@ -523,9 +590,11 @@ impl Keyspace {
         let (first, last) = self.slot_range();
         let stats = self.stats;
         let snapshot = self.snapshot.take();
+        let clock = (self.clock, self.clock_started);
         *self = Keyspace::new(first, last);
         self.stats = stats;
         self.snapshot = snapshot;
+        (self.clock, self.clock_started) = clock;
     }
 
     /// Every live key at `now`, slot by slot.

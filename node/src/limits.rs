@@ -50,23 +50,91 @@ pub const MAXMEMORY_POLICIES: [&str; 8] = [
     "noeviction",
 ];
 
-/// Checks a `maxmemory-policy`: one of redis's names (its error text otherwise), and one this
-/// release has: `noeviction` only so far (eviction is the rest of issue 21).
-pub fn check_maxmemory_policy(policy: &str) -> Result<(), String> {
-    let policy = policy.to_ascii_lowercase();
-    if !MAXMEMORY_POLICIES.contains(&policy.as_str()) {
-        return Err(format!(
-            "argument(s) must be one of the following: {}",
-            MAXMEMORY_POLICIES.join(", ")
-        ));
+/// What a node does past `maxmemory` (redis's `maxmemory-policy`, less the LFU ones so far).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvictionPolicy {
+    /// Refuse commands that may grow memory (`-OOM`).
+    NoEviction,
+    /// Evict keys picked at random.
+    AllKeysRandom,
+    /// Evict keys with a deadline, picked at random.
+    VolatileRandom,
+    /// Evict the keys whose deadline comes first.
+    VolatileTtl,
+    /// Evict the keys unused the longest (sampled, as redis does).
+    AllKeysLru,
+    /// The same among keys with a deadline.
+    VolatileLru,
+}
+
+impl EvictionPolicy {
+    /// One of redis's names (its error text otherwise), and one this release has (the LFU
+    /// policies are not built yet).
+    pub fn parse(policy: &str) -> Result<EvictionPolicy, String> {
+        let policy = policy.to_ascii_lowercase();
+        if !MAXMEMORY_POLICIES.contains(&policy.as_str()) {
+            return Err(format!(
+                "argument(s) must be one of the following: {}",
+                MAXMEMORY_POLICIES.join(", ")
+            ));
+        }
+        Ok(match policy.as_str() {
+            "noeviction" => EvictionPolicy::NoEviction,
+            "allkeys-random" => EvictionPolicy::AllKeysRandom,
+            "volatile-random" => EvictionPolicy::VolatileRandom,
+            "volatile-ttl" => EvictionPolicy::VolatileTtl,
+            "allkeys-lru" => EvictionPolicy::AllKeysLru,
+            "volatile-lru" => EvictionPolicy::VolatileLru,
+            other => {
+                return Err(format!(
+                    "{other} is not available in this release: the LFU policies are not built \
+                     yet (noeviction, the random, ttl and lru policies are)"
+                ))
+            }
+        })
     }
-    if policy != "noeviction" {
-        return Err(format!(
-            "{policy} is not available in this release: only noeviction (writes refused with \
-             -OOM past maxmemory); eviction policies are not built yet"
-        ));
+
+    /// Redis's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvictionPolicy::NoEviction => "noeviction",
+            EvictionPolicy::AllKeysRandom => "allkeys-random",
+            EvictionPolicy::VolatileRandom => "volatile-random",
+            EvictionPolicy::VolatileTtl => "volatile-ttl",
+            EvictionPolicy::AllKeysLru => "allkeys-lru",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+        }
     }
-    Ok(())
+
+    /// Its number, for an atomic.
+    pub fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// Back from [`EvictionPolicy::to_u8`].
+    pub fn from_u8(n: u8) -> EvictionPolicy {
+        [
+            EvictionPolicy::NoEviction,
+            EvictionPolicy::AllKeysRandom,
+            EvictionPolicy::VolatileRandom,
+            EvictionPolicy::VolatileTtl,
+            EvictionPolicy::AllKeysLru,
+            EvictionPolicy::VolatileLru,
+        ]
+        .get(usize::from(n))
+        .copied()
+        .unwrap_or(EvictionPolicy::NoEviction)
+    }
+
+    /// True for the policies that evict only keys with a deadline.
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+                | EvictionPolicy::VolatileLru
+        )
+    }
 }
 
 /// The reply to a command that may grow memory while the node is past `maxmemory` (redis's

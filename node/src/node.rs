@@ -29,13 +29,17 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::cluster::{LeaderBoard, Topology};
+use crate::commands::keys::KeyCommand;
+use crate::commands::{ApplyCtx, ShardCommand};
 use crate::config::Config;
 use crate::connection;
 use crate::fd_limit;
+use crate::limits::EvictionPolicy;
 use crate::raft::group::{self, Replication, ReplicationConfig};
 use crate::raft::wal::SyncPolicy;
 use crate::raft::GroupId;
 use crate::server::ServerState;
+use crate::shard::ShardMsg;
 use crate::slot::ShardMap;
 use crate::tasks::NodeTasks;
 
@@ -172,9 +176,10 @@ impl Node {
     }
 }
 
-/// Keeps [`ServerState::used_memory`] current while `maxmemory` is set: measured every 10 ms
+/// Keeps [`ServerState::used_memory`] current while `maxmemory` is set — measured every 10 ms
 /// (reading jemalloc's counters costs microseconds, too much for every command), so a burst of
-/// writes can pass the limit by what 10 ms of them allocate before they are refused.
+/// writes can pass the limit by what 10 ms of them allocate — and, past the limit under an
+/// eviction policy, evicts (see [`evict_round`]).
 async fn measure_memory(state: Arc<ServerState>) {
     loop {
         let every = match state
@@ -183,8 +188,15 @@ async fn measure_memory(state: Arc<ServerState>) {
             .load(std::sync::atomic::Ordering::Relaxed)
         {
             0 => Duration::from_millis(100),
-            _ => {
-                state.refresh_used_memory();
+            max => {
+                let over = state.refresh_used_memory().saturating_sub(max);
+                if over == 0 {
+                    state
+                        .eviction_stuck
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                } else if state.eviction_policy() != EvictionPolicy::NoEviction {
+                    evict_round(&state, over).await;
+                }
                 Duration::from_millis(10)
             }
         };
@@ -193,6 +205,67 @@ async fn measure_memory(state: Arc<ServerState>) {
             () = state.shutdown.wait() => return,
         }
     }
+}
+
+/// Most keys one eviction entry removes.
+const EVICT_PER_ENTRY: usize = 32;
+
+/// One round of eviction, freeing about `to_free` bytes (what the node is over `maxmemory` by,
+/// see [`ServerState::refresh_used_memory`]); returns the bytes evicted: shard after shard
+/// this node leads, the policy picks up to [`EVICT_PER_ENTRY`] keys, as many as cover what is
+/// left to free, and their removal is proposed as one log entry, so every replica evicts the
+/// same keys (see `keyspace::eviction`). The next round, 10 ms later, measures again. When no
+/// led shard has anything to evict while the node is past the limit (a volatile policy and no
+/// key with a deadline), writes that may grow memory are refused until one has, as redis
+/// refuses them when its eviction fails. Shards led elsewhere are their leaders' to evict from:
+/// each node keeps its own leaderships within its limit.
+async fn evict_round(state: &ServerState, to_free: u64) -> u64 {
+    use std::sync::atomic::Ordering;
+    let policy = state.eviction_policy();
+    let samples = state.runtime.maxmemory_samples.load(Ordering::Relaxed) as usize;
+    let asked = to_free as usize;
+    let mut to_free = asked;
+    let groups = state.groups.load();
+    let mut found = false;
+    for (_, group) in groups.shards() {
+        if to_free == 0 {
+            break;
+        }
+        if !group.is_leader() {
+            continue;
+        }
+        let Some(picked) = group
+            .shard
+            .ask(|tx| ShardMsg::EvictionCandidates(policy, samples, EVICT_PER_ENTRY, tx))
+            .await
+        else {
+            continue;
+        };
+        let mut keys = Vec::new();
+        for (key, bytes) in picked {
+            if to_free == 0 {
+                break;
+            }
+            to_free = to_free.saturating_sub(bytes);
+            keys.push(key);
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        found = true;
+        let ctx = ApplyCtx {
+            now: crate::clock::now_ms(),
+            max_bulk_len: state.runtime.proto_max_bulk_len.load(Ordering::Relaxed),
+        };
+        if let Err(e) = group
+            .write(ctx, vec![ShardCommand::Key(KeyCommand::Evict(keys))])
+            .await
+        {
+            tracing::debug!(error = ?e, "eviction entry not committed");
+        }
+    }
+    state.eviction_stuck.store(!found, Ordering::Relaxed);
+    (asked - to_free) as u64
 }
 
 /// Ends the node's loading state (see [`ServerState::loading`]) once every group it hosts has

@@ -723,16 +723,128 @@ fn past_maxmemory_writes_that_grow_memory_are_refused_and_reads_go_on() {
         .expect("set");
 }
 
+/// A field of INFO `section`.
+fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg(section).query(con).expect("info");
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{info}"))
+}
+
+fn config_set(con: &mut redis::Connection, name: &str, value: &str) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(con)
+        .expect("config set");
+}
+
+#[test]
+fn allkeys_lru_evicts_to_stay_within_maxmemory_and_never_refuses_a_write() {
+    let node = Node::start(&["--shards", "4"]);
+    let mut con = node.client();
+    let counted = |con: &mut redis::Connection| {
+        info_field(con, "memory", "used_memory").saturating_sub(info_field(
+            con,
+            "memory",
+            "mem_not_counted_for_evict",
+        ))
+    };
+    let limit = counted(&mut con) + (32 << 20);
+    config_set(&mut con, "maxmemory", &limit.to_string());
+    config_set(&mut con, "maxmemory-policy", "allkeys-lru");
+    // 64 MiB of values into a 32 MiB allowance: never refused, and the node comes back within
+    // its limit (transient buffers of the write burst count while it lasts, as in redis).
+    let value = vec![b'v'; 32 << 10];
+    for i in 0..2000 {
+        redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query::<()>(&mut con)
+            .unwrap_or_else(|e| panic!("SET k{i} refused: {e}"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counted(&mut con) > limit {
+        assert!(
+            Instant::now() < deadline,
+            "still {} MiB over the limit",
+            (counted(&mut con) - limit) >> 20
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let evicted = info_field(&mut con, "stats", "evicted_keys");
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut con).expect("dbsize");
+    assert!(evicted >= 600, "{evicted} evicted");
+    assert_eq!(keys + evicted, 2000, "{keys} keys left");
+    // Writes go on once within the limit, and what was kept reads back whole.
+    let last: Option<Vec<u8>> = redis::cmd("GET").arg("k1999").query(&mut con).expect("get");
+    assert!(last.is_none_or(|v| v.len() == 32 << 10));
+}
+
+#[test]
+fn a_volatile_policy_with_no_key_to_evict_refuses_writes_as_noeviction() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .expect("set");
+    config_set(&mut con, "maxmemory-policy", "volatile-lru");
+    config_set(&mut con, "maxmemory", "1");
+    thread::sleep(Duration::from_millis(200));
+    let err = redis::cmd("SET")
+        .arg("k2")
+        .arg("v")
+        .query::<()>(&mut con)
+        .expect_err("nothing to evict: refused");
+    assert_eq!(err.code(), Some("OOM"), "{err}");
+    let k: Option<String> = redis::cmd("GET").arg("k").query(&mut con).expect("get");
+    assert_eq!(
+        k.as_deref(),
+        Some("v"),
+        "a key without a deadline is never evicted"
+    );
+    // volatile-ttl with a key that has a deadline: it is evicted, and writes pass again.
+    config_set(&mut con, "maxmemory", "0");
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("v")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut con)
+        .expect("set");
+    config_set(&mut con, "maxmemory-policy", "volatile-ttl");
+    config_set(&mut con, "maxmemory", "1");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis::cmd("EXISTS")
+        .arg("t")
+        .query::<i64>(&mut con)
+        .expect("exists")
+        == 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the volatile key was never evicted"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut con, "stats", "evicted_keys"), 1);
+    config_set(&mut con, "maxmemory", "0");
+}
+
 #[test]
 fn an_eviction_policy_this_release_lacks_is_refused_at_start() {
     let out = Command::new(env!("CARGO_BIN_EXE_shardis"))
-        .args(["--port", "0", "--maxmemory-policy", "allkeys-lru"])
+        .args(["--port", "0", "--maxmemory-policy", "allkeys-lfu"])
         .output()
         .expect("run shardis");
     assert_eq!(out.status.code(), Some(2), "{:?}", out.status);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.contains("maxmemory-policy") && text.contains("only noeviction"),
+        text.contains("maxmemory-policy") && text.contains("LFU policies are not built"),
         "{text}"
     );
 }

@@ -13,6 +13,9 @@ use crate::protocol::Frame;
 
 /// Active expiry proposed by the shard leader: the keys whose deadline has passed.
 pub const EXPIRE_DUE: &str = "shardis:expire-due";
+/// The name eviction entries are logged under (see [`KeyCommand::Evict`]); like
+/// [`EXPIRE_DUE`], no client can send it.
+pub const EVICT: &str = "shardis:evict";
 
 /// The generic key family's commands.
 pub static COMMANDS: &[Command] = &[
@@ -160,6 +163,9 @@ pub enum KeyCommand {
     /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
     /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
     ExpireDue(Vec<Bytes>),
+    /// Eviction, proposed by the shard leader past `maxmemory`: removes those keys (the ones
+    /// its policy picked). Answers the count.
+    Evict(Vec<Bytes>),
     /// CLUSTER COUNTKEYSINSLOT slot.
     CountKeysInSlot(u16),
     /// CLUSTER GETKEYSINSLOT slot count.
@@ -376,7 +382,8 @@ impl KeyCommand {
             KeyCommand::Del(keys)
             | KeyCommand::Exists(keys)
             | KeyCommand::Touch(keys)
-            | KeyCommand::ExpireDue(keys) => keys.iter_mut().for_each(f),
+            | KeyCommand::ExpireDue(keys)
+            | KeyCommand::Evict(keys) => keys.iter_mut().for_each(f),
             KeyCommand::Type(k)
             | KeyCommand::Persist(k)
             | KeyCommand::ObjectEncoding(k)
@@ -461,6 +468,7 @@ impl KeyCommand {
             KeyCommand::Flush => vec![word("flushall")],
             KeyCommand::ObjectEncoding(k) => vec![word("object"), word("encoding"), k.clone()],
             KeyCommand::ExpireDue(keys) => with_keys(EXPIRE_DUE, keys),
+            KeyCommand::Evict(keys) => with_keys(EVICT, keys),
             KeyCommand::CountKeysInSlot(slot) => vec![
                 word("cluster"),
                 word("countkeysinslot"),
@@ -492,6 +500,7 @@ impl KeyCommand {
             self,
             KeyCommand::Del(_)
                 | KeyCommand::ExpireDue(_)
+                | KeyCommand::Evict(_)
                 | KeyCommand::Expire { .. }
                 | KeyCommand::Persist(_)
                 | KeyCommand::Rename { .. }
@@ -604,6 +613,7 @@ impl KeyCommand {
                 None => Frame::Null,
             },
             KeyCommand::ExpireDue(keys) => Frame::Integer(ks.remove_expired(keys, now) as i64),
+            KeyCommand::Evict(keys) => Frame::Integer(ks.evict(keys) as i64),
             KeyCommand::CountKeysInSlot(slot) => Frame::Integer(ks.count_in_slot(*slot) as i64),
             KeyCommand::GetKeysInSlot { slot, count } => Frame::Array(
                 ks.keys_in_slot(*slot, *count)

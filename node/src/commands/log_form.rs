@@ -15,7 +15,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::args::Argv;
-use super::keys::{KeyCommand, EXPIRE_DUE};
+use super::keys::{KeyCommand, EVICT, EXPIRE_DUE};
 use super::ShardCommand;
 use crate::protocol::Frame;
 
@@ -44,6 +44,9 @@ impl ShardCommand {
         };
         if name.as_ref() == EXPIRE_DUE.as_bytes() {
             return Ok(ShardCommand::Key(KeyCommand::ExpireDue(argv[1..].to_vec())));
+        }
+        if name.as_ref() == EVICT.as_bytes() {
+            return Ok(ShardCommand::Key(KeyCommand::Evict(argv[1..].to_vec())));
         }
         let spec = super::resolve(argv).map_err(|e| error_text(&e))?;
         match super::parse_shard_command(spec.name, argv) {
@@ -169,6 +172,8 @@ mod tests {
         for cmd in [
             ShardCommand::Key(KeyCommand::ExpireDue(argv(&["a", "b"]))),
             ShardCommand::Key(KeyCommand::ExpireDue(Vec::new())),
+            ShardCommand::Key(KeyCommand::Evict(argv(&["a", "b\r\n"]))),
+            ShardCommand::Key(KeyCommand::Evict(Vec::new())),
         ] {
             assert_eq!(ShardCommand::from_argv(&cmd.to_argv()), Ok(cmd));
         }

@@ -62,17 +62,17 @@ pub fn disk_full(
 }
 
 /// `-OOM …` for a command that may grow memory (redis's `denyoom` flag) while the node is past
-/// `maxmemory`, when it would run here (as [`disk_full`]: a write for a shard led elsewhere gets
-/// its `-MOVED`, as redis checks memory after the cluster redirect). Under `noeviction`, the
-/// one policy so far, nothing is freed: reads, DEL and the rest go on. One atomic load when no
-/// limit is set.
+/// `maxmemory` and frees nothing (`noeviction`, or a policy that found nothing to evict), when
+/// it would run here (as [`disk_full`]: a write for a shard led elsewhere gets its `-MOVED`, as
+/// redis checks memory after the cluster redirect). Reads, DEL and the rest go on. One atomic
+/// load when no limit is set.
 pub fn out_of_memory(
     state: &ServerState,
     spec: &CommandSpec,
     route: &Route,
     node: &impl Placement,
 ) -> Option<Frame> {
-    (state.over_maxmemory() && spec.flags.contains(&"denyoom") && runs_here(route, node))
+    (state.refuses_growth() && spec.flags.contains(&"denyoom") && runs_here(route, node))
         .then(|| Frame::error(crate::limits::OOM_ERROR))
 }
 

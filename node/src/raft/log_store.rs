@@ -67,6 +67,11 @@ pub struct GroupLog {
     entries: BTreeMap<u64, Entry>,
     /// The committed id last written to the WAL, and when.
     committed_logged: Option<(Option<LogId>, Instant)>,
+    /// The entries held, by append: (first index, last index, encoded bytes), oldest first; and
+    /// their sum. How much memory the log holds, for `maxmemory` (which does not count it, as
+    /// redis does not count its AOF and replication buffers).
+    held: std::collections::VecDeque<(u64, u64, u64)>,
+    held_bytes: u64,
 }
 
 /// A changed committed id is written with the group's next append, or by itself once the last
@@ -104,8 +109,9 @@ impl GroupLog {
         match kind {
             kind::APPEND => {
                 let entries: Vec<Entry> = decode(body)?;
-                if let Some(first) = entries.first() {
+                if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
                     self.entries.split_off(&first.log_id.index());
+                    self.note_append(first.log_id.index(), last.log_id.index(), body.len() as u64);
                 }
                 for e in entries {
                     self.entries.insert(e.log_id.index(), e);
@@ -116,11 +122,13 @@ impl GroupLog {
             kind::TRUNCATE => {
                 let after: Option<LogId> = decode(body)?;
                 self.entries.split_off(&after.map_or(0, |l| l.index() + 1));
+                self.note_truncate(after.map_or(0, |l| l.index()));
             }
             kind::PURGE => {
                 let upto: LogId = decode(body)?;
                 self.entries = self.entries.split_off(&(upto.index() + 1));
                 self.last_purged = Some(upto);
+                self.note_purge(upto.index());
             }
             other => {
                 return Err(io::Error::new(
@@ -135,6 +143,41 @@ impl GroupLog {
     /// The index the log is purged up to (0: nothing purged).
     pub fn purged_index(&self) -> u64 {
         self.last_purged.map_or(0, |l| l.index())
+    }
+
+    /// Notes `bytes` appended for entries `first..=last`, which replace any from `first` on.
+    fn note_append(&mut self, first: u64, last: u64, bytes: u64) {
+        self.note_truncate(first.saturating_sub(1));
+        self.held.push_back((first, last, bytes));
+        self.held_bytes += bytes;
+    }
+
+    /// Notes entries after `after` gone.
+    fn note_truncate(&mut self, after: u64) {
+        while let Some(&(first, _, bytes)) = self.held.back() {
+            if first <= after {
+                break;
+            }
+            self.held.pop_back();
+            self.held_bytes -= bytes;
+        }
+    }
+
+    /// Notes entries up to `upto` purged.
+    fn note_purge(&mut self, upto: u64) {
+        while let Some(&(_, last, bytes)) = self.held.front() {
+            if last > upto {
+                break;
+            }
+            self.held.pop_front();
+            self.held_bytes -= bytes;
+        }
+    }
+
+    /// About the bytes of the entries held (their encoded size; an append only partly purged
+    /// still counts whole).
+    pub fn held_bytes(&self) -> u64 {
+        self.held_bytes
     }
 
     /// Number of entries held.
@@ -177,6 +220,11 @@ impl LogStore {
             gate,
             appended: Default::default(),
         }
+    }
+
+    /// About the bytes of the entries the log holds in memory (see [`GroupLog::held_bytes`]).
+    pub fn held_bytes(&self) -> u64 {
+        self.log().held_bytes()
     }
 
     /// Bytes appended since the last call (and resets the count).
@@ -342,6 +390,10 @@ impl RaftLogStorage<ShardTC> for LogStore {
         let _gate = self.gate.read().await;
         let committed = {
             let mut log = self.log();
+            if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+                let (first, last) = (first.log_id.index(), last.log_id.index());
+                log.note_append(first, last, body.len() as u64);
+            }
             for e in entries {
                 log.entries.insert(e.log_id.index(), e);
             }
@@ -365,9 +417,12 @@ impl RaftLogStorage<ShardTC> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let _gate = self.gate.read().await;
-        self.log()
-            .entries
-            .split_off(&last_log_id.map_or(0, |l| l.index() + 1));
+        {
+            let mut log = self.log();
+            log.entries
+                .split_off(&last_log_id.map_or(0, |l| l.index() + 1));
+            log.note_truncate(last_log_id.map_or(0, |l| l.index()));
+        }
         self.write_behind(kind::TRUNCATE, encode(&last_log_id)?)
             .await;
         Ok(())
@@ -379,6 +434,7 @@ impl RaftLogStorage<ShardTC> for LogStore {
             let mut log = self.log();
             log.entries = log.entries.split_off(&(log_id.index() + 1));
             log.last_purged = Some(log_id);
+            log.note_purge(log_id.index());
         }
         self.write_behind(kind::PURGE, encode(&log_id)?).await;
         Ok(())
@@ -418,6 +474,25 @@ mod tests {
         }
         wal.close().await.expect("close");
         log
+    }
+
+    #[test]
+    fn held_bytes_follow_appends_truncations_and_purges() {
+        let mut log = GroupLog::default();
+        log.note_append(1, 10, 100);
+        log.note_append(11, 20, 200);
+        log.note_append(21, 30, 300);
+        assert_eq!(log.held_bytes(), 600);
+        // Entries from 21 on replaced by a new append.
+        log.note_append(21, 22, 50);
+        assert_eq!(log.held_bytes(), 350);
+        log.note_truncate(20);
+        assert_eq!(log.held_bytes(), 300);
+        // A purge lets go of whole appends only: 1..=10 goes, 11..=20 stays until 20 goes.
+        log.note_purge(15);
+        assert_eq!(log.held_bytes(), 200);
+        log.note_purge(20);
+        assert_eq!(log.held_bytes(), 0);
     }
 
     #[tokio::test]

@@ -219,6 +219,12 @@ impl ShardGroup {
             .map(|e| e.to_string())
     }
 
+    /// About the bytes of log entries the group holds in memory (not yet covered by a
+    /// snapshot and purged).
+    pub fn log_bytes(&self) -> u64 {
+        self.log.held_bytes()
+    }
+
     /// True when this node leads the group now (as far as it knows).
     pub fn is_leader(&self) -> bool {
         self.raft.is_leader()

@@ -882,8 +882,31 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "maxmemory-policy",
-        get: |_| "noeviction".into(),
-        set: Some(|_, v| crate::limits::check_maxmemory_policy(&String::from_utf8_lossy(v))),
+        get: |s| s.eviction_policy().name().into(),
+        set: Some(|s, v| {
+            let policy = crate::limits::EvictionPolicy::parse(&String::from_utf8_lossy(v))?;
+            s.runtime
+                .maxmemory_policy
+                .store(policy.to_u8(), Ordering::Relaxed);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxmemory-samples",
+        get: |s| {
+            s.runtime
+                .maxmemory_samples
+                .load(Ordering::Relaxed)
+                .to_string()
+        },
+        set: Some(|s, v| {
+            let n = parse_u64(v)?;
+            if !(1..=64).contains(&n) {
+                return Err("argument must be between 1 and 64 inclusive".into());
+            }
+            s.runtime.maxmemory_samples.store(n, Ordering::Relaxed);
+            Ok(())
+        }),
     },
 ];
 

@@ -38,6 +38,7 @@ fn totals(parts: &[ShardStats]) -> ShardStats {
         keys: t.keys + p.keys,
         expires: t.expires + p.expires,
         expired_keys: t.expired_keys + p.expired_keys,
+        evicted_keys: t.evicted_keys + p.evicted_keys,
         hits: t.hits + p.hits,
         misses: t.misses + p.misses,
     })
@@ -231,9 +232,14 @@ pub fn render(
                 line("used_memory_rss", &rss);
                 line("used_memory_rss_human", &human(rss));
                 let max = state.runtime.maxmemory.load(Ordering::Relaxed);
+                state.refresh_used_memory();
+                line(
+                    "mem_not_counted_for_evict",
+                    &state.not_counted_memory.load(Ordering::Relaxed),
+                );
                 line("maxmemory", &max);
                 line("maxmemory_human", &human(max));
-                line("maxmemory_policy", &"noeviction");
+                line("maxmemory_policy", &state.eviction_policy().name());
                 line("mem_allocator", &"jemalloc");
             }
             "persistence" => {
@@ -255,7 +261,7 @@ pub fn render(
                 line("total_net_output_bytes", &get(&stats.net_output_bytes));
                 line("rejected_connections", &get(&stats.rejected_connections));
                 line("expired_keys", &t.expired_keys);
-                line("evicted_keys", &0);
+                line("evicted_keys", &t.evicted_keys);
                 line("keyspace_hits", &t.hits);
                 line("keyspace_misses", &t.misses);
             }

@@ -38,6 +38,10 @@ pub struct RuntimeConfig {
     pub output_limits: crate::limits::OutputLimits,
     /// `maxmemory` in bytes (0 = none).
     pub maxmemory: AtomicU64,
+    /// `maxmemory-policy` ([`crate::limits::EvictionPolicy::to_u8`]).
+    pub maxmemory_policy: std::sync::atomic::AtomicU8,
+    /// `maxmemory-samples`.
+    pub maxmemory_samples: AtomicU64,
     /// AUTH password (empty = none).
     pub requirepass: RwLock<String>,
 }
@@ -96,9 +100,18 @@ pub struct ServerState {
     /// (see `node::watch_loading`): until then only commands flagged `loading` run, the others
     /// answer `-LOADING`, as on a redis loading its dataset.
     pub loading: std::sync::atomic::AtomicBool,
-    /// Bytes allocated, as last measured (see [`ServerState::refresh_used_memory`]): what
-    /// `maxmemory` is compared with.
+    /// Bytes allocated, as last measured, less [`ServerState::not_counted_memory`] (see
+    /// [`ServerState::refresh_used_memory`]): what `maxmemory` is compared with.
     pub used_memory: AtomicU64,
+    /// The bytes of Raft log entries held in memory at the last measure.
+    pub not_counted_memory: AtomicU64,
+    /// The memory besides the data and the logs, smoothed (see
+    /// [`ServerState::refresh_used_memory`]); `u64::MAX` before the first measure.
+    pub other_memory: AtomicU64,
+    /// Set while the node is past `maxmemory` and its eviction policy finds nothing to evict
+    /// (a volatile policy with no key with a deadline): writes are then refused as under
+    /// `noeviction`, as redis refuses them when eviction fails.
+    pub eviction_stuck: std::sync::atomic::AtomicBool,
 }
 
 impl ServerState {
@@ -128,6 +141,12 @@ impl ServerState {
                 output_limits: crate::limits::OutputLimits::new(&config.client_output_buffer_limit)
                     .unwrap_or_default(),
                 maxmemory: AtomicU64::new(config.maxmemory),
+                maxmemory_policy: std::sync::atomic::AtomicU8::new(
+                    crate::limits::EvictionPolicy::parse(&config.maxmemory_policy)
+                        .unwrap_or(crate::limits::EvictionPolicy::NoEviction)
+                        .to_u8(),
+                ),
+                maxmemory_samples: AtomicU64::new(u64::from(config.maxmemory_samples)),
                 requirepass: RwLock::new(config.requirepass.clone()),
             },
             config,
@@ -146,6 +165,9 @@ impl ServerState {
             shutdown: Stop::new(),
             loading: std::sync::atomic::AtomicBool::new(true),
             used_memory: AtomicU64::new(0),
+            not_counted_memory: AtomicU64::new(0),
+            other_memory: AtomicU64::new(u64::MAX),
+            eviction_stuck: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -190,16 +212,59 @@ impl ServerState {
     /// [`ServerState::used_memory`]. A task of the node calls it every 10 ms while `maxmemory`
     /// is set, and CONFIG SET maxmemory once at once: measuring per command would cost more than
     /// a SET.
+    ///
+    /// What is compared with `maxmemory` leaves out the Raft logs' entries held in memory
+    /// ([`ServerState::not_counted_memory`]): they go at the next snapshot whatever is evicted,
+    /// as redis leaves out its AOF and replication buffers. Evicting for them would evict far
+    /// more keys than the limit asks.
+    ///
+    /// The allocator's count lags: jemalloc merges what its threads' caches freed only now and
+    /// then, so right after an eviction the node would still look over the limit and evict far
+    /// more. So the data is counted exactly — the footprints of every shard's entries, which
+    /// drop the moment an eviction entry is applied — and only the rest (connections, buffers,
+    /// the allocator's own slack) comes from the allocator, smoothed: a drop is taken at once,
+    /// a rise a 64th at a time (about a second at the 100 Hz of the memory task), so the lag
+    /// after a free does not count as new memory.
     pub fn refresh_used_memory(&self) -> u64 {
-        let (used, _) = info::memory_usage();
-        self.used_memory.store(used, Ordering::Relaxed);
-        used
+        let (allocated, _) = info::memory_usage();
+        let groups = self.groups.load();
+        let logs: u64 = groups.all().map(|(_, g)| g.log_bytes()).sum();
+        let data: u64 = groups
+            .all()
+            .map(|(_, g)| g.shard.counters.keyspace_bytes.load(Ordering::Relaxed))
+            .sum();
+        self.not_counted_memory.store(logs, Ordering::Relaxed);
+        let rest = allocated.saturating_sub(logs).saturating_sub(data);
+        let smoothed = match self.other_memory.load(Ordering::Relaxed) {
+            u64::MAX => rest,
+            before if rest <= before => rest,
+            before => before + (rest - before).div_ceil(64),
+        };
+        self.other_memory.store(smoothed, Ordering::Relaxed);
+        let counted = smoothed + data;
+        self.used_memory.store(counted, Ordering::Relaxed);
+        counted
     }
 
     /// True when `maxmemory` is set and the last measure is past it.
     pub fn over_maxmemory(&self) -> bool {
         let max = self.runtime.maxmemory.load(Ordering::Relaxed);
         max != 0 && self.used_memory.load(Ordering::Relaxed) > max
+    }
+
+    /// The `maxmemory-policy` in force.
+    pub fn eviction_policy(&self) -> crate::limits::EvictionPolicy {
+        crate::limits::EvictionPolicy::from_u8(
+            self.runtime.maxmemory_policy.load(Ordering::Relaxed),
+        )
+    }
+
+    /// True when a command that may grow memory is to be refused now: past `maxmemory` under
+    /// `noeviction`, or under a policy that found nothing to evict.
+    pub fn refuses_growth(&self) -> bool {
+        self.over_maxmemory()
+            && (self.eviction_policy() == crate::limits::EvictionPolicy::NoEviction
+                || self.eviction_stuck.load(Ordering::Relaxed))
     }
 
     /// True while the node is still loading its dataset (see [`ServerState::loading`]).

@@ -156,6 +156,14 @@ pub enum ShardMsg<P: LogPosition> {
     InstallSnapshot(P, Bytes, oneshot::Sender<std::io::Result<()>>),
     /// Up to `max` keys whose deadline is at or before `now` (for the leader's expiry proposals).
     DueKeys(u64, usize, oneshot::Sender<Vec<Bytes>>),
+    /// Up to `max` keys to evict under a policy, LRU picks from this many samples each, with
+    /// their sizes (for the leader's eviction proposals).
+    EvictionCandidates(
+        crate::limits::EvictionPolicy,
+        usize,
+        usize,
+        oneshot::Sender<Vec<(Bytes, usize)>>,
+    ),
     /// The shard's counters (INFO).
     Stats(oneshot::Sender<ShardStats>),
     /// The shard's size and one of its live keys at `now` (RANDOMKEY).
@@ -176,6 +184,8 @@ pub struct ShardStats {
     pub expires: u64,
     /// Keys removed by expiry so far.
     pub expired_keys: u64,
+    /// Keys evicted so far.
+    pub evicted_keys: u64,
     /// Reads that found their key.
     pub hits: u64,
     /// Reads that did not.
@@ -191,6 +201,8 @@ pub struct ShardCounters {
     /// Log index of the last applied entry that deleted expired keys (0: none yet). Every
     /// replica applies the same expiry entries, so this is the same on all of them.
     pub last_expiry_index: AtomicU64,
+    /// What the keyspace's entries cost ([`Keyspace::bytes`]), as of the last round of messages.
+    pub keyspace_bytes: AtomicU64,
 }
 
 /// The sending side of a shard actor's channel.
@@ -355,7 +367,10 @@ impl<P: LogPosition> ShardState<P> {
                     let ks = &mut self.ks;
                     batches
                         .iter()
-                        .map(|b| b.cmds.iter().map(|c| c.apply(ks, &b.ctx)).collect())
+                        .map(|b| {
+                            ks.set_clock(b.ctx.now);
+                            b.cmds.iter().map(|c| c.apply(ks, &b.ctx)).collect()
+                        })
                         .collect()
                 }
             };
@@ -371,6 +386,7 @@ impl<P: LogPosition> ShardState<P> {
             ShardMsg::Batch(mut batch) => {
                 let cmds = std::mem::take(&mut batch.cmds);
                 let ks = &mut self.ks;
+                ks.set_clock(batch.ctx.now);
                 scratch.extend(
                     cmds.iter()
                         .map(|(cmd, slot)| (*slot, cmd.apply(ks, &batch.ctx))),
@@ -396,12 +412,16 @@ impl<P: LogPosition> ShardState<P> {
             ShardMsg::DueKeys(now, max, tx) => {
                 let _ = tx.send(self.ks.due_keys(now, max));
             }
+            ShardMsg::EvictionCandidates(policy, samples, max, tx) => {
+                let _ = tx.send(self.ks.eviction_candidates(policy, samples, max));
+            }
             ShardMsg::Stats(tx) => {
                 let ks = &self.ks;
                 let _ = tx.send(ShardStats {
                     keys: ks.len() as u64,
                     expires: ks.expires_len() as u64,
                     expired_keys: ks.stats.expired_keys,
+                    evicted_keys: ks.stats.evicted_keys,
                     hits: ks.stats.hits,
                     misses: ks.stats.misses,
                 });
@@ -461,6 +481,10 @@ async fn run<P: LogPosition>(
             }
             drained += 1;
         }
+        state
+            .counters
+            .keyspace_bytes
+            .store(state.ks.bytes() as u64, Ordering::Relaxed);
         // A busy shard encodes its snapshot a step per round of messages.
         state.advance_snapshot(SNAPSHOT_STEP);
         if drained == DRAIN_CAP {
