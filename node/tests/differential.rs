@@ -579,6 +579,11 @@ static MAXMEMORY: &[Case] = &[
         ["CONFIG", "SET", "maxmemory", "1.5gb"], ["CONFIG", "SET", "maxmemory", "2gb"],
         ["CONFIG", "GET", "maxmemory"], ["CONFIG", "SET", "maxmemory", "0"]
     ),
+    case!("object freq and idletime",
+        ["SET", "k", "v"], ["OBJECT", "IDLETIME", "k"], ["OBJECT", "IDLETIME", "missing"],
+        ["OBJECT", "FREQ", "k"], ["OBJECT", "FREQ", "missing"], ["OBJECT", "IDLETIME"],
+        ["OBJECT", "FREQ"], ["OBJECT", "IDLETIME", "k", "x"], ["DEL", "k"]
+    ),
     case!("past maxmemory under noeviction",
         ["SET", "k", "v"], ["SET", "t", "v", "EX", "100"], ["SET", "{x}a", "1"],
         ["CONFIG", "SET", "maxmemory", "1"],

@@ -784,6 +784,31 @@ fn allkeys_lru_evicts_to_stay_within_maxmemory_and_never_refuses_a_write() {
 }
 
 #[test]
+fn object_idletime_counts_seconds_since_the_last_access() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .expect("set");
+    thread::sleep(Duration::from_millis(2100));
+    let idle = |con: &mut redis::Connection| -> i64 {
+        redis::cmd("OBJECT")
+            .arg("IDLETIME")
+            .arg("k")
+            .query(con)
+            .expect("idletime")
+    };
+    let before = idle(&mut con);
+    assert!((2..=3).contains(&before), "{before}");
+    // OBJECT itself does not touch the key; a read does.
+    assert!(idle(&mut con) >= before);
+    let _: Option<String> = redis::cmd("GET").arg("k").query(&mut con).expect("get");
+    assert_eq!(idle(&mut con), 0);
+}
+
+#[test]
 fn a_volatile_policy_with_no_key_to_evict_refuses_writes_as_noeviction() {
     let node = Node::start(&[]);
     let mut con = node.client();

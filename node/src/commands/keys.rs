@@ -37,6 +37,8 @@ pub static COMMANDS: &[Command] = &[
     Command::slot("renamenx", parse),
     Command::slot("copy", parse),
     Command::slot("object|encoding", parse),
+    Command::slot("object|freq", parse),
+    Command::slot("object|idletime", parse),
     Command {
         name: "keys",
         routing: Routing::Leading(parse, Merge::Concat),
@@ -160,6 +162,12 @@ pub enum KeyCommand {
     Flush,
     /// OBJECT ENCODING key.
     ObjectEncoding(Bytes),
+    /// OBJECT FREQ key: no LFU policy exists yet, so an existing key answers redis's error for
+    /// a node not under an LFU policy.
+    ObjectFreq(Bytes),
+    /// OBJECT IDLETIME key: seconds since the key was last read or written (the access clock the
+    /// LRU policies use), without touching it.
+    ObjectIdleTime(Bytes),
     /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
     /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
     ExpireDue(Vec<Bytes>),
@@ -339,6 +347,8 @@ impl KeyCommand {
                 KeyCommand::Flush
             }
             "object|encoding" => KeyCommand::ObjectEncoding(argv[2].clone()),
+            "object|freq" => KeyCommand::ObjectFreq(argv[2].clone()),
+            "object|idletime" => KeyCommand::ObjectIdleTime(argv[2].clone()),
             "cluster|countkeysinslot" => match args::int(&argv[2])? {
                 slot @ 0..=16383 => KeyCommand::CountKeysInSlot(slot as u16),
                 _ => return Err(Frame::error("ERR Invalid slot")),
@@ -367,6 +377,8 @@ impl KeyCommand {
             KeyCommand::Type(k)
             | KeyCommand::Persist(k)
             | KeyCommand::ObjectEncoding(k)
+            | KeyCommand::ObjectFreq(k)
+            | KeyCommand::ObjectIdleTime(k)
             | KeyCommand::Expire { key: k, .. }
             | KeyCommand::Ttl { key: k, .. } => vec![k],
             KeyCommand::Rename { src, dst, .. } | KeyCommand::Copy { src, dst, .. } => {
@@ -387,6 +399,8 @@ impl KeyCommand {
             KeyCommand::Type(k)
             | KeyCommand::Persist(k)
             | KeyCommand::ObjectEncoding(k)
+            | KeyCommand::ObjectFreq(k)
+            | KeyCommand::ObjectIdleTime(k)
             | KeyCommand::Keys(k)
             | KeyCommand::Expire { key: k, .. }
             | KeyCommand::Ttl { key: k, .. } => f(k),
@@ -467,6 +481,8 @@ impl KeyCommand {
             KeyCommand::DbSize => vec![word("dbsize")],
             KeyCommand::Flush => vec![word("flushall")],
             KeyCommand::ObjectEncoding(k) => vec![word("object"), word("encoding"), k.clone()],
+            KeyCommand::ObjectFreq(k) => vec![word("object"), word("freq"), k.clone()],
+            KeyCommand::ObjectIdleTime(k) => vec![word("object"), word("idletime"), k.clone()],
             KeyCommand::ExpireDue(keys) => with_keys(EXPIRE_DUE, keys),
             KeyCommand::Evict(keys) => with_keys(EVICT, keys),
             KeyCommand::CountKeysInSlot(slot) => vec![
@@ -610,6 +626,18 @@ impl KeyCommand {
             }
             KeyCommand::ObjectEncoding(key) => match ks.peek(key, now) {
                 Some(e) => Frame::bulk_from(e.encoding().as_bytes()),
+                None => Frame::Null,
+            },
+            KeyCommand::ObjectFreq(key) => match ks.peek(key, now) {
+                Some(_) => Frame::error(
+                    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+                     Please note that when switching between policies at runtime LRU and LFU \
+                     data will take some time to adjust.",
+                ),
+                None => Frame::Null,
+            },
+            KeyCommand::ObjectIdleTime(key) => match ks.peek(key, now) {
+                Some(e) => Frame::Integer(i64::from(ks.idle_seconds(e))),
                 None => Frame::Null,
             },
             KeyCommand::ExpireDue(keys) => Frame::Integer(ks.remove_expired(keys, now) as i64),

@@ -157,6 +157,8 @@ mod tests {
         &["FLUSHALL"],
         &["FLUSHDB", "ASYNC"],
         &["OBJECT", "ENCODING", "k"],
+        &["OBJECT", "FREQ", "k"],
+        &["OBJECT", "IDLETIME", "k"],
         &["CLUSTER", "COUNTKEYSINSLOT", "16383"],
         &["CLUSTER", "GETKEYSINSLOT", "7", "100"],
     ];

@@ -683,9 +683,9 @@ mod tests {
     #[test]
     fn expected_contents() {
         assert_eq!(COMMANDS.len(), 62);
-        assert_eq!(all_specs().count(), 62 + 43);
+        assert_eq!(all_specs().count(), 62 + 45);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
-        assert_eq!(subs("object"), 2);
+        assert_eq!(subs("object"), 4);
         assert_eq!(subs("client"), 8);
         assert_eq!(subs("command"), 6);
         assert_eq!(subs("config"), 4);
