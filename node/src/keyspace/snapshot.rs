@@ -154,6 +154,12 @@ impl Keyspace {
         self.snapshot.as_ref().is_some_and(|p| !p.done)
     }
 
+    /// Bytes the snapshot being encoded holds (0 when none): memory that goes once it is
+    /// written, which `maxmemory` does not count (as redis does not count its child's).
+    pub fn snapshot_buffer_bytes(&self) -> usize {
+        self.snapshot.as_ref().map_or(0, |p| p.out.capacity())
+    }
+
     /// Visits up to `budget` entries for the snapshot in progress. Returns true once it is
     /// complete (or when there is none).
     pub fn snapshot_step(&mut self, mut budget: usize) -> bool {

@@ -228,7 +228,17 @@ impl ServerState {
     pub fn refresh_used_memory(&self) -> u64 {
         let (allocated, _) = info::memory_usage();
         let groups = self.groups.load();
-        let logs: u64 = groups.all().map(|(_, g)| g.log_bytes()).sum();
+        // Not counted: the logs' entries, and the snapshots being encoded.
+        let logs: u64 = groups
+            .all()
+            .map(|(_, g)| {
+                g.log_bytes()
+                    + g.shard
+                        .counters
+                        .snapshot_buffer_bytes
+                        .load(Ordering::Relaxed)
+            })
+            .sum();
         let data: u64 = groups
             .all()
             .map(|(_, g)| g.shard.counters.keyspace_bytes.load(Ordering::Relaxed))

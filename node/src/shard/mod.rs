@@ -203,6 +203,8 @@ pub struct ShardCounters {
     pub last_expiry_index: AtomicU64,
     /// What the keyspace's entries cost ([`Keyspace::bytes`]), as of the last round of messages.
     pub keyspace_bytes: AtomicU64,
+    /// What the snapshot being encoded holds ([`Keyspace::snapshot_buffer_bytes`]), likewise.
+    pub snapshot_buffer_bytes: AtomicU64,
 }
 
 /// The sending side of a shard actor's channel.
@@ -455,6 +457,10 @@ async fn run<P: LogPosition>(
                 Ok(msg) => msg,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     state.advance_snapshot(SNAPSHOT_STEP);
+                    state
+                        .counters
+                        .snapshot_buffer_bytes
+                        .store(state.ks.snapshot_buffer_bytes() as u64, Ordering::Relaxed);
                     tokio::task::yield_now().await;
                     continue;
                 }
@@ -485,6 +491,10 @@ async fn run<P: LogPosition>(
             .counters
             .keyspace_bytes
             .store(state.ks.bytes() as u64, Ordering::Relaxed);
+        state
+            .counters
+            .snapshot_buffer_bytes
+            .store(state.ks.snapshot_buffer_bytes() as u64, Ordering::Relaxed);
         // A busy shard encodes its snapshot a step per round of messages.
         state.advance_snapshot(SNAPSHOT_STEP);
         if drained == DRAIN_CAP {
