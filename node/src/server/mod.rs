@@ -227,22 +227,19 @@ impl ServerState {
     /// after a free does not count as new memory.
     pub fn refresh_used_memory(&self) -> u64 {
         let (allocated, _) = info::memory_usage();
-        let groups = self.groups.load();
-        // Not counted: the logs' entries, and the snapshots being encoded.
-        let logs: u64 = groups
+        // Not counted: the logs' entries, and the snapshots being encoded. One pass over the
+        // groups for both sums.
+        let (logs, data) = self
+            .groups
+            .load()
             .all()
-            .map(|(_, g)| {
-                g.log_bytes()
-                    + g.shard
-                        .counters
-                        .snapshot_buffer_bytes
-                        .load(Ordering::Relaxed)
-            })
-            .sum();
-        let data: u64 = groups
-            .all()
-            .map(|(_, g)| g.shard.counters.keyspace_bytes.load(Ordering::Relaxed))
-            .sum();
+            .fold((0u64, 0u64), |(logs, data), (_, g)| {
+                let counters = &g.shard.counters;
+                (
+                    logs + g.log_bytes() + counters.snapshot_buffer_bytes.load(Ordering::Relaxed),
+                    data + counters.keyspace_bytes.load(Ordering::Relaxed),
+                )
+            });
         self.not_counted_memory.store(logs, Ordering::Relaxed);
         let rest = allocated.saturating_sub(logs).saturating_sub(data);
         let smoothed = match self.other_memory.load(Ordering::Relaxed) {

@@ -382,6 +382,15 @@ impl<P: LogPosition> ShardState<P> {
         }
     }
 
+    /// Publishes what the keyspace and a snapshot being encoded hold (for `maxmemory`).
+    fn publish_sizes(&self) {
+        let c = &self.counters;
+        c.keyspace_bytes
+            .store(self.ks.bytes() as u64, Ordering::Relaxed);
+        c.snapshot_buffer_bytes
+            .store(self.ks.snapshot_buffer_bytes() as u64, Ordering::Relaxed);
+    }
+
     /// Handles one message; false when the actor must stop.
     fn handle(&mut self, msg: ShardMsg<P>, scratch: &mut Vec<(u32, Frame)>) -> bool {
         match msg {
@@ -457,10 +466,7 @@ async fn run<P: LogPosition>(
                 Ok(msg) => msg,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     state.advance_snapshot(SNAPSHOT_STEP);
-                    state
-                        .counters
-                        .snapshot_buffer_bytes
-                        .store(state.ks.snapshot_buffer_bytes() as u64, Ordering::Relaxed);
+                    state.publish_sizes();
                     tokio::task::yield_now().await;
                     continue;
                 }
@@ -487,14 +493,7 @@ async fn run<P: LogPosition>(
             }
             drained += 1;
         }
-        state
-            .counters
-            .keyspace_bytes
-            .store(state.ks.bytes() as u64, Ordering::Relaxed);
-        state
-            .counters
-            .snapshot_buffer_bytes
-            .store(state.ks.snapshot_buffer_bytes() as u64, Ordering::Relaxed);
+        state.publish_sizes();
         // A busy shard encodes its snapshot a step per round of messages.
         state.advance_snapshot(SNAPSHOT_STEP);
         if drained == DRAIN_CAP {
