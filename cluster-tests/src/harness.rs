@@ -15,10 +15,20 @@ use crate::proxy::LinkProxy;
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    // Below the kernel's ephemeral range (32768 and up by default), so that no outgoing
+    // connection — a node's peer links, a client — can take the port between this check and
+    // the server binding it (that race made clusters fail to start with "Address already in
+    // use"). Each process walks its own stretch of 10000..32000, starting from its pid.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(2654435761) % 22_000;
+    for _ in 0..22_000 {
+        let port = 10_000 + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % 22_000;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range");
 }
 
 /// The `shardis` binary: `$SHARDIS_BIN`, else the one cargo built beside this test binary
