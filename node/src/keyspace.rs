@@ -21,8 +21,12 @@ use indexmap::IndexMap;
 use crate::slot::key_slot;
 
 pub mod eviction;
+pub mod hash;
 pub mod packed;
 pub mod snapshot;
+
+use hash::{Hash as HashValue, HashView};
+use packed::{Packed, PackedList};
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
@@ -34,6 +38,8 @@ pub enum Value {
     Int(i64),
     /// A string built in place by APPEND or SETRANGE, which redis always encodes `raw`.
     Raw(Bytes),
+    /// A hash: its fields and values (snapshot format 2 and later).
+    Hash(Vec<(Bytes, Bytes)>),
 }
 
 impl Value {
@@ -63,6 +69,45 @@ enum Kind {
     Int,
     /// Raw string bytes written in place (APPEND, SETRANGE).
     Raw,
+    /// A small hash, packed ([`PackedList`] bytes).
+    HashPacked,
+    /// A large hash: the index of its [`Large`] value, 4 little-endian bytes.
+    HashTable,
+}
+
+impl Kind {
+    fn is_string(self) -> bool {
+        matches!(self, Kind::Str | Kind::Int | Kind::Raw)
+    }
+
+    /// True when the value lives in the keyspace's side table.
+    fn is_large(self) -> bool {
+        matches!(self, Kind::HashTable)
+    }
+}
+
+/// A collection too large to pack into its key's entry, kept beside the slot maps; the entry
+/// holds its index. Strings never pay for it: an entry stays 32 bytes.
+enum Large {
+    Hash(HashValue),
+}
+
+impl Large {
+    fn bytes(&self) -> usize {
+        match self {
+            Large::Hash(h) => h.bytes(),
+        }
+    }
+}
+
+/// The error of a command run against a key of another type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
+
+impl From<WrongType> for crate::protocol::Frame {
+    fn from(_: WrongType) -> crate::protocol::Frame {
+        crate::commands::errors::wrong_type()
+    }
 }
 
 /// One key with its value and deadline. Key and value share one heap buffer (key bytes first),
@@ -85,12 +130,19 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(key: &[u8], value: &Value, expires_at: u64) -> Entry {
+    /// The entry of a string value (a collection's is built by the keyspace, which may keep
+    /// part of it aside).
+    fn string(key: &[u8], value: &Value, expires_at: u64) -> Entry {
         let (kind, data): (Kind, &[u8]) = match value {
             Value::Str(b) => (Kind::Str, b),
             Value::Raw(b) => (Kind::Raw, b),
             Value::Int(n) => (Kind::Int, &n.to_le_bytes()[..]),
+            Value::Hash(_) => unreachable!("a hash is stored by Keyspace::entry_for"),
         };
+        Entry::new(key, kind, data, expires_at)
+    }
+
+    fn new(key: &[u8], kind: Kind, data: &[u8], expires_at: u64) -> Entry {
         let mut buf = Vec::with_capacity(key.len() + data.len());
         buf.extend_from_slice(key);
         buf.extend_from_slice(data);
@@ -122,20 +174,22 @@ impl Entry {
     fn int(&self) -> Option<i64> {
         match self.kind {
             Kind::Int => self.data().try_into().ok().map(i64::from_le_bytes),
-            Kind::Str | Kind::Raw => None,
+            _ => None,
         }
     }
 
-    /// The value as an owned [`Value`].
-    pub fn value(&self) -> Value {
-        let data = || Bytes::copy_from_slice(self.data());
-        match self.kind {
-            Kind::Raw => Value::Raw(data()),
-            _ => match self.int() {
-                Some(n) => Value::Int(n),
-                None => Value::Str(data()),
-            },
+    /// The index of the entry's [`Large`] value.
+    fn large_id(&self) -> Option<usize> {
+        if !self.kind.is_large() {
+            return None;
         }
+        let id: [u8; 4] = self.data().try_into().ok()?;
+        Some(u32::from_le_bytes(id) as usize)
+    }
+
+    /// True when the value is a string (the only kind the string commands accept).
+    pub fn is_string(&self) -> bool {
+        self.kind.is_string()
     }
 
     /// The integer, when the value is stored as one.
@@ -166,7 +220,10 @@ impl Entry {
 
     /// The Redis type name (`TYPE`).
     pub fn type_name(&self) -> &'static str {
-        "string"
+        match self.kind {
+            Kind::Str | Kind::Int | Kind::Raw => "string",
+            Kind::HashPacked | Kind::HashTable => "hash",
+        }
     }
 
     /// The Redis encoding name (`OBJECT ENCODING`), following redis's rules so that tools which
@@ -178,6 +235,8 @@ impl Entry {
             Kind::Int => "int",
             Kind::Str if self.data().len() <= 44 => "embstr",
             Kind::Str | Kind::Raw => "raw",
+            Kind::HashPacked => "listpack",
+            Kind::HashTable => "hashtable",
         }
     }
 
@@ -195,7 +254,7 @@ impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
             .field("key", &String::from_utf8_lossy(self.key()))
-            .field("value", &self.value())
+            .field("kind", &self.kind)
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -226,7 +285,7 @@ impl std::borrow::Borrow<[u8]> for Entry {
 /// The hasher of every slot map: one process-wide random seed, so that a map's header stays
 /// small (16384 of them) and a lookup touches no per-map seed.
 #[derive(Clone, Copy, Default)]
-struct SeededHasher;
+pub(crate) struct SeededHasher;
 
 static HASH_SEED: std::sync::LazyLock<ahash::RandomState> =
     std::sync::LazyLock::new(ahash::RandomState::new);
@@ -240,6 +299,45 @@ impl std::hash::BuildHasher for SeededHasher {
 }
 
 type SlotMap = IndexMap<Entry, (), SeededHasher>;
+
+/// The live entry of `key` in `map` at `now`, stamped with the access clock and counted as a
+/// hit or miss: a read.
+fn read_entry<'a>(
+    map: &'a mut SlotMap,
+    key: &[u8],
+    now: u64,
+    clock: u16,
+    stats: &mut KeyspaceStats,
+) -> Option<&'a Entry> {
+    let found = (!map.is_empty())
+        .then(|| map.get_full_mut2(key))
+        .flatten()
+        .map(|(_, e, _)| e)
+        .filter(|e| !e.is_expired(now));
+    match found {
+        Some(e) => {
+            e.access = clock;
+            stats.hits += 1;
+            Some(&*e)
+        }
+        None => {
+            stats.misses += 1;
+            None
+        }
+    }
+}
+
+/// The hash `entry` holds, read where it is stored.
+fn hash_view<'a>(
+    entry: &'a Entry,
+    large: &'a slab::Slab<Large>,
+) -> Result<HashView<'a>, WrongType> {
+    match (entry.kind, entry.large_id().and_then(|id| large.get(id))) {
+        (Kind::HashPacked, _) => Ok(HashView::Packed(Packed::new(entry.data()))),
+        (Kind::HashTable, Some(Large::Hash(hash))) => Ok(hash.view()),
+        _ => Err(WrongType),
+    }
+}
 
 /// Counters a shard keeps for `INFO stats`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -271,9 +369,12 @@ pub struct Keyspace {
     /// has been set yet.
     clock: u16,
     clock_started: bool,
-    /// The footprints of the entries held ([`Entry::footprint`]): what the data costs, known
-    /// exactly and at once (the allocator's own count lags), for `maxmemory`.
+    /// The footprints of the entries held ([`Entry::footprint`]) and of their large values:
+    /// what the data costs, known exactly and at once (the allocator's own count lags), for
+    /// `maxmemory`.
     bytes: usize,
+    /// The collections too large to pack into their entries (see [`Large`]).
+    large: slab::Slab<Large>,
 }
 
 impl Keyspace {
@@ -291,6 +392,7 @@ impl Keyspace {
             clock: 0,
             clock_started: false,
             bytes: 0,
+            large: slab::Slab::new(),
         }
     }
 
@@ -334,24 +436,181 @@ impl Keyspace {
 
     /// The live entry of `key` at time `now` (expired entries are hidden), counted as a hit or miss.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        let clock = self.clock;
         let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
-        let found = (!map.is_empty())
-            .then(|| map.get_full_mut2(key))
-            .flatten()
-            .map(|(_, e, _)| e)
-            .filter(|e| !e.is_expired(now));
-        match found {
-            Some(e) => {
-                e.access = clock;
-                self.stats.hits += 1;
-                Some(&*e)
+        read_entry(map, key, now, self.clock, &mut self.stats)
+    }
+
+    /// As [`Keyspace::get`], for the string commands: another type is [`WrongType`].
+    pub fn get_str(&mut self, key: &[u8], now: u64) -> Result<Option<&Entry>, WrongType> {
+        match self.get(key, now) {
+            Some(e) if !e.is_string() => Err(WrongType),
+            found => Ok(found),
+        }
+    }
+
+    /// As [`Keyspace::peek`], for the string commands: another type is [`WrongType`].
+    pub fn peek_str(&self, key: &[u8], now: u64) -> Result<Option<&Entry>, WrongType> {
+        match self.peek(key, now) {
+            Some(e) if !e.is_string() => Err(WrongType),
+            found => Ok(found),
+        }
+    }
+
+    /// The hash at `key` at time `now`, read (counted as a hit or miss, as [`Keyspace::get`]).
+    pub fn hash(&mut self, key: &[u8], now: u64) -> Result<Option<HashView<'_>>, WrongType> {
+        let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
+        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+            return Ok(None);
+        };
+        hash_view(entry, &self.large).map(Some)
+    }
+
+    /// The hash at `key`, without touching the counters or the access clock.
+    pub fn peek_hash(&self, key: &[u8], now: u64) -> Result<Option<HashView<'_>>, WrongType> {
+        match self.peek(key, now) {
+            Some(entry) => hash_view(entry, &self.large).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs `f` on the hash at `key` (a key past its deadline at `now` is removed first), and
+    /// stores the result: in its entry while it stays packed, in the side table once it is a
+    /// table; a hash left empty removes its key, as redis does. An absent key is given an empty
+    /// hash when `create` is set, else `f` does not run (`Ok(None)`).
+    pub fn update_hash<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        create: bool,
+        f: impl FnOnce(&mut HashValue) -> R,
+    ) -> Result<Option<R>, WrongType> {
+        self.purge_if_expired(key, now);
+        let Some(entry) = self.stored(key) else {
+            if !create {
+                return Ok(None);
             }
-            None => {
-                self.stats.misses += 1;
-                None
+            let mut hash = HashValue::default();
+            let reply = f(&mut hash);
+            if !hash.is_empty() {
+                self.put_hash(key, hash, 0);
+            }
+            return Ok(Some(reply));
+        };
+        let (kind, id, deadline) = (entry.kind, entry.large_id(), entry.expires_at);
+        match (kind, id) {
+            (Kind::HashPacked, _) => {
+                let mut hash = HashValue::Packed(PackedList::from_bytes(entry.data()));
+                let reply = f(&mut hash);
+                if hash.is_empty() {
+                    self.remove(key);
+                } else {
+                    self.put_hash(key, hash, deadline);
+                }
+                Ok(Some(reply))
+            }
+            (Kind::HashTable, Some(id)) => {
+                self.before_change(key);
+                self.touch(key);
+                let Some(Large::Hash(hash)) = self.large.get_mut(id) else {
+                    return Err(WrongType);
+                };
+                let before = hash.bytes();
+                let reply = f(hash);
+                let (after, empty) = (hash.bytes(), hash.is_empty());
+                self.bytes = self.bytes + after - before;
+                if empty {
+                    self.remove(key);
+                }
+                Ok(Some(reply))
+            }
+            _ => Err(WrongType),
+        }
+    }
+
+    /// Stores `hash` under `key`, replacing any entry.
+    fn put_hash(&mut self, key: &[u8], hash: HashValue, expires_at: u64) {
+        self.before_change(key);
+        let entry = self.hash_entry(key, hash, expires_at);
+        let old = self.upsert(key, entry);
+        self.reindex(key, old.as_ref().map_or(0, |o| o.expires_at), expires_at);
+    }
+
+    /// The entry of `hash`: the hash in it while packed, else its index in the side table.
+    fn hash_entry(&mut self, key: &[u8], hash: HashValue, expires_at: u64) -> Entry {
+        let mut entry = match hash {
+            HashValue::Packed(list) => {
+                Entry::new(key, Kind::HashPacked, list.as_bytes(), expires_at)
+            }
+            table @ HashValue::Table(_) => {
+                self.bytes += table.bytes();
+                let id = self.large.insert(Large::Hash(table)) as u32;
+                Entry::new(key, Kind::HashTable, &id.to_le_bytes(), expires_at)
+            }
+        };
+        entry.mark = self.mark;
+        entry.access = self.clock;
+        entry
+    }
+
+    /// Stamps `key`'s entry with the access clock (it is being written).
+    fn touch(&mut self, key: &[u8]) {
+        let clock = self.clock;
+        if let Some((_, e, _)) = self.map_mut(key).get_full_mut2(key) {
+            e.access = clock;
+        }
+    }
+
+    /// Frees what `entry` (just taken out of its map) kept in the side table.
+    fn release(&mut self, entry: &Entry) {
+        if let Some(id) = entry.large_id() {
+            if let Some(large) = self.large.try_remove(id) {
+                self.bytes -= large.bytes();
             }
         }
+    }
+
+    /// `entry`'s value as an owned [`Value`]: what snapshots hold, and what COPY copies.
+    pub fn value_of(&self, entry: &Entry) -> Value {
+        let data = || Bytes::copy_from_slice(entry.data());
+        match entry.kind {
+            Kind::Raw => Value::Raw(data()),
+            Kind::Int | Kind::Str => match entry.int() {
+                Some(n) => Value::Int(n),
+                None => Value::Str(data()),
+            },
+            Kind::HashPacked | Kind::HashTable => Value::Hash(
+                hash_view(entry, &self.large)
+                    .map(|h| {
+                        h.pairs()
+                            .map(|(f, v)| (Bytes::copy_from_slice(&f), Bytes::copy_from_slice(&v)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// Moves `src`'s value and deadline to `dst` (replacing what `dst` held) without copying
+    /// the value. False when `src` is absent.
+    pub fn rename(&mut self, src: &[u8], dst: &[u8]) -> bool {
+        self.before_change(src);
+        let Some((entry, ())) = self.map_mut(src).swap_remove_entry(src) else {
+            return false;
+        };
+        self.len -= 1;
+        self.bytes -= entry.footprint();
+        self.reindex(src, entry.expires_at, 0);
+        self.before_change(dst);
+        let mut moved = Entry::new(dst, entry.kind, entry.data(), entry.expires_at);
+        moved.mark = self.mark;
+        moved.access = entry.access;
+        let old = self.upsert(dst, moved);
+        self.reindex(
+            dst,
+            old.as_ref().map_or(0, |o| o.expires_at),
+            entry.expires_at,
+        );
+        true
     }
 
     /// Moves the access clock new and read entries are stamped with to the time `now` (Unix
@@ -406,6 +665,7 @@ impl Keyspace {
     }
 
     /// Stores `value` under `key` with deadline `expires_at` (0 = none), replacing any old entry.
+    /// A collection takes the form redis would give it (packed while small).
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) {
         self.put(key, value, expires_at);
     }
@@ -423,6 +683,12 @@ impl Keyspace {
 
     /// Stores the entry and keeps the deadline index right; returns the entry it replaced.
     fn put(&mut self, key: &[u8], value: Value, expires_at: u64) -> Option<Entry> {
+        if let Value::Hash(pairs) = value {
+            // Only SET looks at the entry `put` replaced, and it stores strings.
+            let hash = HashValue::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])));
+            self.put_hash(key, hash, expires_at);
+            return None;
+        }
         self.before_change(key);
         let entry = self.new_entry(key, &value, expires_at);
         let old = self.upsert(key, entry);
@@ -447,6 +713,9 @@ impl Keyspace {
             }
         };
         self.bytes = self.bytes + added - old.as_ref().map_or(0, Entry::footprint);
+        if let Some(old) = &old {
+            self.release(old);
+        }
         old
     }
 
@@ -457,11 +726,12 @@ impl Keyspace {
         match self.map_mut(key).get_full_mut2(key) {
             Some((_, slot, _)) => {
                 let before = slot.footprint();
-                *slot = Entry::new(key, &value, slot.expires_at);
+                let old = std::mem::replace(slot, Entry::string(key, &value, slot.expires_at));
                 slot.mark = mark;
                 slot.access = clock;
                 let after = slot.footprint();
                 self.bytes = self.bytes + after - before;
+                self.release(&old);
                 true
             }
             None => false,
@@ -470,7 +740,7 @@ impl Keyspace {
 
     /// A new entry, carrying the keyspace's current mark (a snapshot in progress skips it).
     fn new_entry(&self, key: &[u8], value: &Value, expires_at: u64) -> Entry {
-        let mut entry = Entry::new(key, value, expires_at);
+        let mut entry = Entry::string(key, value, expires_at);
         entry.mark = self.mark;
         entry.access = self.clock;
         entry
@@ -516,6 +786,7 @@ impl Keyspace {
             self.expiry
                 .remove(&(entry.expires_at, Box::<[u8]>::from(key)));
         }
+        self.release(&entry);
         Some(entry)
     }
 
@@ -555,7 +826,13 @@ impl Keyspace {
         self.slots
             .iter()
             .flat_map(|m| m.keys())
-            .map(|e| (Bytes::copy_from_slice(e.key()), e.value(), e.expires_at))
+            .map(|e| {
+                (
+                    Bytes::copy_from_slice(e.key()),
+                    self.value_of(e),
+                    e.expires_at,
+                )
+            })
             .collect()
     }
 
@@ -732,17 +1009,37 @@ impl serde::Serialize for RawBytes<'_> {
     }
 }
 
-/// One entry's value serialized as the matching [`Value`] variant is.
-struct ValueView<'a>(&'a Entry);
+/// One entry's value serialized as the matching [`Value`] variant is (the keyspace's side
+/// table holds a large collection's elements).
+struct ValueView<'a>(&'a Entry, &'a slab::Slab<Large>);
 
 impl serde::Serialize for ValueView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         match (e.kind, e.int()) {
             (Kind::Raw, _) => s.serialize_newtype_variant("Value", 2, "Raw", &RawBytes(e.data())),
+            (Kind::HashPacked | Kind::HashTable, _) => {
+                let hash = hash_view(e, self.1)
+                    .map_err(|_| serde::ser::Error::custom("a hash entry without its table"))?;
+                s.serialize_newtype_variant("Value", 3, "Hash", &PairsView(hash))
+            }
             (_, Some(n)) => s.serialize_newtype_variant("Value", 1, "Int", &n),
             (_, None) => s.serialize_newtype_variant("Value", 0, "Str", &RawBytes(e.data())),
         }
+    }
+}
+
+/// A hash's pairs serialized as `Vec<(Bytes, Bytes)>` is.
+struct PairsView<'a>(HashView<'a>);
+
+impl serde::Serialize for PairsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (f, v) in self.0.pairs() {
+            seq.serialize_element(&(RawBytes(&f), RawBytes(&v)))?;
+        }
+        seq.end()
     }
 }
 
@@ -752,7 +1049,7 @@ impl serde::Serialize for SnapshotView<'_> {
         let count = self.0.slots.iter().map(|m| m.len()).sum();
         let mut seq = s.serialize_seq(Some(count))?;
         for e in self.0.slots.iter().flat_map(|m| m.keys()) {
-            seq.serialize_element(&(RawBytes(e.key()), ValueView(e), e.expires_at))?;
+            seq.serialize_element(&(RawBytes(e.key()), ValueView(e, &self.0.large), e.expires_at))?;
         }
         seq.end()
     }
@@ -880,6 +1177,13 @@ mod tests {
             9_999,
         );
         ks.insert(b"gone", Value::Int(1), 10);
+        let pairs = |n: usize| -> Vec<(Bytes, Bytes)> {
+            (0..n)
+                .map(|i| (Bytes::from(format!("f{i}")), Bytes::from(i.to_string())))
+                .collect()
+        };
+        ks.insert(b"small-hash", Value::Hash(pairs(3)), 7_000);
+        ks.insert(b"large-hash", Value::Hash(pairs(500)), 0);
         let data = crate::codec::encode(&ks.dump()).expect("encode");
         assert_eq!(
             crate::codec::encode(&ks.snapshot()).expect("encode"),
@@ -891,16 +1195,28 @@ mod tests {
             .expect("load");
         assert_eq!(back.len(), ks.len());
         assert_eq!(back.expires_len(), ks.expires_len());
-        for key in [&b"s"[..], b"n", b"r", b"\x00bin\xff"] {
+        for key in [
+            &b"s"[..],
+            b"n",
+            b"r",
+            b"\x00bin\xff",
+            b"small-hash",
+            b"large-hash",
+        ] {
             let (a, b) = (
                 ks.peek(key, 20).expect("old"),
                 back.peek(key, 20).expect("new"),
             );
             assert_eq!(
-                (a.value(), a.expires_at(), a.encoding()),
-                (b.value(), b.expires_at(), b.encoding())
+                (ks.value_of(a), a.expires_at(), a.encoding()),
+                (back.value_of(b), b.expires_at(), b.encoding())
             );
         }
+        assert_eq!(
+            back.peek(b"large-hash", 20).map(Entry::encoding),
+            Some("hashtable")
+        );
+        assert_eq!(back.bytes(), ks.bytes(), "the same footprint counted");
         // The deadline is absolute: the restored key is still gone at the same time.
         assert!(back.peek(b"gone", 20).is_none());
         let mut half = Keyspace::new(0, 8191);

@@ -582,11 +582,9 @@ impl KeyCommand {
                 if *nx && ks.contains(dst, now) {
                     return Frame::Integer(0);
                 }
-                let Some(entry) = ks.remove(src) else {
+                if !ks.rename(src, dst) {
                     return Frame::error("ERR no such key");
-                };
-                let deadline = entry.expires_at().unwrap_or(0);
-                ks.insert(dst, entry.value(), deadline);
+                }
                 if *nx {
                     Frame::Integer(1)
                 } else {
@@ -600,7 +598,7 @@ impl KeyCommand {
                 ks.purge_if_expired(dst, now);
                 let Some((value, deadline)) = ks
                     .peek(src, now)
-                    .map(|e| (e.value(), e.expires_at().unwrap_or(0)))
+                    .map(|e| (ks.value_of(e), e.expires_at().unwrap_or(0)))
                 else {
                     return Frame::Integer(0);
                 };

@@ -33,6 +33,7 @@ impl ShardCommand {
         match self {
             ShardCommand::String(c) => c.to_argv(),
             ShardCommand::Key(c) => c.to_argv(),
+            ShardCommand::Hash(c) => c.to_argv(),
         }
     }
 
@@ -161,6 +162,33 @@ mod tests {
         &["OBJECT", "IDLETIME", "k"],
         &["CLUSTER", "COUNTKEYSINSLOT", "16383"],
         &["CLUSTER", "GETKEYSINSLOT", "7", "100"],
+        &["HSET", "h", "f", "v", "g", ""],
+        &["HMSET", "h", "f", "v"],
+        &["HSETNX", "h", "f", "v"],
+        &["HGET", "h", "f"],
+        &["HMGET", "h", "f", "g"],
+        &["HDEL", "h", "f", "g"],
+        &["HEXISTS", "h", "f"],
+        &["HLEN", "h"],
+        &["HKEYS", "h"],
+        &["HVALS", "h"],
+        &["HGETALL", "h"],
+        &["HINCRBY", "h", "f", "-9223372036854775808"],
+        &["HINCRBYFLOAT", "h", "f", "1.000000000000000000001"],
+        &["HSTRLEN", "h", "f"],
+        &["HRANDFIELD", "h"],
+        &["HRANDFIELD", "h", "-5"],
+        &["HRANDFIELD", "h", "3", "WITHVALUES"],
+        &["HSCAN", "h", "0"],
+        &[
+            "HSCAN",
+            "h",
+            "18446744073709551615",
+            "MATCH",
+            "f*",
+            "COUNT",
+            "100",
+        ],
     ];
 
     #[test]

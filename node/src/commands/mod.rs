@@ -9,7 +9,9 @@
 //! are combined by [`merge`].
 
 pub mod args;
+pub mod element_scan;
 pub mod errors;
+pub mod hashes;
 pub mod keys;
 pub mod log_form;
 pub mod registry;
@@ -21,6 +23,7 @@ use bytes::Bytes;
 use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
 use args::Argv;
+use hashes::HashCommand;
 use keys::KeyCommand;
 use strings::StringCommand;
 use table::CommandSpec;
@@ -42,6 +45,8 @@ pub enum ShardCommand {
     String(StringCommand),
     /// A generic key command.
     Key(KeyCommand),
+    /// A hash command.
+    Hash(HashCommand),
 }
 
 impl ShardCommand {
@@ -50,6 +55,7 @@ impl ShardCommand {
         match self {
             ShardCommand::String(c) => c.apply(ks, ctx),
             ShardCommand::Key(c) => c.apply(ks, ctx),
+            ShardCommand::Hash(c) => c.apply(ks, ctx),
         }
     }
 
@@ -58,6 +64,7 @@ impl ShardCommand {
         match self {
             ShardCommand::String(c) => c.is_read_only(),
             ShardCommand::Key(c) => c.is_read_only(),
+            ShardCommand::Hash(c) => c.is_read_only(),
         }
     }
 
@@ -72,6 +79,7 @@ impl ShardCommand {
         match self {
             ShardCommand::String(c) => c.keys().first().map(|k| (*k).clone()),
             ShardCommand::Key(c) => c.keys().first().map(|k| (*k).clone()),
+            ShardCommand::Hash(c) => Some(c.key().clone()),
         }
     }
 
@@ -80,6 +88,7 @@ impl ShardCommand {
         match self {
             ShardCommand::String(c) => c.for_each_bytes(f),
             ShardCommand::Key(c) => c.for_each_bytes(f),
+            ShardCommand::Hash(c) => c.for_each_bytes(f),
         }
     }
 
@@ -184,7 +193,9 @@ pub fn resolve(argv: &Argv) -> Result<&'static CommandSpec, Frame> {
 
 /// The keyspace families' commands: every command that runs in a shard.
 pub fn keyspace_commands() -> impl Iterator<Item = &'static registry::Command> {
-    [strings::COMMANDS, keys::COMMANDS].into_iter().flatten()
+    [strings::COMMANDS, keys::COMMANDS, hashes::COMMANDS]
+        .into_iter()
+        .flatten()
 }
 
 /// The entry of a shard command by its table name (how the log's argument vectors are parsed

@@ -437,13 +437,17 @@ impl StringCommand {
     pub fn apply(&self, ks: &mut Keyspace, ctx: &ApplyCtx) -> Frame {
         let now = ctx.now;
         match self {
-            StringCommand::Get(key) => match ks.get(key, now) {
-                Some(e) => Frame::Bulk(e.to_bytes()),
-                None => Frame::Null,
+            StringCommand::Get(key) => match ks.get_str(key, now) {
+                Ok(Some(e)) => Frame::Bulk(e.to_bytes()),
+                Ok(None) => Frame::Null,
+                Err(e) => e.into(),
             },
             StringCommand::Set(set) => apply_set(ks, ctx, set),
             StringCommand::GetDel(key) => {
                 ks.purge_if_expired(key, now);
+                if let Err(e) = ks.peek_str(key, now) {
+                    return e.into();
+                }
                 match ks.remove(key) {
                     Some(e) => Frame::Bulk(e.to_bytes()),
                     None => Frame::Null,
@@ -451,8 +455,10 @@ impl StringCommand {
             }
             StringCommand::GetEx(key, change) => {
                 ks.purge_if_expired(key, now);
-                let Some(entry) = ks.get(key, now) else {
-                    return Frame::Null;
+                let entry = match ks.get_str(key, now) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => return Frame::Null,
+                    Err(e) => return e.into(),
                 };
                 let old = entry.expires_at().unwrap_or(0);
                 let reply = Frame::Bulk(entry.to_bytes());
@@ -471,8 +477,8 @@ impl StringCommand {
             StringCommand::MGet(keys) => Frame::Array(
                 keys.iter()
                     .map(|k| match ks.get(k, now) {
-                        Some(e) => Frame::Bulk(e.to_bytes()),
-                        None => Frame::Null,
+                        Some(e) if e.is_string() => Frame::Bulk(e.to_bytes()),
+                        _ => Frame::Null,
                     })
                     .collect(),
             ),
@@ -495,7 +501,11 @@ impl StringCommand {
             StringCommand::IncrByFloat(key, by, _) => apply_incr_float(ks, now, key, by),
             StringCommand::Append(key, tail) => {
                 ks.purge_if_expired(key, now);
-                let Some(entry) = ks.peek(key, now) else {
+                let entry = match ks.peek_str(key, now) {
+                    Ok(entry) => entry,
+                    Err(e) => return e.into(),
+                };
+                let Some(entry) = entry else {
                     if tail.len() as u64 > ctx.max_bulk_len {
                         return errors::too_big();
                     }
@@ -512,12 +522,15 @@ impl StringCommand {
                 ks.replace_value(key, Value::Raw(Bytes::from(data)));
                 Frame::Integer(total as i64)
             }
-            StringCommand::StrLen(key) => {
-                Frame::Integer(ks.get(key, now).map_or(0, |e| e.len() as i64))
-            }
+            StringCommand::StrLen(key) => match ks.get_str(key, now) {
+                Ok(found) => Frame::Integer(found.map_or(0, |e| e.len() as i64)),
+                Err(e) => e.into(),
+            },
             StringCommand::GetRange(key, start, end) => {
-                let Some(entry) = ks.get(key, now) else {
-                    return Frame::Bulk(Bytes::new());
+                let entry = match ks.get_str(key, now) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => return Frame::Bulk(Bytes::new()),
+                    Err(e) => return e.into(),
                 };
                 let data = entry.to_bytes();
                 Frame::Bulk(range_of(&data, *start, *end))
@@ -604,6 +617,10 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
         true => {
             ks.purge_if_expired(&set.key, now);
             match ks.peek(&set.key, now) {
+                // SET … GET (and GETSET) read the old value as GET does, before anything else.
+                Some(e) if !e.is_string() && set.reply == SetReply::Old => {
+                    return errors::wrong_type()
+                }
                 Some(e) => (
                     true,
                     e.expires_at().unwrap_or(0),
@@ -648,7 +665,11 @@ fn apply_set(ks: &mut Keyspace, ctx: &ApplyCtx, set: &Set) -> Frame {
 
 fn apply_incr(ks: &mut Keyspace, now: u64, key: &[u8], by: i64) -> Frame {
     ks.purge_if_expired(key, now);
-    let Some(entry) = ks.peek(key, now) else {
+    let entry = match ks.peek_str(key, now) {
+        Ok(entry) => entry,
+        Err(e) => return e.into(),
+    };
+    let Some(entry) = entry else {
         ks.insert(key, Value::Int(by), 0);
         return Frame::Integer(by);
     };
@@ -670,9 +691,10 @@ fn apply_incr(ks: &mut Keyspace, now: u64, key: &[u8], by: i64) -> Frame {
 
 fn apply_incr_float(ks: &mut Keyspace, now: u64, key: &[u8], by: &LongDouble) -> Frame {
     ks.purge_if_expired(key, now);
-    let current = match ks.peek(key, now) {
-        None => LongDouble::zero(),
-        Some(entry) => match LongDouble::parse(&entry.to_bytes()) {
+    let current = match ks.peek_str(key, now) {
+        Err(e) => return e.into(),
+        Ok(None) => LongDouble::zero(),
+        Ok(Some(entry)) => match LongDouble::parse(&entry.to_bytes()) {
             Some(Number::Finite(v)) => v,
             Some(Number::Infinite) => {
                 return Frame::error("ERR increment would produce NaN or Infinity")
@@ -700,7 +722,11 @@ fn apply_setrange(
 ) -> Frame {
     let too_big = (offset as u64).saturating_add(patch.len() as u64) > ctx.max_bulk_len;
     ks.purge_if_expired(key, ctx.now);
-    let Some(entry) = ks.peek(key, ctx.now) else {
+    let entry = match ks.peek_str(key, ctx.now) {
+        Ok(entry) => entry,
+        Err(e) => return e.into(),
+    };
+    let Some(entry) = entry else {
         if patch.is_empty() {
             return Frame::Integer(0);
         }

@@ -682,8 +682,8 @@ mod tests {
 
     #[test]
     fn expected_contents() {
-        assert_eq!(COMMANDS.len(), 62);
-        assert_eq!(all_specs().count(), 62 + 45);
+        assert_eq!(COMMANDS.len(), 78);
+        assert_eq!(all_specs().count(), 78 + 45);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
         assert_eq!(subs("object"), 4);
         assert_eq!(subs("client"), 8);
@@ -695,6 +695,11 @@ mod tests {
         assert_eq!(mset.flags, &["write", "denyoom"]);
         assert_eq!(mset.acl_categories, &["@write", "@string", "@slow"]);
         assert_eq!(lookup(b"substr").unwrap().doc_flags, &["deprecated"]);
+        assert_eq!(lookup(b"hmset").unwrap().doc_flags, &["deprecated"]);
+        assert_eq!(
+            lookup(b"hset").unwrap().flags,
+            &["write", "denyoom", "fast"]
+        );
         let myshardid = lookup_subcommand(lookup(b"cluster").unwrap(), b"myshardid").unwrap();
         assert_eq!(myshardid.arity, 2);
         assert_eq!(myshardid.tips, &["nondeterministic_output"]);

@@ -80,12 +80,28 @@ impl PackedList {
         self.buf.len()
     }
 
+    /// The list packed in `buf`, which a [`PackedList`] wrote ([`PackedList::as_bytes`]): where
+    /// a collection kept in a key's entry comes back from.
+    pub fn from_bytes(buf: &[u8]) -> PackedList {
+        PackedList {
+            buf: buf.to_vec(),
+            len: Packed(buf).iter().count(),
+        }
+    }
+
+    /// The packed form, to be stored and read back by [`PackedList::from_bytes`] or [`Packed`].
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The list as a borrowed view.
+    pub fn view(&self) -> Packed<'_> {
+        Packed(&self.buf)
+    }
+
     /// The elements in order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter {
-            buf: &self.buf,
-            at: 0,
-        }
+        self.view().iter()
     }
 
     /// The element at `index`, if there is one.
@@ -96,13 +112,7 @@ impl PackedList {
     /// The index of the first element equal to `bytes` (as strings), looking at every `step`-th
     /// element from `from` (a hash's fields are every other element).
     pub fn position(&self, bytes: &[u8], from: usize, step: usize) -> Option<usize> {
-        let wanted = Elem::of(bytes);
-        self.iter()
-            .enumerate()
-            .skip(from)
-            .step_by(step.max(1))
-            .find(|(_, e)| *e == wanted)
-            .map(|(i, _)| i)
+        self.view().position(bytes, from, step)
     }
 
     /// Adds `bytes` at the end.
@@ -176,6 +186,43 @@ impl PackedList {
             at = next_offset(&self.buf, at);
         }
         at - start
+    }
+}
+
+/// A packed list read where it is stored (in a key's entry), without a copy.
+#[derive(Clone, Copy)]
+pub struct Packed<'a>(&'a [u8]);
+
+impl<'a> Packed<'a> {
+    /// The list packed in `buf` (written by a [`PackedList`]).
+    pub fn new(buf: &'a [u8]) -> Packed<'a> {
+        Packed(buf)
+    }
+
+    /// The elements in order.
+    pub fn iter(self) -> Iter<'a> {
+        Iter { buf: self.0, at: 0 }
+    }
+
+    /// Number of elements (a walk over the buffer).
+    pub fn len(self) -> usize {
+        self.iter().count()
+    }
+
+    /// True when it holds no element.
+    pub fn is_empty(self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// As [`PackedList::position`].
+    pub fn position(self, bytes: &[u8], from: usize, step: usize) -> Option<usize> {
+        let wanted = Elem::of(bytes);
+        self.iter()
+            .enumerate()
+            .skip(from)
+            .step_by(step.max(1))
+            .find(|(_, e)| *e == wanted)
+            .map(|(i, _)| i)
     }
 }
 

@@ -39,8 +39,11 @@ use crate::codec;
 
 /// The first bytes of snapshot data.
 const MAGIC: &[u8; 4] = b"SHKS";
-/// The snapshot data format this release writes and reads.
-pub const FORMAT: u8 = 1;
+/// The snapshot data format this release writes. Format 2 added hashes (value variant 3);
+/// format 1 (strings only) is read too, since it decodes the same way.
+pub const FORMAT: u8 = 2;
+/// The oldest format this release reads.
+const OLDEST_FORMAT: u8 = 1;
 /// Magic and format.
 const HEADER_LEN: usize = 5;
 /// The checksum after the body.
@@ -64,7 +67,7 @@ fn invalid(what: String) -> io::Error {
 /// True when `data` starts as snapshot data in the format this release writes (whatever the
 /// rest holds): a damaged copy of this release's data, not a newer or older release's.
 pub fn says_current_format(data: &[u8]) -> bool {
-    data.len() > 4 && &data[..4] == MAGIC && data[4] == FORMAT
+    data.len() > 4 && &data[..4] == MAGIC && (OLDEST_FORMAT..=FORMAT).contains(&data[4])
 }
 
 /// Checks snapshot data's magic, format and checksum; the body.
@@ -72,7 +75,7 @@ pub fn verify(data: &[u8]) -> io::Result<&[u8]> {
     if data.len() < HEADER_LEN + TRAILER_LEN || &data[..4] != MAGIC {
         return Err(invalid("not Shardis snapshot data (no SHKS header)".into()));
     }
-    if data[4] != FORMAT {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&data[4]) {
         return Err(codec::unsupported_format("snapshot data", data[4], FORMAT));
     }
     let (checked, trailer) = data.split_at(data.len() - TRAILER_LEN);
@@ -114,8 +117,12 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    fn take(&mut self, entry: &super::Entry) {
-        let item = (RawBytes(entry.key()), ValueView(entry), entry.expires_at);
+    fn take(&mut self, entry: &super::Entry, large: &slab::Slab<super::Large>) {
+        let item = (
+            RawBytes(entry.key()),
+            ValueView(entry, large),
+            entry.expires_at,
+        );
         if let Err(e) = codec::encode_append(&item, &mut self.out) {
             self.error.get_or_insert(e);
         }
@@ -187,7 +194,7 @@ impl Keyspace {
             {
                 if entry.mark != mark {
                     entry.mark = mark;
-                    progress.take(entry);
+                    progress.take(entry, &self.large);
                 }
             }
         }
@@ -247,7 +254,7 @@ impl Keyspace {
         if let Some((_, entry, ())) = indexmap::map::MutableKeys::get_full_mut2(map, key) {
             if entry.mark != mark {
                 entry.mark = mark;
-                progress.take(entry);
+                progress.take(entry, &self.large);
             }
         }
     }

@@ -32,6 +32,9 @@ pub enum Frame {
     Double(f64),
     /// Text with a three-letter format (`txt`): `=` in RESP3, a bulk string in RESP2.
     Verbatim(Bytes),
+    /// Ordered pairs that are not a map (HRANDFIELD … WITHVALUES, ZRANGE … WITHSCORES): an
+    /// array of two-element arrays in RESP3, a flat array in RESP2, as redis replies.
+    Pairs(Vec<(Frame, Frame)>),
 }
 
 impl Frame {
@@ -110,6 +113,20 @@ impl Frame {
                     v.encode(proto, out);
                 }
             }
+            Frame::Pairs(pairs) => {
+                if proto >= 3 {
+                    header(out, b'*', pairs.len());
+                } else {
+                    header(out, b'*', pairs.len() * 2);
+                }
+                for (a, b) in pairs {
+                    if proto >= 3 {
+                        header(out, b'*', 2);
+                    }
+                    a.encode(proto, out);
+                    b.encode(proto, out);
+                }
+            }
             Frame::Double(d) => {
                 let text = format_double(*d);
                 if proto >= 3 {
@@ -184,6 +201,9 @@ mod tests {
         let map = Frame::Map(vec![(Frame::bulk_from(b"a"), Frame::Integer(1))]);
         assert_eq!(enc(&map, 2), b"*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&map, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        let pairs = Frame::Pairs(vec![(Frame::bulk_from(b"a"), Frame::Integer(1))]);
+        assert_eq!(enc(&pairs, 2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&pairs, 3), b"*1\r\n*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(
             enc(&Frame::Verbatim(Bytes::from_static(b"hi")), 3),
             b"=6\r\ntxt:hi\r\n"
