@@ -1183,7 +1183,7 @@ mod tests {
                 .collect()
         };
         ks.insert(b"small-hash", Value::Hash(pairs(3)), 7_000);
-        ks.insert(b"large-hash", Value::Hash(pairs(500)), 0);
+        ks.insert(b"large-hash", Value::Hash(pairs(600)), 0);
         let data = crate::codec::encode(&ks.dump()).expect("encode");
         assert_eq!(
             crate::codec::encode(&ks.snapshot()).expect("encode"),
