@@ -569,6 +569,28 @@ impl Keyspace {
         }
     }
 
+    /// The footprint of every entry and large value, and the number of entries holding a large
+    /// value, counted afresh: what [`Keyspace::bytes`] and the side table's size must be.
+    #[cfg(test)]
+    pub fn recount(&self) -> (usize, usize) {
+        let entries = self.slots.iter().flat_map(|m| m.keys());
+        let (mut bytes, mut large) = (0, 0);
+        for e in entries {
+            bytes += e.footprint();
+            if let Some(value) = e.large_id().and_then(|id| self.large.get(id)) {
+                bytes += value.bytes();
+                large += 1;
+            }
+        }
+        (bytes, large)
+    }
+
+    /// Number of values in the side table.
+    #[cfg(test)]
+    pub fn large_len(&self) -> usize {
+        self.large.len()
+    }
+
     /// `entry`'s value as an owned [`Value`]: what snapshots hold, and what COPY copies.
     pub fn value_of(&self, entry: &Entry) -> Value {
         let data = || Bytes::copy_from_slice(entry.data());

@@ -284,6 +284,10 @@ mod tests {
         Remove(u8),
         Step(u16),
         Clear,
+        /// Sets a field of a hash; a long value makes it a table.
+        HashSet(u8, u8, bool),
+        HashDel(u8, u8),
+        Rename(u8, u8),
     }
 
     /// Few keys, most of them in one slot (a hash tag), so that removals move entries around
@@ -304,6 +308,9 @@ mod tests {
             4 => (0u8..40).prop_map(Op::Remove),
             3 => (0u16..8).prop_map(Op::Step),
             1 => Just(Op::Clear),
+            4 => (0u8..40, 0u8..8, any::<bool>()).prop_map(|(k, f, l)| Op::HashSet(k, f, l)),
+            2 => (0u8..40, 0u8..8).prop_map(|(k, f)| Op::HashDel(k, f)),
+            1 => (0u8..40, 0u8..40).prop_map(|(a, b)| Op::Rename(a, b)),
         ]
     }
 
@@ -323,6 +330,16 @@ mod tests {
                 ks.snapshot_step(usize::from(n));
             }
             Op::Clear => ks.clear(),
+            Op::HashSet(k, f, long) => {
+                let value = if long { vec![b'v'; 100] } else { b"v".to_vec() };
+                let _ = ks.update_hash(&key(k), 0, true, |h| h.set(&[f], &value));
+            }
+            Op::HashDel(k, f) => {
+                let _ = ks.update_hash(&key(k), 0, false, |h| h.remove(&[f]));
+            }
+            Op::Rename(a, b) => {
+                ks.rename(&key(a), &key(b));
+            }
         }
     }
 
@@ -344,6 +361,7 @@ mod tests {
                 for op in changes.iter() {
                     apply(&mut ks, op);
                 }
+                prop_assert_eq!(ks.recount(), (ks.bytes(), ks.large_len()));
                 ks.finish_snapshot_now();
                 let data = ks.take_snapshot().expect("complete").expect("encoded");
                 let got: Vec<Item> = super::decode(&data).expect("decodes");
