@@ -32,7 +32,8 @@ fn run(c: &mut RawClient, args: &[&[u8]]) -> Reply {
 }
 
 /// The whole keyspace, one line per key, sorted: key and value in hex, the deadline (Unix ms,
-/// -1 for none).
+/// -1 for none). A hash's value is `hash:` and its sorted `field=value` pairs in hex, joined
+/// by commas.
 fn keyspace(c: &mut RawClient) -> Vec<String> {
     let keys = run(c, &[b"KEYS", b"*"]);
     let keys = keys.items().expect("KEYS answers an array");
@@ -40,13 +41,24 @@ fn keyspace(c: &mut RawClient) -> Vec<String> {
         .iter()
         .map(|k| {
             let key = k.bytes().expect("a key");
-            let value = run(c, &[b"GET", key]);
+            let kind = run(c, &[b"TYPE", key]);
+            let value = if kind == Reply::Simple(b"hash".to_vec()) {
+                let all = run(c, &[b"HGETALL", key]);
+                let items = all.items().expect("HGETALL answers an array");
+                let mut pairs: Vec<String> = items
+                    .chunks(2)
+                    .map(|p| {
+                        let part = |r: &Reply| hex(r.bytes().expect("a field or value"));
+                        format!("{}={}", part(&p[0]), part(&p[1]))
+                    })
+                    .collect();
+                pairs.sort();
+                format!("hash:{}", pairs.join(","))
+            } else {
+                hex(run(c, &[b"GET", key]).bytes().expect("a string value"))
+            };
             let deadline = run(c, &[b"PEXPIRETIME", key]).as_int().expect("a deadline");
-            format!(
-                "{} {} {deadline}",
-                hex(key),
-                hex(value.bytes().expect("a string value"))
-            )
+            format!("{} {value} {deadline}", hex(key))
         })
         .collect();
     lines.sort();
@@ -300,6 +312,28 @@ fn write_every_kind_of_command(c: &mut RawClient) {
     ok(&[b"EXPIRE", b"plain:6", b"1", b"GT"]);
     ok(&[b"PERSIST", b"plain:5"]);
     ok(&[b"EXPIRE", b"plain:7", b"-1"]);
+    // Hashes (snapshot format 2): packed and table, every write command.
+    for i in 0..40 {
+        let key = format!("hash:{i}");
+        ok(&[b"HSET", key.as_bytes(), b"f", b"v", b"n", i.to_string().as_bytes()]);
+    }
+    ok(&[b"HMSET", b"hash:0", b"g", b"\x00bin\xff", b"", b"empty"]);
+    ok(&[b"HSETNX", b"hash:1", b"f", b"not-set"]);
+    ok(&[b"HSETNX", b"hash:1", b"new", b"set"]);
+    ok(&[b"HDEL", b"hash:2", b"f", b"nothing"]);
+    ok(&[b"HDEL", b"hash:3", b"f", b"n"]);
+    ok(&[b"HINCRBY", b"hash:4", b"n", b"-10"]);
+    ok(&[b"HINCRBYFLOAT", b"hash:5", b"x", b"1.000000000000000000001"]);
+    ok(&[b"EXPIRE", b"hash:6", b"1000000000"]);
+    for i in 0..600 {
+        let field = format!("field:{i}");
+        ok(&[b"HSET", b"hash:table", field.as_bytes(), b"v"]);
+    }
+    ok(&[b"HSET", b"hash:long", b"f", &[b'x'; 100]]);
+    ok(&[b"PEXPIREAT", b"hash:long", far]);
+    ok(&[b"HSET", b"{hr}src", b"f", b"v"]);
+    ok(&[b"RENAME", b"{hr}src", b"{hr}dst"]);
+    ok(&[b"COPY", b"{hr}dst", b"{hr}copy"]);
     // Reads pipelined with writes to the same key: one log entry holds both.
     let pipeline: Vec<Vec<u8>> = [
         &[&b"SET"[..], b"piped", b"1"][..],
@@ -313,6 +347,12 @@ fn write_every_kind_of_command(c: &mut RawClient) {
         &[b"OBJECT", b"ENCODING", b"piped"],
         &[b"MGET", b"piped", b"piped"],
         &[b"APPEND", b"piped", b"0"],
+        &[b"HSET", b"piped-hash", b"f", b"1"],
+        &[b"HGET", b"piped-hash", b"f"],
+        &[b"HINCRBY", b"piped-hash", b"f", b"2"],
+        &[b"HGETALL", b"piped-hash"],
+        &[b"HRANDFIELD", b"piped-hash", b"-3", b"WITHVALUES"],
+        &[b"HSCAN", b"piped-hash", b"0"],
     ]
     .iter()
     .map(|args| support::encode_command(args))
