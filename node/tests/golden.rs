@@ -315,7 +315,14 @@ fn write_every_kind_of_command(c: &mut RawClient) {
     // Hashes (snapshot format 2): packed and table, every write command.
     for i in 0..40 {
         let key = format!("hash:{i}");
-        ok(&[b"HSET", key.as_bytes(), b"f", b"v", b"n", i.to_string().as_bytes()]);
+        ok(&[
+            b"HSET",
+            key.as_bytes(),
+            b"f",
+            b"v",
+            b"n",
+            i.to_string().as_bytes(),
+        ]);
     }
     ok(&[b"HMSET", b"hash:0", b"g", b"\x00bin\xff", b"", b"empty"]);
     ok(&[b"HSETNX", b"hash:1", b"f", b"not-set"]);

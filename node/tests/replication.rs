@@ -436,3 +436,193 @@ fn raft_rpcs_of_many_groups_share_batches() {
         }
     });
 }
+
+/// Waits until every node has applied the same index in every shard.
+fn wait_replicas_settled(cluster: &Cluster, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let views: Vec<_> = (0..3).filter_map(|i| cluster.shards_of(i)).collect();
+        let settled = views.len() == 3
+            && (0..usize::from(SHARDS)).all(|s| views.iter().all(|v| v[s].2 == views[0][s].2));
+        if settled {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replicas never caught up: {views:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Node `port`'s own replica of every key, read with READONLY: each key's type, value (a hash's
+/// pairs sorted) and deadline.
+fn replica_digest(port: u16) -> std::collections::BTreeMap<Vec<u8>, String> {
+    let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|c| c.get_connection())
+        .expect("connect");
+    redis::cmd("READONLY")
+        .query::<()>(&mut con)
+        .expect("readonly");
+    let mut pipe = redis::pipe();
+    for slot in 0..16384 {
+        pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot);
+    }
+    let counts: Vec<u64> = pipe.query(&mut con).expect("counts");
+    let mut digest = std::collections::BTreeMap::new();
+    for (slot, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let keys: Vec<Vec<u8>> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(n)
+            .query(&mut con)
+            .expect("keys");
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(&mut con).expect("type");
+            let value = match kind.as_str() {
+                "hash" => {
+                    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+                        .arg(&key)
+                        .query(&mut con)
+                        .expect("hgetall");
+                    pairs.sort();
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    let pairs: Vec<(String, String)> =
+                        pairs.iter().map(|(f, v)| (text(f), text(v))).collect();
+                    format!("{pairs:?}")
+                }
+                "string" => {
+                    let v: Option<Vec<u8>> =
+                        redis::cmd("GET").arg(&key).query(&mut con).expect("get");
+                    format!("{v:?}")
+                }
+                other => other.to_string(),
+            };
+            let deadline: i64 = redis::cmd("PEXPIRETIME")
+                .arg(&key)
+                .query(&mut con)
+                .expect("deadline");
+            digest.insert(key, format!("{kind} {value} {deadline}"));
+        }
+    }
+    digest
+}
+
+/// A random workload of hash writes (every hash write command, both encodings, deadlines,
+/// renames, deletions, a type change) with string writes among them, applied through the
+/// cluster. Keys are `{g<n>}...`: renames stay within a slot.
+fn hash_workload(cluster: &Cluster, seed: u64, ops: usize) {
+    let mut state = seed;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let limit = Duration::from_secs(10);
+    for _ in 0..ops {
+        let group = next(6);
+        let key = format!("{{g{group}}}h{}", next(5));
+        let field = format!("f{}", next(12));
+        let args: Vec<String> = match next(11) {
+            0..=2 => vec!["HSET".into(), key, field, format!("v{}", next(1000))],
+            3 => vec![
+                "HMSET".into(),
+                key,
+                field,
+                "x".repeat(next(2) as usize * 100),
+                "other".into(),
+                "1".into(),
+            ],
+            4 => vec!["HDEL".into(), key, field, "f0".into()],
+            5 => vec![
+                "HINCRBY".into(),
+                key,
+                "n".into(),
+                (next(100) as i64 - 50).to_string(),
+            ],
+            6 => vec!["HINCRBYFLOAT".into(), key, "x".into(), "0.1".into()],
+            7 => vec!["HSETNX".into(), key, field, "nx".into()],
+            8 => vec!["PEXPIRE".into(), key, (20 + next(200)).to_string()],
+            9 => {
+                // A big hash (a table on every replica), then a rename within the group.
+                let mut a = vec!["HSET".to_string(), key.clone()];
+                for i in 0..(520 + next(20)) {
+                    a.push(format!("t{i}"));
+                    a.push(i.to_string());
+                }
+                let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+                cluster.cmd(&refs, limit).expect("big hset");
+                let dst = format!("{{g{group}}}h{}", next(5));
+                vec!["RENAME".into(), key, dst]
+            }
+            _ => vec![
+                "SET".into(),
+                format!("{{g{group}}}s{}", next(5)),
+                "v".into(),
+            ],
+        };
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        match cluster.cmd(&refs, limit) {
+            Ok(_) => {}
+            // A key that expired between the HSET and the RENAME.
+            Err(e) if e.contains("no such key") => {}
+            Err(e) => panic!("{refs:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn every_replica_holds_the_same_hashes() {
+    // Snapshots every 20 entries: the node away is sent snapshots holding hashes.
+    let mut cluster = Cluster::start("snapshot-logs = 20");
+    cluster.kill(2);
+    hash_workload(&cluster, 7, 300);
+    cluster.launch(2);
+    cluster.wait_ready(Duration::from_secs(20));
+    hash_workload(&cluster, 8, 300);
+    // Every deadline set (at most 220 ms ahead) has passed, and the leaders' expiry cycles
+    // have deleted those keys through the logs.
+    thread::sleep(Duration::from_millis(1500));
+    wait_replicas_settled(&cluster, Duration::from_secs(20));
+    let snapshots: u64 = cluster
+        .shards_of(2)
+        .expect("node 3")
+        .iter()
+        .map(|s| s.3)
+        .sum();
+    assert!(snapshots > 0, "node 3 caught up without a snapshot");
+    let digests: Vec<_> = (0..3).map(|i| replica_digest(cluster.port(i))).collect();
+    let hashes = digests[0]
+        .values()
+        .filter(|v| v.starts_with("hash"))
+        .count();
+    let tables = digests[0]
+        .values()
+        .filter(|v| v.starts_with("hash") && v.contains("\"t519\""))
+        .count();
+    assert!(hashes > 10, "{hashes} hashes: {:?}", digests[0]);
+    eprintln!(
+        "{} keys, {hashes} hashes, {tables} of them tables",
+        digests[0].len()
+    );
+    for i in 1..3 {
+        for (key, value) in &digests[0] {
+            let other = digests[i].get(key);
+            assert!(
+                other == Some(value),
+                "node {} differs at {}: {:.300} against {:.300}",
+                i + 1,
+                String::from_utf8_lossy(key),
+                other.map_or("nothing", String::as_str),
+                value
+            );
+        }
+        assert_eq!(
+            digests[i].len(),
+            digests[0].len(),
+            "node {} key count",
+            i + 1
+        );
+    }
+}
