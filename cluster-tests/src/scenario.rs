@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::checker::{self, Event, Op, Outcome, Ret};
 use crate::harness::TestCluster;
-use crate::workload::{self, Recorder, COUNTERS, REGISTERS};
+use crate::workload::{self, Recorder, COUNTERS, HASH_FIELD, HASH_REGISTERS, REGISTERS};
 
 /// Shards of the scenario clusters.
 pub const SHARDS: u16 = 8;
@@ -277,10 +277,11 @@ impl Run {
             for key in all_keys() {
                 for _ in 0..50 {
                     let invoke = recorder.now();
-                    let r = redis::cmd("GET")
-                        .arg(&key)
-                        .query_async::<Option<i64>>(&mut con)
-                        .await;
+                    let read = match key.starts_with("hreg:") {
+                        true => redis::cmd("HGET").arg(&key).arg(HASH_FIELD).clone(),
+                        false => redis::cmd("GET").arg(&key).clone(),
+                    };
+                    let r = read.query_async::<Option<i64>>(&mut con).await;
                     if let Ok(v) = r {
                         out.push(Event {
                             client: u64::MAX,
@@ -313,6 +314,7 @@ impl Drop for Run {
 pub fn all_keys() -> Vec<String> {
     (0..REGISTERS)
         .map(|i| format!("reg:{i}"))
+        .chain((0..HASH_REGISTERS).map(|i| format!("hreg:{i}")))
         .chain((0..COUNTERS).map(|i| format!("ctr:{i}")))
         .collect()
 }

@@ -2,10 +2,12 @@
 //! SET PX, INCR and DEL on a small key set, recording every operation with its
 //! invoke and completion times and what the client saw (ok, fail or unknown).
 //!
-//! Keys: `reg:<n>` take GET / SET / INCR / DEL (checked for linearizability), `ctr:<n>` only
-//! INCR and GET (also checked against the acknowledged increments), `ttl:<n>` take `SET v PX
-//! <ms>` and GET (a value must never be read after its deadline). Every SET writes a value no
-//! other SET writes, so a read names the write it saw.
+//! Keys: `reg:<n>` take GET / SET / INCR / DEL (checked for linearizability), `hreg:<n>` are
+//! registers too, kept in field `f` of a hash (HGET / HSET / HINCRBY / HDEL, the hash going
+//! away with its last field), `ctr:<n>` only INCR and GET (also checked against the
+//! acknowledged increments), `ttl:<n>` take `SET v PX <ms>` and GET (a value must never be read
+//! after its deadline). Every SET writes a value no other SET writes, so a read names the write
+//! it saw.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,10 @@ use crate::client::{Client, Value};
 
 /// Register keys.
 pub const REGISTERS: usize = 4;
+/// Registers kept in a hash's field (`hreg:<n>`, field [`HASH_FIELD`]).
+pub const HASH_REGISTERS: usize = 2;
+/// The field of a `hreg:` hash that holds the register.
+pub const HASH_FIELD: &str = "f";
 /// Counter keys.
 pub const COUNTERS: usize = 2;
 /// Keys written with a TTL.
@@ -154,7 +160,11 @@ async fn client(
             };
             (key, op)
         } else {
-            let key = format!("reg:{}", rng.random_range(0..REGISTERS));
+            let key = if pick < 50 {
+                format!("hreg:{}", rng.random_range(0..HASH_REGISTERS))
+            } else {
+                format!("reg:{}", rng.random_range(0..REGISTERS))
+            };
             let op = match rng.random_range(0..10) {
                 0..=3 => Op::Get,
                 4..=6 => Op::Set(value),
@@ -185,11 +195,20 @@ fn args(parts: &[&str]) -> Vec<String> {
 /// is `Unknown` (it may have been applied: a timeout, a lost connection, or an error reply such
 /// as `UNKNOWN` or `TIMEOUT`).
 async fn execute(c: &mut Client, key: &str, op: Op) -> Outcome {
-    let value = match op {
-        Op::Get => c.call(&args(&["GET", key])).await,
-        Op::Set(v) => c.call(&args(&["SET", key, &v.to_string()])).await,
-        Op::Incr => c.call(&args(&["INCR", key])).await,
-        Op::Del => c.call(&args(&["DEL", key])).await,
+    let f = HASH_FIELD;
+    let value = match (op, key.starts_with("hreg:")) {
+        (Op::Get, false) => c.call(&args(&["GET", key])).await,
+        (Op::Set(v), false) => c.call(&args(&["SET", key, &v.to_string()])).await,
+        (Op::Incr, false) => c.call(&args(&["INCR", key])).await,
+        (Op::Del, false) => c.call(&args(&["DEL", key])).await,
+        (Op::Get, true) => c.call(&args(&["HGET", key, f])).await,
+        // HSET answers how many fields are new: as a register write, it is done.
+        (Op::Set(v), true) => match c.call(&args(&["HSET", key, f, &v.to_string()])).await {
+            Ok(Value::Int(_)) => Ok(Value::Text("OK".into())),
+            other => other,
+        },
+        (Op::Incr, true) => c.call(&args(&["HINCRBY", key, f, "1"])).await,
+        (Op::Del, true) => c.call(&args(&["HDEL", key, f])).await,
     };
     match (op, value) {
         (Op::Get, Ok(Value::Nil)) => Outcome::Ok(Ret::Value(None)),
