@@ -145,45 +145,67 @@ if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
 fi
 
 [ "$MEM_KEYS" -gt 0 ] || exit 0
-# Fresh processes for the memory figures: what the throughput runs allocated and freed must not
-# count, for either server.
-kill "$RPID" "$SPID" 2>/dev/null || true
-wait "$RPID" "$SPID" 2>/dev/null || true
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >>"$WORK/redis.log" 2>&1 &
-RPID=$!; PIDS+=("$RPID")
-rm -rf "$WORK/shardis-data"
-"$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn --data-dir "$WORK/shardis-data" >>"$WORK/shardis.log" 2>&1 &
-SPID=$!; PIDS+=("$SPID")
-wait_ping "$RPORT"; wait_ping "$SPORT"
-
-echo
-echo "# memory: $MEM_KEYS keys (key:NNNNNNNNNN), 100-byte values; fresh servers; RSS read 5 s and 15 s after the load"
-python3 - "$MEM_KEYS" >"$WORK/load.resp" <<'PY'
-import sys
-n = int(sys.argv[1]); val = b"v" * 100; out = sys.stdout.buffer
-for i in range(n):
-    k = b"key:%010d" % i
-    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(k), k, val))
-PY
+# Memory: each data set loaded into fresh processes (what the throughput runs, or the data set
+# before, allocated and freed must not count), for either server.
 rss() { awk '/VmRSS/ {printf "%d\n", $2 * 1024}' "/proc/$1/status"; }
 used() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {gsub("\r",""); print $2}'; }
-printf '| %-8s | %12s | %12s | %14s | %14s | %14s |\n' server "RSS before" "RSS after" "RSS per key" "after 15 s" "used_memory/key"
-printf '|----------|--------------|--------------|----------------|----------------|----------------|\n'
-declare -A PERKEY LATERKEY
-for entry in "redis:$RPORT:$RPID" "shardis:$SPORT:$SPID"; do
-  IFS=: read -r name port pid <<<"$entry"
-  redis-cli -p "$port" flushall >/dev/null; sleep 1
-  before=$(rss "$pid"); ubefore=$(used "$port")
-  redis-cli -p "$port" --pipe <"$WORK/load.resp" >/dev/null
-  sleep 5
-  after=$(rss "$pid"); uafter=$(used "$port")
-  # The allocator hands freed pages back gradually (jemalloc's decay, about 10 s): the
-  # settled figure is read too.
-  sleep 10
-  later=$(rss "$pid")
-  keys=$(redis-cli -p "$port" dbsize)
-  per=$(( (after - before) / keys )); uper=$(( (uafter - ubefore) / keys )); lper=$(( (later - before) / keys ))
-  PERKEY[$name]=$per; LATERKEY[$name]=$lper
-  printf '| %-8s | %12s | %12s | %12s B | %12s B | %12s B |\n' "$name" "$before" "$after" "$per" "$lper" "$uper"
-done
-python3 -c "import sys; a = [int(x) for x in sys.argv[1:]]; print(f'\nRSS per key ratio shardis/redis: {a[1]/a[0]:.2f}x after 5 s, {a[3]/a[2]:.2f}x after 15 s')" "${PERKEY[redis]}" "${PERKEY[shardis]}" "${LATERKEY[redis]}" "${LATERKEY[shardis]}"
+fresh_servers() {
+  kill "$RPID" "$SPID" 2>/dev/null || true
+  wait "$RPID" "$SPID" 2>/dev/null || true
+  redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >>"$WORK/redis.log" 2>&1 &
+  RPID=$!; PIDS+=("$RPID")
+  rm -rf "$WORK/shardis-data"
+  "$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn --data-dir "$WORK/shardis-data" >>"$WORK/shardis.log" 2>&1 &
+  SPID=$!; PIDS+=("$SPID")
+  wait_ping "$RPORT"; wait_ping "$SPORT"
+}
+# memory_row LABEL FILE ELEMENTS: loads FILE (RESP) into fresh servers; RSS and used_memory per
+# element, read 5 s and 15 s after the load (jemalloc hands freed pages back over about 10 s).
+memory_row() {
+  local label=$1 file=$2 elements=$3
+  fresh_servers
+  local -A per later upers
+  for entry in "redis:$RPORT:$RPID" "shardis:$SPORT:$SPID"; do
+    IFS=: read -r name port pid <<<"$entry"
+    sleep 1
+    local before ubefore after uafter lat
+    before=$(rss "$pid"); ubefore=$(used "$port")
+    redis-cli -p "$port" --pipe <"$file" >/dev/null
+    sleep 5
+    after=$(rss "$pid"); uafter=$(used "$port")
+    sleep 10
+    lat=$(rss "$pid")
+    per[$name]=$(( (after - before) / elements )); later[$name]=$(( (lat - before) / elements ))
+    upers[$name]=$(( (uafter - ubefore) / elements ))
+  done
+  printf '| %-28s | %9s B | %9s B | %5s | %9s B | %9s B | %5s | %9s B | %9s B |\n' "$label" \
+    "${per[redis]}" "${per[shardis]}" \
+    "$(python3 -c "print(f'{$((${per[shardis]}))/max(1,$((${per[redis]}))):.2f}x')")" \
+    "${later[redis]}" "${later[shardis]}" \
+    "$(python3 -c "print(f'{$((${later[shardis]}))/max(1,$((${later[redis]}))):.2f}x')")" \
+    "${upers[redis]}" "${upers[shardis]}"
+}
+python3 - "$MEM_KEYS" "$WORK" <<'PY'
+import sys
+n = int(sys.argv[1]); work = sys.argv[2]
+def cmd(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+with open(f"{work}/strings.resp", "wb") as f:
+    for i in range(n):
+        f.write(cmd(b"SET", b"key:%010d" % i, b"v" * 100))
+with open(f"{work}/hashes.resp", "wb") as f:
+    for i in range(n // 10):
+        args = [b"HSET", b"hash:%010d" % i]
+        for j in range(10):
+            args += [b"field:%d" % j, b"value-%d" % (i * 10 + j)]
+        f.write(cmd(*args))
+PY
+echo
+echo "# memory per element: fresh servers per data set; RSS growth read 5 s and 15 s after the load, and used_memory growth"
+printf '| %-28s | %11s | %11s | %5s | %11s | %11s | %5s | %11s | %11s |\n' "data set (element)" "redis RSS" "shardis RSS" "x" "redis 15 s" "shardis 15s" "x" "redis used" "shardis used"
+printf '|------------------------------|-------------|-------------|-------|-------------|-------------|-------|-------------|-------------|\n'
+memory_row "$MEM_KEYS strings of 100 B (key)" "$WORK/strings.resp" "$MEM_KEYS"
+memory_row "$((MEM_KEYS / 10)) hashes of 10 fields (field)" "$WORK/hashes.resp" "$MEM_KEYS"
