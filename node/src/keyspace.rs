@@ -20,13 +20,14 @@ use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
+mod collection;
 pub mod eviction;
 pub mod hash;
 pub mod packed;
 pub mod snapshot;
 
 use hash::{Hash as HashValue, HashView};
-use packed::{Packed, PackedList};
+use packed::Packed;
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
@@ -484,72 +485,7 @@ impl Keyspace {
         create: bool,
         f: impl FnOnce(&mut HashValue) -> R,
     ) -> Result<Option<R>, WrongType> {
-        self.purge_if_expired(key, now);
-        let Some(entry) = self.stored(key) else {
-            if !create {
-                return Ok(None);
-            }
-            let mut hash = HashValue::default();
-            let reply = f(&mut hash);
-            if !hash.is_empty() {
-                self.put_hash(key, hash, 0);
-            }
-            return Ok(Some(reply));
-        };
-        let (kind, id, deadline) = (entry.kind, entry.large_id(), entry.expires_at);
-        match (kind, id) {
-            (Kind::HashPacked, _) => {
-                let mut hash = HashValue::Packed(PackedList::from_bytes(entry.data()));
-                let reply = f(&mut hash);
-                if hash.is_empty() {
-                    self.remove(key);
-                } else {
-                    self.put_hash(key, hash, deadline);
-                }
-                Ok(Some(reply))
-            }
-            (Kind::HashTable, Some(id)) => {
-                self.before_change(key);
-                self.touch(key);
-                let Some(Large::Hash(hash)) = self.large.get_mut(id) else {
-                    return Err(WrongType);
-                };
-                let before = hash.bytes();
-                let reply = f(hash);
-                let (after, empty) = (hash.bytes(), hash.is_empty());
-                self.bytes = self.bytes + after - before;
-                if empty {
-                    self.remove(key);
-                }
-                Ok(Some(reply))
-            }
-            _ => Err(WrongType),
-        }
-    }
-
-    /// Stores `hash` under `key`, replacing any entry.
-    fn put_hash(&mut self, key: &[u8], hash: HashValue, expires_at: u64) {
-        self.before_change(key);
-        let entry = self.hash_entry(key, hash, expires_at);
-        let old = self.upsert(key, entry);
-        self.reindex(key, old.as_ref().map_or(0, |o| o.expires_at), expires_at);
-    }
-
-    /// The entry of `hash`: the hash in it while packed, else its index in the side table.
-    fn hash_entry(&mut self, key: &[u8], hash: HashValue, expires_at: u64) -> Entry {
-        let mut entry = match hash {
-            HashValue::Packed(list) => {
-                Entry::new(key, Kind::HashPacked, list.as_bytes(), expires_at)
-            }
-            table @ HashValue::Table(_) => {
-                self.bytes += table.bytes();
-                let id = self.large.insert(Large::Hash(table)) as u32;
-                Entry::new(key, Kind::HashTable, &id.to_le_bytes(), expires_at)
-            }
-        };
-        entry.mark = self.mark;
-        entry.access = self.clock;
-        entry
+        self.update(key, now, create, f)
     }
 
     /// Stamps `key`'s entry with the access clock (it is being written).
@@ -708,7 +644,7 @@ impl Keyspace {
         if let Value::Hash(pairs) = value {
             // Only SET looks at the entry `put` replaced, and it stores strings.
             let hash = HashValue::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])));
-            self.put_hash(key, hash, expires_at);
+            self.store(key, hash, expires_at);
             return None;
         }
         self.before_change(key);

@@ -13,8 +13,9 @@ use std::hash::Hasher;
 
 use indexmap::IndexSet;
 
+use super::collection::Collection;
 use super::packed::{Packed, PackedList};
-use super::SeededHasher;
+use super::{Kind, Large, SeededHasher};
 
 /// Most fields a packed hash holds (`hash-max-listpack-entries`): redis-server 7.0's built-in
 /// default, 512 (the `redis.conf` it ships sets 128).
@@ -232,6 +233,40 @@ impl Hash {
 /// A field and its value as read: borrowed where stored as bytes, owned where stored as an
 /// integer.
 pub type FieldValue<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+impl Collection for Hash {
+    const PACKED: Kind = Kind::HashPacked;
+    const TABLE: Kind = Kind::HashTable;
+
+    fn from_packed(list: PackedList) -> Hash {
+        Hash::Packed(list)
+    }
+
+    fn packed(&self) -> Option<&[u8]> {
+        match self {
+            Hash::Packed(list) => Some(list.as_bytes()),
+            Hash::Table(_) => None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        Hash::is_empty(self)
+    }
+
+    fn bytes(&self) -> usize {
+        Hash::bytes(self)
+    }
+
+    fn into_large(self) -> Large {
+        Large::Hash(self)
+    }
+
+    fn in_large(large: &mut Large) -> Option<&mut Hash> {
+        match large {
+            Large::Hash(hash) => Some(hash),
+        }
+    }
+}
 
 /// A hash as it is stored, read without a copy.
 #[derive(Clone, Copy)]
