@@ -24,10 +24,12 @@ mod collection;
 pub mod eviction;
 pub mod hash;
 pub mod packed;
+pub mod set;
 pub mod snapshot;
 
 use hash::{Hash as HashValue, HashView};
 use packed::Packed;
+use set::{Set as SetValue, SetView};
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
@@ -41,6 +43,8 @@ pub enum Value {
     Raw(Bytes),
     /// A hash: its fields and values (snapshot format 2 and later).
     Hash(Vec<(Bytes, Bytes)>),
+    /// A set: its members (snapshot format 3 and later).
+    Set(Vec<Bytes>),
 }
 
 impl Value {
@@ -74,6 +78,10 @@ enum Kind {
     HashPacked,
     /// A large hash: the index of its [`Large`] value, 4 little-endian bytes.
     HashTable,
+    /// A set of integers, packed in ascending order ([`PackedList`] bytes).
+    SetInts,
+    /// Any other set: the index of its [`Large`] value.
+    SetTable,
 }
 
 impl Kind {
@@ -83,7 +91,7 @@ impl Kind {
 
     /// True when the value lives in the keyspace's side table.
     fn is_large(self) -> bool {
-        matches!(self, Kind::HashTable)
+        matches!(self, Kind::HashTable | Kind::SetTable)
     }
 }
 
@@ -91,12 +99,14 @@ impl Kind {
 /// holds its index. Strings never pay for it: an entry stays 32 bytes.
 enum Large {
     Hash(HashValue),
+    Set(SetValue),
 }
 
 impl Large {
     fn bytes(&self) -> usize {
         match self {
             Large::Hash(h) => h.bytes(),
+            Large::Set(s) => s.bytes(),
         }
     }
 }
@@ -138,7 +148,9 @@ impl Entry {
             Value::Str(b) => (Kind::Str, b),
             Value::Raw(b) => (Kind::Raw, b),
             Value::Int(n) => (Kind::Int, &n.to_le_bytes()[..]),
-            Value::Hash(_) => unreachable!("a hash is stored by Keyspace::entry_for"),
+            Value::Hash(_) | Value::Set(_) => {
+                unreachable!("a collection is stored by Keyspace::store")
+            }
         };
         Entry::new(key, kind, data, expires_at)
     }
@@ -224,6 +236,7 @@ impl Entry {
         match self.kind {
             Kind::Str | Kind::Int | Kind::Raw => "string",
             Kind::HashPacked | Kind::HashTable => "hash",
+            Kind::SetInts | Kind::SetTable => "set",
         }
     }
 
@@ -237,7 +250,8 @@ impl Entry {
             Kind::Str if self.data().len() <= 44 => "embstr",
             Kind::Str | Kind::Raw => "raw",
             Kind::HashPacked => "listpack",
-            Kind::HashTable => "hashtable",
+            Kind::HashTable | Kind::SetTable => "hashtable",
+            Kind::SetInts => "intset",
         }
     }
 
@@ -325,6 +339,15 @@ fn read_entry<'a>(
             stats.misses += 1;
             None
         }
+    }
+}
+
+/// The set `entry` holds, read where it is stored.
+fn set_view<'a>(entry: &'a Entry, large: &'a slab::Slab<Large>) -> Result<SetView<'a>, WrongType> {
+    match (entry.kind, entry.large_id().and_then(|id| large.get(id))) {
+        (Kind::SetInts, _) => Ok(SetView::Ints(Packed::new(entry.data()))),
+        (Kind::SetTable, Some(Large::Set(set))) => Ok(set.view()),
+        _ => Err(WrongType),
     }
 }
 
@@ -474,6 +497,44 @@ impl Keyspace {
         }
     }
 
+    /// The set at `key` at time `now`, read (counted as a hit or miss, as [`Keyspace::get`]).
+    pub fn set(&mut self, key: &[u8], now: u64) -> Result<Option<SetView<'_>>, WrongType> {
+        let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
+        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+            return Ok(None);
+        };
+        set_view(entry, &self.large).map(Some)
+    }
+
+    /// The set at `key`, without touching the counters or the access clock.
+    pub fn peek_set(&self, key: &[u8], now: u64) -> Result<Option<SetView<'_>>, WrongType> {
+        match self.peek(key, now) {
+            Some(entry) => set_view(entry, &self.large).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// As [`Keyspace::update_hash`], for the set at `key`.
+    pub fn update_set<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        create: bool,
+        f: impl FnOnce(&mut SetValue) -> R,
+    ) -> Result<Option<R>, WrongType> {
+        self.update(key, now, create, f)
+    }
+
+    /// Replaces whatever `key` holds with `set` (no deadline), or removes the key if `set` is
+    /// empty: the STORE forms of the set commands.
+    pub fn store_set(&mut self, key: &[u8], set: SetValue) {
+        if set.is_empty() {
+            self.remove(key);
+        } else {
+            self.store(key, set, 0);
+        }
+    }
+
     /// Runs `f` on the hash at `key` (a key past its deadline at `now` is removed first), and
     /// stores the result: in its entry while it stays packed, in the side table once it is a
     /// table; a hash left empty removes its key, as redis does. An absent key is given an empty
@@ -536,6 +597,11 @@ impl Keyspace {
                 Some(n) => Value::Int(n),
                 None => Value::Str(data()),
             },
+            Kind::SetInts | Kind::SetTable => Value::Set(
+                set_view(entry, &self.large)
+                    .map(|s| s.members().map(|m| Bytes::copy_from_slice(&m)).collect())
+                    .unwrap_or_default(),
+            ),
             Kind::HashPacked | Kind::HashTable => Value::Hash(
                 hash_view(entry, &self.large)
                     .map(|h| {
@@ -645,6 +711,14 @@ impl Keyspace {
             // Only SET looks at the entry `put` replaced, and it stores strings.
             let hash = HashValue::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])));
             self.store(key, hash, expires_at);
+            return None;
+        }
+        if let Value::Set(members) = value {
+            self.store(
+                key,
+                SetValue::from_members(members.iter().map(|m| &m[..])),
+                expires_at,
+            );
             return None;
         }
         self.before_change(key);
@@ -981,9 +1055,28 @@ impl serde::Serialize for ValueView<'_> {
                     .map_err(|_| serde::ser::Error::custom("a hash entry without its table"))?;
                 s.serialize_newtype_variant("Value", 3, "Hash", &PairsView(hash))
             }
+            (Kind::SetInts | Kind::SetTable, _) => {
+                let set = set_view(e, self.1)
+                    .map_err(|_| serde::ser::Error::custom("a set entry without its table"))?;
+                s.serialize_newtype_variant("Value", 4, "Set", &MembersView(set))
+            }
             (_, Some(n)) => s.serialize_newtype_variant("Value", 1, "Int", &n),
             (_, None) => s.serialize_newtype_variant("Value", 0, "Str", &RawBytes(e.data())),
         }
+    }
+}
+
+/// A set's members serialized as `Vec<Bytes>` is.
+struct MembersView<'a>(SetView<'a>);
+
+impl serde::Serialize for MembersView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for m in self.0.members() {
+            seq.serialize_element(&RawBytes(&m))?;
+        }
+        seq.end()
     }
 }
 
@@ -1142,6 +1235,14 @@ mod tests {
         };
         ks.insert(b"small-hash", Value::Hash(pairs(3)), 7_000);
         ks.insert(b"large-hash", Value::Hash(pairs(600)), 0);
+        let members = |n: usize, prefix: &str| -> Vec<Bytes> {
+            (0..n)
+                .map(|i| Bytes::from(format!("{prefix}{i}")))
+                .collect()
+        };
+        ks.insert(b"intset", Value::Set(members(5, "")), 8_000);
+        ks.insert(b"string-set", Value::Set(members(3, "m")), 0);
+        ks.insert(b"large-set", Value::Set(members(600, "")), 0);
         let data = crate::codec::encode(&ks.dump()).expect("encode");
         assert_eq!(
             crate::codec::encode(&ks.snapshot()).expect("encode"),
@@ -1160,6 +1261,9 @@ mod tests {
             b"\x00bin\xff",
             b"small-hash",
             b"large-hash",
+            b"intset",
+            b"string-set",
+            b"large-set",
         ] {
             let (a, b) = (
                 ks.peek(key, 20).expect("old"),

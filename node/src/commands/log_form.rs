@@ -16,6 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::args::Argv;
 use super::keys::{KeyCommand, EVICT, EXPIRE_DUE};
+use super::sets::{SetCommand, SPOP_EFFECT};
 use super::ShardCommand;
 use crate::protocol::Frame;
 
@@ -34,6 +35,7 @@ impl ShardCommand {
             ShardCommand::String(c) => c.to_argv(),
             ShardCommand::Key(c) => c.to_argv(),
             ShardCommand::Hash(c) => c.to_argv(),
+            ShardCommand::Set(c) => c.to_argv(),
         }
     }
 
@@ -48,6 +50,9 @@ impl ShardCommand {
         }
         if name.as_ref() == EVICT.as_bytes() {
             return Ok(ShardCommand::Key(KeyCommand::Evict(argv[1..].to_vec())));
+        }
+        if name.as_ref() == SPOP_EFFECT.as_bytes() {
+            return SetCommand::parse_effect(argv).map(ShardCommand::Set);
         }
         let spec = super::resolve(argv).map_err(|e| error_text(&e))?;
         match super::parse_shard_command(spec.name, argv) {
@@ -189,6 +194,26 @@ mod tests {
             "COUNT",
             "100",
         ],
+        &["SADD", "s", "a", "1"],
+        &["SREM", "s", "a", "b"],
+        &["SMEMBERS", "s"],
+        &["SISMEMBER", "s", "a"],
+        &["SMISMEMBER", "s", "a", "b"],
+        &["SCARD", "s"],
+        &["SPOP", "s"],
+        &["SPOP", "s", "3"],
+        &["SRANDMEMBER", "s"],
+        &["SRANDMEMBER", "s", "-3"],
+        &["SMOVE", "{s}a", "{s}b", "m"],
+        &["SINTER", "{s}a", "{s}b"],
+        &["SINTERSTORE", "{s}d", "{s}a", "{s}b"],
+        &["SUNION", "{s}a"],
+        &["SUNIONSTORE", "{s}d", "{s}a"],
+        &["SDIFF", "{s}a", "{s}b", "{s}c"],
+        &["SDIFFSTORE", "{s}d", "{s}a", "{s}b"],
+        &["SINTERCARD", "2", "{s}a", "{s}b"],
+        &["SINTERCARD", "1", "{s}a", "LIMIT", "5"],
+        &["SSCAN", "s", "0", "MATCH", "a*"],
     ];
 
     #[test]
@@ -204,6 +229,16 @@ mod tests {
             ShardCommand::Key(KeyCommand::ExpireDue(Vec::new())),
             ShardCommand::Key(KeyCommand::Evict(argv(&["a", "b\r\n"]))),
             ShardCommand::Key(KeyCommand::Evict(Vec::new())),
+            ShardCommand::Set(SetCommand::PopEffect(
+                Bytes::from_static(b"s"),
+                None,
+                argv(&["m"]),
+            )),
+            ShardCommand::Set(SetCommand::PopEffect(
+                Bytes::from_static(b"s"),
+                Some(3),
+                argv(&["a", "-", "7"]),
+            )),
         ] {
             assert_eq!(ShardCommand::from_argv(&cmd.to_argv()), Ok(cmd));
         }

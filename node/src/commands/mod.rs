@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod keys;
 pub mod log_form;
 pub mod registry;
+pub mod sets;
 pub mod strings;
 pub mod table;
 
@@ -25,6 +26,7 @@ use crate::protocol::Frame;
 use args::Argv;
 use hashes::HashCommand;
 use keys::KeyCommand;
+use sets::SetCommand;
 use strings::StringCommand;
 use table::CommandSpec;
 
@@ -47,6 +49,18 @@ pub enum ShardCommand {
     Key(KeyCommand),
     /// A hash command.
     Hash(HashCommand),
+    /// A set command.
+    Set(SetCommand),
+}
+
+/// What a random write (SPOP) does once the leader has read its pick.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EffectStep {
+    /// Nothing to write: this is the reply (no key, nothing to pop, an error).
+    Reply(Frame),
+    /// Log and apply this effect; its reply is the command's, unless it answers
+    /// [`sets::CONFLICT`] (the pick no longer holds: pick again).
+    Write(ShardCommand),
 }
 
 impl ShardCommand {
@@ -56,6 +70,7 @@ impl ShardCommand {
             ShardCommand::String(c) => c.apply(ks, ctx),
             ShardCommand::Key(c) => c.apply(ks, ctx),
             ShardCommand::Hash(c) => c.apply(ks, ctx),
+            ShardCommand::Set(c) => c.apply(ks, ctx),
         }
     }
 
@@ -65,6 +80,24 @@ impl ShardCommand {
             ShardCommand::String(c) => c.is_read_only(),
             ShardCommand::Key(c) => c.is_read_only(),
             ShardCommand::Hash(c) => c.is_read_only(),
+            ShardCommand::Set(c) => c.is_read_only(),
+        }
+    }
+
+    /// For a random write (SPOP): the read by which the leader picks what it does.
+    pub fn effect_read(&self) -> Option<ShardCommand> {
+        match self {
+            ShardCommand::Set(c) => c.effect_read(),
+            _ => None,
+        }
+    }
+
+    /// For a random write: what to log once `picked` (the reply of [`Self::effect_read`]) is
+    /// known, or the final reply.
+    pub fn effect_write(&self, picked: Frame) -> EffectStep {
+        match self {
+            ShardCommand::Set(c) => c.effect_write(picked),
+            _ => EffectStep::Reply(Frame::error("ERR not an effect command")),
         }
     }
 
@@ -80,6 +113,7 @@ impl ShardCommand {
             ShardCommand::String(c) => c.keys().first().map(|k| (*k).clone()),
             ShardCommand::Key(c) => c.keys().first().map(|k| (*k).clone()),
             ShardCommand::Hash(c) => Some(c.key().clone()),
+            ShardCommand::Set(c) => c.keys().first().map(|k| (*k).clone()),
         }
     }
 
@@ -89,6 +123,7 @@ impl ShardCommand {
             ShardCommand::String(c) => c.for_each_bytes(f),
             ShardCommand::Key(c) => c.for_each_bytes(f),
             ShardCommand::Hash(c) => c.for_each_bytes(f),
+            ShardCommand::Set(c) => c.for_each_bytes(f),
         }
     }
 
@@ -193,9 +228,14 @@ pub fn resolve(argv: &Argv) -> Result<&'static CommandSpec, Frame> {
 
 /// The keyspace families' commands: every command that runs in a shard.
 pub fn keyspace_commands() -> impl Iterator<Item = &'static registry::Command> {
-    [strings::COMMANDS, keys::COMMANDS, hashes::COMMANDS]
-        .into_iter()
-        .flatten()
+    [
+        strings::COMMANDS,
+        keys::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The entry of a shard command by its table name (how the log's argument vectors are parsed

@@ -38,6 +38,9 @@ pub enum Combine {
 pub enum Routing<H = NoHandler> {
     /// All its keys in one slot (`-CROSSSLOT` otherwise): the slot's shard.
     Slot(Parse),
+    /// A random write (SPOP): as [`Routing::Slot`], but the leader first picks with a read and
+    /// logs the effect of its pick (see [`ShardCommand::effect_read`]).
+    Effect(Parse),
     /// Keys of several slots allowed: one part per shard (the command with that shard's keys
     /// and their arguments), combined. Served only where the node can serve every part.
     Spread(Parse, Combine),
@@ -63,6 +66,7 @@ impl<H> Routing<H> {
     pub fn parser(&self) -> Option<Parse> {
         match self {
             Routing::Slot(p)
+            | Routing::Effect(p)
             | Routing::Spread(p, _)
             | Routing::SlotArgument(p)
             | Routing::Leading(p, _) => Some(*p),
@@ -93,6 +97,14 @@ impl<H> Command<H> {
         }
     }
 
+    /// A random write whose effect the leader decides (see [`Routing::Effect`]).
+    pub const fn effect(name: &'static str, parse: Parse) -> Command<H> {
+        Command {
+            name,
+            routing: Routing::Effect(parse),
+        }
+    }
+
     /// A command whose keys may lie in several shards.
     pub const fn spread(name: &'static str, parse: Parse, combine: Combine) -> Command<H> {
         Command {
@@ -116,6 +128,7 @@ impl Command {
     pub fn widen<H>(&self) -> Command<H> {
         let routing = match &self.routing {
             Routing::Slot(p) => Routing::Slot(*p),
+            Routing::Effect(p) => Routing::Effect(*p),
             Routing::Spread(p, c) => Routing::Spread(*p, *c),
             Routing::SlotArgument(p) => Routing::SlotArgument(*p),
             Routing::Leading(p, m) => Routing::Leading(*p, m.clone()),

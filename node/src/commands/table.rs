@@ -682,8 +682,8 @@ mod tests {
 
     #[test]
     fn expected_contents() {
-        assert_eq!(COMMANDS.len(), 78);
-        assert_eq!(all_specs().count(), 78 + 45);
+        assert_eq!(COMMANDS.len(), 95);
+        assert_eq!(all_specs().count(), 95 + 45);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
         assert_eq!(subs("object"), 4);
         assert_eq!(subs("client"), 8);

@@ -209,3 +209,53 @@ pub async fn ask_led_shards<T>(
     }))
     .await
 }
+
+/// How many times a random write picks again when its pick no longer holds by the time its
+/// effect applies (another client changed the set in between), before it answers TRYAGAIN.
+const EFFECT_ATTEMPTS: usize = 32;
+
+/// Runs a random write (SPOP) on `shard`: the leader reads its pick (a linearizable read, after
+/// everything this connection sent before), then logs the pick's effect, which every replica
+/// applies alike. An effect whose pick no longer holds changes nothing and is picked again.
+pub async fn run_effect(
+    state: &ServerState,
+    groups: &Groups,
+    ctx: ApplyCtx,
+    shard: usize,
+    cmd: ShardCommand,
+) -> Frame {
+    let Some(read) = cmd.effect_read() else {
+        return Frame::error("ERR not an effect command");
+    };
+    for _ in 0..EFFECT_ATTEMPTS {
+        let picked = run_one(state, groups, ctx, shard, read.clone()).await;
+        let write = match cmd.effect_write(picked) {
+            commands::EffectStep::Reply(reply) => return reply,
+            commands::EffectStep::Write(write) => write,
+        };
+        match run_one(state, groups, ctx, shard, write).await {
+            Frame::Error(e) if e.as_ref() == commands::sets::CONFLICT.as_bytes() => continue,
+            reply => return reply,
+        }
+    }
+    Frame::error("TRYAGAIN the members picked kept changing, try again later")
+}
+
+/// Runs one command on `shard` (a read on its leader, or a write through its log) and returns
+/// its reply.
+async fn run_one(
+    state: &ServerState,
+    groups: &Groups,
+    ctx: ApplyCtx,
+    shard: usize,
+    cmd: ShardCommand,
+) -> Frame {
+    let mut work = Work::default();
+    work.push(shard, cmd);
+    let mut replies = Vec::new();
+    flush(state, groups, ctx, false, &mut work, &mut replies).await;
+    replies
+        .pop()
+        .flatten()
+        .unwrap_or_else(|| Frame::error("ERR the shard did not answer"))
+}

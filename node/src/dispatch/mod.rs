@@ -127,6 +127,9 @@ pub async fn run_batch(
                 continue;
             }
             NodeStep::Failover => crate::server::cluster::failover(state).await,
+            NodeStep::Effect(shard, cmd) => {
+                execute::run_effect(state, groups, ctx, shard, cmd).await
+            }
             NodeStep::Scan(scan) => execute::scan_shards(state, groups, ctx, scan).await,
             NodeStep::Info(sections) => {
                 let stats: Vec<ShardStats> =

@@ -87,6 +87,8 @@ pub enum NodeStep {
     RandomKey,
     /// CLUSTER FAILOVER.
     Failover,
+    /// A random write (SPOP) on this shard: read the leader's pick, then log its effect.
+    Effect(usize, ShardCommand),
 }
 
 impl NodeStep {
@@ -95,7 +97,7 @@ impl NodeStep {
     pub fn reads_keyspace(&self) -> bool {
         matches!(
             self,
-            NodeStep::Scan(_) | NodeStep::Info(_) | NodeStep::RandomKey
+            NodeStep::Scan(_) | NodeStep::Info(_) | NodeStep::RandomKey | NodeStep::Effect(..)
         )
     }
 }
@@ -125,6 +127,7 @@ pub fn plan(
         Route::Info(sections) => return Planned::Node(NodeStep::Info(sections)),
         Route::RandomKey => return Planned::Node(NodeStep::RandomKey),
         Route::Failover => return Planned::Node(NodeStep::Failover),
+        Route::Effect(shard, cmd) => return Planned::Node(NodeStep::Effect(shard, cmd)),
         Route::Shard(shard, cmd) if !node.holds(shard) && cmd.reads_any_replica() => {
             // No replica here: this node holds no key of that slot.
             let mut empty = Keyspace::new(0, 0);

@@ -22,6 +22,8 @@ pub enum Route {
     Local(Handler),
     /// One shard.
     Shard(usize, ShardCommand),
+    /// A random write on one shard, whose effect the leader decides (SPOP).
+    Effect(usize, ShardCommand),
     /// Keys of several slots (in one or more shards), one part per shard, then merged. Served
     /// only where the node can serve every part itself; otherwise `-CROSSSLOT`.
     Split(Vec<(usize, ShardCommand)>, Merge),
@@ -49,7 +51,10 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
     };
     let routing = &command.routing;
     let spread = matches!(routing, Routing::Spread(..));
-    if !spread && spec.first_key > 0 && spec.last_key != spec.first_key {
+    // Several keys by the legacy range, or keys found by key specs (SINTERCARD's numkeys).
+    let many_keys = (spec.first_key > 0 && spec.last_key != spec.first_key)
+        || (spec.first_key == 0 && !spec.key_specs.is_empty());
+    if !spread && many_keys {
         // CROSSSLOT is decided before the arguments are parsed, as in Redis Cluster.
         if let Some(e) = check_same_slot(spec, argv) {
             return Route::Reply(e);
@@ -79,6 +84,7 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
             }
         }
         Routing::Slot(p)
+        | Routing::Effect(p)
         | Routing::Spread(p, _)
         | Routing::SlotArgument(p)
         | Routing::Leading(p, _) => *p,
@@ -90,6 +96,10 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
     let shard_of = |k: &Bytes| shards.shard_of_slot(key_slot(k));
     match (routing, cmd) {
         (Routing::Leading(_, merge), cmd) => Route::All(cmd, merge.clone()),
+        (Routing::Effect(_), cmd) => {
+            let shard = cmd.first_key().map_or(0, |k| shard_of(&k));
+            Route::Effect(shard, cmd)
+        }
         (Routing::Spread(_, combine), cmd) => split(spec, parse, *combine, argv, cmd, shards),
         (Routing::SlotArgument(_), ShardCommand::Key(k)) => match k.slot_arg() {
             Some(slot) => Route::Shard(shards.shard_of_slot(slot), ShardCommand::Key(k)),

@@ -264,6 +264,7 @@ impl Collection for Hash {
     fn in_large(large: &mut Large) -> Option<&mut Hash> {
         match large {
             Large::Hash(hash) => Some(hash),
+            _ => None,
         }
     }
 }

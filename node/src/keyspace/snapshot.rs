@@ -39,9 +39,9 @@ use crate::codec;
 
 /// The first bytes of snapshot data.
 const MAGIC: &[u8; 4] = b"SHKS";
-/// The snapshot data format this release writes. Format 2 added hashes (value variant 3);
-/// format 1 (strings only) is read too, since it decodes the same way.
-pub const FORMAT: u8 = 2;
+/// The snapshot data format this release writes. Format 2 added hashes (value variant 3),
+/// format 3 sets (variant 4); the older formats are read too, since they decode the same way.
+pub const FORMAT: u8 = 3;
 /// The oldest format this release reads.
 const OLDEST_FORMAT: u8 = 1;
 /// Magic and format.
@@ -288,6 +288,8 @@ mod tests {
         HashSet(u8, u8, bool),
         HashDel(u8, u8),
         Rename(u8, u8),
+        /// Adds a member to a set; a string member makes it a table.
+        SetAdd(u8, u8, bool),
     }
 
     /// Few keys, most of them in one slot (a hash tag), so that removals move entries around
@@ -311,6 +313,7 @@ mod tests {
             4 => (0u8..40, 0u8..8, any::<bool>()).prop_map(|(k, f, l)| Op::HashSet(k, f, l)),
             2 => (0u8..40, 0u8..8).prop_map(|(k, f)| Op::HashDel(k, f)),
             1 => (0u8..40, 0u8..40).prop_map(|(a, b)| Op::Rename(a, b)),
+            3 => (0u8..40, 0u8..8, any::<bool>()).prop_map(|(k, m, s)| Op::SetAdd(k, m, s)),
         ]
     }
 
@@ -339,6 +342,14 @@ mod tests {
             }
             Op::Rename(a, b) => {
                 ks.rename(&key(a), &key(b));
+            }
+            Op::SetAdd(k, m, string) => {
+                let member = if string {
+                    format!("m{m}")
+                } else {
+                    m.to_string()
+                };
+                let _ = ks.update_set(&key(k), 0, true, |s| s.add(member.as_bytes()));
             }
         }
     }
