@@ -383,6 +383,107 @@ static HASHES: &[Case] = &[
 ];
 
 #[rustfmt::skip]
+static SETS: &[Case] = &[
+    case!("sadd srem smembers",
+        ["SADD", "s", "b", "a", "c", "a"], ["SCARD", "s"], sorted ["SMEMBERS", "s"], ["SISMEMBER", "s", "a"],
+        ["SISMEMBER", "s", "z"], ["SISMEMBER", "nokey", "a"], ["SMISMEMBER", "s", "a", "z", "c"],
+        ["SMISMEMBER", "nokey", "a"], ["SREM", "s", "a", "z", "a"], ["SREM", "nokey", "a"], ["SCARD", "nokey"],
+        ["SMEMBERS", "nokey"], ["TYPE", "s"], ["OBJECT", "ENCODING", "s"], ["SREM", "s", "b", "c"], ["EXISTS", "s"]
+    ),
+    case!("intset",
+        ["SADD", "s", "3", "-1", "100", "0", "3"], ["SMEMBERS", "s"], ["OBJECT", "ENCODING", "s"],
+        ["SADD", "s", "9223372036854775807", "-9223372036854775808"], ["SMEMBERS", "s"], ["SISMEMBER", "s", "100"],
+        ["SISMEMBER", "s", "0100"], ["SISMEMBER", "s", "+3"], ["SADD", "s", "007"], ["OBJECT", "ENCODING", "s"],
+        sorted ["SMEMBERS", "s"], ["SADD", "t", "-0"], ["OBJECT", "ENCODING", "t"], ["SADD", "u", "1"],
+        ["SREM", "u", "1"], ["EXISTS", "u"], ["SADD", "v", "10", "2"], ["SREM", "v", "2"], ["SMEMBERS", "v"],
+        ["OBJECT", "ENCODING", "v"]
+    ),
+    case!("set arity",
+        ["SADD", "s"], ["SREM", "s"], ["SMEMBERS"], ["SISMEMBER", "s"], ["SMISMEMBER", "s"], ["SCARD"],
+        ["SPOP"], ["SRANDMEMBER"], ["SMOVE", "a", "b"], ["SINTER"], ["SINTERSTORE", "d"], ["SUNION"], ["SDIFF"],
+        ["SINTERCARD", "1"], ["SSCAN", "s"], ["SPOP", "s", "1", "2"], ["SRANDMEMBER", "s", "1", "2"]
+    ),
+    case!("binary members",
+        ["SADD", "s", "", "a\0b", "\r\n", "\u{ff}"], ["SCARD", "s"], sorted ["SMEMBERS", "s"], ["SISMEMBER", "s", ""],
+        ["SISMEMBER", "s", "a\0b"], ["SREM", "s", ""], ["SISMEMBER", "s", ""]
+    ),
+    case!("spop",
+        ["SPOP", "nokey"], ["SPOP", "nokey", "3"], ["SPOP", "nokey", "0"], ["SADD", "s", "only"], ["SPOP", "s"],
+        ["EXISTS", "s"], ["SADD", "s", "a"], ["SPOP", "s", "1"], ["EXISTS", "s"], ["SADD", "s", "1", "2", "3"],
+        ["SPOP", "s", "0"], ["SPOP", "s", "-1"], ["SPOP", "s", "x"], ["SPOP", "s", "1.5"], ["SCARD", "s"],
+        shape ["SPOP", "s"], ["SCARD", "s"], shape ["SPOP", "s", "1"], ["SCARD", "s"], ["DEL", "s"],
+        ["SADD", "s", "5", "6", "-7"], sorted ["SPOP", "s", "10"], ["EXISTS", "s"], ["SADD", "t", "x", "y", "z"], shape ["SPOP", "t", "2"],
+        ["SCARD", "t"], ["SET", "str", "v"], ["SPOP", "str"], ["SPOP", "str", "2"]
+    ),
+    case!("srandmember",
+        ["SRANDMEMBER", "nokey"], ["SRANDMEMBER", "nokey", "3"], ["SRANDMEMBER", "nokey", "-3"],
+        ["SADD", "s", "only"], ["SRANDMEMBER", "s"], ["SRANDMEMBER", "s", "1"], ["SRANDMEMBER", "s", "5"],
+        ["SRANDMEMBER", "s", "-3"], ["SRANDMEMBER", "s", "0"], ["SRANDMEMBER", "s", "x"],
+        ["SRANDMEMBER", "s", "-9223372036854775808"], ["SADD", "s", "a", "b"], shape ["SRANDMEMBER", "s"],
+        shape ["SRANDMEMBER", "s", "2"], shape ["SRANDMEMBER", "s", "-5"], sorted ["SRANDMEMBER", "s", "3"],
+        sorted ["SRANDMEMBER", "s", "100"], ["SCARD", "s"], ["SADD", "i", "1", "2", "3"],
+        ["SRANDMEMBER", "i", "3"], ["SRANDMEMBER", "i", "30"]
+    ),
+    case!("smove",
+        ["SADD", "{s}a", "1", "2"], ["SADD", "{s}b", "x"], ["SMOVE", "{s}a", "{s}b", "1"], ["SMOVE", "{s}a", "{s}b", "9"],
+        ["SMEMBERS", "{s}a"], sorted ["SMEMBERS", "{s}b"], ["SMOVE", "{s}a", "{s}a", "2"], ["SMOVE", "{s}a", "{s}a", "9"],
+        ["SMOVE", "{s}a", "{s}c", "2"], ["EXISTS", "{s}a"], ["SMEMBERS", "{s}c"], ["SMOVE", "{s}nokey", "{s}c", "2"],
+        ["SET", "{s}str", "v"], ["SMOVE", "{s}c", "{s}str", "2"], ["SMOVE", "{s}str", "{s}c", "2"],
+        ["SMOVE", "{s}nokey", "{s}str", "2"], ["SMEMBERS", "{s}c"]
+    ),
+    case!("set algebra",
+        ["SADD", "{s}a", "1", "2", "3", "4"], ["SADD", "{s}b", "3", "4", "5"], ["SADD", "{s}c", "x", "3"],
+        ["SINTER", "{s}a", "{s}b"], ["SUNION", "{s}a", "{s}b"], ["SDIFF", "{s}a", "{s}b"], ["SDIFF", "{s}b", "{s}a"],
+        ["SINTER", "{s}a", "{s}c"], sorted ["SUNION", "{s}a", "{s}c"], ["SDIFF", "{s}a", "{s}c", "{s}b"],
+        ["SINTER", "{s}a", "{s}nokey"], ["SUNION", "{s}nokey", "{s}a"], ["SDIFF", "{s}nokey", "{s}a"],
+        ["SDIFF", "{s}a", "{s}nokey"], ["SINTER", "{s}a"], ["SUNION", "{s}nokey"],
+        ["SINTERSTORE", "{s}d", "{s}a", "{s}b"], ["SMEMBERS", "{s}d"], ["OBJECT", "ENCODING", "{s}d"],
+        ["SUNIONSTORE", "{s}d", "{s}a", "{s}c"], sorted ["SMEMBERS", "{s}d"], ["SDIFFSTORE", "{s}d", "{s}a", "{s}b"],
+        ["SMEMBERS", "{s}d"], ["SINTERSTORE", "{s}d", "{s}a", "{s}nokey"], ["EXISTS", "{s}d"],
+        ["SET", "{s}str", "v"], ["SINTER", "{s}a", "{s}str"], ["SINTER", "{s}nokey", "{s}str"],
+        ["SUNION", "{s}a", "{s}str"], ["SDIFF", "{s}str", "{s}a"], ["SDIFF", "{s}nokey", "{s}str"],
+        ["SINTERSTORE", "{s}str", "{s}a", "{s}b"], ["TYPE", "{s}str"], ["SMEMBERS", "{s}str"],
+        ["SUNIONSTORE", "{s}a", "{s}a", "{s}b"], ["SMEMBERS", "{s}a"], ["EXPIRE", "{s}a", "100"],
+        ["SINTERSTORE", "{s}a", "{s}a", "{s}b"], ["TTL", "{s}a"]
+    ),
+    case!("sintercard",
+        ["SADD", "{s}a", "1", "2", "3", "x"], ["SADD", "{s}b", "2", "3", "x", "y"], ["SINTERCARD", "2", "{s}a", "{s}b"],
+        ["SINTERCARD", "2", "{s}a", "{s}b", "LIMIT", "2"], ["SINTERCARD", "2", "{s}a", "{s}b", "LIMIT", "0"],
+        ["SINTERCARD", "2", "{s}a", "{s}b", "limit", "100"], ["SINTERCARD", "1", "{s}a"],
+        ["SINTERCARD", "2", "{s}a", "{s}nokey"], ["SINTERCARD", "0", "{s}a"], ["SINTERCARD", "-1", "{s}a"],
+        ["SINTERCARD", "x", "{s}a"], ["SINTERCARD", "3", "{s}a", "{s}b"], ["SINTERCARD", "1", "{s}a", "LIMIT", "-1"],
+        ["SINTERCARD", "1", "{s}a", "LIMIT", "x"], ["SINTERCARD", "1", "{s}a", "LIMIT"],
+        ["SINTERCARD", "1", "{s}a", "FOO", "1"], ["SINTERCARD", "1", "{s}a", "{s}b"], ["SET", "{s}str", "v"],
+        ["SINTERCARD", "2", "{s}a", "{s}str"]
+    ),
+    case!("set wrong type",
+        ["SET", "str", "v"], ["SADD", "str", "a"], ["SREM", "str", "a"], ["SMEMBERS", "str"], ["SISMEMBER", "str", "a"],
+        ["SMISMEMBER", "str", "a"], ["SCARD", "str"], ["SRANDMEMBER", "str"], ["SRANDMEMBER", "str", "2"],
+        ["SSCAN", "str", "0"], ["SADD", "s", "a"], ["GET", "s"], ["HGET", "s", "a"], ["HSET", "s", "f", "v"],
+        ["INCR", "s"], ["APPEND", "s", "x"], ["HSET", "h", "f", "v"], ["SADD", "h", "x"], ["SCARD", "h"],
+        ["TYPE", "s"], ["TYPE", "h"]
+    ),
+    case!("generic commands on sets",
+        ["SADD", "{s}1", "a", "b"], ["RENAME", "{s}1", "{s}2"], sorted ["SMEMBERS", "{s}2"], ["COPY", "{s}2", "{s}3"],
+        ["SADD", "{s}3", "c"], ["SCARD", "{s}2"], ["SCARD", "{s}3"], ["EXPIRE", "{s}3", "100"], ttl ["TTL", "{s}3"],
+        ["DEL", "{s}2"], ["EXISTS", "{s}2"], ["SADD", "{s}4", "1"], ["PEXPIRE", "{s}4", "30"], sleep [100],
+        ["SISMEMBER", "{s}4", "1"], ["SADD", "{s}4", "2"], ["SMEMBERS", "{s}4"], ["TTL", "{s}4"]
+    ),
+    case!("sscan",
+        ["SSCAN", "nokey", "0"], ["SADD", "s", "1", "2", "3"], ["SSCAN", "s", "0"], ["SSCAN", "s", "0", "MATCH", "1*"],
+        ["SSCAN", "s", "0", "COUNT", "0"], ["SSCAN", "s", "x"], ["SSCAN", "s", "0", "TYPE", "set"],
+        ["SADD", "t", "a"], ["SSCAN", "t", "0", "MATCH", "*"]
+    ),
+    case!("resp3 set replies",
+        shape ["HELLO", "3"], ["SADD", "{s}s", "1", "2"], ["SMEMBERS", "{s}s"], ["SMEMBERS", "nokey"],
+        ["SINTER", "{s}s", "{s}nokey"], ["SUNION", "{s}s"], ["SDIFF", "{s}s"], ["SINTERCARD", "1", "{s}s"], ["SRANDMEMBER", "s", "5"],
+        ["SRANDMEMBER", "nokey", "5"], ["SPOP", "nokey", "5"], ["SMISMEMBER", "{s}s", "1", "9"],
+        ["SPOP", "{s}s", "5"], ["SPOP", "{s}s", "0"], ["SSCAN", "nokey", "0"], ["SADD", "s", "x"], ["SPOP", "s"],
+        ["SADD", "s", "x"], ["SPOP", "s", "1"], ["SADD", "s", "x"], ["SRANDMEMBER", "s"], ["SRANDMEMBER", "s", "1"]
+    ),
+];
+
+#[rustfmt::skip]
 static KEYSPACE: &[Case] = &[
     case!("del unlink",
         ["MSET", "a", "1", "b", "2", "c", "3"], ["DEL", "a", "b", "x"], ["DEL", "a"], ["EXISTS", "a", "b", "c"],
@@ -890,6 +991,61 @@ fn hashes() {
     let mut failures = run_cases(&mut r, &mut s, "hashes", HASHES);
     failures.extend(run_cases(&mut r, &mut s, "hashes", &large_hash_cases()));
     finish("hashes", failures);
+}
+
+#[test]
+fn sets() {
+    let (mut r, mut s) = main_pair();
+    let mut failures = run_cases(&mut r, &mut s, "sets", SETS);
+    failures.extend(run_cases(&mut r, &mut s, "sets", &large_set_cases()));
+    finish("sets", failures);
+}
+
+/// Sets past the intset's 512 members, and large tables (replies compared as sets).
+fn large_set_cases() -> Vec<Case> {
+    let sadd = |key: &str, members: Vec<String>| {
+        let mut w = vec!["SADD".to_string(), key.to_string()];
+        w.extend(members);
+        leak(w)
+    };
+    let words = |w: &[&str]| leak(w.iter().map(|s| s.to_string()).collect());
+    let steps: Vec<Step> = vec![
+        Step::Exact(sadd(
+            "{s}i",
+            (0..512).map(|i| (i * 3).to_string()).collect(),
+        )),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{s}i"])),
+        Step::Exact(words(&["SMEMBERS", "{s}i"])),
+        Step::Exact(words(&["SADD", "{s}i", "-5"])),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{s}i"])),
+        Step::Sorted(words(&["SMEMBERS", "{s}i"])),
+        Step::Exact(sadd("{s}t", (0..800).map(|i| format!("m{i}")).collect())),
+        Step::Exact(words(&["SCARD", "{s}t"])),
+        Step::Exact(sadd(
+            "{s}u",
+            (0..700).map(|i| (i * 2).to_string()).collect(),
+        )),
+        Step::Exact(words(&["SINTERCARD", "2", "{s}i", "{s}u"])),
+        Step::Sorted(words(&["SINTER", "{s}i", "{s}u"])),
+        Step::Sorted(words(&["SUNION", "{s}i", "{s}u"])),
+        Step::Sorted(words(&["SDIFF", "{s}u", "{s}i"])),
+        Step::Exact(words(&["SUNIONSTORE", "{s}d", "{s}i", "{s}t"])),
+        Step::Exact(words(&["SCARD", "{s}d"])),
+        Step::Exact(words(&["SINTERSTORE", "{s}d", "{s}i", "{s}u"])),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{s}d"])),
+        Step::Scan(words(&["SSCAN", "{s}t"])),
+        Step::Scan(words(&["SSCAN", "{s}t", "COUNT", "7", "MATCH", "m1*"])),
+        Step::Shape(words(&["SRANDMEMBER", "{s}t", "-20"])),
+        Step::Exact(words(&["SCARD", "{s}t"])),
+        Step::Shape(words(&["SPOP", "{s}t", "5"])),
+        Step::Exact(words(&["SCARD", "{s}t"])),
+        Step::Shape(words(&["SPOP", "{s}t", "1000"])),
+        Step::Exact(words(&["EXISTS", "{s}t"])),
+    ];
+    vec![Case {
+        name: "sets past the intset",
+        steps: Box::leak(steps.into_boxed_slice()),
+    }]
 }
 
 /// Leaks `words` as the `'static` arguments of a step (cases built at run time; a test's

@@ -33,7 +33,7 @@ fn run(c: &mut RawClient, args: &[&[u8]]) -> Reply {
 
 /// The whole keyspace, one line per key, sorted: key and value in hex, the deadline (Unix ms,
 /// -1 for none). A hash's value is `hash:` and its sorted `field=value` pairs in hex, joined
-/// by commas.
+/// by commas; a set's `set:` and its sorted members in hex.
 fn keyspace(c: &mut RawClient) -> Vec<String> {
     let keys = run(c, &[b"KEYS", b"*"]);
     let keys = keys.items().expect("KEYS answers an array");
@@ -54,6 +54,15 @@ fn keyspace(c: &mut RawClient) -> Vec<String> {
                     .collect();
                 pairs.sort();
                 format!("hash:{}", pairs.join(","))
+            } else if kind == Reply::Simple(b"set".to_vec()) {
+                let all = run(c, &[b"SMEMBERS", key]);
+                let items = all.items().expect("SMEMBERS answers an array");
+                let mut members: Vec<String> = items
+                    .iter()
+                    .map(|m| hex(m.bytes().expect("a member")))
+                    .collect();
+                members.sort();
+                format!("set:{}", members.join(","))
             } else {
                 hex(run(c, &[b"GET", key]).bytes().expect("a string value"))
             };
@@ -341,6 +350,36 @@ fn write_every_kind_of_command(c: &mut RawClient) {
     ok(&[b"HSET", b"{hr}src", b"f", b"v"]);
     ok(&[b"RENAME", b"{hr}src", b"{hr}dst"]);
     ok(&[b"COPY", b"{hr}dst", b"{hr}copy"]);
+    // Sets (snapshot format 3): intsets, tables, every write command, SPOP's logged effect.
+    for i in 0..30 {
+        let key = format!("{{set}}{i}");
+        ok(&[
+            b"SADD",
+            key.as_bytes(),
+            b"1",
+            i.to_string().as_bytes(),
+            b"-7",
+        ]);
+    }
+    ok(&[b"SADD", b"{set}0", b"not-an-int", b"\x00bin"]);
+    ok(&[b"SREM", b"{set}1", b"1", b"nothing"]);
+    ok(&[b"SPOP", b"{set}2"]);
+    ok(&[b"SPOP", b"{set}3", b"2"]);
+    ok(&[b"SMOVE", b"{set}4", b"{set}5", b"-7"]);
+    ok(&[b"SINTERSTORE", b"{set}inter", b"{set}6", b"{set}7"]);
+    ok(&[
+        b"SUNIONSTORE",
+        b"{set}union",
+        b"{set}6",
+        b"{set}7",
+        b"{set}0",
+    ]);
+    ok(&[b"SDIFFSTORE", b"{set}diff", b"{set}8", b"{set}9"]);
+    ok(&[b"EXPIRE", b"{set}10", b"1000000000"]);
+    let big: Vec<Vec<u8>> = (0..600).map(|i| (i * 3).to_string().into_bytes()).collect();
+    let mut sadd: Vec<&[u8]> = vec![b"SADD", b"{set}table"];
+    sadd.extend(big.iter().map(Vec::as_slice));
+    ok(&sadd);
     // Reads pipelined with writes to the same key: one log entry holds both.
     let pipeline: Vec<Vec<u8>> = [
         &[&b"SET"[..], b"piped", b"1"][..],
@@ -360,6 +399,10 @@ fn write_every_kind_of_command(c: &mut RawClient) {
         &[b"HGETALL", b"piped-hash"],
         &[b"HRANDFIELD", b"piped-hash", b"-3", b"WITHVALUES"],
         &[b"HSCAN", b"piped-hash", b"0"],
+        &[b"SADD", b"piped-set", b"a", b"1"],
+        &[b"SISMEMBER", b"piped-set", b"a"],
+        &[b"SPOP", b"piped-set"],
+        &[b"SMEMBERS", b"piped-set"],
     ]
     .iter()
     .map(|args| support::encode_command(args))

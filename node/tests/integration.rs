@@ -304,6 +304,58 @@ fn concurrent_increments_are_all_counted() {
 }
 
 #[test]
+fn concurrent_spops_pop_every_member_exactly_once() {
+    // SPOP is logged as the members the leader picked; when two clients pick the same member,
+    // one effect no longer holds and picks again. Every member comes out once, none is lost.
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let members: Vec<String> = (0..1500).map(|i| format!("m{i}")).collect();
+    let _: i64 = redis::cmd("SADD")
+        .arg("pool")
+        .arg(&members)
+        .query(&mut con)
+        .expect("sadd");
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let mut con = node.client();
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    // Single pops and counted pops, pipelined in twos.
+                    let (a, b): (Option<String>, Vec<String>) = redis::pipe()
+                        .cmd("SPOP")
+                        .arg("pool")
+                        .cmd("SPOP")
+                        .arg("pool")
+                        .arg(1 + t % 3)
+                        .query(&mut con)
+                        .expect("spop");
+                    if a.is_none() && b.is_empty() {
+                        return got;
+                    }
+                    got.extend(a);
+                    got.extend(b);
+                }
+            })
+        })
+        .collect();
+    let mut popped: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .collect();
+    popped.sort();
+    let mut expected = members.clone();
+    expected.sort();
+    assert_eq!(popped.len(), expected.len(), "each member popped once");
+    assert_eq!(popped, expected);
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("pool")
+        .query(&mut con)
+        .expect("exists");
+    assert_eq!(exists, 0);
+}
+
+#[test]
 fn active_expiry_removes_keys_nobody_reads() {
     let node = Node::start(&["--shards", "4"]);
     let mut con = node.client();

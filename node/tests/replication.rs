@@ -491,6 +491,18 @@ fn replica_digest(port: u16) -> std::collections::BTreeMap<Vec<u8>, String> {
                         pairs.iter().map(|(f, v)| (text(f), text(v))).collect();
                     format!("{pairs:?}")
                 }
+                "set" => {
+                    let mut members: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
+                        .arg(&key)
+                        .query(&mut con)
+                        .expect("smembers");
+                    members.sort();
+                    let members: Vec<String> = members
+                        .iter()
+                        .map(|m| String::from_utf8_lossy(m).into_owned())
+                        .collect();
+                    format!("{members:?}")
+                }
                 "string" => {
                     let v: Option<Vec<u8>> =
                         redis::cmd("GET").arg(&key).query(&mut con).expect("get");
@@ -508,10 +520,10 @@ fn replica_digest(port: u16) -> std::collections::BTreeMap<Vec<u8>, String> {
     digest
 }
 
-/// A random workload of hash writes (every hash write command, both encodings, deadlines,
-/// renames, deletions, a type change) with string writes among them, applied through the
-/// cluster. Keys are `{g<n>}...`: renames stay within a slot.
-fn hash_workload(cluster: &Cluster, seed: u64, ops: usize) {
+/// A random workload of hash and set writes (every write command, both encodings of each,
+/// deadlines, renames, deletions, SPOP's logged picks) with string writes among them, applied
+/// through the cluster. Keys are `{g<n>}...`: renames stay within a slot.
+fn collection_workload(cluster: &Cluster, seed: u64, ops: usize) {
     let mut state = seed;
     let mut next = |n: u64| {
         state = state
@@ -524,7 +536,30 @@ fn hash_workload(cluster: &Cluster, seed: u64, ops: usize) {
         let group = next(6);
         let key = format!("{{g{group}}}h{}", next(5));
         let field = format!("f{}", next(12));
-        let args: Vec<String> = match next(11) {
+        let set = format!("{{g{group}}}s{}", next(4));
+        let member = next(40).to_string();
+        let args: Vec<String> = match next(17) {
+            11 => vec!["SADD".into(), set, member, format!("x{}", next(9))],
+            12 => vec!["SREM".into(), set, member],
+            13 => vec!["SPOP".into(), set],
+            14 => vec![
+                "SMOVE".into(),
+                set,
+                format!("{{g{group}}}s{}", next(4)),
+                member,
+            ],
+            15 => vec![
+                "SINTERSTORE".into(),
+                format!("{{g{group}}}s{}", next(4)),
+                set,
+                format!("{{g{group}}}s{}", next(4)),
+            ],
+            16 => {
+                // Past the intset: a table on every replica.
+                let mut a = vec!["SADD".to_string(), set];
+                a.extend((0..520).map(|i| (i * 7).to_string()));
+                a
+            }
             0..=2 => vec!["HSET".into(), key, field, format!("v{}", next(1000))],
             3 => vec![
                 "HMSET".into(),
@@ -558,7 +593,7 @@ fn hash_workload(cluster: &Cluster, seed: u64, ops: usize) {
             }
             _ => vec![
                 "SET".into(),
-                format!("{{g{group}}}s{}", next(5)),
+                format!("{{g{group}}}str{}", next(5)),
                 "v".into(),
             ],
         };
@@ -573,14 +608,14 @@ fn hash_workload(cluster: &Cluster, seed: u64, ops: usize) {
 }
 
 #[test]
-fn every_replica_holds_the_same_hashes() {
+fn every_replica_holds_the_same_collections() {
     // Snapshots every 20 entries: the node away is sent snapshots holding hashes.
     let mut cluster = Cluster::start("snapshot-logs = 20");
     cluster.kill(2);
-    hash_workload(&cluster, 7, 300);
+    collection_workload(&cluster, 7, 300);
     cluster.launch(2);
     cluster.wait_ready(Duration::from_secs(20));
-    hash_workload(&cluster, 8, 300);
+    collection_workload(&cluster, 8, 300);
     // Every deadline set (at most 220 ms ahead) has passed, and the leaders' expiry cycles
     // have deleted those keys through the logs.
     thread::sleep(Duration::from_millis(1500));
@@ -601,9 +636,11 @@ fn every_replica_holds_the_same_hashes() {
         .values()
         .filter(|v| v.starts_with("hash") && v.contains("\"t519\""))
         .count();
+    let sets = digests[0].values().filter(|v| v.starts_with("set")).count();
     assert!(hashes > 10, "{hashes} hashes: {:?}", digests[0]);
+    assert!(sets > 5, "{sets} sets: {:?}", digests[0]);
     eprintln!(
-        "{} keys, {hashes} hashes, {tables} of them tables",
+        "{} keys, {hashes} hashes ({tables} tables), {sets} sets",
         digests[0].len()
     );
     for i in 1..3 {
