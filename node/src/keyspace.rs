@@ -115,12 +115,6 @@ impl Large {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WrongType;
 
-impl From<WrongType> for crate::protocol::Frame {
-    fn from(_: WrongType) -> crate::protocol::Frame {
-        crate::commands::errors::wrong_type()
-    }
-}
-
 /// One key with its value and deadline. Key and value share one heap buffer (key bytes first),
 /// so a key costs one allocation and 32 bytes of map entry, as compact as redis's own layout.
 pub struct Entry {

@@ -22,6 +22,13 @@ pub fn wrong_type() -> Frame {
     Frame::error("WRONGTYPE Operation against a key holding the wrong kind of value")
 }
 
+/// The keyspace's type error is answered as redis answers it.
+impl From<crate::keyspace::WrongType> for Frame {
+    fn from(_: crate::keyspace::WrongType) -> Frame {
+        wrong_type()
+    }
+}
+
 /// `-ERR wrong number of arguments for '<name>' command`.
 pub fn wrong_arity(name: &str) -> Frame {
     Frame::error_owned(format!(
