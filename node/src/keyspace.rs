@@ -26,10 +26,12 @@ pub mod hash;
 pub mod packed;
 pub mod set;
 pub mod snapshot;
+pub mod zset;
 
 use hash::{Hash as HashValue, HashView};
 use packed::Packed;
 use set::{Set as SetValue, SetView};
+use zset::{ZSet, ZSetView};
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
 /// (Redis's `int` encoding).
@@ -45,6 +47,8 @@ pub enum Value {
     Hash(Vec<(Bytes, Bytes)>),
     /// A set: its members (snapshot format 3 and later).
     Set(Vec<Bytes>),
+    /// A sorted set: its members and scores, in order (snapshot format 4 and later).
+    ZSet(Vec<(Bytes, f64)>),
 }
 
 impl Value {
@@ -82,6 +86,10 @@ enum Kind {
     SetInts,
     /// Any other set: the index of its [`Large`] value.
     SetTable,
+    /// A small sorted set, packed: members and scores alternating, in order.
+    ZSetPacked,
+    /// A large sorted set: the index of its [`Large`] value.
+    ZSetTable,
 }
 
 impl Kind {
@@ -91,7 +99,7 @@ impl Kind {
 
     /// True when the value lives in the keyspace's side table.
     fn is_large(self) -> bool {
-        matches!(self, Kind::HashTable | Kind::SetTable)
+        matches!(self, Kind::HashTable | Kind::SetTable | Kind::ZSetTable)
     }
 }
 
@@ -100,6 +108,7 @@ impl Kind {
 enum Large {
     Hash(HashValue),
     Set(SetValue),
+    ZSet(ZSet),
 }
 
 impl Large {
@@ -107,6 +116,7 @@ impl Large {
         match self {
             Large::Hash(h) => h.bytes(),
             Large::Set(s) => s.bytes(),
+            Large::ZSet(z) => z.bytes(),
         }
     }
 }
@@ -142,7 +152,7 @@ impl Entry {
             Value::Str(b) => (Kind::Str, b),
             Value::Raw(b) => (Kind::Raw, b),
             Value::Int(n) => (Kind::Int, &n.to_le_bytes()[..]),
-            Value::Hash(_) | Value::Set(_) => {
+            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
                 unreachable!("a collection is stored by Keyspace::store")
             }
         };
@@ -231,6 +241,7 @@ impl Entry {
             Kind::Str | Kind::Int | Kind::Raw => "string",
             Kind::HashPacked | Kind::HashTable => "hash",
             Kind::SetInts | Kind::SetTable => "set",
+            Kind::ZSetPacked | Kind::ZSetTable => "zset",
         }
     }
 
@@ -243,7 +254,8 @@ impl Entry {
             Kind::Int => "int",
             Kind::Str if self.data().len() <= 44 => "embstr",
             Kind::Str | Kind::Raw => "raw",
-            Kind::HashPacked => "listpack",
+            Kind::HashPacked | Kind::ZSetPacked => "listpack",
+            Kind::ZSetTable => "skiplist",
             Kind::HashTable | Kind::SetTable => "hashtable",
             Kind::SetInts => "intset",
         }
@@ -333,6 +345,15 @@ fn read_entry<'a>(
             stats.misses += 1;
             None
         }
+    }
+}
+
+/// The sorted set `entry` holds, read where it is stored.
+fn zset_view<'a>(entry: &'a Entry, large: &'a slab::Slab<Large>) -> Result<ZSetView<'a>, WrongType> {
+    match (entry.kind, entry.large_id().and_then(|id| large.get(id))) {
+        (Kind::ZSetPacked, _) => Ok(ZSetView::packed(Packed::new(entry.data()))),
+        (Kind::ZSetTable, Some(Large::ZSet(z))) => Ok(z.view()),
+        _ => Err(WrongType),
     }
 }
 
@@ -519,6 +540,44 @@ impl Keyspace {
         self.update(key, now, create, f)
     }
 
+    /// The sorted set at `key` at time `now`, read (counted as a hit or miss).
+    pub fn zset(&mut self, key: &[u8], now: u64) -> Result<Option<ZSetView<'_>>, WrongType> {
+        let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
+        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+            return Ok(None);
+        };
+        zset_view(entry, &self.large).map(Some)
+    }
+
+    /// The sorted set at `key`, without touching the counters or the access clock.
+    pub fn peek_zset(&self, key: &[u8], now: u64) -> Result<Option<ZSetView<'_>>, WrongType> {
+        match self.peek(key, now) {
+            Some(entry) => zset_view(entry, &self.large).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// As [`Keyspace::update_hash`], for the sorted set at `key`.
+    pub fn update_zset<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        create: bool,
+        f: impl FnOnce(&mut ZSet) -> R,
+    ) -> Result<Option<R>, WrongType> {
+        self.update(key, now, create, f)
+    }
+
+    /// Replaces whatever `key` holds with `zset` (no deadline), or removes the key if it is
+    /// empty: the STORE forms of the sorted set commands.
+    pub fn store_zset(&mut self, key: &[u8], zset: ZSet) {
+        if zset.is_empty() {
+            self.remove(key);
+        } else {
+            self.store(key, zset, 0);
+        }
+    }
+
     /// Replaces whatever `key` holds with `set` (no deadline), or removes the key if `set` is
     /// empty: the STORE forms of the set commands.
     pub fn store_set(&mut self, key: &[u8], set: SetValue) {
@@ -591,6 +650,16 @@ impl Keyspace {
                 Some(n) => Value::Int(n),
                 None => Value::Str(data()),
             },
+            Kind::ZSetPacked | Kind::ZSetTable => Value::ZSet(
+                zset_view(entry, &self.large)
+                    .map(|z| {
+                        z.all()
+                            .into_iter()
+                            .map(|(m, s)| (Bytes::copy_from_slice(&m), s))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
             Kind::SetInts | Kind::SetTable => Value::Set(
                 set_view(entry, &self.large)
                     .map(|s| s.members().map(|m| Bytes::copy_from_slice(&m)).collect())
@@ -705,6 +774,10 @@ impl Keyspace {
             // Only SET looks at the entry `put` replaced, and it stores strings.
             let hash = HashValue::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])));
             self.store(key, hash, expires_at);
+            return None;
+        }
+        if let Value::ZSet(members) = value {
+            self.store(key, ZSet::from_members(members.iter().map(|(m, s)| (&m[..], *s))), expires_at);
             return None;
         }
         if let Value::Set(members) = value {
@@ -1054,9 +1127,28 @@ impl serde::Serialize for ValueView<'_> {
                     .map_err(|_| serde::ser::Error::custom("a set entry without its table"))?;
                 s.serialize_newtype_variant("Value", 4, "Set", &MembersView(set))
             }
+            (Kind::ZSetPacked | Kind::ZSetTable, _) => {
+                let z = zset_view(e, self.1)
+                    .map_err(|_| serde::ser::Error::custom("a zset entry without its table"))?;
+                s.serialize_newtype_variant("Value", 5, "ZSet", &ScoredView(z))
+            }
             (_, Some(n)) => s.serialize_newtype_variant("Value", 1, "Int", &n),
             (_, None) => s.serialize_newtype_variant("Value", 0, "Str", &RawBytes(e.data())),
         }
+    }
+}
+
+/// A sorted set's members and scores serialized as `Vec<(Bytes, f64)>` is.
+struct ScoredView<'a>(ZSetView<'a>);
+
+impl serde::Serialize for ScoredView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (m, score) in self.0.all() {
+            seq.serialize_element(&(RawBytes(&m), score))?;
+        }
+        seq.end()
     }
 }
 

@@ -21,7 +21,7 @@ pub(super) trait Collection: Default {
     fn from_packed(list: PackedList) -> Self;
 
     /// The packed bytes, when the collection is (still) in its packed form.
-    fn packed(&self) -> Option<&[u8]>;
+    fn packed(&self) -> Option<std::borrow::Cow<'_, [u8]>>;
 
     /// True when it holds nothing (its key must go).
     fn is_empty(&self) -> bool;
@@ -93,7 +93,7 @@ impl Keyspace {
     pub(super) fn store<C: Collection>(&mut self, key: &[u8], value: C, expires_at: u64) {
         self.before_change(key);
         let mut entry = match value.packed() {
-            Some(bytes) => Entry::new(key, C::PACKED, bytes, expires_at),
+            Some(bytes) => Entry::new(key, C::PACKED, &bytes, expires_at),
             None => {
                 self.bytes += value.bytes();
                 let id = self.large.insert(value.into_large()) as u32;

@@ -242,9 +242,9 @@ impl Collection for Hash {
         Hash::Packed(list)
     }
 
-    fn packed(&self) -> Option<&[u8]> {
+    fn packed(&self) -> Option<Cow<'_, [u8]>> {
         match self {
-            Hash::Packed(list) => Some(list.as_bytes()),
+            Hash::Packed(list) => Some(Cow::Borrowed(list.as_bytes())),
             Hash::Table(_) => None,
         }
     }

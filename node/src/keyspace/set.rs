@@ -171,9 +171,9 @@ impl Collection for Set {
         Set::Ints(list)
     }
 
-    fn packed(&self) -> Option<&[u8]> {
+    fn packed(&self) -> Option<Cow<'_, [u8]>> {
         match self {
-            Set::Ints(list) => Some(list.as_bytes()),
+            Set::Ints(list) => Some(Cow::Borrowed(list.as_bytes())),
             Set::Table(_) => None,
         }
     }

@@ -149,19 +149,35 @@ impl Frame {
     }
 }
 
-/// Formats a double the way redis-server's RESP3 `,` replies do (`%.17g`, with `inf`/`-inf`/`nan`).
+/// Formats a double as redis-server 7.0 replies with one (`%.17g`; `inf`, `-inf`, `nan`, and
+/// `-0` for negative zero): 17 significant digits, trailing zeros dropped, an exponent below
+/// -4 or from 17 on in `e+NN` form. So a score of 1.1 reads `1.1000000000000001`, as redis 7.0
+/// prints it.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        "nan".to_string()
-    } else if d.is_infinite() {
-        if d > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else {
-        // Shortest text that reads back as the same double: what %.17g gives after trimming.
-        let mut s = format!("{d}");
-        if s.contains('e') {
-            s = format!("{d:e}");
+        return "nan".to_string();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
         }
-        s
+    };
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        trim(&format!("{:.*}", (16 - exp) as usize, d))
     }
 }
 
@@ -192,6 +208,27 @@ mod tests {
         let mut out = Vec::new();
         f.encode(proto, &mut out);
         out
+    }
+
+    #[test]
+    fn doubles_print_as_printf_17g() {
+        for (d, text) in [
+            (1.1, "1.1000000000000001"),
+            (0.1, "0.10000000000000001"),
+            (3.0, "3"),
+            (-2.5, "-2.5"),
+            (1e17, "1e+17"),
+            (1e16, "10000000000000000"),
+            (1.5e-5, "1.5e-05"),
+            (2.2e-5, "2.1999999999999999e-05"),
+            (0.0001, "0.0001"),
+            (123456789.123, "123456789.123"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (-0.0, "-0"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(format_double(d), text, "{d:e}");
+        }
     }
 
     #[test]
