@@ -18,6 +18,7 @@ pub mod registry;
 pub mod sets;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 use bytes::Bytes;
 
@@ -27,6 +28,7 @@ use args::Argv;
 use hashes::HashCommand;
 use keys::KeyCommand;
 use sets::SetCommand;
+use zsets::ZSetCommand;
 use strings::StringCommand;
 use table::CommandSpec;
 
@@ -51,6 +53,8 @@ pub enum ShardCommand {
     Hash(HashCommand),
     /// A set command.
     Set(SetCommand),
+    /// A sorted set command.
+    ZSet(ZSetCommand),
 }
 
 /// What a random write (SPOP) does once the leader has read its pick.
@@ -71,6 +75,7 @@ impl ShardCommand {
             ShardCommand::Key(c) => c.apply(ks, ctx),
             ShardCommand::Hash(c) => c.apply(ks, ctx),
             ShardCommand::Set(c) => c.apply(ks, ctx),
+            ShardCommand::ZSet(c) => c.apply(ks, ctx),
         }
     }
 
@@ -81,6 +86,7 @@ impl ShardCommand {
             ShardCommand::Key(c) => c.is_read_only(),
             ShardCommand::Hash(c) => c.is_read_only(),
             ShardCommand::Set(c) => c.is_read_only(),
+            ShardCommand::ZSet(c) => c.is_read_only(),
         }
     }
 
@@ -114,6 +120,7 @@ impl ShardCommand {
             ShardCommand::Key(c) => c.keys().first().map(|k| (*k).clone()),
             ShardCommand::Hash(c) => Some(c.key().clone()),
             ShardCommand::Set(c) => c.keys().first().map(|k| (*k).clone()),
+            ShardCommand::ZSet(c) => c.keys().first().map(|k| (*k).clone()),
         }
     }
 
@@ -124,6 +131,7 @@ impl ShardCommand {
             ShardCommand::Key(c) => c.for_each_bytes(f),
             ShardCommand::Hash(c) => c.for_each_bytes(f),
             ShardCommand::Set(c) => c.for_each_bytes(f),
+            ShardCommand::ZSet(c) => c.for_each_bytes(f),
         }
     }
 
@@ -233,6 +241,7 @@ pub fn keyspace_commands() -> impl Iterator<Item = &'static registry::Command> {
         keys::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        zsets::COMMANDS,
     ]
     .into_iter()
     .flatten()

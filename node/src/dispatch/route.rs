@@ -51,9 +51,16 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
     };
     let routing = &command.routing;
     let spread = matches!(routing, Routing::Spread(..));
-    // Several keys by the legacy range, or keys found by key specs (SINTERCARD's numkeys).
+    // Several keys by the legacy range, or by the key specs: a count argument (SINTERCARD's,
+    // ZUNIONSTORE's numkeys), a range, or more than one spec.
     let many_keys = (spec.first_key > 0 && spec.last_key != spec.first_key)
-        || (spec.first_key == 0 && !spec.key_specs.is_empty());
+        || (spec.first_key == 0 && !spec.key_specs.is_empty())
+        || spec.key_specs.len() > 1
+        || spec.key_specs.iter().any(|k| match k.find_keys {
+            table::FindKeys::Keynum { .. } => true,
+            table::FindKeys::Range { last_key, .. } => last_key != 0,
+            table::FindKeys::Unknown => false,
+        });
     if !spread && many_keys {
         // CROSSSLOT is decided before the arguments are parsed, as in Redis Cluster.
         if let Some(e) = check_same_slot(spec, argv) {
