@@ -349,7 +349,10 @@ fn read_entry<'a>(
 }
 
 /// The sorted set `entry` holds, read where it is stored.
-fn zset_view<'a>(entry: &'a Entry, large: &'a slab::Slab<Large>) -> Result<ZSetView<'a>, WrongType> {
+fn zset_view<'a>(
+    entry: &'a Entry,
+    large: &'a slab::Slab<Large>,
+) -> Result<ZSetView<'a>, WrongType> {
     match (entry.kind, entry.large_id().and_then(|id| large.get(id))) {
         (Kind::ZSetPacked, _) => Ok(ZSetView::packed(Packed::new(entry.data()))),
         (Kind::ZSetTable, Some(Large::ZSet(z))) => Ok(z.view()),
@@ -777,7 +780,11 @@ impl Keyspace {
             return None;
         }
         if let Value::ZSet(members) = value {
-            self.store(key, ZSet::from_members(members.iter().map(|(m, s)| (&m[..], *s))), expires_at);
+            self.store(
+                key,
+                ZSet::from_members(members.iter().map(|(m, s)| (&m[..], *s))),
+                expires_at,
+            );
             return None;
         }
         if let Value::Set(members) = value {

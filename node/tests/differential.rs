@@ -484,6 +484,138 @@ static SETS: &[Case] = &[
 ];
 
 #[rustfmt::skip]
+static ZSETS: &[Case] = &[
+    case!("zadd basics",
+        ["ZADD", "z", "1", "a", "2", "b", "1.5", "c"], ["ZCARD", "z"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        ["ZADD", "z", "3", "a"], ["ZSCORE", "z", "a"], ["ZSCORE", "z", "nope"], ["ZSCORE", "nokey", "a"],
+        ["ZADD", "z", "1.1", "d", "-0", "e", "1e300", "f", "-inf", "g", "+inf", "h"],
+        ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZMSCORE", "z", "a", "nope", "d", "g"], ["ZMSCORE", "nokey", "a"],
+        ["TYPE", "z"], ["OBJECT", "ENCODING", "z"], ["ZADD", "z", "1", "a", "1", "a"], ["ZCARD", "nokey"]
+    ),
+    case!("zadd flags",
+        ["ZADD", "z", "NX", "1", "a"], ["ZADD", "z", "NX", "2", "a", "2", "b"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        ["ZADD", "z", "XX", "5", "a", "5", "c"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZADD", "z", "CH", "6", "a", "2", "b", "7", "d"],
+        ["ZADD", "z", "GT", "CH", "1", "a", "10", "b"], ["ZADD", "z", "LT", "CH", "1", "a", "20", "b"],
+        ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZADD", "z", "GT", "100", "new"], ["ZADD", "z", "XX", "NX", "1", "a"],
+        ["ZADD", "z", "GT", "LT", "1", "a"], ["ZADD", "z", "NX", "GT", "1", "a"], ["ZADD", "z", "INCR", "1", "a", "2", "b"],
+        ["ZADD", "z", "1"], ["ZADD", "z", "1", "a", "2"], ["ZADD", "z", "x", "a"], ["ZADD", "z", "nan", "a"],
+        ["ZADD", "z", "1", "a", "y", "b"], ["ZADD", "z", "FOO", "1", "a"], ["ZADD", "z"], ["ZADD", "z", "NX"],
+        ["ZADD", "xx", "XX", "1", "a"], ["EXISTS", "xx"], ["ZADD", "z", "INCR", "2.5", "a"], ["ZADD", "z", "INCR", "NX", "1", "a"],
+        ["ZADD", "z", "INCR", "XX", "1", "zz"], ["ZADD", "z", "INCR", "GT", "-1", "a"], ["ZADD", "z", "INCR", "LT", "-1", "a"],
+        ["ZADD", "z", "1e400", "a"], ["ZADD", "z", "1e-400", "a"], ["ZADD", "z", " 1", "a"], ["ZADD", "z", "0x10", "hex"]
+    ),
+    case!("zincrby",
+        ["ZINCRBY", "z", "1.5", "a"], ["ZINCRBY", "z", "-0.5", "a"], ["ZINCRBY", "z", "x", "a"],
+        ["ZADD", "z", "+inf", "i"], ["ZINCRBY", "z", "-inf", "i"], ["ZINCRBY", "z", "1", "i"], ["ZINCRBY", "z", "0.1", "a"],
+        ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZINCRBY", "z"], ["ZINCRBY", "z", "1", "a", "b"]
+    ),
+    case!("zrem zrank",
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["ZRANK", "z", "a"], ["ZRANK", "z", "c"], ["ZREVRANK", "z", "a"],
+        ["ZRANK", "z", "nope"], ["ZRANK", "nokey", "a"], ["ZREM", "z", "a", "nope", "a"], ["ZREM", "nokey", "a"],
+        ["ZRANK", "z", "b"], ["ZREM", "z", "b", "c"], ["EXISTS", "z"], ["ZREM", "z"], ["ZRANK", "z"]
+    ),
+    case!("zcount zlexcount",
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"], ["ZCOUNT", "z", "-inf", "+inf"], ["ZCOUNT", "z", "2", "3"],
+        ["ZCOUNT", "z", "(2", "3"], ["ZCOUNT", "z", "(2", "(3"], ["ZCOUNT", "z", "3", "2"], ["ZCOUNT", "z", "x", "3"],
+        ["ZCOUNT", "z", "(", "3"], ["ZCOUNT", "z", "", "3"], ["ZCOUNT", "z", " 2", "1e400"],
+        ["ZCOUNT", "z", "(0x1", "0x3"], ["ZCOUNT", "z", "nan", "1"], ["ZCOUNT", "z", "2 ", "3"], ["ZCOUNT", "nokey", "0", "1"], ["ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d"],
+        ["ZLEXCOUNT", "l", "-", "+"], ["ZLEXCOUNT", "l", "[b", "[c"], ["ZLEXCOUNT", "l", "(b", "[c"], ["ZLEXCOUNT", "l", "(a", "(d"],
+        ["ZLEXCOUNT", "l", "b", "c"], ["ZLEXCOUNT", "l", "+", "-"], ["ZLEXCOUNT", "l", "[", "[c"], ["ZLEXCOUNT", "nokey", "-", "+"]
+    ),
+    case!("zrange by rank",
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"], ["ZRANGE", "z", "0", "-1"], ["ZRANGE", "z", "1", "2"],
+        ["ZRANGE", "z", "-2", "-1", "WITHSCORES"], ["ZRANGE", "z", "2", "1"], ["ZRANGE", "z", "5", "10"], ["ZRANGE", "z", "-100", "100"],
+        ["ZRANGE", "z", "0", "1", "REV"], ["ZRANGE", "z", "0", "-1", "REV", "WITHSCORES"], ["ZREVRANGE", "z", "0", "1"],
+        ["ZREVRANGE", "z", "0", "-1", "WITHSCORES"], ["ZRANGE", "z", "a", "1"], ["ZRANGE", "z", "0", "1", "LIMIT", "0", "1"],
+        ["ZRANGE", "z", "0", "1", "FOO"], ["ZRANGE", "nokey", "0", "-1"], ["ZREVRANGE", "z", "0", "1", "REV"]
+    ),
+    case!("zrange by score",
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "4", "e"], ["ZRANGEBYSCORE", "z", "-inf", "+inf"],
+        ["ZRANGEBYSCORE", "z", "2", "4", "WITHSCORES"], ["ZRANGEBYSCORE", "z", "(2", "(4"], ["ZRANGEBYSCORE", "z", "2", "4", "LIMIT", "1", "2"],
+        ["ZRANGEBYSCORE", "z", "2", "4", "LIMIT", "1", "-1"], ["ZRANGEBYSCORE", "z", "2", "4", "LIMIT", "-1", "2"],
+        ["ZRANGEBYSCORE", "z", "2", "4", "LIMIT", "10", "2"], ["ZREVRANGEBYSCORE", "z", "4", "2"], ["ZREVRANGEBYSCORE", "z", "2", "4"],
+        ["ZREVRANGEBYSCORE", "z", "+inf", "(1", "WITHSCORES", "LIMIT", "0", "2"], ["ZRANGE", "z", "(1", "3", "BYSCORE"],
+        ["ZRANGE", "z", "3", "(1", "BYSCORE", "REV"], ["ZRANGE", "z", "1", "4", "BYSCORE", "LIMIT", "1", "2", "WITHSCORES"],
+        ["ZRANGEBYSCORE", "z", "a", "2"], ["ZRANGEBYSCORE", "z", "1", "2", "LIMIT", "1"], ["ZRANGEBYSCORE", "z", "1", "2", "LIMIT", "x", "1"],
+        ["ZRANGEBYSCORE", "z", "1", "2", "WITHSCORES", "FOO"], ["ZRANGE", "z", "0", "1", "BYSCORE", "BYLEX"]
+    ),
+    case!("zrange by lex",
+        ["ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e"], ["ZRANGEBYLEX", "l", "-", "+"], ["ZRANGEBYLEX", "l", "[b", "(d"],
+        ["ZRANGEBYLEX", "l", "(b", "+", "LIMIT", "1", "2"], ["ZREVRANGEBYLEX", "l", "+", "-"], ["ZREVRANGEBYLEX", "l", "[d", "(a", "LIMIT", "0", "2"],
+        ["ZRANGE", "l", "[b", "[d", "BYLEX"], ["ZRANGE", "l", "[d", "[b", "BYLEX", "REV"], ["ZRANGE", "l", "-", "+", "BYLEX", "WITHSCORES"],
+        ["ZRANGEBYLEX", "l", "b", "d"], ["ZRANGEBYLEX", "l", "+", "-"], ["ZRANGEBYLEX", "nokey", "-", "+"]
+    ),
+    case!("zrangestore",
+        ["ZADD", "{z}s", "1", "a", "2", "b", "3", "c"], ["ZRANGESTORE", "{z}d", "{z}s", "0", "1"], ["ZRANGE", "{z}d", "0", "-1", "WITHSCORES"],
+        ["ZRANGESTORE", "{z}d", "{z}s", "(1", "+inf", "BYSCORE", "LIMIT", "0", "1"], ["ZRANGE", "{z}d", "0", "-1", "WITHSCORES"],
+        ["ZRANGESTORE", "{z}d", "{z}s", "5", "10"], ["EXISTS", "{z}d"], ["ZRANGESTORE", "{z}d", "{z}nokey", "0", "-1"],
+        ["ZRANGESTORE", "{z}d", "{z}s", "0", "1", "WITHSCORES"], ["SET", "{z}str", "v"], ["ZRANGESTORE", "{z}str", "{z}s", "0", "0"],
+        ["TYPE", "{z}str"], ["ZRANGESTORE", "{z}d", "{z}str", "0", "0"]
+    ),
+    case!("zremrange",
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"], ["ZREMRANGEBYRANK", "z", "0", "1"], ["ZRANGE", "z", "0", "-1"],
+        ["ZREMRANGEBYSCORE", "z", "(3", "4"], ["ZRANGE", "z", "0", "-1"], ["ZADD", "z", "0", "x", "0", "y"],
+        ["ZREMRANGEBYLEX", "z", "[x", "[x"], ["ZRANGE", "z", "0", "-1"], ["ZREMRANGEBYRANK", "z", "0", "-1"], ["EXISTS", "z"],
+        ["ZREMRANGEBYRANK", "nokey", "0", "1"], ["ZREMRANGEBYSCORE", "z", "x", "1"], ["ZREMRANGEBYLEX", "z", "x", "y"],
+        ["ZREMRANGEBYRANK", "z", "a", "1"]
+    ),
+    case!("zpop",
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"], ["ZPOPMIN", "z"], ["ZPOPMAX", "z"], ["ZPOPMIN", "z", "1"],
+        ["ZPOPMAX", "z", "5"], ["EXISTS", "z"], ["ZPOPMIN", "z"], ["ZPOPMIN", "z", "2"], ["ZPOPMIN", "z", "0"],
+        ["ZPOPMIN", "z", "-1"], ["ZPOPMIN", "z", "x"], ["ZPOPMAX", "z", "1", "2"], ["ZADD", "z", "1", "a"], ["ZPOPMIN", "z", "0"],
+        ["ZCARD", "z"]
+    ),
+    case!("zmpop",
+        ["ZADD", "{z}b", "1", "a", "2", "b", "3", "c"], ["ZMPOP", "2", "{z}a", "{z}b", "MIN"], ["ZMPOP", "2", "{z}a", "{z}b", "MAX", "COUNT", "5"],
+        ["ZMPOP", "2", "{z}a", "{z}b", "MIN"], ["ZMPOP", "0", "{z}a", "MIN"], ["ZMPOP", "1", "{z}a", "FOO"], ["ZMPOP", "1", "{z}a", "MIN", "COUNT", "0"],
+        ["ZMPOP", "1", "{z}a", "MIN", "COUNT"], ["ZMPOP", "3", "{z}a", "MIN"], ["ZMPOP", "x", "{z}a", "MIN"], ["ZMPOP", "1", "{z}a"]
+    ),
+    case!("zrandmember",
+        ["ZRANDMEMBER", "nokey"], ["ZRANDMEMBER", "nokey", "2"], ["ZADD", "z", "1", "only"], ["ZRANDMEMBER", "z"],
+        ["ZRANDMEMBER", "z", "3"], ["ZRANDMEMBER", "z", "-2", "WITHSCORES"], ["ZRANDMEMBER", "z", "0"], ["ZRANDMEMBER", "z", "1", "x"],
+        ["ZRANDMEMBER", "z", "x"], ["ZADD", "z", "1", "a", "1", "b"], shape ["ZRANDMEMBER", "z", "-5", "WITHSCORES"],
+        sorted ["ZRANDMEMBER", "z", "10"], shape ["ZRANDMEMBER", "z", "2"]
+    ),
+    case!("zset algebra",
+        ["ZADD", "{z}a", "1", "x", "2", "y", "3", "z"], ["ZADD", "{z}b", "10", "y", "20", "z", "30", "w"], ["SADD", "{z}s", "x", "q"],
+        ["ZUNION", "2", "{z}a", "{z}b", "WITHSCORES"], ["ZINTER", "2", "{z}a", "{z}b", "WITHSCORES"], ["ZDIFF", "2", "{z}a", "{z}b", "WITHSCORES"],
+        ["ZUNION", "2", "{z}a", "{z}b", "WEIGHTS", "2", "0.5", "WITHSCORES"], ["ZINTER", "2", "{z}a", "{z}b", "AGGREGATE", "MAX", "WITHSCORES"],
+        ["ZINTER", "2", "{z}a", "{z}b", "AGGREGATE", "MIN"], ["ZUNION", "2", "{z}a", "{z}s", "WITHSCORES"], ["ZINTER", "2", "{z}a", "{z}s"],
+        ["ZUNION", "2", "{z}a", "{z}nokey"], ["ZINTER", "2", "{z}a", "{z}nokey"], ["ZDIFF", "1", "{z}nokey"],
+        ["ZUNIONSTORE", "{z}d", "2", "{z}a", "{z}b"], ["ZRANGE", "{z}d", "0", "-1", "WITHSCORES"], ["ZINTERSTORE", "{z}d", "2", "{z}a", "{z}b", "WEIGHTS", "1", "-1"],
+        ["ZRANGE", "{z}d", "0", "-1", "WITHSCORES"], ["ZDIFFSTORE", "{z}d", "2", "{z}a", "{z}b"], ["ZRANGE", "{z}d", "0", "-1", "WITHSCORES"],
+        ["ZINTERSTORE", "{z}d", "2", "{z}a", "{z}nokey"], ["EXISTS", "{z}d"], ["ZUNIONSTORE", "{z}d", "0", "{z}a"], ["ZUNION", "0", "{z}a"],
+        ["ZUNION", "3", "{z}a", "{z}b"], ["ZUNION", "2", "{z}a", "{z}b", "WEIGHTS", "1"], ["ZUNION", "2", "{z}a", "{z}b", "WEIGHTS", "1", "x"],
+        ["ZUNION", "2", "{z}a", "{z}b", "AGGREGATE", "FOO"], ["ZDIFF", "2", "{z}a", "{z}b", "WEIGHTS", "1", "1"],
+        ["ZUNIONSTORE", "{z}d", "1", "{z}a", "WITHSCORES"], ["ZUNION", "x", "{z}a"], ["SET", "{z}str", "v"], ["ZUNION", "2", "{z}a", "{z}str"],
+        ["ZADD", "{z}i", "+inf", "m"], ["ZADD", "{z}j", "-inf", "m"], ["ZUNION", "2", "{z}i", "{z}j", "WITHSCORES"],
+        ["ZINTERCARD", "2", "{z}a", "{z}b"], ["ZINTERCARD", "2", "{z}a", "{z}b", "LIMIT", "1"], ["ZINTERCARD", "0", "{z}a"],
+        ["ZINTERCARD", "2", "{z}a"], ["ZINTERCARD", "1", "{z}a", "LIMIT", "-1"], ["ZINTERCARD", "1", "{z}a", "FOO", "1"]
+    ),
+    case!("zset wrong type",
+        ["SET", "str", "v"], ["ZADD", "str", "1", "a"], ["ZINCRBY", "str", "1", "a"], ["ZREM", "str", "a"], ["ZCARD", "str"],
+        ["ZSCORE", "str", "a"], ["ZMSCORE", "str", "a"], ["ZRANK", "str", "a"], ["ZCOUNT", "str", "0", "1"], ["ZRANGE", "str", "0", "1"],
+        ["ZRANGEBYSCORE", "str", "0", "1"], ["ZPOPMIN", "str"], ["ZRANDMEMBER", "str"], ["ZSCAN", "str", "0"],
+        ["ZREMRANGEBYRANK", "str", "0", "1"], ["ZADD", "z", "1", "a"], ["GET", "z"], ["SADD", "z", "a"], ["HGET", "z", "a"],
+        ["TYPE", "z"], ["SET", "{z}str", "v"], ["ZADD", "{z}z", "1", "a"], ["ZUNION", "2", "{z}z", "{z}str"],
+        ["ZUNION", "2", "{z}str", "{z}nokey"], ["ZINTERCARD", "2", "{z}z", "{z}str"]
+    ),
+    case!("zscan and generic",
+        ["ZSCAN", "nokey", "0"], ["ZADD", "{z}z", "1", "a", "2.5", "b", "-inf", "c"], ["ZSCAN", "{z}z", "0"], ["ZSCAN", "{z}z", "0", "MATCH", "a*"],
+        ["ZSCAN", "{z}z", "x"], ["RENAME", "{z}z", "{z}y"], ["ZRANGE", "{z}y", "0", "-1", "WITHSCORES"], ["COPY", "{z}y", "{z}c"],
+        ["ZADD", "{z}c", "9", "n"], ["ZCARD", "{z}y"], ["ZCARD", "{z}c"], ["EXPIRE", "{z}c", "100"], ttl ["TTL", "{z}c"]
+    ),
+    case!("resp3 zset replies",
+        shape ["HELLO", "3"], ["ZADD", "{z}z", "1", "a", "2.5", "b"], ["ZSCORE", "{z}z", "a"], ["ZMSCORE", "{z}z", "a", "x"],
+        ["ZRANGE", "{z}z", "0", "-1", "WITHSCORES"], ["ZRANGE", "{z}z", "0", "-1"], ["ZINCRBY", "{z}z", "1", "a"],
+        ["ZADD", "{z}z", "INCR", "1", "a"], ["ZADD", "{z}z", "NX", "INCR", "1", "a"], ["ZRANDMEMBER", "{z}z", "1", "WITHSCORES"],
+        ["ZUNION", "1", "{z}z", "WITHSCORES"], ["ZSCAN", "{z}z", "0"], ["ZPOPMIN", "{z}z"], ["ZPOPMAX", "{z}z", "2"],
+        ["ZADD", "{z}z", "1", "a"], ["ZMPOP", "1", "{z}z", "MIN"], ["ZMPOP", "1", "{z}z", "MIN"], ["ZPOPMIN", "{z}z"],
+        ["ZPOPMIN", "{z}z", "1"]
+    ),
+];
+
+#[rustfmt::skip]
 static KEYSPACE: &[Case] = &[
     case!("del unlink",
         ["MSET", "a", "1", "b", "2", "c", "3"], ["DEL", "a", "b", "x"], ["DEL", "a"], ["EXISTS", "a", "b", "c"],
@@ -999,6 +1131,81 @@ fn sets() {
     let mut failures = run_cases(&mut r, &mut s, "sets", SETS);
     failures.extend(run_cases(&mut r, &mut s, "sets", &large_set_cases()));
     finish("sets", failures);
+}
+
+#[test]
+fn sorted_sets() {
+    let (mut r, mut s) = main_pair();
+    let mut failures = run_cases(&mut r, &mut s, "sorted sets", ZSETS);
+    failures.extend(run_cases(
+        &mut r,
+        &mut s,
+        "sorted sets",
+        &large_zset_cases(),
+    ));
+    finish("sorted sets", failures);
+}
+
+/// Sorted sets past the listpack's 128 members or 64 bytes: the skiplist form answers alike.
+fn large_zset_cases() -> Vec<Case> {
+    let words = |w: &[&str]| leak(w.iter().map(|s| s.to_string()).collect());
+    let mut zadd = vec!["ZADD".to_string(), "{z}big".to_string()];
+    for i in 0..1000 {
+        zadd.push(format!("{}", (i * 37) % 500));
+        zadd.push(format!("m{i}"));
+    }
+    let steps: Vec<Step> = vec![
+        Step::Exact(leak(zadd)),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{z}big"])),
+        Step::Exact(words(&["ZCARD", "{z}big"])),
+        Step::Exact(words(&["ZRANGE", "{z}big", "0", "-1", "WITHSCORES"])),
+        Step::Exact(words(&["ZRANGE", "{z}big", "100", "120", "REV"])),
+        Step::Exact(words(&["ZRANK", "{z}big", "m500"])),
+        Step::Exact(words(&["ZREVRANK", "{z}big", "m500"])),
+        Step::Exact(words(&["ZCOUNT", "{z}big", "(100", "200"])),
+        Step::Exact(words(&[
+            "ZRANGEBYSCORE",
+            "{z}big",
+            "(100",
+            "200",
+            "WITHSCORES",
+            "LIMIT",
+            "5",
+            "10",
+        ])),
+        Step::Exact(words(&[
+            "ZREVRANGEBYSCORE",
+            "{z}big",
+            "300",
+            "-inf",
+            "LIMIT",
+            "0",
+            "7",
+        ])),
+        Step::Exact(words(&[
+            "ZADD", "{z}big", "CH", "1000", "m1", "1000", "new",
+        ])),
+        Step::Exact(words(&["ZREM", "{z}big", "m2", "m3", "nope"])),
+        Step::Exact(words(&["ZREMRANGEBYSCORE", "{z}big", "10", "20"])),
+        Step::Exact(words(&["ZREMRANGEBYRANK", "{z}big", "-10", "-5"])),
+        Step::Exact(words(&["ZPOPMIN", "{z}big", "3"])),
+        Step::Exact(words(&["ZPOPMAX", "{z}big"])),
+        Step::Exact(words(&["ZCARD", "{z}big"])),
+        Step::Exact(words(&["ZRANGE", "{z}big", "0", "-1", "WITHSCORES"])),
+        Step::Scan(words(&["ZSCAN", "{z}big", "COUNT", "7"])),
+        Step::Shape(words(&["ZRANDMEMBER", "{z}big", "-20", "WITHSCORES"])),
+        Step::Exact(words(&["ZADD", "{z}long", "1", &"x".repeat(65)])),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{z}long"])),
+        Step::Exact(words(&["ZUNIONSTORE", "{z}u", "2", "{z}big", "{z}long"])),
+        Step::Exact(words(&["ZRANGE", "{z}u", "0", "-1", "WITHSCORES"])),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{z}u"])),
+        Step::Exact(words(&["ZINTERSTORE", "{z}i", "1", "{z}long"])),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{z}i"])),
+    ];
+    vec![Case {
+        name: "sorted sets past the listpack",
+        steps: Box::leak(steps.into_boxed_slice()),
+    }]
 }
 
 /// Sets past the intset's 512 members, and large tables (replies compared as sets).

@@ -28,9 +28,9 @@ use args::Argv;
 use hashes::HashCommand;
 use keys::KeyCommand;
 use sets::SetCommand;
-use zsets::ZSetCommand;
 use strings::StringCommand;
 use table::CommandSpec;
+use zsets::ZSetCommand;
 
 /// What a shard needs besides the command to apply it deterministically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

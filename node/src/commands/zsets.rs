@@ -201,14 +201,54 @@ fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
     ZSetCommand::parse(name, argv).map(ShardCommand::ZSet)
 }
 
+/// `strtod` over the whole of `text` (hexadecimal included), or `None`.
+fn strtod(text: &str) -> Option<f64> {
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let v = match body.get(..2) {
+        Some("0x") | Some("0X") => parse_hex_float(&body[2..])?,
+        _ => body
+            .parse::<f64>()
+            .ok()
+            .filter(|_| !body.starts_with(['+', '-']))?,
+    };
+    Some(if negative { -v } else { v })
+}
+
+/// A C99 hexadecimal float after its `0x`: hex digits, an optional fraction, an optional
+/// binary exponent (`p-3`).
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (digits, exp) = match text.find(['p', 'P']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
+}
+
 /// A score as redis's `getDoubleFromObject` reads one (`strtod`, the whole text, no leading
-/// space, no NaN, no overflow or underflow).
+/// space, no NaN, no overflow or underflow). A negative zero is zero, as redis stores it.
 pub fn parse_score(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
     if text.is_empty() || text.as_bytes()[0].is_ascii_whitespace() {
         return None;
     }
-    let v: f64 = text.parse().ok()?;
+    let v: f64 = strtod(text)? + 0.0;
     let unsigned = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
     if v.is_nan() || (v.is_infinite() && !unsigned.starts_with("inf")) {
         return None;
@@ -224,14 +264,22 @@ fn not_float() -> Frame {
     errors::not_float()
 }
 
-/// A score range end: `(x` exclusive, `-inf` / `+inf`.
+/// A score range end: `(x` exclusive, `-inf` / `+inf`. Read as redis's `zslParseRange` reads
+/// it: plain `strtod`, so leading spaces, an overflow to infinity and the empty string (0) pass;
+/// only NaN and trailing text are refused.
 fn parse_score_bound(arg: &[u8]) -> Result<ScoreBound, Frame> {
     let bad = || Frame::error("ERR min or max is not a float");
     let (exclusive, text) = match arg.first() {
         Some(b'(') => (true, &arg[1..]),
         _ => (false, arg),
     };
-    let value = parse_score(text).ok_or_else(bad)?;
+    let text = std::str::from_utf8(text).map_err(|_| bad())?;
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let value = if text.is_empty() {
+        0.0
+    } else {
+        strtod(trimmed).filter(|v| !v.is_nan()).ok_or_else(bad)?
+    };
     Ok(ScoreBound { value, exclusive })
 }
 
@@ -317,7 +365,10 @@ impl ZSetCommand {
                 lt: false,
                 ch: false,
                 incr: true,
-                pairs: vec![(parse_score(&argv[2]).ok_or_else(not_float)?, argv[3].clone())],
+                pairs: vec![(
+                    parse_score(&argv[2]).ok_or_else(not_float)?,
+                    argv[3].clone(),
+                )],
                 argv: argv.clone(),
             },
             "zrem" => ZSetCommand::Rem(key(), rest(2)),
@@ -360,11 +411,11 @@ impl ZSetCommand {
                 }
                 let count = match argv.get(2) {
                     None => None,
-                    Some(c) => match args::int(c)? {
-                        n if n < 0 => {
+                    Some(c) => match crate::protocol::parse::parse_i64(c) {
+                        Some(n) if n >= 0 => Some(n),
+                        _ => {
                             return Err(Frame::error("ERR value is out of range, must be positive"))
                         }
-                        n => Some(n),
                     },
                 };
                 ZSetCommand::Pop(key(), count, name == "zpopmax")
@@ -418,7 +469,9 @@ impl ZSetCommand {
     /// rebuilt from it when the log is read.
     pub fn for_each_bytes(&mut self, f: &mut impl FnMut(&mut Bytes)) {
         match self {
-            ZSetCommand::Add { key, pairs, argv, .. } => {
+            ZSetCommand::Add {
+                key, pairs, argv, ..
+            } => {
                 f(key);
                 pairs.iter_mut().for_each(|(_, m)| f(m));
                 argv.iter_mut().for_each(f);
@@ -469,7 +522,9 @@ impl ZSetCommand {
                     f(p);
                 }
             }
-            ZSetCommand::Algebra { dst, keys, argv, .. } => {
+            ZSetCommand::Algebra {
+                dst, keys, argv, ..
+            } => {
                 if let Some(d) = dst {
                     f(d);
                 }
@@ -578,7 +633,9 @@ impl ZSetCommand {
                 })?;
                 Frame::Integer(n.unwrap_or(0) as i64)
             }
-            ZSetCommand::Card(key) => Frame::Integer(ks.zset(key, now)?.map_or(0, |z| z.len()) as i64),
+            ZSetCommand::Card(key) => {
+                Frame::Integer(ks.zset(key, now)?.map_or(0, |z| z.len()) as i64)
+            }
             ZSetCommand::Score(key, m) => match ks.zset(key, now)?.and_then(|z| z.score(m)) {
                 Some(s) => Frame::Double(s),
                 None => Frame::Null,
@@ -646,7 +703,10 @@ impl ZSetCommand {
                 };
                 let n = items.len();
                 ks.purge_if_expired(dst, now);
-                ks.store_zset(dst, ZSet::from_members(items.iter().map(|(m, s)| (&m[..], *s))));
+                ks.store_zset(
+                    dst,
+                    ZSet::from_members(items.iter().map(|(m, s)| (&m[..], *s))),
+                );
                 Frame::Integer(n as i64)
             }
             ZSetCommand::RemRange(key, by, _) => {
@@ -702,7 +762,9 @@ impl ZSetCommand {
                             Frame::Array(
                                 popped
                                     .into_iter()
-                                    .map(|(m, s)| Frame::Array(vec![Frame::Bulk(m), Frame::Double(s)]))
+                                    .map(|(m, s)| {
+                                        Frame::Array(vec![Frame::Bulk(m), Frame::Double(s)])
+                                    })
                                     .collect(),
                             ),
                         ]));
@@ -742,7 +804,10 @@ impl ZSetCommand {
                     Some(dst) => {
                         let n = result.len();
                         ks.purge_if_expired(dst, now);
-                        ks.store_zset(dst, ZSet::from_members(result.iter().map(|(m, s)| (&m[..], *s))));
+                        ks.store_zset(
+                            dst,
+                            ZSet::from_members(result.iter().map(|(m, s)| (&m[..], *s))),
+                        );
                         Frame::Integer(n as i64)
                     }
                     None if *with_scores => Frame::Pairs(
@@ -756,7 +821,8 @@ impl ZSetCommand {
             }
             ZSetCommand::InterCard(keys, limit, _) => {
                 let weights = vec![1.0; keys.len()];
-                let n = algebra(ks, now, ZAlgebra::Inter, keys, &weights, Aggregate::Sum)?.len() as u64;
+                let n =
+                    algebra(ks, now, ZAlgebra::Inter, keys, &weights, Aggregate::Sum)?.len() as u64;
                 Frame::Integer(if *limit > 0 { n.min(*limit) } else { n } as i64)
             }
         })
@@ -957,7 +1023,12 @@ fn random_members(z: Option<ZSetView<'_>>, count: Option<i64>, with_scores: bool
                 .collect(),
         )
     } else {
-        Frame::Array(items.into_iter().map(|(m, _)| Frame::bulk_from(&m)).collect())
+        Frame::Array(
+            items
+                .into_iter()
+                .map(|(m, _)| Frame::bulk_from(&m))
+                .collect(),
+        )
     }
 }
 
@@ -981,10 +1052,11 @@ fn algebra(
                     .collect(),
             ),
             Ok(None) => None,
-            Err(WrongType) => match ks.peek_set(key, now)? {
-                Some(s) => Some(s.members().map(|m| (Bytes::copy_from_slice(&m), 1.0)).collect()),
-                None => None,
-            },
+            Err(WrongType) => ks.peek_set(key, now)?.map(|s| {
+                s.members()
+                    .map(|m| (Bytes::copy_from_slice(&m), 1.0))
+                    .collect()
+            }),
         };
         inputs.push(input);
     }
@@ -1030,12 +1102,7 @@ fn algebra(
             let first = inputs[0].as_deref().unwrap_or(&[]);
             let lookups: Vec<ahash::HashMap<&[u8], f64>> = inputs
                 .iter()
-                .map(|inp| {
-                    inp.iter()
-                        .flatten()
-                        .map(|(m, s)| (&m[..], *s))
-                        .collect()
-                })
+                .map(|inp| inp.iter().flatten().map(|(m, s)| (&m[..], *s)).collect())
                 .collect();
             'member: for (m, s) in first {
                 let mut v = weighted(*s, 0);
@@ -1071,7 +1138,8 @@ fn algebra(
 
 /// ZADD's flags, then score-member pairs.
 fn parse_zadd(argv: &Argv) -> Result<ZSetCommand, Frame> {
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, false);
     let mut i = 2;
     while i < argv.len() {
         let a = &argv[i];
@@ -1101,7 +1169,7 @@ fn parse_zadd(argv: &Argv) -> Result<ZSetCommand, Frame> {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(Frame::error(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -1215,7 +1283,7 @@ fn parse_zmpop(argv: &Argv) -> Result<ZSetCommand, Frame> {
         Some(n) if n > 0 => n as usize,
         _ => return Err(Frame::error("ERR numkeys should be greater than 0")),
     };
-    if numkeys + 2 >= argv.len() + 1 || argv.len() < numkeys + 3 {
+    if argv.len() < numkeys + 3 {
         return Err(errors::syntax());
     }
     let keys = argv[2..2 + numkeys].to_vec();
@@ -1277,7 +1345,8 @@ fn parse_algebra(name: &'static str, argv: &Argv) -> Result<ZSetCommand, Frame> 
         let left = argv.len() - j - 1;
         if op != ZAlgebra::Diff && args::is(a, "weights") && left >= numkeys {
             for (w, arg) in weights.iter_mut().zip(&argv[j + 1..j + 1 + numkeys]) {
-                *w = parse_score(arg).ok_or_else(|| Frame::error("ERR weight value is not a float"))?;
+                *w = parse_score(arg)
+                    .ok_or_else(|| Frame::error("ERR weight value is not a float"))?;
             }
             j += numkeys;
         } else if op != ZAlgebra::Diff && args::is(a, "aggregate") && left >= 1 {
@@ -1322,9 +1391,7 @@ fn parse_intercard(argv: &Argv) -> Result<ZSetCommand, Frame> {
         None => return Err(errors::not_integer()),
     };
     if numkeys > argv.len() - 2 {
-        return Err(Frame::error(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(errors::syntax());
     }
     let keys = argv[2..2 + numkeys].to_vec();
     let mut limit = 0;
@@ -1367,6 +1434,10 @@ mod tests {
             ("1e400", None),
             ("1e-400", None),
             ("abc", None),
+            ("0x10", Some(16.0)),
+            ("-0x1p-2", Some(-0.25)),
+            ("-0", Some(0.0)),
+            ("++1", None),
         ] {
             assert_eq!(parse_score(text.as_bytes()), v, "{text:?}");
         }

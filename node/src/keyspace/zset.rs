@@ -154,8 +154,7 @@ impl Ordered {
         let b = {
             let key = (score, &member[..]);
             let b = self.blocks.partition_point(|blk| {
-                blk.last()
-                    .is_some_and(|(s, m)| order((*s, m), key).is_lt())
+                blk.last().is_some_and(|(s, m)| order((*s, m), key).is_lt())
             });
             b.min(self.blocks.len() - 1)
         };
@@ -306,7 +305,10 @@ impl ZSet {
         }
         let old = match self {
             ZSet::Small(v) => {
-                let old = v.iter().position(|(m, _)| &m[..] == member).map(|i| v.remove(i).1);
+                let old = v
+                    .iter()
+                    .position(|(m, _)| &m[..] == member)
+                    .map(|i| v.remove(i).1);
                 let at = v.partition_point(|(m, s)| order((*s, m), (score, member)).is_lt());
                 v.insert(at, (Box::from(member), score));
                 old
@@ -336,11 +338,9 @@ impl ZSet {
     /// The sorted set as a read-only view.
     pub fn view(&self) -> ZSetView<'_> {
         match self {
-            ZSet::Small(v) => ZSetView::Small(
-                v.iter()
-                    .map(|(m, s)| (Cow::Borrowed(&m[..]), *s))
-                    .collect(),
-            ),
+            ZSet::Small(v) => {
+                ZSetView::Small(v.iter().map(|(m, s)| (Cow::Borrowed(&m[..]), *s)).collect())
+            }
             ZSet::Table(t) => ZSetView::Table(t),
         }
     }
@@ -576,7 +576,10 @@ mod tests {
     fn ordered_blocks_split_and_keep_ranks() {
         let mut o = Ordered::default();
         for i in (0..2000).rev() {
-            o.insert(f64::from(i % 100), format!("m{i:05}").into_boxed_str().into_boxed_bytes());
+            o.insert(
+                f64::from(i % 100),
+                format!("m{i:05}").into_boxed_str().into_boxed_bytes(),
+            );
         }
         assert_eq!(o.len(), 2000);
         assert!(o.blocks.len() > 7, "split into blocks");
@@ -586,7 +589,10 @@ mod tests {
         }
         for (rank, (s, m)) in all.iter().enumerate() {
             assert_eq!(o.rank(*s, m), Some(rank));
-            assert_eq!(o.get(rank).map(|(s, m)| (s, m.to_vec())), Some((*s, m.clone())));
+            assert_eq!(
+                o.get(rank).map(|(s, m)| (s, m.to_vec())),
+                Some((*s, m.clone()))
+            );
         }
         for (s, m) in all.iter().step_by(3) {
             assert!(o.remove(*s, m));
