@@ -1336,6 +1336,13 @@ mod tests {
         ks.insert(b"intset", Value::Set(members(5, "")), 8_000);
         ks.insert(b"string-set", Value::Set(members(3, "m")), 0);
         ks.insert(b"large-set", Value::Set(members(600, "")), 0);
+        let scored = |n: usize| -> Vec<(Bytes, f64)> {
+            (0..n)
+                .map(|i| (Bytes::from(format!("z{i}")), (i % 7) as f64 / 3.0))
+                .collect()
+        };
+        ks.insert(b"small-zset", Value::ZSet(scored(5)), 0);
+        ks.insert(b"large-zset", Value::ZSet(scored(300)), 9_000);
         let data = crate::codec::encode(&ks.dump()).expect("encode");
         assert_eq!(
             crate::codec::encode(&ks.snapshot()).expect("encode"),
@@ -1357,6 +1364,8 @@ mod tests {
             b"intset",
             b"string-set",
             b"large-set",
+            b"small-zset",
+            b"large-zset",
         ] {
             let (a, b) = (
                 ks.peek(key, 20).expect("old"),

@@ -54,6 +54,19 @@ fn keyspace(c: &mut RawClient) -> Vec<String> {
                     .collect();
                 pairs.sort();
                 format!("hash:{}", pairs.join(","))
+            } else if kind == Reply::Simple(b"zset".to_vec()) {
+                let all = run(c, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]);
+                let items = all.items().expect("ZRANGE answers an array");
+                let pairs: Vec<String> = items
+                    .chunks(2)
+                    .map(|p| {
+                        let member = hex(p[0].bytes().expect("a member"));
+                        let score =
+                            String::from_utf8_lossy(p[1].bytes().expect("a score")).into_owned();
+                        format!("{member}={score}")
+                    })
+                    .collect();
+                format!("zset:{}", pairs.join(","))
             } else if kind == Reply::Simple(b"set".to_vec()) {
                 let all = run(c, &[b"SMEMBERS", key]);
                 let items = all.items().expect("SMEMBERS answers an array");
@@ -380,6 +393,73 @@ fn write_every_kind_of_command(c: &mut RawClient) {
     let mut sadd: Vec<&[u8]> = vec![b"SADD", b"{set}table"];
     sadd.extend(big.iter().map(Vec::as_slice));
     ok(&sadd);
+    // Sorted sets (snapshot format 4): listpack and skiplist, every write command.
+    for i in 0..30 {
+        let key = format!("{{zset}}{i}");
+        ok(&[
+            b"ZADD",
+            key.as_bytes(),
+            b"1",
+            b"a",
+            b"2.5",
+            i.to_string().as_bytes(),
+            b"-inf",
+            b"low",
+        ]);
+    }
+    ok(&[
+        b"ZADD", b"{zset}0", b"XX", b"CH", b"3", b"a", b"4", b"absent",
+    ]);
+    ok(&[b"ZADD", b"{zset}1", b"INCR", b"0.1", b"a"]);
+    ok(&[b"ZINCRBY", b"{zset}2", b"1e300", b"a"]);
+    ok(&[b"ZREM", b"{zset}3", b"a"]);
+    ok(&[b"ZPOPMIN", b"{zset}4"]);
+    ok(&[b"ZPOPMAX", b"{zset}5", b"2"]);
+    ok(&[b"ZMPOP", b"2", b"{zset}6", b"{zset}7", b"MAX"]);
+    ok(&[b"ZREMRANGEBYSCORE", b"{zset}8", b"(1", b"+inf"]);
+    ok(&[b"ZREMRANGEBYRANK", b"{zset}9", b"0", b"0"]);
+    ok(&[b"ZREMRANGEBYLEX", b"{zset}10", b"-", b"+"]);
+    ok(&[
+        b"ZRANGESTORE",
+        b"{zset}range",
+        b"{zset}11",
+        b"0",
+        b"-1",
+        b"REV",
+    ]);
+    ok(&[b"SADD", b"{zset}plain", b"a", b"b"]);
+    ok(&[
+        b"ZUNIONSTORE",
+        b"{zset}union",
+        b"2",
+        b"{zset}12",
+        b"{zset}plain",
+        b"WEIGHTS",
+        b"2",
+        b"3",
+    ]);
+    ok(&[
+        b"ZINTERSTORE",
+        b"{zset}inter",
+        b"2",
+        b"{zset}12",
+        b"{zset}13",
+        b"AGGREGATE",
+        b"MAX",
+    ]);
+    ok(&[b"ZDIFFSTORE", b"{zset}diff", b"2", b"{zset}14", b"{zset}15"]);
+    ok(&[b"EXPIRE", b"{zset}16", b"1000000000"]);
+    let members: Vec<Vec<u8>> = (0..300)
+        .flat_map(|i| {
+            [
+                format!("{}", i % 17).into_bytes(),
+                format!("m{i}").into_bytes(),
+            ]
+        })
+        .collect();
+    let mut zadd: Vec<&[u8]> = vec![b"ZADD", b"{zset}skiplist"];
+    zadd.extend(members.iter().map(Vec::as_slice));
+    ok(&zadd);
     // Reads pipelined with writes to the same key: one log entry holds both.
     let pipeline: Vec<Vec<u8>> = [
         &[&b"SET"[..], b"piped", b"1"][..],

@@ -491,6 +491,20 @@ fn replica_digest(port: u16) -> std::collections::BTreeMap<Vec<u8>, String> {
                         pairs.iter().map(|(f, v)| (text(f), text(v))).collect();
                     format!("{pairs:?}")
                 }
+                "zset" => {
+                    let items: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query(&mut con)
+                        .expect("zrange");
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|m| String::from_utf8_lossy(m).into_owned())
+                        .collect();
+                    format!("{items:?}")
+                }
                 "set" => {
                     let mut members: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
                         .arg(&key)
@@ -520,7 +534,7 @@ fn replica_digest(port: u16) -> std::collections::BTreeMap<Vec<u8>, String> {
     digest
 }
 
-/// A random workload of hash and set writes (every write command, both encodings of each,
+/// A random workload of hash, set and sorted set writes (every write command, both encodings of each,
 /// deadlines, renames, deletions, SPOP's logged picks) with string writes among them, applied
 /// through the cluster. Keys are `{g<n>}...`: renames stay within a slot.
 fn collection_workload(cluster: &Cluster, seed: u64, ops: usize) {
@@ -538,7 +552,29 @@ fn collection_workload(cluster: &Cluster, seed: u64, ops: usize) {
         let field = format!("f{}", next(12));
         let set = format!("{{g{group}}}s{}", next(4));
         let member = next(40).to_string();
-        let args: Vec<String> = match next(17) {
+        let zset = format!("{{g{group}}}z{}", next(4));
+        let score = (next(200) as f64 / 8.0 - 10.0).to_string();
+        let args: Vec<String> = match next(23) {
+            17 => vec!["ZADD".into(), zset, score, member],
+            18 => vec!["ZINCRBY".into(), zset, score, member],
+            19 => vec!["ZREM".into(), zset, member],
+            20 => vec!["ZREMRANGEBYRANK".into(), zset, "0".into(), "1".into()],
+            21 => vec![
+                "ZUNIONSTORE".into(),
+                format!("{{g{group}}}z{}", next(4)),
+                "2".into(),
+                zset,
+                format!("{{g{group}}}z{}", next(4)),
+            ],
+            22 => {
+                // Past the listpack: a skiplist on every replica.
+                let mut a = vec!["ZADD".to_string(), zset];
+                for i in 0..130 {
+                    a.push((i % 9).to_string());
+                    a.push(format!("zm{i}"));
+                }
+                a
+            }
             11 => vec!["SADD".into(), set, member, format!("x{}", next(9))],
             12 => vec!["SREM".into(), set, member],
             13 => vec!["SPOP".into(), set],
@@ -637,10 +673,15 @@ fn every_replica_holds_the_same_collections() {
         .filter(|v| v.starts_with("hash") && v.contains("\"t519\""))
         .count();
     let sets = digests[0].values().filter(|v| v.starts_with("set")).count();
+    let zsets = digests[0]
+        .values()
+        .filter(|v| v.starts_with("zset"))
+        .count();
+    assert!(zsets > 5, "{zsets} sorted sets: {:?}", digests[0]);
     assert!(hashes > 10, "{hashes} hashes: {:?}", digests[0]);
     assert!(sets > 5, "{sets} sets: {:?}", digests[0]);
     eprintln!(
-        "{} keys, {hashes} hashes ({tables} tables), {sets} sets",
+        "{} keys, {hashes} hashes ({tables} tables), {sets} sets, {zsets} sorted sets",
         digests[0].len()
     );
     for i in 1..3 {

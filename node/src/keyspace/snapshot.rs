@@ -291,6 +291,8 @@ mod tests {
         Rename(u8, u8),
         /// Adds a member to a set; a string member makes it a table.
         SetAdd(u8, u8, bool),
+        /// Scores a member of a sorted set; a long member makes it a table.
+        ZAdd(u8, u8, i8, bool),
     }
 
     /// Few keys, most of them in one slot (a hash tag), so that removals move entries around
@@ -315,6 +317,8 @@ mod tests {
             2 => (0u8..40, 0u8..8).prop_map(|(k, f)| Op::HashDel(k, f)),
             1 => (0u8..40, 0u8..40).prop_map(|(a, b)| Op::Rename(a, b)),
             3 => (0u8..40, 0u8..8, any::<bool>()).prop_map(|(k, m, s)| Op::SetAdd(k, m, s)),
+            3 => (0u8..40, 0u8..8, any::<i8>(), any::<bool>())
+                .prop_map(|(k, m, s, l)| Op::ZAdd(k, m, s, l)),
         ]
     }
 
@@ -343,6 +347,16 @@ mod tests {
             }
             Op::Rename(a, b) => {
                 ks.rename(&key(a), &key(b));
+            }
+            Op::ZAdd(k, m, score, long) => {
+                let member = if long {
+                    format!("{m}{}", "x".repeat(70))
+                } else {
+                    m.to_string()
+                };
+                let _ = ks.update_zset(&key(k), 0, true, |z| {
+                    z.set(member.as_bytes(), f64::from(score))
+                });
             }
             Op::SetAdd(k, m, string) => {
                 let member = if string {
