@@ -202,6 +202,15 @@ with open(f"{work}/hashes.resp", "wb") as f:
         for j in range(10):
             args += [b"field:%d" % j, b"value-%d" % (i * 10 + j)]
         f.write(cmd(*args))
+with open(f"{work}/sets.resp", "wb") as f:
+    for i in range(n // 10):
+        f.write(cmd(b"SADD", b"set:%010d" % i, *[b"%d" % (i * 10 + j) for j in range(10)]))
+with open(f"{work}/zsets.resp", "wb") as f:
+    for i in range(n // 10):
+        args = [b"ZADD", b"zset:%010d" % i]
+        for j in range(10):
+            args += [b"%d" % j, b"member-%d" % (i * 10 + j)]
+        f.write(cmd(*args))
 PY
 echo
 echo "# memory per element: fresh servers per data set; RSS growth read 5 s and 15 s after the load, and used_memory growth"
@@ -209,3 +218,5 @@ printf '| %-28s | %11s | %11s | %5s | %11s | %11s | %5s | %11s | %11s |\n' "data
 printf '|------------------------------|-------------|-------------|-------|-------------|-------------|-------|-------------|-------------|\n'
 memory_row "$MEM_KEYS strings of 100 B (key)" "$WORK/strings.resp" "$MEM_KEYS"
 memory_row "$((MEM_KEYS / 10)) hashes of 10 fields (field)" "$WORK/hashes.resp" "$MEM_KEYS"
+memory_row "$((MEM_KEYS / 10)) sets of 10 integers (member)" "$WORK/sets.resp" "$MEM_KEYS"
+memory_row "$((MEM_KEYS / 10)) sorted sets of 10 (member)" "$WORK/zsets.resp" "$MEM_KEYS"

@@ -23,6 +23,7 @@ use crate::slot::key_slot;
 mod collection;
 pub mod eviction;
 pub mod hash;
+pub mod list;
 pub mod packed;
 pub mod set;
 pub mod snapshot;
@@ -31,6 +32,7 @@ pub mod zset;
 use hash::{Hash as HashValue, HashView};
 use packed::Packed;
 use set::{Set as SetValue, SetView};
+use list::{List, ListView};
 use zset::{ZSet, ZSetView};
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
@@ -49,6 +51,8 @@ pub enum Value {
     Set(Vec<Bytes>),
     /// A sorted set: its members and scores, in order (snapshot format 4 and later).
     ZSet(Vec<(Bytes, f64)>),
+    /// A list: its elements, head first (snapshot format 5 and later).
+    List(Vec<Bytes>),
 }
 
 impl Value {
@@ -90,6 +94,10 @@ enum Kind {
     ZSetPacked,
     /// A large sorted set: the index of its [`Large`] value.
     ZSetTable,
+    /// A small list, packed.
+    ListPacked,
+    /// A large list: the index of its [`Large`] value.
+    ListDeque,
 }
 
 impl Kind {
@@ -99,7 +107,10 @@ impl Kind {
 
     /// True when the value lives in the keyspace's side table.
     fn is_large(self) -> bool {
-        matches!(self, Kind::HashTable | Kind::SetTable | Kind::ZSetTable)
+        matches!(
+            self,
+            Kind::HashTable | Kind::SetTable | Kind::ZSetTable | Kind::ListDeque
+        )
     }
 }
 
@@ -109,6 +120,7 @@ enum Large {
     Hash(HashValue),
     Set(SetValue),
     ZSet(ZSet),
+    List(List),
 }
 
 impl Large {
@@ -117,6 +129,7 @@ impl Large {
             Large::Hash(h) => h.bytes(),
             Large::Set(s) => s.bytes(),
             Large::ZSet(z) => z.bytes(),
+            Large::List(l) => l.bytes(),
         }
     }
 }
@@ -152,7 +165,7 @@ impl Entry {
             Value::Str(b) => (Kind::Str, b),
             Value::Raw(b) => (Kind::Raw, b),
             Value::Int(n) => (Kind::Int, &n.to_le_bytes()[..]),
-            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
+            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::List(_) => {
                 unreachable!("a collection is stored by Keyspace::store")
             }
         };
@@ -242,6 +255,7 @@ impl Entry {
             Kind::HashPacked | Kind::HashTable => "hash",
             Kind::SetInts | Kind::SetTable => "set",
             Kind::ZSetPacked | Kind::ZSetTable => "zset",
+            Kind::ListPacked | Kind::ListDeque => "list",
         }
     }
 
@@ -256,6 +270,7 @@ impl Entry {
             Kind::Str | Kind::Raw => "raw",
             Kind::HashPacked | Kind::ZSetPacked => "listpack",
             Kind::ZSetTable => "skiplist",
+            Kind::ListPacked | Kind::ListDeque => "quicklist",
             Kind::HashTable | Kind::SetTable => "hashtable",
             Kind::SetInts => "intset",
         }
@@ -345,6 +360,15 @@ fn read_entry<'a>(
             stats.misses += 1;
             None
         }
+    }
+}
+
+/// The list `entry` holds, read where it is stored.
+fn list_view<'a>(entry: &'a Entry, large: &'a slab::Slab<Large>) -> Result<ListView<'a>, WrongType> {
+    match (entry.kind, entry.large_id().and_then(|id| large.get(id))) {
+        (Kind::ListPacked, _) => Ok(ListView::Packed(Packed::new(entry.data()))),
+        (Kind::ListDeque, Some(Large::List(l))) => Ok(l.view()),
+        _ => Err(WrongType),
     }
 }
 
@@ -581,6 +605,34 @@ impl Keyspace {
         }
     }
 
+    /// The list at `key` at time `now`, read (counted as a hit or miss).
+    pub fn list(&mut self, key: &[u8], now: u64) -> Result<Option<ListView<'_>>, WrongType> {
+        let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
+        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+            return Ok(None);
+        };
+        list_view(entry, &self.large).map(Some)
+    }
+
+    /// The list at `key`, without touching the counters or the access clock.
+    pub fn peek_list(&self, key: &[u8], now: u64) -> Result<Option<ListView<'_>>, WrongType> {
+        match self.peek(key, now) {
+            Some(entry) => list_view(entry, &self.large).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// As [`Keyspace::update_hash`], for the list at `key`.
+    pub fn update_list<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        create: bool,
+        f: impl FnOnce(&mut List) -> R,
+    ) -> Result<Option<R>, WrongType> {
+        self.update(key, now, create, f)
+    }
+
     /// Replaces whatever `key` holds with `set` (no deadline), or removes the key if `set` is
     /// empty: the STORE forms of the set commands.
     pub fn store_set(&mut self, key: &[u8], set: SetValue) {
@@ -653,6 +705,11 @@ impl Keyspace {
                 Some(n) => Value::Int(n),
                 None => Value::Str(data()),
             },
+            Kind::ListPacked | Kind::ListDeque => Value::List(
+                list_view(entry, &self.large)
+                    .map(|l| l.iter_from(0).map(|i| Bytes::copy_from_slice(&i)).collect())
+                    .unwrap_or_default(),
+            ),
             Kind::ZSetPacked | Kind::ZSetTable => Value::ZSet(
                 zset_view(entry, &self.large)
                     .map(|z| {
@@ -777,6 +834,10 @@ impl Keyspace {
             // Only SET looks at the entry `put` replaced, and it stores strings.
             let hash = HashValue::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])));
             self.store(key, hash, expires_at);
+            return None;
+        }
+        if let Value::List(items) = value {
+            self.store(key, List::from_items(items.iter().map(|i| &i[..])), expires_at);
             return None;
         }
         if let Value::ZSet(members) = value {
@@ -1134,6 +1195,11 @@ impl serde::Serialize for ValueView<'_> {
                     .map_err(|_| serde::ser::Error::custom("a set entry without its table"))?;
                 s.serialize_newtype_variant("Value", 4, "Set", &MembersView(set))
             }
+            (Kind::ListPacked | Kind::ListDeque, _) => {
+                let l = list_view(e, self.1)
+                    .map_err(|_| serde::ser::Error::custom("a list entry without its deque"))?;
+                s.serialize_newtype_variant("Value", 6, "List", &ItemsView(l))
+            }
             (Kind::ZSetPacked | Kind::ZSetTable, _) => {
                 let z = zset_view(e, self.1)
                     .map_err(|_| serde::ser::Error::custom("a zset entry without its table"))?;
@@ -1154,6 +1220,20 @@ impl serde::Serialize for ScoredView<'_> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for (m, score) in self.0.all() {
             seq.serialize_element(&(RawBytes(&m), score))?;
+        }
+        seq.end()
+    }
+}
+
+/// A list's elements serialized as `Vec<Bytes>` is.
+struct ItemsView<'a>(ListView<'a>);
+
+impl serde::Serialize for ItemsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for i in self.0.iter_from(0) {
+            seq.serialize_element(&RawBytes(&i))?;
         }
         seq.end()
     }

@@ -37,6 +37,7 @@ impl ShardCommand {
             ShardCommand::Hash(c) => c.to_argv(),
             ShardCommand::Set(c) => c.to_argv(),
             ShardCommand::ZSet(c) => c.to_argv(),
+            ShardCommand::List(c) => c.to_argv(),
         }
     }
 
@@ -279,6 +280,23 @@ mod tests {
         ],
         &["ZDIFFSTORE", "{z}d", "1", "{z}a"],
         &["ZINTERCARD", "2", "{z}a", "{z}b", "LIMIT", "3"],
+        &["LPUSH", "l", "a", "b"],
+        &["RPUSH", "l", "a"],
+        &["LPUSHX", "l", "a"],
+        &["RPUSHX", "l", "a", "b"],
+        &["LPOP", "l"],
+        &["RPOP", "l", "3"],
+        &["LLEN", "l"],
+        &["LINDEX", "l", "-1"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LSET", "l", "0", "x"],
+        &["LTRIM", "l", "1", "-2"],
+        &["LINSERT", "l", "BEFORE", "a", "b"],
+        &["LREM", "l", "-2", "a"],
+        &["LPOS", "l", "a", "RANK", "-1", "COUNT", "0", "MAXLEN", "10"],
+        &["LMOVE", "{l}a", "{l}b", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "{l}a", "{l}b"],
+        &["LMPOP", "2", "{l}a", "{l}b", "RIGHT", "COUNT", "2"],
     ];
 
     #[test]

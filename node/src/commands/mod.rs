@@ -13,6 +13,7 @@ pub mod element_scan;
 pub mod errors;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod log_form;
 pub mod registry;
 pub mod sets;
@@ -27,6 +28,7 @@ use crate::protocol::Frame;
 use args::Argv;
 use hashes::HashCommand;
 use keys::KeyCommand;
+use lists::ListCommand;
 use sets::SetCommand;
 use strings::StringCommand;
 use table::CommandSpec;
@@ -55,6 +57,8 @@ pub enum ShardCommand {
     Set(SetCommand),
     /// A sorted set command.
     ZSet(ZSetCommand),
+    /// A list command.
+    List(ListCommand),
 }
 
 /// What a random write (SPOP) does once the leader has read its pick.
@@ -76,6 +80,7 @@ impl ShardCommand {
             ShardCommand::Hash(c) => c.apply(ks, ctx),
             ShardCommand::Set(c) => c.apply(ks, ctx),
             ShardCommand::ZSet(c) => c.apply(ks, ctx),
+            ShardCommand::List(c) => c.apply(ks, ctx),
         }
     }
 
@@ -87,6 +92,7 @@ impl ShardCommand {
             ShardCommand::Hash(c) => c.is_read_only(),
             ShardCommand::Set(c) => c.is_read_only(),
             ShardCommand::ZSet(c) => c.is_read_only(),
+            ShardCommand::List(c) => c.is_read_only(),
         }
     }
 
@@ -121,6 +127,7 @@ impl ShardCommand {
             ShardCommand::Hash(c) => Some(c.key().clone()),
             ShardCommand::Set(c) => c.keys().first().map(|k| (*k).clone()),
             ShardCommand::ZSet(c) => c.keys().first().map(|k| (*k).clone()),
+            ShardCommand::List(c) => c.keys().first().map(|k| (*k).clone()),
         }
     }
 
@@ -132,6 +139,7 @@ impl ShardCommand {
             ShardCommand::Hash(c) => c.for_each_bytes(f),
             ShardCommand::Set(c) => c.for_each_bytes(f),
             ShardCommand::ZSet(c) => c.for_each_bytes(f),
+            ShardCommand::List(c) => c.for_each_bytes(f),
         }
     }
 
@@ -242,6 +250,7 @@ pub fn keyspace_commands() -> impl Iterator<Item = &'static registry::Command> {
         hashes::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        lists::COMMANDS,
     ]
     .into_iter()
     .flatten()

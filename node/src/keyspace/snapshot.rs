@@ -40,9 +40,9 @@ use crate::codec;
 /// The first bytes of snapshot data.
 const MAGIC: &[u8; 4] = b"SHKS";
 /// The snapshot data format this release writes. Format 2 added hashes (value variant 3),
-/// format 3 sets (variant 4), format 4 sorted sets (variant 5); the older formats are read too,
-/// since they decode the same way.
-pub const FORMAT: u8 = 4;
+/// format 3 sets (variant 4), format 4 sorted sets (variant 5), format 5 lists (variant 6); the
+/// older formats are read too, since they decode the same way.
+pub const FORMAT: u8 = 5;
 /// The oldest format this release reads.
 const OLDEST_FORMAT: u8 = 1;
 /// Magic and format.
