@@ -30,9 +30,9 @@ pub mod snapshot;
 pub mod zset;
 
 use hash::{Hash as HashValue, HashView};
+use list::{List, ListView};
 use packed::Packed;
 use set::{Set as SetValue, SetView};
-use list::{List, ListView};
 use zset::{ZSet, ZSetView};
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
@@ -364,7 +364,10 @@ fn read_entry<'a>(
 }
 
 /// The list `entry` holds, read where it is stored.
-fn list_view<'a>(entry: &'a Entry, large: &'a slab::Slab<Large>) -> Result<ListView<'a>, WrongType> {
+fn list_view<'a>(
+    entry: &'a Entry,
+    large: &'a slab::Slab<Large>,
+) -> Result<ListView<'a>, WrongType> {
     match (entry.kind, entry.large_id().and_then(|id| large.get(id))) {
         (Kind::ListPacked, _) => Ok(ListView::Packed(Packed::new(entry.data()))),
         (Kind::ListDeque, Some(Large::List(l))) => Ok(l.view()),
@@ -837,7 +840,11 @@ impl Keyspace {
             return None;
         }
         if let Value::List(items) = value {
-            self.store(key, List::from_items(items.iter().map(|i| &i[..])), expires_at);
+            self.store(
+                key,
+                List::from_items(items.iter().map(|i| &i[..])),
+                expires_at,
+            );
             return None;
         }
         if let Value::ZSet(members) = value {
@@ -1423,6 +1430,12 @@ mod tests {
         };
         ks.insert(b"small-zset", Value::ZSet(scored(5)), 0);
         ks.insert(b"large-zset", Value::ZSet(scored(300)), 9_000);
+        ks.insert(b"small-list", Value::List(members(4, "e")), 0);
+        ks.insert(
+            b"large-list",
+            Value::List((0..400).map(|i| Bytes::from(format!("{i:040}"))).collect()),
+            0,
+        );
         let data = crate::codec::encode(&ks.dump()).expect("encode");
         assert_eq!(
             crate::codec::encode(&ks.snapshot()).expect("encode"),
@@ -1446,6 +1459,8 @@ mod tests {
             b"large-set",
             b"small-zset",
             b"large-zset",
+            b"small-list",
+            b"large-list",
         ] {
             let (a, b) = (
                 ks.peek(key, 20).expect("old"),

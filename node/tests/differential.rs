@@ -616,6 +616,67 @@ static ZSETS: &[Case] = &[
 ];
 
 #[rustfmt::skip]
+static LISTS: &[Case] = &[
+    case!("push pop",
+        ["LPUSH", "l", "a", "b", "c"], ["RPUSH", "l", "x", "y"], ["LRANGE", "l", "0", "-1"], ["LLEN", "l"], ["LLEN", "nokey"],
+        ["LPOP", "l"], ["RPOP", "l"], ["LPOP", "l", "2"], ["RPOP", "l", "1"], ["LPOP", "l", "0"], ["LRANGE", "l", "0", "-1"],
+        ["LPOP", "l", "10"], ["EXISTS", "l"], ["LPOP", "nokey"], ["LPOP", "nokey", "2"], ["RPOP", "nokey", "0"],
+        ["LPOP", "l", "-1"], ["LPOP", "l", "x"], ["LPOP", "l", "1", "2"], ["LPUSHX", "l", "a"], ["RPUSHX", "l", "a"],
+        ["EXISTS", "l"], ["RPUSH", "l", "1"], ["LPUSHX", "l", "0", "-1"], ["RPUSHX", "l", "2"], ["LRANGE", "l", "0", "-1"],
+        ["TYPE", "l"], ["OBJECT", "ENCODING", "l"], ["LPUSH", "l"], ["RPUSH"], ["LPOP"]
+    ),
+    case!("index range",
+        ["RPUSH", "l", "a", "b", "c", "d", "e"], ["LINDEX", "l", "0"], ["LINDEX", "l", "-1"], ["LINDEX", "l", "5"], ["LINDEX", "l", "-6"],
+        ["LINDEX", "l", "x"], ["LINDEX", "nokey", "0"], ["LRANGE", "l", "1", "3"], ["LRANGE", "l", "-2", "-1"], ["LRANGE", "l", "-100", "100"],
+        ["LRANGE", "l", "3", "1"], ["LRANGE", "l", "5", "10"], ["LRANGE", "l", "-1", "-2"], ["LRANGE", "l", "0", "x"], ["LRANGE", "nokey", "0", "-1"]
+    ),
+    case!("lset ltrim",
+        ["RPUSH", "l", "a", "b", "c", "d", "e"], ["LSET", "l", "0", "A"], ["LSET", "l", "-1", "E"], ["LSET", "l", "5", "x"],
+        ["LSET", "l", "-6", "x"], ["LSET", "nokey", "0", "x"], ["LSET", "l", "x", "y"], ["LRANGE", "l", "0", "-1"],
+        ["LTRIM", "l", "1", "-2"], ["LRANGE", "l", "0", "-1"], ["LTRIM", "l", "0", "0"], ["LRANGE", "l", "0", "-1"], ["LTRIM", "l", "5", "10"],
+        ["EXISTS", "l"], ["LTRIM", "nokey", "0", "1"], ["RPUSH", "l", "a", "b"], ["LTRIM", "l", "-1", "-2"], ["EXISTS", "l"], ["LTRIM", "l", "a", "1"]
+    ),
+    case!("linsert lrem",
+        ["RPUSH", "l", "a", "b", "a", "c", "a"], ["LINSERT", "l", "BEFORE", "a", "x"], ["LINSERT", "l", "after", "c", "y"],
+        ["LINSERT", "l", "BEFORE", "zz", "x"], ["LINSERT", "nokey", "BEFORE", "a", "x"], ["LINSERT", "l", "MIDDLE", "a", "x"],
+        ["LRANGE", "l", "0", "-1"], ["LREM", "l", "1", "a"], ["LRANGE", "l", "0", "-1"], ["LREM", "l", "-1", "a"], ["LRANGE", "l", "0", "-1"],
+        ["LREM", "l", "0", "x"], ["LRANGE", "l", "0", "-1"], ["LREM", "l", "0", "nope"], ["LREM", "nokey", "0", "a"], ["LREM", "l", "x", "a"],
+        ["RPUSH", "m", "a", "a"], ["LREM", "m", "0", "a"], ["EXISTS", "m"]
+    ),
+    case!("lpos",
+        ["RPUSH", "l", "a", "b", "c", "a", "b", "a"], ["LPOS", "l", "a"], ["LPOS", "l", "b"], ["LPOS", "l", "z"], ["LPOS", "l", "a", "RANK", "2"],
+        ["LPOS", "l", "a", "RANK", "-1"], ["LPOS", "l", "a", "RANK", "-2"], ["LPOS", "l", "a", "RANK", "4"], ["LPOS", "l", "a", "COUNT", "0"],
+        ["LPOS", "l", "a", "COUNT", "2"], ["LPOS", "l", "a", "COUNT", "0", "RANK", "-1"], ["LPOS", "l", "a", "MAXLEN", "3"],
+        ["LPOS", "l", "a", "COUNT", "0", "MAXLEN", "4"], ["LPOS", "l", "a", "RANK", "-1", "MAXLEN", "2", "COUNT", "0"],
+        ["LPOS", "l", "z", "COUNT", "1"], ["LPOS", "nokey", "a"], ["LPOS", "nokey", "a", "COUNT", "0"], ["LPOS", "l", "a", "RANK", "0"],
+        ["LPOS", "l", "a", "COUNT", "-1"], ["LPOS", "l", "a", "MAXLEN", "-1"], ["LPOS", "l", "a", "FOO", "1"], ["LPOS", "l", "a", "RANK"],
+        ["LPOS", "l", "a", "RANK", "x"]
+    ),
+    case!("lmove rpoplpush lmpop",
+        ["RPUSH", "{l}a", "1", "2", "3"], ["LMOVE", "{l}a", "{l}b", "LEFT", "RIGHT"], ["LMOVE", "{l}a", "{l}b", "RIGHT", "LEFT"],
+        ["LRANGE", "{l}a", "0", "-1"], ["LRANGE", "{l}b", "0", "-1"], ["RPOPLPUSH", "{l}b", "{l}b"], ["LRANGE", "{l}b", "0", "-1"],
+        ["RPOPLPUSH", "{l}nokey", "{l}b"], ["LMOVE", "{l}a", "{l}b", "UP", "LEFT"], ["RPOPLPUSH", "{l}a", "{l}c"], ["EXISTS", "{l}a"],
+        ["SET", "{l}str", "v"], ["LMOVE", "{l}b", "{l}str", "LEFT", "LEFT"], ["LRANGE", "{l}b", "0", "-1"], ["LMOVE", "{l}str", "{l}b", "LEFT", "LEFT"],
+        ["LMOVE", "{l}nokey", "{l}str", "LEFT", "LEFT"],
+        ["LMPOP", "2", "{l}a", "{l}b", "LEFT"], ["LMPOP", "2", "{l}a", "{l}b", "RIGHT", "COUNT", "10"], ["LMPOP", "2", "{l}a", "{l}b", "LEFT"],
+        ["LMPOP", "0", "{l}a", "LEFT"], ["LMPOP", "1", "{l}a", "UP"], ["LMPOP", "1", "{l}a", "LEFT", "COUNT", "0"], ["LMPOP", "3", "{l}a", "LEFT"],
+        ["LMPOP", "1", "{l}str", "LEFT"], ["LMPOP", "1", "{l}a"]
+    ),
+    case!("list wrong type and generic",
+        ["SET", "str", "v"], ["LPUSH", "str", "a"], ["RPUSHX", "str", "a"], ["LPOP", "str"], ["LLEN", "str"], ["LINDEX", "str", "0"],
+        ["LRANGE", "str", "0", "1"], ["LSET", "str", "0", "x"], ["LPOS", "str", "a"], ["LREM", "str", "0", "a"], ["LINSERT", "str", "BEFORE", "a", "b"],
+        ["RPUSH", "{l}1", "a", "b"], ["GET", "{l}1"], ["SADD", "{l}1", "x"], ["RENAME", "{l}1", "{l}2"], ["LRANGE", "{l}2", "0", "-1"],
+        ["COPY", "{l}2", "{l}3"], ["RPUSH", "{l}3", "c"], ["LLEN", "{l}2"], ["LLEN", "{l}3"], ["EXPIRE", "{l}3", "100"], ttl ["TTL", "{l}3"],
+        ["RPUSH", "bin", "", "a\0b", "\r\n"], ["LRANGE", "bin", "0", "-1"], ["LPOS", "bin", ""]
+    ),
+    case!("resp3 list replies",
+        shape ["HELLO", "3"], ["RPUSH", "l", "a", "b"], ["LPOP", "nokey"], ["LPOP", "nokey", "1"], ["LPOP", "l", "0"],
+        ["LRANGE", "l", "0", "-1"], ["LPOS", "l", "z"], ["LPOS", "l", "a", "COUNT", "0"], ["LMPOP", "1", "nokey", "LEFT"],
+        ["LMPOP", "1", "l", "LEFT"], ["LINDEX", "l", "5"]
+    ),
+];
+
+#[rustfmt::skip]
 static KEYSPACE: &[Case] = &[
     case!("del unlink",
         ["MSET", "a", "1", "b", "2", "c", "3"], ["DEL", "a", "b", "x"], ["DEL", "a"], ["EXISTS", "a", "b", "c"],
@@ -1144,6 +1205,45 @@ fn sorted_sets() {
         &large_zset_cases(),
     ));
     finish("sorted sets", failures);
+}
+
+#[test]
+fn lists() {
+    let (mut r, mut s) = main_pair();
+    let mut failures = run_cases(&mut r, &mut s, "lists", LISTS);
+    failures.extend(run_cases(&mut r, &mut s, "lists", &large_list_cases()));
+    finish("lists", failures);
+}
+
+/// Lists past a packed node's 8 KiB: the deque form answers alike.
+fn large_list_cases() -> Vec<Case> {
+    let words = |w: &[&str]| leak(w.iter().map(|s| s.to_string()).collect());
+    let mut rpush = vec!["RPUSH".to_string(), "{l}big".to_string()];
+    rpush.extend((0..3000).map(|i| format!("item-{}", i % 700)));
+    let steps: Vec<Step> = vec![
+        Step::Exact(leak(rpush)),
+        Step::Exact(words(&["OBJECT", "ENCODING", "{l}big"])),
+        Step::Exact(words(&["LLEN", "{l}big"])),
+        Step::Exact(words(&["LRANGE", "{l}big", "0", "-1"])),
+        Step::Exact(words(&["LRANGE", "{l}big", "-100", "-50"])),
+        Step::Exact(words(&["LINDEX", "{l}big", "1500"])),
+        Step::Exact(words(&[
+            "LPOS", "{l}big", "item-5", "RANK", "-2", "COUNT", "3",
+        ])),
+        Step::Exact(words(&["LINSERT", "{l}big", "AFTER", "item-699", "new"])),
+        Step::Exact(words(&["LREM", "{l}big", "-2", "item-3"])),
+        Step::Exact(words(&["LSET", "{l}big", "-1", "last"])),
+        Step::Exact(words(&["LPOP", "{l}big", "5"])),
+        Step::Exact(words(&["RPOP", "{l}big", "5"])),
+        Step::Exact(words(&["LTRIM", "{l}big", "100", "-100"])),
+        Step::Exact(words(&["LRANGE", "{l}big", "0", "-1"])),
+        Step::Exact(words(&["LMOVE", "{l}big", "{l}other", "LEFT", "RIGHT"])),
+        Step::Exact(words(&["LLEN", "{l}big"])),
+    ];
+    vec![Case {
+        name: "lists past a packed node",
+        steps: Box::leak(steps.into_boxed_slice()),
+    }]
 }
 
 /// Sorted sets past the listpack's 128 members or 64 bytes: the skiplist form answers alike.

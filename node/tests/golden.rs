@@ -54,6 +54,14 @@ fn keyspace(c: &mut RawClient) -> Vec<String> {
                     .collect();
                 pairs.sort();
                 format!("hash:{}", pairs.join(","))
+            } else if kind == Reply::Simple(b"list".to_vec()) {
+                let all = run(c, &[b"LRANGE", key, b"0", b"-1"]);
+                let items = all.items().expect("LRANGE answers an array");
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|i| hex(i.bytes().expect("an element")))
+                    .collect();
+                format!("list:{}", items.join(","))
             } else if kind == Reply::Simple(b"zset".to_vec()) {
                 let all = run(c, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]);
                 let items = all.items().expect("ZRANGE answers an array");
@@ -460,6 +468,42 @@ fn write_every_kind_of_command(c: &mut RawClient) {
     let mut zadd: Vec<&[u8]> = vec![b"ZADD", b"{zset}skiplist"];
     zadd.extend(members.iter().map(Vec::as_slice));
     ok(&zadd);
+    // Lists (snapshot format 5): packed and past 8 KiB, every write command.
+    for i in 0..30 {
+        let key = format!("{{list}}{i}");
+        ok(&[
+            b"RPUSH",
+            key.as_bytes(),
+            b"a",
+            i.to_string().as_bytes(),
+            b"\x00bin",
+        ]);
+    }
+    ok(&[b"LPUSH", b"{list}0", b"head", b"head2"]);
+    ok(&[b"LPUSHX", b"{list}1", b"x"]);
+    ok(&[b"RPUSHX", b"{list}absent", b"x"]);
+    ok(&[b"LPOP", b"{list}2"]);
+    ok(&[b"RPOP", b"{list}3", b"2"]);
+    ok(&[b"LSET", b"{list}4", b"1", b"set"]);
+    ok(&[b"LTRIM", b"{list}5", b"1", b"-1"]);
+    ok(&[b"LINSERT", b"{list}6", b"AFTER", b"a", b"inserted"]);
+    ok(&[b"LREM", b"{list}7", b"0", b"a"]);
+    ok(&[b"LMOVE", b"{list}8", b"{list}9", b"LEFT", b"RIGHT"]);
+    ok(&[b"RPOPLPUSH", b"{list}10", b"{list}new"]);
+    ok(&[
+        b"LMPOP",
+        b"2",
+        b"{list}absent",
+        b"{list}11",
+        b"RIGHT",
+        b"COUNT",
+        b"2",
+    ]);
+    ok(&[b"EXPIRE", b"{list}12", b"1000000000"]);
+    let long: Vec<Vec<u8>> = (0..400).map(|i| format!("{i:040}").into_bytes()).collect();
+    let mut rpush: Vec<&[u8]> = vec![b"RPUSH", b"{list}long"];
+    rpush.extend(long.iter().map(Vec::as_slice));
+    ok(&rpush);
     // Reads pipelined with writes to the same key: one log entry holds both.
     let pipeline: Vec<Vec<u8>> = [
         &[&b"SET"[..], b"piped", b"1"][..],

@@ -491,6 +491,19 @@ fn replica_digest(port: u16) -> std::collections::BTreeMap<Vec<u8>, String> {
                         pairs.iter().map(|(f, v)| (text(f), text(v))).collect();
                     format!("{pairs:?}")
                 }
+                "list" => {
+                    let items: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query(&mut con)
+                        .expect("lrange");
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|m| String::from_utf8_lossy(m).into_owned())
+                        .collect();
+                    format!("{items:?}")
+                }
                 "zset" => {
                     let items: Vec<Vec<u8>> = redis::cmd("ZRANGE")
                         .arg(&key)
@@ -534,7 +547,7 @@ fn replica_digest(port: u16) -> std::collections::BTreeMap<Vec<u8>, String> {
     digest
 }
 
-/// A random workload of hash, set and sorted set writes (every write command, both encodings of each,
+/// A random workload of hash, set, sorted set and list writes (every write command, both encodings of each,
 /// deadlines, renames, deletions, SPOP's logged picks) with string writes among them, applied
 /// through the cluster. Keys are `{g<n>}...`: renames stay within a slot.
 fn collection_workload(cluster: &Cluster, seed: u64, ops: usize) {
@@ -554,7 +567,22 @@ fn collection_workload(cluster: &Cluster, seed: u64, ops: usize) {
         let member = next(40).to_string();
         let zset = format!("{{g{group}}}z{}", next(4));
         let score = (next(200) as f64 / 8.0 - 10.0).to_string();
-        let args: Vec<String> = match next(23) {
+        let list = format!("{{g{group}}}l{}", next(4));
+        let args: Vec<String> = match next(28) {
+            23 => vec![
+                "RPUSH".into(),
+                list,
+                member,
+                "x".repeat(next(3) as usize * 3000),
+            ],
+            24 => vec!["LPUSH".into(), list, member],
+            25 => vec!["LPOP".into(), list],
+            26 => vec!["LREM".into(), list, "0".into(), member],
+            27 => vec![
+                "RPOPLPUSH".into(),
+                list,
+                format!("{{g{group}}}l{}", next(4)),
+            ],
             17 => vec!["ZADD".into(), zset, score, member],
             18 => vec!["ZINCRBY".into(), zset, score, member],
             19 => vec!["ZREM".into(), zset, member],
@@ -678,10 +706,15 @@ fn every_replica_holds_the_same_collections() {
         .filter(|v| v.starts_with("zset"))
         .count();
     assert!(zsets > 5, "{zsets} sorted sets: {:?}", digests[0]);
+    let lists = digests[0]
+        .values()
+        .filter(|v| v.starts_with("list"))
+        .count();
+    assert!(lists > 5, "{lists} lists: {:?}", digests[0]);
     assert!(hashes > 10, "{hashes} hashes: {:?}", digests[0]);
     assert!(sets > 5, "{sets} sets: {:?}", digests[0]);
     eprintln!(
-        "{} keys, {hashes} hashes ({tables} tables), {sets} sets, {zsets} sorted sets",
+        "{} keys, {hashes} hashes ({tables} tables), {sets} sets, {zsets} sorted sets, {lists} lists",
         digests[0].len()
     );
     for i in 1..3 {

@@ -151,7 +151,7 @@ impl ListCommand {
             },
             "lpop" | "rpop" => {
                 if argv.len() > 3 {
-                    return Err(errors::syntax());
+                    return Err(errors::wrong_arity(name));
                 }
                 ListOp::Pop {
                     front: name == "lpop",
@@ -271,10 +271,15 @@ impl ListCommand {
                 match (popped, count) {
                     (None, None) => Frame::Null,
                     (None, Some(_)) => Frame::NullArray,
-                    (Some(mut items), None) => items.pop().map_or(Frame::Null, |i| Frame::Bulk(Bytes::from(i))),
-                    (Some(items), Some(_)) => {
-                        Frame::Array(items.into_iter().map(|i| Frame::Bulk(Bytes::from(i))).collect())
-                    }
+                    (Some(mut items), None) => items
+                        .pop()
+                        .map_or(Frame::Null, |i| Frame::Bulk(Bytes::from(i))),
+                    (Some(items), Some(_)) => Frame::Array(
+                        items
+                            .into_iter()
+                            .map(|i| Frame::Bulk(Bytes::from(i)))
+                            .collect(),
+                    ),
                 }
             }
             ListOp::Len => Frame::Integer(ks.list(key, now)?.map_or(0, |l| l.len()) as i64),
@@ -377,6 +382,10 @@ impl ListCommand {
                 from_front,
                 to_front,
             } => {
+                // Redis's order: a missing source answers nil whatever the destination holds.
+                if ks.peek_list(key, now)?.is_none() {
+                    return Ok(Frame::Null);
+                }
                 ks.peek_list(dst, now)?;
                 let Some(popped) = ks
                     .update_list(key, now, false, |l| l.pop(*from_front))?
@@ -423,7 +432,11 @@ fn index(len: usize, i: i64) -> Option<usize> {
 /// when it is empty.
 fn span(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
     let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let stop = if stop < 0 { len + stop } else { stop };
     if start > stop || start >= len {
         return None;
@@ -432,7 +445,13 @@ fn span(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
 }
 
 /// LPOS over the list.
-fn lpos(list: Option<ListView<'_>>, item: &[u8], rank: i64, count: Option<i64>, maxlen: i64) -> Frame {
+fn lpos(
+    list: Option<ListView<'_>>,
+    item: &[u8],
+    rank: i64,
+    count: Option<i64>,
+    maxlen: i64,
+) -> Frame {
     let none = || match count {
         Some(_) => Frame::Array(Vec::new()),
         None => Frame::Null,
@@ -441,7 +460,11 @@ fn lpos(list: Option<ListView<'_>>, item: &[u8], rank: i64, count: Option<i64>, 
         return none();
     };
     let len = list.len();
-    let limit = if maxlen == 0 { usize::MAX } else { maxlen as usize };
+    let limit = if maxlen == 0 {
+        usize::MAX
+    } else {
+        maxlen as usize
+    };
     let wanted = match count {
         Some(0) => usize::MAX,
         Some(n) => n as usize,

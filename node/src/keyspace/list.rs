@@ -269,7 +269,11 @@ impl<'a> ListView<'a> {
     pub fn iter_from(self, start: usize) -> Box<dyn Iterator<Item = Cow<'a, [u8]>> + 'a> {
         match self {
             ListView::Packed(p) => Box::new(p.iter().skip(start).map(|e| e.to_bytes())),
-            ListView::Deque(d) => Box::new(d.items.range(start.min(d.items.len())..).map(|i| Cow::Borrowed(&i[..]))),
+            ListView::Deque(d) => Box::new(
+                d.items
+                    .range(start.min(d.items.len())..)
+                    .map(|i| Cow::Borrowed(&i[..])),
+            ),
         }
     }
 

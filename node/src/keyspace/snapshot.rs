@@ -293,6 +293,8 @@ mod tests {
         SetAdd(u8, u8, bool),
         /// Scores a member of a sorted set; a long member makes it a table.
         ZAdd(u8, u8, i8, bool),
+        /// Pushes onto a list; a long element soon makes it a deque.
+        Push(u8, u8, bool),
     }
 
     /// Few keys, most of them in one slot (a hash tag), so that removals move entries around
@@ -319,6 +321,7 @@ mod tests {
             3 => (0u8..40, 0u8..8, any::<bool>()).prop_map(|(k, m, s)| Op::SetAdd(k, m, s)),
             3 => (0u8..40, 0u8..8, any::<i8>(), any::<bool>())
                 .prop_map(|(k, m, s, l)| Op::ZAdd(k, m, s, l)),
+            3 => (0u8..40, 0u8..8, any::<bool>()).prop_map(|(k, e, l)| Op::Push(k, e, l)),
         ]
     }
 
@@ -347,6 +350,10 @@ mod tests {
             }
             Op::Rename(a, b) => {
                 ks.rename(&key(a), &key(b));
+            }
+            Op::Push(k, e, long) => {
+                let item = if long { vec![e; 3000] } else { vec![e] };
+                let _ = ks.update_list(&key(k), 0, true, |l| l.push(&item, e % 2 == 0));
             }
             Op::ZAdd(k, m, score, long) => {
                 let member = if long {
