@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs Shardis and redis-server side by side under the same redis-benchmark load and prints one
 # table of throughput ratios, latencies and server CPU per request (user + system time of the
-# server processes during the run, in µs per request; "cpu x" = shardis/redis), then memory for
-# 1M keys of 100-byte values (RSS 5 s and 15 s after the load).
+# server processes during the run, in µs per request; "cpu x" = shardis/redis), then memory per
+# element (RSS 5 s and 15 s after the load, and used_memory) for 1M strings of 100 bytes, 100k
+# hashes of 10 fields, 100k sets of 10 integers, 100k sorted sets of 10 members and one list of
+# 1M elements, each in fresh processes.
 #
 # Then the same for a local 3-node cluster (redis-benchmark --cluster, SET and GET) beside a single
 # redis-server in the same run.
@@ -205,6 +207,9 @@ with open(f"{work}/hashes.resp", "wb") as f:
 with open(f"{work}/sets.resp", "wb") as f:
     for i in range(n // 10):
         f.write(cmd(b"SADD", b"set:%010d" % i, *[b"%d" % (i * 10 + j) for j in range(10)]))
+with open(f"{work}/list.resp", "wb") as f:
+    for i in range(0, n, 1000):
+        f.write(cmd(b"RPUSH", b"list", *[b"element-%d" % j for j in range(i, min(n, i + 1000))]))
 with open(f"{work}/zsets.resp", "wb") as f:
     for i in range(n // 10):
         args = [b"ZADD", b"zset:%010d" % i]
@@ -220,3 +225,4 @@ memory_row "$MEM_KEYS strings of 100 B (key)" "$WORK/strings.resp" "$MEM_KEYS"
 memory_row "$((MEM_KEYS / 10)) hashes of 10 fields (field)" "$WORK/hashes.resp" "$MEM_KEYS"
 memory_row "$((MEM_KEYS / 10)) sets of 10 integers (member)" "$WORK/sets.resp" "$MEM_KEYS"
 memory_row "$((MEM_KEYS / 10)) sorted sets of 10 (member)" "$WORK/zsets.resp" "$MEM_KEYS"
+memory_row "1 list of $MEM_KEYS elements (element)" "$WORK/list.resp" "$MEM_KEYS"
