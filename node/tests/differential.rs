@@ -608,7 +608,8 @@ static ZSETS: &[Case] = &[
     case!("resp3 zset replies",
         shape ["HELLO", "3"], ["ZADD", "{z}z", "1", "a", "2.5", "b"], ["ZSCORE", "{z}z", "a"], ["ZMSCORE", "{z}z", "a", "x"],
         ["ZRANGE", "{z}z", "0", "-1", "WITHSCORES"], ["ZRANGE", "{z}z", "0", "-1"], ["ZINCRBY", "{z}z", "1", "a"],
-        ["ZADD", "{z}z", "INCR", "1", "a"], ["ZADD", "{z}z", "NX", "INCR", "1", "a"], ["ZRANDMEMBER", "{z}z", "1", "WITHSCORES"],
+        ["ZADD", "{z}z", "INCR", "1", "a"], ["ZADD", "{z}z", "NX", "INCR", "1", "a"], shape ["ZRANDMEMBER", "{z}z", "1", "WITHSCORES"],
+        sorted ["ZRANDMEMBER", "{z}z", "5", "WITHSCORES"],
         ["ZUNION", "1", "{z}z", "WITHSCORES"], ["ZSCAN", "{z}z", "0"], ["ZPOPMIN", "{z}z"], ["ZPOPMAX", "{z}z", "2"],
         ["ZADD", "{z}z", "1", "a"], ["ZMPOP", "1", "{z}z", "MIN"], ["ZMPOP", "1", "{z}z", "MIN"], ["ZPOPMIN", "{z}z"],
         ["ZPOPMIN", "{z}z", "1"]
