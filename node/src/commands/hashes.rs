@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::args::{self, from_int, word, Argv};
 use super::element_scan::{self, ElementScan};
 use super::errors;
+use super::random_pick;
 use super::registry::Command;
 use super::{ApplyCtx, ShardCommand};
 use crate::keyspace::hash::{FieldValue, HashView};
@@ -90,11 +91,6 @@ pub static COMMANDS: &[Command] = &[
     Command::slot("hrandfield", parse),
     Command::slot("hscan", parse),
 ];
-
-/// Most elements a negative HRANDFIELD count may ask for. Redis builds such a reply whatever
-/// its size (`HRANDFIELD k -9223372036854775807` makes redis-server 7.0 allocate until it is
-/// killed); Shardis answers redis's out-of-range error past this, about a gigabyte of reply.
-pub const MAX_RANDOM_PICKS: i64 = 1 << 24;
 
 fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
     HashCommand::parse(name, argv).map(ShardCommand::Hash)
@@ -372,17 +368,9 @@ fn parse_randfield(argv: &Argv) -> Result<HashCommand, Frame> {
         return Err(errors::syntax());
     }
     if let Some(arg) = argv.get(2) {
-        let n = args::int(arg)?;
-        if n == i64::MIN {
-            return Err(Frame::error(
-                "ERR value is out of range, value must between -9223372036854775807 and \
-                 9223372036854775807",
-            ));
-        }
+        let n = random_pick::ranged_count(arg)?;
         *with_values = argv.len() == 4;
-        if n < 0 && (n < -MAX_RANDOM_PICKS || (*with_values && n < -(i64::MAX / 2))) {
-            return Err(Frame::error("ERR value is out of range"));
-        }
+        random_pick::check_negative(n, *with_values)?;
         *count = Some(n);
     }
     Ok(cmd)
@@ -390,13 +378,11 @@ fn parse_randfield(argv: &Argv) -> Result<HashCommand, Frame> {
 
 /// HRANDFIELD's reply.
 fn random_fields(hash: Option<HashView<'_>>, count: Option<i64>, with_values: bool) -> Frame {
-    use rand::Rng;
-    let mut rng = rand::rng();
     let len = hash.map_or(0, |h| h.len());
     let Some(count) = count else {
         return match hash.filter(|_| len > 0) {
             Some(h) => h
-                .pair_at(rng.random_range(0..len))
+                .pair_at(random_pick::one(len))
                 .map_or(Frame::Null, |(f, _)| Frame::bulk_from(&f)),
             None => Frame::Null,
         };
@@ -404,15 +390,7 @@ fn random_fields(hash: Option<HashView<'_>>, count: Option<i64>, with_values: bo
     let Some(hash) = hash.filter(|_| len > 0 && count != 0) else {
         return Frame::Array(Vec::new());
     };
-    let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs())
-            .map(|_| rng.random_range(0..len))
-            .collect()
-    } else if count as u64 >= len as u64 {
-        (0..len).collect()
-    } else {
-        rand::seq::index::sample(&mut rng, len, count as usize).into_vec()
-    };
+    let picks = random_pick::positions(len, count);
     // Packed hashes are walked once for all picks rather than once per pick.
     let pairs: Vec<FieldValue<'_>> = match hash {
         HashView::Packed(_) => {

@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod log_form;
+pub mod random_pick;
 pub mod registry;
 pub mod sets;
 pub mod strings;

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use super::args::{self, from_int, word, Argv};
 use super::element_scan::{self, ElementScan};
 use super::errors;
-use super::hashes::MAX_RANDOM_PICKS;
+use super::random_pick;
 use super::registry::Command;
 use super::{ApplyCtx, EffectStep, ShardCommand};
 use crate::keyspace::set::{Set, SetView};
@@ -102,17 +102,6 @@ fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
     SetCommand::parse(name, argv).map(ShardCommand::Set)
 }
 
-/// A count argument in `-LONG_MAX..=LONG_MAX`, as redis's `getRangeLongFromObjectOrReply`.
-fn ranged_count(arg: &[u8]) -> Result<i64, Frame> {
-    match args::int(arg)? {
-        i64::MIN => Err(Frame::error(
-            "ERR value is out of range, value must between -9223372036854775807 and \
-             9223372036854775807",
-        )),
-        n => Ok(n),
-    }
-}
-
 impl SetCommand {
     /// Parses a set command; `name` is the table's name (arity already checked).
     pub fn parse(name: &'static str, argv: &Argv) -> Result<SetCommand, Frame> {
@@ -129,9 +118,12 @@ impl SetCommand {
                 if argv.len() > 3 {
                     return Err(errors::syntax());
                 }
-                let count = argv.get(2).map(|c| ranged_count(c)).transpose()?;
-                if count.is_some_and(|n| n < -MAX_RANDOM_PICKS) {
-                    return Err(Frame::error("ERR value is out of range"));
+                let count = argv
+                    .get(2)
+                    .map(|c| random_pick::ranged_count(c))
+                    .transpose()?;
+                if let Some(n) = count {
+                    random_pick::check_negative(n, false)?;
                 }
                 SetCommand::RandMember(key(), count)
             }
@@ -468,13 +460,11 @@ fn parse_intercard(argv: &Argv) -> Result<SetCommand, Frame> {
 /// SRANDMEMBER's reply: one member (or nil), distinct members for a positive count, members
 /// that may repeat for a negative one.
 fn random_members(set: Option<SetView<'_>>, count: Option<i64>) -> Frame {
-    use rand::Rng;
-    let mut rng = rand::rng();
     let len = set.map_or(0, |s| s.len());
     let Some(count) = count else {
         return match set.filter(|_| len > 0) {
             Some(s) => s
-                .members_at(&[rng.random_range(0..len)])
+                .members_at(&[random_pick::one(len)])
                 .pop()
                 .map_or(Frame::Null, |m| Frame::bulk_from(&m)),
             None => Frame::Null,
@@ -483,15 +473,7 @@ fn random_members(set: Option<SetView<'_>>, count: Option<i64>) -> Frame {
     let Some(set) = set.filter(|_| len > 0 && count != 0) else {
         return Frame::Array(Vec::new());
     };
-    let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs())
-            .map(|_| rng.random_range(0..len))
-            .collect()
-    } else if count as u64 >= len as u64 {
-        (0..len).collect()
-    } else {
-        rand::seq::index::sample(&mut rng, len, count as usize).into_vec()
-    };
+    let picks = random_pick::positions(len, count);
     Frame::Array(
         set.members_at(&picks)
             .into_iter()

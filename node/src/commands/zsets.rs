@@ -14,7 +14,7 @@ use bytes::Bytes;
 use super::args::{self, word, Argv};
 use super::element_scan::{self, ElementScan};
 use super::errors;
-use super::hashes::MAX_RANDOM_PICKS;
+use super::random_pick;
 use super::registry::Command;
 use super::{ApplyCtx, ShardCommand};
 use crate::keyspace::zset::{ZSet, ZSetView};
@@ -339,17 +339,6 @@ fn lex_below_max(member: &[u8], max: &LexBound) -> bool {
     }
 }
 
-/// A count in `-LONG_MAX..=LONG_MAX` (see `sets::ranged_count`).
-fn ranged_count(arg: &[u8]) -> Result<i64, Frame> {
-    match args::int(arg)? {
-        i64::MIN => Err(Frame::error(
-            "ERR value is out of range, value must between -9223372036854775807 and \
-             9223372036854775807",
-        )),
-        n => Ok(n),
-    }
-}
-
 impl ZSetCommand {
     /// Parses a sorted set command; `name` is the table's name (arity already checked).
     pub fn parse(name: &'static str, argv: &Argv) -> Result<ZSetCommand, Frame> {
@@ -425,12 +414,13 @@ impl ZSetCommand {
                 if argv.len() > 4 || (argv.len() == 4 && !args::is(&argv[3], "withscores")) {
                     return Err(errors::syntax());
                 }
-                let count = argv.get(2).map(|c| ranged_count(c)).transpose()?;
+                let count = argv
+                    .get(2)
+                    .map(|c| random_pick::ranged_count(c))
+                    .transpose()?;
                 let with_scores = argv.len() == 4;
                 if let Some(n) = count {
-                    if n < -MAX_RANDOM_PICKS || (with_scores && n < -(i64::MAX / 2)) {
-                        return Err(Frame::error("ERR value is out of range"));
-                    }
+                    random_pick::check_negative(n, with_scores)?;
                 }
                 ZSetCommand::RandMember(key(), count, with_scores)
             }
@@ -990,13 +980,11 @@ fn pop(
 /// ZRANDMEMBER's reply (as HRANDFIELD's: distinct for a positive count, repeated for a negative
 /// one).
 fn random_members(z: Option<ZSetView<'_>>, count: Option<i64>, with_scores: bool) -> Frame {
-    use rand::Rng;
-    let mut rng = rand::rng();
     let len = z.as_ref().map_or(0, |z| z.len());
     let Some(count) = count else {
         return match z.filter(|_| len > 0) {
             Some(z) => z
-                .picks(&[rng.random_range(0..len)])
+                .picks(&[random_pick::one(len)])
                 .pop()
                 .map_or(Frame::Null, |(m, _)| Frame::bulk_from(&m)),
             None => Frame::Null,
@@ -1005,15 +993,7 @@ fn random_members(z: Option<ZSetView<'_>>, count: Option<i64>, with_scores: bool
     let Some(z) = z.filter(|_| len > 0 && count != 0) else {
         return Frame::Array(Vec::new());
     };
-    let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs())
-            .map(|_| rng.random_range(0..len))
-            .collect()
-    } else if count as u64 >= len as u64 {
-        (0..len).collect()
-    } else {
-        rand::seq::index::sample(&mut rng, len, count as usize).into_vec()
-    };
+    let picks = random_pick::positions(len, count);
     let items = z.picks(&picks);
     if with_scores {
         Frame::Pairs(

@@ -36,6 +36,31 @@ pub(super) trait Collection: Default {
     fn in_large(large: &mut Large) -> Option<&mut Self>;
 }
 
+/// One step of a scan over a table's `len` positions (HSCAN, SSCAN, ZSCAN), from the last down,
+/// as SCAN walks a slot map: `cursor` is how many positions are left to visit (0: all of them),
+/// about `count` are visited, and the cursor to go on from comes back (0 once done). A removal
+/// (`swap_remove`) only moves an already visited element, so one present for the whole scan is
+/// always visited.
+pub(super) fn scan_positions(
+    len: usize,
+    cursor: u64,
+    count: usize,
+    mut visit: impl FnMut(usize),
+) -> u64 {
+    let mut i = if cursor == 0 {
+        len
+    } else {
+        (cursor as usize).min(len)
+    };
+    let mut visited = 0;
+    while i > 0 && visited < count.max(1) {
+        i -= 1;
+        visit(i);
+        visited += 1;
+    }
+    i as u64
+}
+
 impl Keyspace {
     /// Runs `f` on the collection of type `C` at `key` (a key past its deadline at `now` is
     /// removed first) and stores the result: in its entry while packed, in the side table once

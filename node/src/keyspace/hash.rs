@@ -13,7 +13,7 @@ use std::hash::Hasher;
 
 use indexmap::IndexSet;
 
-use super::collection::Collection;
+use super::collection::{scan_positions, Collection};
 use super::packed::{Packed, PackedList};
 use super::{Kind, Large, SeededHasher};
 
@@ -357,23 +357,11 @@ impl<'a> HashView<'a> {
                 }
                 0
             }
-            HashView::Table(t) => {
-                let len = t.pairs.len();
-                let mut i = if cursor == 0 {
-                    len
-                } else {
-                    (cursor as usize).min(len)
-                };
-                let mut visited = 0;
-                while i > 0 && visited < count.max(1) {
-                    i -= 1;
-                    if let Some(p) = t.pairs.get_index(i) {
-                        visit(Cow::Borrowed(p.field()), Cow::Borrowed(p.value()));
-                    }
-                    visited += 1;
+            HashView::Table(t) => scan_positions(t.pairs.len(), cursor, count, |i| {
+                if let Some(p) = t.pairs.get_index(i) {
+                    visit(Cow::Borrowed(p.field()), Cow::Borrowed(p.value()));
                 }
-                i as u64
-            }
+            }),
         }
     }
 }

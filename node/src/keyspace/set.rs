@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use indexmap::IndexSet;
 
-use super::collection::Collection;
+use super::collection::{scan_positions, Collection};
 use super::packed::{Elem, Packed, PackedList};
 use super::{Kind, Large, SeededHasher};
 
@@ -273,23 +273,11 @@ impl<'a> SetView<'a> {
                 self.members().for_each(visit);
                 0
             }
-            SetView::Table(t) => {
-                let len = t.members.len();
-                let mut i = if cursor == 0 {
-                    len
-                } else {
-                    (cursor as usize).min(len)
-                };
-                let mut visited = 0;
-                while i > 0 && visited < count.max(1) {
-                    i -= 1;
-                    if let Some(m) = t.members.get_index(i) {
-                        visit(Cow::Borrowed(&m[..]));
-                    }
-                    visited += 1;
+            SetView::Table(t) => scan_positions(t.members.len(), cursor, count, |i| {
+                if let Some(m) = t.members.get_index(i) {
+                    visit(Cow::Borrowed(&m[..]));
                 }
-                i as u64
-            }
+            }),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 
 use indexmap::IndexMap;
 
-use super::collection::Collection;
+use super::collection::{scan_positions, Collection};
 use super::packed::{Packed, PackedList};
 use super::{Kind, Large, SeededHasher};
 
@@ -546,23 +546,11 @@ impl<'a> ZSetView<'a> {
                 v.iter().for_each(|(m, s)| visit(m, *s));
                 0
             }
-            ZSetView::Table(t) => {
-                let len = t.scores.len();
-                let mut i = if cursor == 0 {
-                    len
-                } else {
-                    (cursor as usize).min(len)
-                };
-                let mut visited = 0;
-                while i > 0 && visited < count.max(1) {
-                    i -= 1;
-                    if let Some((m, s)) = t.by_index(i) {
-                        visit(m, s);
-                    }
-                    visited += 1;
+            ZSetView::Table(t) => scan_positions(t.scores.len(), cursor, count, |i| {
+                if let Some((m, s)) = t.by_index(i) {
+                    visit(m, s);
                 }
-                i as u64
-            }
+            }),
         }
     }
 }
