@@ -88,6 +88,8 @@ async fn serve_loop(
     // This connection's snapshot of the node's groups, refreshed before each batch (free while
     // they do not change; see `raft::registry`).
     let mut groups = state.groups.load();
+    // Bytes a blocked command's watch read while the client waited, not yet parsed.
+    let mut read_while_blocked = 0usize;
     loop {
         // Grow only once the free space runs low: growing a buffer that still has room would
         // copy (and so bring into memory) its whole capacity, received or not, and a client
@@ -99,20 +101,26 @@ async fn serve_loop(
                 .clamp(READ_CHUNK, MAX_READ_RESERVE);
             buf.reserve(want);
         }
-        let idle = client_timeout(state);
-        let n = tokio::select! {
-            r = socket.read_buf(&mut buf) => r?,
-            _ = session.handle.kill_notify.notified() => return Ok(()),
-            () = state.shutdown.wait() => return Ok(()),
-            _ = idle => return Ok(()),
+        let n = if read_while_blocked > 0 {
+            // What arrived while a command waited is parsed before reading more.
+            std::mem::take(&mut read_while_blocked)
+        } else {
+            let idle = client_timeout(state);
+            let n = tokio::select! {
+                r = socket.read_buf(&mut buf) => r?,
+                _ = session.handle.kill_notify.notified() => return Ok(()),
+                () = state.shutdown.wait() => return Ok(()),
+                _ = idle => return Ok(()),
+            };
+            if n == 0 || session.handle.killed.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            state
+                .stats
+                .net_input_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+            n
         };
-        if n == 0 || session.handle.killed.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        state
-            .stats
-            .net_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
         parser.set_max_bulk_len(state.runtime.proto_max_bulk_len.load(Ordering::Relaxed));
         let parsed = parser.parse(&mut buf, session.authenticated, &mut requests);
         session.handle.buffers.read(buf.len(), buf.capacity());
@@ -139,14 +147,25 @@ async fn serve_loop(
             };
             let (count, before) = (requests.len(), out.len());
             state.groups.refresh(&mut groups);
-            dispatch::run_batch(state, &groups, session, &mut requests, &mut out).await;
-            reply_size = (out.len() - before) / count;
-            requests = rest;
+            let mut watch = SocketWatch {
+                socket,
+                buf: &mut buf,
+                state,
+                handle: session.handle.clone(),
+                read: &mut read_while_blocked,
+            };
+            dispatch::run_batch(state, &groups, session, &mut requests, &mut out, &mut watch).await;
+            let ran = count - requests.len();
+            reply_size = (out.len() - before) / ran.max(1);
             if session.aborted {
                 return Ok(());
             }
+            // A blocking command stopped the batch before it: what came before is answered
+            // first.
+            let stopped_at_blocking = !requests.is_empty();
+            requests.extend(rest);
             if !requests.is_empty()
-                && out.len() >= WRITE_AT
+                && (out.len() >= WRITE_AT || stopped_at_blocking)
                 && !flush(socket, &mut out, state, session).await?
             {
                 return Ok(());
@@ -172,6 +191,55 @@ async fn serve_loop(
             // points into the allocation, whatever its own capacity says.
             buf = BytesMut::with_capacity(READ_CHUNK);
             read_into_buf = 0;
+        }
+    }
+}
+
+/// Watches a client while one of its commands waits (BLPOP …): reads what it sends meanwhile
+/// into its read buffer (parsed once the command is answered), and sees it go.
+struct SocketWatch<'a> {
+    socket: &'a mut TcpStream,
+    buf: &'a mut BytesMut,
+    state: &'a ServerState,
+    handle: Arc<ClientHandle>,
+    /// Bytes read so far.
+    read: &'a mut usize,
+}
+
+impl dispatch::blocking::ClientWatch for SocketWatch<'_> {
+    async fn closed(&mut self) {
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let n = tokio::select! {
+                r = self.socket.read_buf(self.buf) => r,
+                _ = self.handle.kill_notify.notified() => return,
+                () = self.state.shutdown.wait() => return,
+            };
+            match n {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    *self.read += n;
+                    self.state
+                        .stats
+                        .net_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    let limit = self
+                        .state
+                        .runtime
+                        .client_query_buffer_limit
+                        .load(Ordering::Relaxed);
+                    if self.buf.len() as u64 > limit {
+                        warn!(
+                            client = self.handle.id,
+                            qbuf = self.buf.len(),
+                            "closing a blocked client that reached the query buffer limit"
+                        );
+                        return;
+                    }
+                }
+            }
         }
     }
 }

@@ -85,6 +85,13 @@ pub struct ClientHandle {
     pub buffers: BufferSizes,
     /// Wakes the connection when killed.
     pub kill_notify: Notify,
+    /// Set while the client waits in a blocking pop (CLIENT LIST flag `b`, INFO
+    /// blocked_clients, CLIENT UNBLOCK).
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK: ends the wait, as a timeout or (with `unblock_error`) an error.
+    pub unblock: Notify,
+    /// CLIENT UNBLOCK … ERROR.
+    pub unblock_error: AtomicBool,
 }
 
 impl ClientHandle {
@@ -108,6 +115,9 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             buffers: BufferSizes::default(),
             kill_notify: Notify::new(),
+            blocked: AtomicBool::new(false),
+            unblock: Notify::new(),
+            unblock_error: AtomicBool::new(false),
         }
     }
 

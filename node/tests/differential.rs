@@ -677,6 +677,55 @@ static LISTS: &[Case] = &[
     ),
 ];
 
+/// The blocking pops as a single connection sees them: served at once, refused, or timed out.
+/// What other connections do meanwhile is [`blocking_pops_across_connections`]'s.
+#[rustfmt::skip]
+static BLOCKING: &[Case] = &[
+    case!("blocking pops served at once",
+        ["RPUSH", "{b}l", "a", "b", "c"], ["BLPOP", "{b}l", "0"], ["BRPOP", "{b}l", "1.5"], ["BLPOP", "{b}none", "{b}l", "0"],
+        ["EXISTS", "{b}l"], ["RPUSH", "{b}l", "x", "y", "z"], ["BLMOVE", "{b}l", "{b}d", "RIGHT", "LEFT", "0"],
+        ["BRPOPLPUSH", "{b}l", "{b}d", "0"], ["LRANGE", "{b}d", "0", "-1"], ["BLMPOP", "0", "2", "{b}none", "{b}d", "RIGHT", "COUNT", "5"],
+        ["BLMPOP", "0", "1", "{b}l", "LEFT"], ["ZADD", "{b}z", "1", "a", "2", "b", "3", "c"], ["BZPOPMIN", "{b}z", "0"],
+        ["BZPOPMAX", "{b}none", "{b}z", "0"], ["BZMPOP", "0", "1", "{b}z", "MIN", "COUNT", "9"], ["EXISTS", "{b}z"],
+        ["ZADD", "{b}z", "-inf", "m", "1.5", "n"], ["BZMPOP", "0.01", "2", "{b}z", "{b}q", "MAX"], ["BZPOPMIN", "{b}z", "0"]
+    ),
+    case!("blocking pops time out",
+        ["BLPOP", "{b}l", "0.01"], ["BRPOP", "{b}l", "{b}m", "0.02"], ["BLMOVE", "{b}l", "{b}d", "LEFT", "LEFT", "0.01"],
+        ["BRPOPLPUSH", "{b}l", "{b}d", "0.01"], ["BLMPOP", "0.01", "1", "{b}l", "LEFT"], ["BZPOPMIN", "{b}z", "0.01"],
+        ["BZPOPMAX", "{b}z", "0.01"], ["BZMPOP", "0.01", "1", "{b}z", "MAX", "COUNT", "2"], ["BLPOP", "{b}l", "1e-10"],
+        ["EXISTS", "{b}l", "{b}d", "{b}z"]
+    ),
+    case!("blocking pops time out in resp3",
+        shape ["HELLO", "3"], ["BLPOP", "{b}l", "0.01"], ["BLMOVE", "{b}l", "{b}d", "LEFT", "LEFT", "0.01"],
+        ["BZPOPMIN", "{b}z", "0.01"], ["BZMPOP", "0.01", "1", "{b}z", "MIN"], ["ZADD", "{b}z", "2.5", "a", "inf", "b"],
+        ["BZPOPMIN", "{b}z", "0"], ["BZPOPMAX", "{b}z", "0"], ["ZADD", "{b}z", "1", "x"], ["BZMPOP", "0", "1", "{b}z", "MIN"],
+        ["RPUSH", "{b}l", "v"], ["BLPOP", "{b}l", "0"], ["RPUSH", "{b}l", "v"], ["BLMPOP", "0", "1", "{b}l", "LEFT", "COUNT", "3"]
+    ),
+    case!("blocking pop timeouts",
+        ["BLPOP", "l", "-1"], ["BLPOP", "l", "abc"], ["BLPOP", "l", "inf"], ["BLPOP", "l", "-inf"], ["BLPOP", "l", "nan"],
+        ["BLPOP", "l", "1e400"], ["BLPOP", "l", " 1"], ["BLPOP", "l", ""], ["BLPOP", "l", "1x"], ["BLPOP", "l", "1e16"],
+        ["BLPOP", "l", "9223372036854776"], ["BRPOP", "l", "-0.5"], ["BZPOPMIN", "z", "x"], ["BZPOPMAX", "z", "-2"],
+        ["BLMOVE", "{b}l", "{b}d", "LEFT", "RIGHT", "-1"], ["BRPOPLPUSH", "{b}l", "{b}d", "x"], ["BLMPOP", "-1", "1", "l", "LEFT"],
+        ["BLMPOP", "x", "0", "l", "LEFT"], ["BZMPOP", "nan", "1", "z", "MIN"], ["BLPOP", "l", "0x0.0000001"]
+    ),
+    case!("blocking pop arguments",
+        ["BLPOP", "l"], ["BRPOP"], ["BLMOVE", "{b}l", "{b}d", "UP", "LEFT", "0"], ["BLMOVE", "{b}l", "{b}d", "LEFT", "DOWN", "x"],
+        ["BLMOVE", "{b}l", "{b}d", "LEFT", "LEFT"], ["BRPOPLPUSH", "{b}l", "{b}d"], ["BLMPOP", "0", "0", "l", "LEFT"],
+        ["BLMPOP", "0", "2", "{b}l", "{b}m"], ["BLMPOP", "x", "2", "{b}l", "{b}m"], ["BLMPOP", "0", "1", "l", "MIDDLE"], ["BLMPOP", "0", "1", "l", "LEFT", "COUNT", "0"],
+        ["BLMPOP", "0", "1", "l", "LEFT", "COUNT"], ["BLMPOP", "0", "1", "l", "LEFT", "COUNT", "1", "COUNT", "2"],
+        ["BZMPOP", "0", "1", "z", "LEFT"], ["BZMPOP", "0", "-1", "z", "MIN"], ["BZMPOP", "0", "1", "z", "MIN", "COUNT", "-3"],
+        ["BZMPOP", "0", "1", "z"], ["BZPOPMIN", "z"], ["LMPOP", "1", "l", "LEFT", "COUNT", "1", "COUNT", "2"],
+        ["ZMPOP", "1", "z", "MIN", "COUNT", "1", "COUNT", "2"], ["BZMPOP", "x", "1", "z", "MIN", "COUNT", "0"], ["BLPOP", "{b}a", "{b}b", "{b}c", "0.01"]
+    ),
+    case!("blocking pops on the wrong type",
+        ["SET", "{b}s", "v"], ["BLPOP", "{b}s", "0"], ["BLPOP", "{b}none", "{b}s", "0"], ["RPUSH", "{b}l", "a"],
+        ["BLPOP", "{b}l", "{b}s", "0"], ["RPUSH", "{b}l", "a"], ["BLPOP", "{b}s", "{b}l", "0"], ["BZPOPMIN", "{b}l", "0"],
+        ["BZMPOP", "0", "2", "{b}none", "{b}l", "MIN"], ["BLMOVE", "{b}s", "{b}d", "LEFT", "LEFT", "0"],
+        ["BLMOVE", "{b}l", "{b}s", "LEFT", "LEFT", "0"], ["LLEN", "{b}l"], ["BRPOPLPUSH", "{b}l", "{b}s", "0"],
+        ["BLMPOP", "0", "1", "{b}s", "LEFT"], ["ZADD", "{b}z", "1", "a"], ["BLPOP", "{b}z", "0"], ["BZPOPMAX", "{b}s", "{b}z", "0"]
+    ),
+];
+
 #[rustfmt::skip]
 static KEYSPACE: &[Case] = &[
     case!("del unlink",
@@ -1206,6 +1255,15 @@ fn sorted_sets() {
         &large_zset_cases(),
     ));
     finish("sorted sets", failures);
+}
+
+#[test]
+fn blocking_pops() {
+    let (mut r, mut s) = main_pair();
+    finish(
+        "blocking pops",
+        run_cases(&mut r, &mut s, "blocking pops", BLOCKING),
+    );
 }
 
 #[test]

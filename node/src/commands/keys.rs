@@ -174,6 +174,16 @@ pub enum KeyCommand {
     /// Eviction, proposed by the shard leader past `maxmemory`: removes those keys (the ones
     /// its policy picked). Answers the count.
     Evict(Vec<Bytes>),
+    /// The read of a blocking pop: which of its keys first holds a value to pop (see
+    /// `blocking.rs`). Never sent by a client.
+    FirstReady {
+        /// The keys, in order.
+        keys: Vec<Bytes>,
+        /// The type wanted (`list`, `zset`).
+        wanted: &'static str,
+        /// A key of another type met first answers WRONGTYPE (else it is passed over).
+        strict: bool,
+    },
     /// CLUSTER COUNTKEYSINSLOT slot.
     CountKeysInSlot(u16),
     /// CLUSTER GETKEYSINSLOT slot count.
@@ -371,9 +381,10 @@ impl KeyCommand {
     /// The keys this command names, in order (none for whole-keyspace commands).
     pub fn keys(&self) -> Vec<&Bytes> {
         match self {
-            KeyCommand::Del(keys) | KeyCommand::Exists(keys) | KeyCommand::Touch(keys) => {
-                keys.iter().collect()
-            }
+            KeyCommand::Del(keys)
+            | KeyCommand::Exists(keys)
+            | KeyCommand::Touch(keys)
+            | KeyCommand::FirstReady { keys, .. } => keys.iter().collect(),
             KeyCommand::Type(k)
             | KeyCommand::Persist(k)
             | KeyCommand::ObjectEncoding(k)
@@ -394,6 +405,7 @@ impl KeyCommand {
             KeyCommand::Del(keys)
             | KeyCommand::Exists(keys)
             | KeyCommand::Touch(keys)
+            | KeyCommand::FirstReady { keys, .. }
             | KeyCommand::ExpireDue(keys)
             | KeyCommand::Evict(keys) => keys.iter_mut().for_each(f),
             KeyCommand::Type(k)
@@ -483,6 +495,11 @@ impl KeyCommand {
             KeyCommand::ObjectEncoding(k) => vec![word("object"), word("encoding"), k.clone()],
             KeyCommand::ObjectFreq(k) => vec![word("object"), word("freq"), k.clone()],
             KeyCommand::ObjectIdleTime(k) => vec![word("object"), word("idletime"), k.clone()],
+            KeyCommand::FirstReady {
+                keys,
+                wanted,
+                strict,
+            } => super::blocking::probe_argv(keys, wanted, *strict),
             KeyCommand::ExpireDue(keys) => with_keys(EXPIRE_DUE, keys),
             KeyCommand::Evict(keys) => with_keys(EVICT, keys),
             KeyCommand::CountKeysInSlot(slot) => vec![
@@ -541,6 +558,11 @@ impl KeyCommand {
                 Frame::Integer(keys.iter().filter(|k| ks.contains(k, now)).count() as i64)
             }
             KeyCommand::Type(k) => Frame::simple(ks.peek(k, now).map_or("none", |e| e.type_name())),
+            KeyCommand::FirstReady {
+                keys,
+                wanted,
+                strict,
+            } => super::blocking::first_ready(ks, now, keys, wanted, *strict),
             KeyCommand::Expire {
                 key,
                 ms,

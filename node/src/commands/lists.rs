@@ -1,5 +1,6 @@
 //! List commands: pushes and pops at both ends, indexes and ranges, LSET, LTRIM, LINSERT, LREM,
-//! LPOS, LMOVE, RPOPLPUSH and LMPOP. The blocking pops (BLPOP and the rest) are not served yet.
+//! LPOS, LMOVE, RPOPLPUSH and LMPOP; the blocking pops BLPOP, BRPOP, BLMOVE, BRPOPLPUSH and
+//! BLMPOP are declared here and run as the commands above (see `blocking.rs`).
 //!
 //! A list is stored by the keyspace (packed in its key's entry while small, a deque beside the
 //! map once large, see `keyspace/list.rs`); every command here is deterministic and logged as
@@ -8,8 +9,8 @@
 use bytes::Bytes;
 
 use super::args::{self, word, Argv};
-use super::errors;
 use super::registry::Command;
+use super::{blocking, errors};
 use super::{ApplyCtx, ShardCommand};
 use crate::keyspace::list::ListView;
 use crate::keyspace::{Keyspace, WrongType};
@@ -116,6 +117,11 @@ pub static COMMANDS: &[Command] = &[
     Command::slot("lmove", parse),
     Command::slot("rpoplpush", parse),
     Command::slot("lmpop", parse),
+    Command::blocking("blpop", blocking::parse),
+    Command::blocking("brpop", blocking::parse),
+    Command::blocking("blmove", blocking::parse),
+    Command::blocking("brpoplpush", blocking::parse),
+    Command::blocking("blmpop", blocking::parse),
 ];
 
 fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
@@ -548,10 +554,13 @@ fn parse_lmpop(argv: &Argv) -> Result<ListOp, Frame> {
     let keys = argv[2..2 + numkeys].to_vec();
     let front = side(&argv[2 + numkeys])?;
     let mut count = 1;
+    let mut counted = false;
     let mut i = 3 + numkeys;
     while i < argv.len() {
         match argv.get(i + 1) {
-            Some(v) if args::is(&argv[i], "count") => {
+            // COUNT once only, as redis reads it.
+            Some(v) if args::is(&argv[i], "count") && !counted => {
+                counted = true;
                 count = match parse_i64(v) {
                     Some(n) if n > 0 => n,
                     _ => return Err(Frame::error("ERR count should be greater than 0")),

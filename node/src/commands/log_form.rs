@@ -15,6 +15,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::args::Argv;
+use super::blocking::{self, FIRST_READY};
 use super::keys::{KeyCommand, EVICT, EXPIRE_DUE};
 use super::sets::{SetCommand, SPOP_EFFECT};
 use super::ShardCommand;
@@ -52,6 +53,9 @@ impl ShardCommand {
         }
         if name.as_ref() == EVICT.as_bytes() {
             return Ok(ShardCommand::Key(KeyCommand::Evict(argv[1..].to_vec())));
+        }
+        if name.as_ref() == FIRST_READY.as_bytes() {
+            return blocking::probe_from_argv(argv).map(ShardCommand::Key);
         }
         if name.as_ref() == SPOP_EFFECT.as_bytes() {
             return SetCommand::parse_effect(argv).map(ShardCommand::Set);

@@ -9,6 +9,7 @@
 //! are combined by [`merge`].
 
 pub mod args;
+pub mod blocking;
 pub mod element_scan;
 pub mod errors;
 pub mod hashes;
@@ -122,13 +123,18 @@ impl ShardCommand {
 
     /// The first key the command names, if any (for MOVED replies).
     pub fn first_key(&self) -> Option<Bytes> {
+        self.keys().first().map(|k| (*k).clone())
+    }
+
+    /// The keys the command names, in order (none for whole-keyspace commands).
+    pub fn keys(&self) -> Vec<&Bytes> {
         match self {
-            ShardCommand::String(c) => c.keys().first().map(|k| (*k).clone()),
-            ShardCommand::Key(c) => c.keys().first().map(|k| (*k).clone()),
-            ShardCommand::Hash(c) => Some(c.key().clone()),
-            ShardCommand::Set(c) => c.keys().first().map(|k| (*k).clone()),
-            ShardCommand::ZSet(c) => c.keys().first().map(|k| (*k).clone()),
-            ShardCommand::List(c) => c.keys().first().map(|k| (*k).clone()),
+            ShardCommand::String(c) => c.keys(),
+            ShardCommand::Key(c) => c.keys(),
+            ShardCommand::Hash(c) => vec![c.key()],
+            ShardCommand::Set(c) => c.keys(),
+            ShardCommand::ZSet(c) => c.keys(),
+            ShardCommand::List(c) => c.keys(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! it; a keyspace family, which has none, leaves it [`NoHandler`]).
 
 use super::args::Argv;
+use super::blocking::ParseBlocking;
 use super::{Merge, ShardCommand};
 use crate::protocol::Frame;
 
@@ -41,6 +42,9 @@ pub enum Routing<H = NoHandler> {
     /// A random write (SPOP): as [`Routing::Slot`], but the leader first picks with a read and
     /// logs the effect of its pick (see [`ShardCommand::effect_read`]).
     Effect(Parse),
+    /// A blocking pop (BLPOP …): all its keys in one slot; the slot's leader runs it as a read
+    /// and a pop, waiting in between while its keys hold nothing (see `blocking.rs`).
+    Blocking(ParseBlocking),
     /// Keys of several slots allowed: one part per shard (the command with that shard's keys
     /// and their arguments), combined. Served only where the node can serve every part.
     Spread(Parse, Combine),
@@ -70,7 +74,8 @@ impl<H> Routing<H> {
             | Routing::Spread(p, _)
             | Routing::SlotArgument(p)
             | Routing::Leading(p, _) => Some(*p),
-            Routing::Scan
+            Routing::Blocking(_)
+            | Routing::Scan
             | Routing::RandomKey
             | Routing::Info
             | Routing::Failover
@@ -105,6 +110,14 @@ impl<H> Command<H> {
         }
     }
 
+    /// A blocking pop (see [`Routing::Blocking`]).
+    pub const fn blocking(name: &'static str, parse: ParseBlocking) -> Command<H> {
+        Command {
+            name,
+            routing: Routing::Blocking(parse),
+        }
+    }
+
     /// A command whose keys may lie in several shards.
     pub const fn spread(name: &'static str, parse: Parse, combine: Combine) -> Command<H> {
         Command {
@@ -129,6 +142,7 @@ impl Command {
         let routing = match &self.routing {
             Routing::Slot(p) => Routing::Slot(*p),
             Routing::Effect(p) => Routing::Effect(*p),
+            Routing::Blocking(p) => Routing::Blocking(*p),
             Routing::Spread(p, c) => Routing::Spread(*p, *c),
             Routing::SlotArgument(p) => Routing::SlotArgument(*p),
             Routing::Leading(p, m) => Routing::Leading(*p, m.clone()),

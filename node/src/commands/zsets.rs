@@ -5,7 +5,8 @@
 //! A sorted set is stored by the keyspace (packed in its key's entry while small, a table with
 //! an order-statistic sequence once large, see `keyspace/zset.rs`). Scores print as redis 7.0
 //! prints doubles (`%.17g`, [`Frame::Double`]). Pops take the lowest or highest scores, so they
-//! are deterministic and logged as themselves; ZRANDMEMBER is a read.
+//! are deterministic and logged as themselves; ZRANDMEMBER is a read. The blocking pops
+//! (BZPOPMIN, BZPOPMAX, BZMPOP) are declared here and run as ZPOPMIN and ZMPOP (`blocking.rs`).
 
 use std::borrow::Cow;
 
@@ -13,9 +14,9 @@ use bytes::Bytes;
 
 use super::args::{self, word, Argv};
 use super::element_scan::{self, ElementScan};
-use super::errors;
 use super::random_pick;
 use super::registry::Command;
+use super::{blocking, errors};
 use super::{ApplyCtx, ShardCommand};
 use crate::keyspace::zset::{ZSet, ZSetView};
 use crate::keyspace::{Keyspace, WrongType};
@@ -186,6 +187,9 @@ pub static COMMANDS: &[Command] = &[
     Command::slot("zpopmin", parse),
     Command::slot("zpopmax", parse),
     Command::slot("zmpop", parse),
+    Command::blocking("bzpopmin", blocking::parse),
+    Command::blocking("bzpopmax", blocking::parse),
+    Command::blocking("bzmpop", blocking::parse),
     Command::slot("zrandmember", parse),
     Command::slot("zscan", parse),
     Command::slot("zunion", parse),
@@ -202,7 +206,7 @@ fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {
 }
 
 /// `strtod` over the whole of `text` (hexadecimal included), or `None`.
-fn strtod(text: &str) -> Option<f64> {
+pub fn strtod(text: &str) -> Option<f64> {
     let (negative, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -1273,10 +1277,13 @@ fn parse_zmpop(argv: &Argv) -> Result<ZSetCommand, Frame> {
         _ => return Err(errors::syntax()),
     };
     let mut count = 1;
+    let mut counted = false;
     let mut i = 3 + numkeys;
     while i < argv.len() {
         match argv.get(i + 1) {
-            Some(v) if args::is(&argv[i], "count") => {
+            // COUNT once only, as redis reads it.
+            Some(v) if args::is(&argv[i], "count") && !counted => {
+                counted = true;
                 count = match crate::protocol::parse::parse_i64(v) {
                     Some(n) if n > 0 => n,
                     _ => return Err(Frame::error("ERR count should be greater than 0")),

@@ -243,7 +243,7 @@ pub async fn run_effect(
 
 /// Runs one command on `shard` (a read on its leader, or a write through its log) and returns
 /// its reply.
-async fn run_one(
+pub(super) async fn run_one(
     state: &ServerState,
     groups: &Groups,
     ctx: ApplyCtx,

@@ -6,6 +6,7 @@
 //! the shard groups (one message per shard per batch, reads and writes at once) and gathers the
 //! answers; [`refusal`] words the redirects. The connection only reads and writes the socket.
 
+pub mod blocking;
 pub mod execute;
 pub mod plan;
 pub mod refusal;
@@ -45,13 +46,20 @@ impl Placement for Groups {
 }
 
 /// Runs one batch of requests on `groups` (the connection's snapshot of the node's groups; the
-/// batch's clock read once) and appends their encoded replies to `out`.
+/// batch's clock read once) and appends their encoded replies to `out`; the requests run are
+/// taken out of `requests`.
+///
+/// A blocking command (BLPOP …) that is not the batch's first stops the batch before it: the
+/// rest stays in `requests`, for the caller to run once it has written the replies so far, so
+/// that a client does not wait for the replies of what it sent before a command that waits.
+/// While it waits, `watch` tells whether the client went away.
 pub async fn run_batch(
     state: &Arc<ServerState>,
     groups: &Groups,
     session: &mut Session,
     requests: &mut Vec<Vec<Bytes>>,
     out: &mut Vec<u8>,
+    watch: &mut impl blocking::ClientWatch,
 ) {
     let ctx = ApplyCtx {
         now: now_ms(),
@@ -61,23 +69,30 @@ pub async fn run_batch(
     let mut work = Work::default();
     let mut replies: Vec<Option<Frame>> = Vec::new();
     let mut last_cmd = "NULL";
-    let count = requests.len();
-    for argv in requests.drain(..) {
+    let mut count = 0;
+    for argv in requests.iter() {
         if session.closing {
+            count += 1;
             continue;
         }
         if is_cross_protocol(&argv[0]) {
+            count += 1;
             refuse_cross_protocol(session);
             continue;
         }
         let proto = session.proto();
-        let spec = match commands::resolve(&argv) {
+        let spec = match commands::resolve(argv) {
             Ok(spec) => spec,
             Err(e) => {
+                count += 1;
                 pending.push(Pending::Done(proto, e));
                 continue;
             }
         };
+        if spec.flags.contains(&"blocking") && count > 0 {
+            break;
+        }
+        count += 1;
         last_cmd = spec.name;
         if !session.authenticated && !spec.flags.contains(&"no_auth") {
             pending.push(Pending::Done(
@@ -93,7 +108,7 @@ pub async fn run_batch(
             ));
             continue;
         }
-        let route = route::route(spec, &argv, &state.shard_map);
+        let route = route::route(spec, argv, &state.shard_map);
         let refused = refusal::disk_full(state, spec, &route, groups)
             .or_else(|| refusal::out_of_memory(state, spec, &route, groups));
         if let Some(refusal) = refused {
@@ -121,7 +136,7 @@ pub async fn run_batch(
         let reply = match step {
             NodeStep::Local(handler) => {
                 // Encoded in the protocol in force after the command (HELLO 3 answers in RESP3).
-                if let Some(reply) = handler(&argv, session, state) {
+                if let Some(reply) = handler(argv, session, state) {
                     pending.push(Pending::Done(session.proto(), reply));
                 }
                 continue;
@@ -129,6 +144,19 @@ pub async fn run_batch(
             NodeStep::Failover => crate::server::cluster::failover(state).await,
             NodeStep::Effect(shard, cmd) => {
                 execute::run_effect(state, groups, ctx, shard, cmd).await
+            }
+            NodeStep::Block(shard, b) => {
+                session.handle.update(|m| m.last_cmd = spec.name);
+                let max_bulk_len = ctx.max_bulk_len;
+                match blocking::run(state, groups, max_bulk_len, shard, b, session, watch).await {
+                    Some(reply) => reply,
+                    None => {
+                        // The client is gone: nothing more runs, nothing is written.
+                        session.closing = true;
+                        session.aborted = true;
+                        continue;
+                    }
+                }
             }
             NodeStep::Scan(scan) => execute::scan_shards(state, groups, ctx, scan).await,
             NodeStep::Info(sections) => {
@@ -152,6 +180,7 @@ pub async fn run_batch(
         };
         pending.push(Pending::Done(proto, reply));
     }
+    requests.drain(..count);
     state
         .stats
         .commands_processed

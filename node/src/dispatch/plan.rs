@@ -7,6 +7,7 @@
 //! placement and in-memory keyspaces.
 
 use super::route::Route;
+use crate::commands::blocking::Blocking;
 use crate::commands::keys::ScanArgs;
 use crate::commands::{self, ApplyCtx, Merge, ShardCommand};
 use crate::keyspace::Keyspace;
@@ -89,6 +90,8 @@ pub enum NodeStep {
     Failover,
     /// A random write (SPOP) on this shard: read the leader's pick, then log its effect.
     Effect(usize, ShardCommand),
+    /// A blocking pop on this shard (BLPOP …): look, pop, or wait in line.
+    Block(usize, Blocking),
 }
 
 impl NodeStep {
@@ -97,7 +100,11 @@ impl NodeStep {
     pub fn reads_keyspace(&self) -> bool {
         matches!(
             self,
-            NodeStep::Scan(_) | NodeStep::Info(_) | NodeStep::RandomKey | NodeStep::Effect(..)
+            NodeStep::Scan(_)
+                | NodeStep::Info(_)
+                | NodeStep::RandomKey
+                | NodeStep::Effect(..)
+                | NodeStep::Block(..)
         )
     }
 }
@@ -128,6 +135,7 @@ pub fn plan(
         Route::RandomKey => return Planned::Node(NodeStep::RandomKey),
         Route::Failover => return Planned::Node(NodeStep::Failover),
         Route::Effect(shard, cmd) => return Planned::Node(NodeStep::Effect(shard, cmd)),
+        Route::Blocking(shard, b) => return Planned::Node(NodeStep::Block(shard, b)),
         Route::Shard(shard, cmd) if !node.holds(shard) && cmd.reads_any_replica() => {
             // No replica here: this node holds no key of that slot.
             let mut empty = Keyspace::new(0, 0);

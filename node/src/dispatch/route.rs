@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::registry;
 use crate::commands::args::{self, Argv};
+use crate::commands::blocking::Blocking;
 use crate::commands::registry::{Combine, Parse, Routing};
 use crate::commands::table::{self, CommandSpec};
 use crate::commands::{errors, keys, unknown_command, Merge, ShardCommand};
@@ -24,6 +25,8 @@ pub enum Route {
     Shard(usize, ShardCommand),
     /// A random write on one shard, whose effect the leader decides (SPOP).
     Effect(usize, ShardCommand),
+    /// A blocking pop on one shard, run by its leader (BLPOP …).
+    Blocking(usize, Blocking),
     /// Keys of several slots (in one or more shards), one part per shard, then merged. Served
     /// only where the node can serve every part itself; otherwise `-CROSSSLOT`.
     Split(Vec<(usize, ShardCommand)>, Merge),
@@ -84,6 +87,18 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
             return Route::Info(sections);
         }
         Routing::RandomKey => return Route::RandomKey,
+        Routing::Blocking(parse) => {
+            return match parse(name, argv) {
+                Ok(b) => {
+                    let shard = b
+                        .keys
+                        .first()
+                        .map_or(0, |k| shards.shard_of_slot(key_slot(k)));
+                    Route::Blocking(shard, b)
+                }
+                Err(e) => Route::Reply(e),
+            }
+        }
         Routing::Scan => {
             return match keys::parse_scan_request(argv) {
                 Ok(scan) => Route::Scan(scan),

@@ -75,6 +75,7 @@ pub static COMMANDS: &[Command<Handler>] = &[
     Command::node("client|list", |a, s, st| Some(client_list(a, s, st))),
     Command::node("client|info", |a, s, st| Some(client_info(a, s, st))),
     Command::node("client|kill", |a, s, st| Some(client_kill(a, s, st))),
+    Command::node("client|unblock", |a, s, st| Some(client_unblock(a, s, st))),
     Command::node("client|help", |a, s, st| Some(client_help(a, s, st))),
     Command::node("command", |a, s, st| Some(command_all(a, s, st))),
     Command::node("command|count", |a, s, st| Some(command_count(a, s, st))),
@@ -248,7 +249,12 @@ fn valid_name(name: &[u8], what: &str) -> Result<(), Frame> {
 /// One CLIENT LIST line (without the newline).
 pub fn client_line(c: &ClientHandle) -> String {
     let m = c.meta();
-    let flags = if c.readonly() { "r" } else { "N" };
+    let flags = match (c.blocked.load(Ordering::Relaxed), c.readonly()) {
+        (true, true) => "br",
+        (true, false) => "b",
+        (false, true) => "r",
+        (false, false) => "N",
+    };
     let (qbuf, rbs, omem) = c.buffers.sizes();
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
@@ -378,6 +384,32 @@ fn kill_client(c: &ClientHandle, session: &mut Session) {
 }
 
 /// CLIENT KILL.
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking pop's wait, answered as if it timed out
+/// or with redis's UNBLOCKED error. 1 when that client was waiting, else 0.
+fn client_unblock(argv: &Argv, _session: &mut Session, state: &ServerState) -> Frame {
+    let Some(id) = crate::protocol::parse::parse_i64(&argv[2]) else {
+        return errors::not_integer();
+    };
+    let with_error = match argv.get(3) {
+        None => false,
+        Some(w) if args::is(w, "timeout") => false,
+        Some(w) if args::is(w, "error") => true,
+        Some(_) => return Frame::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let clients = state.client_list();
+    match clients
+        .iter()
+        .find(|c| c.id as i64 == id && c.blocked.load(Ordering::Acquire))
+    {
+        Some(c) => {
+            c.unblock_error.store(with_error, Ordering::Release);
+            c.unblock.notify_one();
+            Frame::Integer(1)
+        }
+        None => Frame::Integer(0),
+    }
+}
+
 fn client_kill(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
     let clients = state.client_list();
     if argv.len() == 3 {

@@ -219,7 +219,12 @@ pub fn render(
                     .fold((0, 0), |(i, o), (q, _, u)| (i.max(q), o.max(u)));
                 line("client_recent_max_input_buffer", &max_in);
                 line("client_recent_max_output_buffer", &max_out);
-                line("blocked_clients", &0);
+                let blocked = state
+                    .client_list()
+                    .iter()
+                    .filter(|c| c.blocked.load(Ordering::Relaxed))
+                    .count();
+                line("blocked_clients", &blocked);
             }
             "memory" => {
                 let (used, rss) = memory_usage();

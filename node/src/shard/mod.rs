@@ -23,6 +23,9 @@ use crate::commands::{ApplyCtx, ShardCommand};
 use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
 use crate::tasks::Tasks;
+pub use waiters::{KeyWaiters, Waiter};
+
+pub mod waiters;
 
 /// Collects the replies of one client batch from every shard it went to. Each shard files its
 /// replies under their slot numbers with one lock; the connection is woken once, when the last
@@ -212,6 +215,8 @@ pub struct ShardHandle<P: LogPosition> {
     tx: mpsc::Sender<ShardMsg<P>>,
     /// Published by the actor.
     pub counters: Arc<ShardCounters>,
+    /// Clients blocked on this shard's keys, woken by the actor as it applies writes.
+    pub waiters: Arc<KeyWaiters>,
 }
 
 impl<P: LogPosition> Clone for ShardHandle<P> {
@@ -219,6 +224,7 @@ impl<P: LogPosition> Clone for ShardHandle<P> {
         ShardHandle {
             tx: self.tx.clone(),
             counters: self.counters.clone(),
+            waiters: self.waiters.clone(),
         }
     }
 }
@@ -229,8 +235,13 @@ impl<P: LogPosition> ShardHandle<P> {
     pub fn spawn(keyspace: Keyspace, queue: usize, tasks: &Tasks) -> ShardHandle<P> {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let counters = Arc::new(ShardCounters::default());
-        tasks.spawn(run(keyspace, rx, counters.clone()));
-        ShardHandle { tx, counters }
+        let waiters = Arc::new(KeyWaiters::default());
+        tasks.spawn(run(keyspace, rx, counters.clone(), waiters.clone()));
+        ShardHandle {
+            tx,
+            counters,
+            waiters,
+        }
     }
 
     /// Stops the actor once it has handled what is queued before (see [`ShardMsg::Stop`]).
@@ -277,6 +288,8 @@ pub struct ShardState<P: LogPosition> {
     pub ks: Keyspace,
     position: P,
     counters: Arc<ShardCounters>,
+    /// Clients blocked on keys, woken when an applied write names one.
+    waiters: Arc<KeyWaiters>,
     /// Size of the last snapshot this actor encoded.
     last_snapshot_len: usize,
     /// The snapshot being encoded between messages: the applied state it shows, who waits for
@@ -292,11 +305,12 @@ type SnapshotReply<P> = oneshot::Sender<std::io::Result<(P, Vec<u8>)>>;
 const SNAPSHOT_STEP: usize = 4096;
 
 impl<P: LogPosition> ShardState<P> {
-    fn new(ks: Keyspace, counters: Arc<ShardCounters>) -> ShardState<P> {
+    fn new(ks: Keyspace, counters: Arc<ShardCounters>, waiters: Arc<KeyWaiters>) -> ShardState<P> {
         ShardState {
             ks,
             position: P::default(),
             counters,
+            waiters,
             last_snapshot_len: 0,
             snapshot: None,
         }
@@ -367,13 +381,22 @@ impl<P: LogPosition> ShardState<P> {
                             .store(self.position.index(), Ordering::Relaxed);
                     }
                     let ks = &mut self.ks;
-                    batches
+                    let replies = batches
                         .iter()
                         .map(|b| {
                             ks.set_clock(b.ctx.now);
                             b.cmds.iter().map(|c| c.apply(ks, &b.ctx)).collect()
                         })
-                        .collect()
+                        .collect();
+                    // A blocked client is woken by any write naming its key; it looks for itself
+                    // whether there is something to pop (see `waiters`).
+                    if !self.waiters.is_empty() {
+                        let written = batches.iter().flat_map(|b| &b.cmds);
+                        self.waiters.keys_written(
+                            written.filter(|c| !c.is_read_only()).flat_map(|c| c.keys()),
+                        );
+                    }
+                    replies
                 }
             };
             if let Some(reply) = reply {
@@ -417,6 +440,7 @@ impl<P: LogPosition> ShardState<P> {
                 });
                 if result.is_ok() {
                     self.position = position;
+                    self.waiters.wake_all();
                 }
                 let _ = tx.send(result);
             }
@@ -456,8 +480,9 @@ async fn run<P: LogPosition>(
     ks: Keyspace,
     mut rx: mpsc::Receiver<ShardMsg<P>>,
     counters: Arc<ShardCounters>,
+    waiters: Arc<KeyWaiters>,
 ) {
-    let mut state = ShardState::<P>::new(ks, counters);
+    let mut state = ShardState::<P>::new(ks, counters, waiters);
     let mut scratch = Vec::new();
     loop {
         // While a snapshot is being encoded, an empty queue means time to encode more of it.
