@@ -691,7 +691,7 @@ mod tests {
         assert_eq!(all_specs().count(), 152 + 46);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
         assert_eq!(subs("object"), 4);
-        assert_eq!(subs("client"), 8);
+        assert_eq!(subs("client"), 9);
         assert_eq!(subs("command"), 6);
         assert_eq!(subs("config"), 4);
         assert_eq!(subs("cluster"), 23);
