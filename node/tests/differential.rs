@@ -1266,6 +1266,249 @@ fn blocking_pops() {
     );
 }
 
+/// One step of a scenario over several connections (see [`blocking_pops_across_connections`]).
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    /// Client `.0` sends a command and reads its reply.
+    Cmd(usize, &'static [&'static str]),
+    /// Client `.0` sends a command without reading (it blocks).
+    Send(usize, &'static [&'static str]),
+    /// Client `.0` sends these commands in one write, without reading.
+    Pipe(usize, &'static [&'static [&'static str]]),
+    /// One reply of client `.0` (within 3 s).
+    Read(usize),
+    /// Client `.0` has no reply within 200 ms: it is still blocked.
+    Quiet(usize),
+    /// Client `.0` sends CLIENT UNBLOCK with client `.1`'s id and these words.
+    Unblock(usize, usize, &'static [&'static str]),
+    /// Client `.0` closes its connection.
+    Close(usize),
+    /// Client `.0` switches to RESP3 (HELLO's reply is not compared).
+    Hello3(usize),
+    /// Client `.0` reads INFO's `blocked_clients`.
+    BlockedClients(usize),
+    /// Pause this many milliseconds (so that blocked clients queue in a known order).
+    Sleep(u64),
+}
+
+/// A scenario: how many clients, and what they do.
+struct Scenario {
+    name: &'static str,
+    clients: usize,
+    acts: &'static [Act],
+}
+
+/// Lets a blocking command reach its server and queue before the next step.
+const SETTLE: Act = Act::Sleep(150);
+
+#[rustfmt::skip]
+static BLOCKING_SCENARIOS: &[Scenario] = &[
+    Scenario { name: "a push serves the blocked clients in arrival order", clients: 4, acts: &[
+        Act::Send(0, &["BLPOP", "{b}l", "0"]), SETTLE, Act::Send(1, &["BLPOP", "{b}l", "0"]), SETTLE,
+        Act::Send(2, &["BRPOP", "{b}l", "0"]), SETTLE, Act::BlockedClients(3), Act::Cmd(3, &["RPUSH", "{b}l", "a", "b"]),
+        Act::Read(0), Act::Read(1), Act::Quiet(2), Act::Cmd(3, &["RPUSH", "{b}l", "c", "d"]), Act::Read(2),
+        Act::Cmd(3, &["LRANGE", "{b}l", "0", "-1"]), Act::BlockedClients(3),
+    ]},
+    Scenario { name: "a client blocked on several keys is woken by any", clients: 2, acts: &[
+        Act::Send(0, &["BLPOP", "{b}a", "{b}b", "{b}c", "0"]), SETTLE, Act::Cmd(1, &["LPUSH", "{b}c", "x", "y"]), Act::Read(0),
+        Act::Send(0, &["BRPOP", "{b}a", "{b}b", "0"]), SETTLE, Act::Cmd(1, &["RPUSH", "{b}b", "1"]), Act::Read(0),
+        Act::Cmd(1, &["LRANGE", "{b}c", "0", "-1"]),
+    ]},
+    Scenario { name: "blmove feeds a blocked blpop", clients: 3, acts: &[
+        Act::Send(0, &["BLMOVE", "{b}a", "{b}b", "LEFT", "RIGHT", "0"]), SETTLE, Act::Send(1, &["BLPOP", "{b}b", "0"]), SETTLE,
+        Act::Cmd(2, &["RPUSH", "{b}a", "1", "2", "3"]), Act::Read(0), Act::Read(1), Act::Cmd(2, &["LRANGE", "{b}a", "0", "-1"]),
+        Act::Cmd(2, &["EXISTS", "{b}b"]), Act::Send(0, &["BRPOPLPUSH", "{b}x", "{b}y", "0"]), SETTLE,
+        Act::Cmd(2, &["RPUSH", "{b}x", "p", "q"]), Act::Read(0), Act::Cmd(2, &["LRANGE", "{b}y", "0", "-1"]),
+    ]},
+    Scenario { name: "sorted set pops woken by zadd", clients: 3, acts: &[
+        Act::Send(0, &["BZPOPMIN", "{b}z", "0"]), SETTLE, Act::Send(1, &["BZMPOP", "0", "2", "{b}q", "{b}z", "MAX", "COUNT", "5"]), SETTLE,
+        Act::Cmd(2, &["ZADD", "{b}z", "1", "a", "2.5", "b", "3", "c"]), Act::Read(0), Act::Read(1), Act::Cmd(2, &["EXISTS", "{b}z"]),
+        Act::Send(0, &["BZPOPMAX", "{b}z", "{b}w", "0"]), SETTLE, Act::Cmd(2, &["ZADD", "{b}w", "-inf", "m"]), Act::Read(0),
+    ]},
+    Scenario { name: "blmpop takes its count", clients: 2, acts: &[
+        Act::Send(0, &["BLMPOP", "0", "2", "{b}a", "{b}b", "RIGHT", "COUNT", "2"]), SETTLE, Act::Cmd(1, &["LPUSH", "{b}b", "x", "y", "z"]),
+        Act::Read(0), Act::Cmd(1, &["LRANGE", "{b}b", "0", "-1"]),
+    ]},
+    Scenario { name: "a timeout while waiting takes nothing", clients: 2, acts: &[
+        Act::Send(0, &["BLPOP", "{b}l", "0.4"]), Act::Quiet(0), Act::Read(0), Act::Cmd(1, &["RPUSH", "{b}l", "a"]),
+        Act::Cmd(1, &["LLEN", "{b}l"]), Act::Send(0, &["BZPOPMIN", "{b}z", "0.3"]), Act::Read(0),
+    ]},
+    Scenario { name: "a key of another type leaves the client blocked", clients: 2, acts: &[
+        Act::Send(0, &["BLPOP", "{b}l", "0"]), SETTLE, Act::Cmd(1, &["SET", "{b}l", "str"]), Act::Quiet(0),
+        Act::Cmd(1, &["DEL", "{b}l"]), Act::Cmd(1, &["RPUSH", "{b}l", "x"]), Act::Read(0),
+        Act::Send(0, &["BZPOPMIN", "{b}z", "0"]), SETTLE, Act::Cmd(1, &["RPUSH", "{b}z", "a"]), Act::Quiet(0),
+        Act::Cmd(1, &["DEL", "{b}z"]), Act::Cmd(1, &["ZADD", "{b}z", "5", "m"]), Act::Read(0),
+    ]},
+    Scenario { name: "a list renamed or copied into place wakes the client", clients: 2, acts: &[
+        Act::Send(0, &["BLPOP", "{b}l", "0"]), SETTLE, Act::Cmd(1, &["RPUSH", "{b}src", "a", "b"]),
+        Act::Cmd(1, &["RENAME", "{b}src", "{b}l"]), Act::Read(0), Act::Cmd(1, &["DEL", "{b}l"]),
+        Act::Send(0, &["BRPOP", "{b}l", "0"]), SETTLE, Act::Cmd(1, &["RPUSH", "{b}src", "c"]),
+        Act::Cmd(1, &["COPY", "{b}src", "{b}l"]), Act::Read(0), Act::Cmd(1, &["LLEN", "{b}src"]),
+    ]},
+    Scenario { name: "client unblock", clients: 2, acts: &[
+        Act::Send(0, &["BLPOP", "{b}l", "0"]), SETTLE, Act::Unblock(1, 0, &[]), Act::Read(0),
+        Act::Send(0, &["BZPOPMIN", "{b}z", "0"]), SETTLE, Act::Unblock(1, 0, &["ERROR"]), Act::Read(0),
+        Act::Send(0, &["BLMOVE", "{b}l", "{b}d", "LEFT", "LEFT", "0"]), SETTLE, Act::Unblock(1, 0, &["timeout"]), Act::Read(0),
+        Act::Unblock(1, 0, &[]), Act::Unblock(1, 0, &["FOO"]), Act::Cmd(1, &["CLIENT", "UNBLOCK", "abc"]),
+        Act::Cmd(1, &["CLIENT", "UNBLOCK", "999999"]), Act::Cmd(1, &["RPUSH", "{b}l", "v"]), Act::Cmd(1, &["LLEN", "{b}l"]),
+    ]},
+    Scenario { name: "replies before a blocking pop come at once, requests after it wait", clients: 2, acts: &[
+        Act::Pipe(0, &[&["SET", "{b}x", "1"], &["BLPOP", "{b}l", "0"], &["GET", "{b}x"]]), Act::Read(0), Act::Quiet(0),
+        Act::Cmd(1, &["RPUSH", "{b}l", "v"]), Act::Read(0), Act::Read(0),
+        Act::Send(0, &["BLPOP", "{b}l", "0"]), SETTLE, Act::Send(0, &["INCR", "{b}x"]), Act::Quiet(0),
+        Act::Cmd(1, &["GET", "{b}x"]), Act::Cmd(1, &["RPUSH", "{b}l", "w"]), Act::Read(0), Act::Read(0),
+    ]},
+    Scenario { name: "a client gone while waiting takes nothing", clients: 2, acts: &[
+        Act::Send(0, &["BLPOP", "{b}l", "0"]), SETTLE, Act::Close(0), SETTLE, Act::BlockedClients(1),
+        Act::Cmd(1, &["RPUSH", "{b}l", "a"]), Act::Cmd(1, &["LRANGE", "{b}l", "0", "-1"]),
+    ]},
+    Scenario { name: "resp3 blocking replies", clients: 2, acts: &[
+        Act::Hello3(0), Act::Send(0, &["BLPOP", "{b}l", "0.05"]), Act::Read(0), Act::Send(0, &["BZPOPMIN", "{b}z", "0"]), SETTLE,
+        Act::Cmd(1, &["ZADD", "{b}z", "1.5", "a"]), Act::Read(0), Act::Send(0, &["BZMPOP", "0", "1", "{b}z", "MIN"]), SETTLE,
+        Act::Cmd(1, &["ZADD", "{b}z", "inf", "b"]), Act::Read(0), Act::Send(0, &["BLMOVE", "{b}l", "{b}d", "LEFT", "LEFT", "0.05"]),
+        Act::Read(0),
+    ]},
+];
+
+/// Runs a scenario on `server`; one line per step that answered something.
+fn run_scenario(server: &Server, scenario: &Scenario) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut clients: Vec<Option<RawClient>> = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..scenario.clients {
+        let Ok(mut c) = connect(server) else {
+            return vec![format!("cannot connect client {i}")];
+        };
+        c.set_read_timeout(Duration::from_secs(3));
+        if i == 0 {
+            c.cmd_str(&["FLUSHALL"]);
+        }
+        let id = parse_reply(&c.cmd_str(&["CLIENT", "ID"]))
+            .as_int()
+            .unwrap_or(-1);
+        ids.push(id.to_string());
+        clients.push(Some(c));
+    }
+    let reply = |c: &mut RawClient| match c.try_read_reply() {
+        Ok(r) => pretty(&r),
+        Err(e) => format!("<{e}>"),
+    };
+    for (at, act) in scenario.acts.iter().enumerate() {
+        let client = |i: usize, clients: &mut Vec<Option<RawClient>>| clients[i].take();
+        let step = match *act {
+            Act::Sleep(ms) => {
+                thread::sleep(Duration::from_millis(ms));
+                continue;
+            }
+            Act::Cmd(i, args) => {
+                let Some(mut c) = client(i, &mut clients) else {
+                    continue;
+                };
+                let r = match c.try_cmd(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>()) {
+                    Ok(r) => pretty(&r),
+                    Err(e) => format!("<{e}>"),
+                };
+                clients[i] = Some(c);
+                format!("{i}: {} -> {r}", pretty_command(args))
+            }
+            Act::Send(i, args) => {
+                if let Some(c) = clients[i].as_mut() {
+                    c.send(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>());
+                }
+                continue;
+            }
+            Act::Pipe(i, cmds) => {
+                let mut bytes = Vec::new();
+                for args in cmds {
+                    bytes.extend(support::encode_command(
+                        &args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>(),
+                    ));
+                }
+                if let Some(c) = clients[i].as_mut() {
+                    c.send_raw(&bytes);
+                }
+                continue;
+            }
+            Act::Read(i) => match clients[i].as_mut() {
+                Some(c) => format!("{i}: read -> {}", reply(c)),
+                None => continue,
+            },
+            Act::Quiet(i) => match clients[i].as_mut() {
+                Some(c) => {
+                    c.set_read_timeout(Duration::from_millis(200));
+                    let r = match c.try_read_reply() {
+                        Err(support::ReadError::Timeout(rest)) if rest.is_empty() => {
+                            "blocked".into()
+                        }
+                        Ok(r) => pretty(&r),
+                        Err(e) => format!("<{e}>"),
+                    };
+                    c.set_read_timeout(Duration::from_secs(3));
+                    format!("{i}: quiet? {r}")
+                }
+                None => continue,
+            },
+            Act::Unblock(i, target, words) => {
+                let mut args = vec!["CLIENT", "UNBLOCK", ids[target].as_str()];
+                args.extend_from_slice(words);
+                match clients[i].as_mut() {
+                    Some(c) => format!(
+                        "{i}: CLIENT UNBLOCK <{target}> {words:?} -> {}",
+                        pretty(&c.cmd_str(&args))
+                    ),
+                    None => continue,
+                }
+            }
+            Act::Close(i) => {
+                clients[i] = None;
+                continue;
+            }
+            Act::Hello3(i) => {
+                if let Some(c) = clients[i].as_mut() {
+                    c.cmd_str(&["HELLO", "3"]);
+                }
+                continue;
+            }
+            Act::BlockedClients(i) => match clients[i].as_mut() {
+                Some(c) => {
+                    let info = c.cmd_str(&["INFO", "clients"]);
+                    let text = String::from_utf8_lossy(&info).into_owned();
+                    let blocked = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("blocked_clients:"))
+                        .unwrap_or("?")
+                        .to_string();
+                    format!("{i}: blocked_clients {blocked}")
+                }
+                None => continue,
+            },
+        };
+        out.push(format!("step {at}: {step}"));
+    }
+    out
+}
+
+#[test]
+fn blocking_pops_across_connections() {
+    let (r, s) = main_pair();
+    let mut failures = Vec::new();
+    for scenario in BLOCKING_SCENARIOS {
+        let (want, got) = (run_scenario(&r, scenario), run_scenario(&s, scenario));
+        if std::env::var_os("DIFF_TRACE").is_some() {
+            eprintln!("[{}]\n  {}", scenario.name, got.join("\n  "));
+        }
+        if want != got {
+            failures.push(format!(
+                "[{}]\n    redis:\n      {}\n    shardis:\n      {}",
+                scenario.name,
+                want.join("\n      "),
+                got.join("\n      ")
+            ));
+        }
+    }
+    finish("blocking pops across connections", failures);
+}
+
 #[test]
 fn lists() {
     let (mut r, mut s) = main_pair();
