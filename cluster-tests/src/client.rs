@@ -22,6 +22,8 @@ pub enum Value {
     Int(i64),
     /// `$n` or `+text`.
     Text(String),
+    /// `*n` (`*-1` is [`Value::Nil`]).
+    Array(Vec<Value>),
 }
 
 /// Why a call did not get a value.
@@ -155,31 +157,56 @@ async fn exchange(
         .write_all(req.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    let n = conn.read_line(&mut line).await.map_err(|e| e.to_string())?;
-    if n == 0 {
-        return Err("connection closed".into());
-    }
-    let line = line.trim_end();
-    let (kind, rest) = line.split_at(line.len().min(1));
-    match kind {
-        "+" => Ok(Ok(Value::Text(rest.to_string()))),
-        "-" => Ok(Err(rest.to_string())),
-        ":" => rest
-            .parse()
-            .map(|n| Ok(Value::Int(n)))
-            .map_err(|_| format!("bad integer {line:?}")),
-        "_" => Ok(Ok(Value::Nil)),
-        "$" => {
-            let len: i64 = rest.parse().map_err(|_| format!("bad bulk {line:?}"))?;
-            if len < 0 {
-                return Ok(Ok(Value::Nil));
-            }
-            let mut buf = vec![0u8; len as usize + 2];
-            conn.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
-            buf.truncate(len as usize);
-            Ok(Ok(Value::Text(String::from_utf8_lossy(&buf).into_owned())))
+    read_value(conn).await
+}
+
+/// Reads one reply (arrays element by element).
+fn read_value(
+    conn: &mut BufReader<TcpStream>,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Result<Value, String>, String>> + Send + '_>,
+> {
+    Box::pin(async move {
+        let mut line = String::new();
+        let n = conn.read_line(&mut line).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed".into());
         }
-        _ => Err(format!("unexpected reply {line:?}")),
-    }
+        let line = line.trim_end();
+        let (kind, rest) = line.split_at(line.len().min(1));
+        match kind {
+            "+" => Ok(Ok(Value::Text(rest.to_string()))),
+            "-" => Ok(Err(rest.to_string())),
+            ":" => rest
+                .parse()
+                .map(|n| Ok(Value::Int(n)))
+                .map_err(|_| format!("bad integer {line:?}")),
+            "_" => Ok(Ok(Value::Nil)),
+            "$" => {
+                let len: i64 = rest.parse().map_err(|_| format!("bad bulk {line:?}"))?;
+                if len < 0 {
+                    return Ok(Ok(Value::Nil));
+                }
+                let mut buf = vec![0u8; len as usize + 2];
+                conn.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+                buf.truncate(len as usize);
+                Ok(Ok(Value::Text(String::from_utf8_lossy(&buf).into_owned())))
+            }
+            "*" => {
+                let len: i64 = rest.parse().map_err(|_| format!("bad array {line:?}"))?;
+                if len < 0 {
+                    return Ok(Ok(Value::Nil));
+                }
+                let mut items = Vec::with_capacity(len.min(1024) as usize);
+                for _ in 0..len {
+                    match read_value(conn).await? {
+                        Ok(v) => items.push(v),
+                        Err(e) => return Err(format!("an error inside an array: {e}")),
+                    }
+                }
+                Ok(Ok(Value::Array(items)))
+            }
+            _ => Err(format!("unexpected reply {line:?}")),
+        }
+    })
 }

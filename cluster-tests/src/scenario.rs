@@ -171,6 +171,7 @@ impl Run {
         }
         self.cluster.wait_healthy(Duration::from_secs(30));
         let final_reads = self.final_reads();
+        let final_queues = self.final_queues();
         let mut history = self.recorder.take();
         history.events.extend(final_reads.iter().cloned());
 
@@ -204,6 +205,7 @@ impl Run {
             &history.ttl,
             Duration::from_millis(100),
         ));
+        anomalies.extend(workload::queue_anomalies(&history.queue, &final_queues));
 
         let fault = self
             .fault
@@ -248,9 +250,48 @@ impl Run {
             seed: self.seed,
             failover,
             acked_during_fault,
-            ops: history.events.len() + history.ttl.len(),
+            ops: history.events.len() + history.ttl.len() + history.queue.len(),
             anomalies,
         }
+    }
+
+    /// What each `queue:` key holds, read through a fresh client (retried until answered).
+    fn final_queues(&self) -> std::collections::HashMap<String, Option<Vec<i64>>> {
+        let ports = self.cluster.client_ports();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let urls: Vec<String> = ports
+                .iter()
+                .map(|p| format!("redis://127.0.0.1:{p}/"))
+                .collect();
+            let mut out = std::collections::HashMap::new();
+            let Ok(client) = redis::cluster::ClusterClientBuilder::new(urls)
+                .retries(10)
+                .build()
+            else {
+                return out;
+            };
+            let Ok(mut con) = client.get_async_connection().await else {
+                return out;
+            };
+            for q in 0..workload::QUEUES {
+                let key = format!("queue:{q}");
+                let mut held = None;
+                for _ in 0..50 {
+                    let read = redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).clone();
+                    if let Ok(items) = read.query_async::<Vec<i64>>(&mut con).await {
+                        held = Some(items);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                out.insert(key, held);
+            }
+            out
+        })
     }
 
     /// A GET of every register and counter through a fresh client, retried until answered.

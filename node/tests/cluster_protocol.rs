@@ -467,3 +467,51 @@ fn a_node_without_a_replica_of_a_shard_shows_its_new_leader_too() {
         )
     );
 }
+
+#[test]
+fn a_blocked_client_is_redirected_when_its_shard_leader_changes() {
+    let cluster = Cluster::start("");
+    let view = balanced_view(&cluster);
+    let key = key_in_shard(0, "queue");
+    let slot = key_slot(key.as_bytes());
+    let leader = leader_port(&view, slot).expect("leader");
+    let follower = (0..3)
+        .map(|i| cluster.port(i))
+        .find(|&p| p != leader)
+        .expect("a follower");
+    // A follower redirects a blocking pop at once, as any write.
+    let mut f = RawClient::connect(follower);
+    let moved = text(&f.cmd_str(&["BLPOP", &key, "0"]));
+    assert_eq!(moved, format!("-MOVED {slot} 127.0.0.1:{leader}\r\n"));
+
+    let mut blocked = RawClient::connect(leader);
+    blocked.set_read_timeout(Duration::from_secs(15));
+    blocked.send(&[b"BLPOP", key.as_bytes(), b"0"]);
+    thread::sleep(Duration::from_millis(300));
+    // The follower takes the lead (CLUSTER FAILOVER); the waiting client is told where to go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = text(&f.cmd_str(&["CLUSTER", "FAILOVER"]));
+        if reply == "+OK\r\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "CLUSTER FAILOVER: {reply}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let t0 = Instant::now();
+    let reply = text(&blocked.read_reply());
+    assert_eq!(reply, format!("-MOVED {slot} 127.0.0.1:{follower}\r\n"));
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+
+    // There it blocks and is served once, by a push from another client.
+    let mut blocked = RawClient::connect(follower);
+    blocked.send(&[b"BLPOP", key.as_bytes(), b"0"]);
+    thread::sleep(Duration::from_millis(300));
+    let mut pusher = RawClient::connect(follower);
+    assert_eq!(text(&pusher.cmd_str(&["RPUSH", &key, "job"])), ":1\r\n");
+    assert_eq!(
+        text(&blocked.read_reply()),
+        format!("*2\r\n${}\r\n{key}\r\n$3\r\njob\r\n", key.len())
+    );
+    assert_eq!(text(&pusher.cmd_str(&["LLEN", &key])), ":0\r\n");
+}
