@@ -160,12 +160,13 @@ async fn exchange(
     read_value(conn).await
 }
 
+/// A reply, an error reply, or an I/O failure (see [`exchange`]).
+type Read<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Result<Value, String>, String>> + Send + 'a>,
+>;
+
 /// Reads one reply (arrays element by element).
-fn read_value(
-    conn: &mut BufReader<TcpStream>,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Result<Value, String>, String>> + Send + '_>,
-> {
+fn read_value(conn: &mut BufReader<TcpStream>) -> Read<'_> {
     Box::pin(async move {
         let mut line = String::new();
         let n = conn.read_line(&mut line).await.map_err(|e| e.to_string())?;
