@@ -636,6 +636,16 @@ impl Keyspace {
         self.update(key, now, create, f)
     }
 
+    /// Replaces whatever `key` holds with `list` (no deadline), or removes the key if `list` is
+    /// empty: SORT … STORE.
+    pub fn store_list(&mut self, key: &[u8], list: List) {
+        if list.is_empty() {
+            self.remove(key);
+        } else {
+            self.store(key, list, 0);
+        }
+    }
+
     /// Replaces whatever `key` holds with `set` (no deadline), or removes the key if `set` is
     /// empty: the STORE forms of the set commands.
     pub fn store_set(&mut self, key: &[u8], set: SetValue) {

@@ -726,6 +726,74 @@ static BLOCKING: &[Case] = &[
     ),
 ];
 
+/// SORT and SORT_RO; every key and pattern carries the `{s}` tag (BY and GET patterns must stay
+/// in the sorted key's slot on a cluster node).
+#[rustfmt::skip]
+static SORT: &[Case] = &[
+    case!("sort numbers",
+        ["RPUSH", "{s}l", "3", "1", "2", "10", "-1.5", "1e2", "0x10", "inf", "-inf", "1", "01", "1.0"], ["SORT", "{s}l"],
+        ["SORT", "{s}l", "DESC"], ["SORT", "{s}l", "ASC"], ["SORT_RO", "{s}l", "desc", "asc"], ["SORT", "{s}l", "LIMIT", "2", "3"],
+        ["SORT", "{s}l", "LIMIT", "-5", "2"], ["SORT", "{s}l", "LIMIT", "10", "100"], ["SORT", "{s}l", "LIMIT", "100", "1"],
+        ["SORT", "{s}l", "LIMIT", "0", "0"], ["SORT", "{s}l", "LIMIT", "0", "-7"], ["SORT", "{s}l", "LIMIT", "3", "-1", "DESC"],
+        ["SORT", "{s}l", "ALPHA"], ["SORT", "{s}l", "ALPHA", "DESC", "LIMIT", "1", "4"], ["SORT", "{s}nokey"],
+        ["SORT", "{s}nokey", "LIMIT", "0", "5", "GET", "#", "GET", "#"]
+    ),
+    case!("sort what is not a number",
+        ["RPUSH", "{s}l", "1", "x"], ["SORT", "{s}l"], ["SORT", "{s}l", "ALPHA"], ["RPUSH", "{s}n", "nan"], ["SORT", "{s}n"],
+        ["RPUSH", "{s}e", "", " 2", "1"], ["SORT", "{s}e"], ["RPUSH", "{s}t", "1 "], ["SORT", "{s}t"], ["RPUSH", "{s}o", "1e400"],
+        ["SORT", "{s}o"], ["RPUSH", "{s}sp", "  "], ["SORT", "{s}sp"], ["SORT", "{s}l", "STORE", "{s}d"], ["EXISTS", "{s}d"]
+    ),
+    case!("sort alpha and bytes",
+        ["RPUSH", "{s}l", "b", "a", "B", "ab", "", "a\0z", "a\0b", "\u{ff}", "aa"], ["SORT", "{s}l", "ALPHA"],
+        ["SORT", "{s}l", "ALPHA", "DESC"], ["SORT", "{s}l", "ALPHA", "STORE", "{s}d"], ["LRANGE", "{s}d", "0", "-1"]
+    ),
+    case!("sort sets and sorted sets",
+        ["SADD", "{s}i", "5", "3", "-2", "10"], ["SORT", "{s}i"], ["SORT", "{s}i", "DESC", "LIMIT", "1", "2"],
+        ["SORT", "{s}i", "BY", "nosort"], ["SADD", "{s}h", "pear", "apple", "fig", "kiwi", "lime"], ["SORT", "{s}h", "ALPHA"],
+        ["SORT", "{s}h", "ALPHA", "DESC"], ["SORT", "{s}h"], ["SORT", "{s}h", "BY", "nosort", "STORE", "{s}d"],
+        ["LRANGE", "{s}d", "0", "-1"], ["ZADD", "{s}z", "1", "30", "2", "10", "3", "20", "4", "5"], ["SORT", "{s}z"],
+        ["SORT", "{s}z", "BY", "nosort"], ["SORT", "{s}z", "BY", "nosort", "DESC"], ["SORT", "{s}z", "BY", "nosort", "LIMIT", "1", "2"],
+        ["SORT", "{s}z", "BY", "nosort", "DESC", "LIMIT", "1", "2"], ["SORT", "{s}z", "BY", "nosort", "LIMIT", "9", "2"],
+        ["SORT", "{s}z", "ALPHA", "DESC"]
+    ),
+    case!("sort lists by nosort",
+        ["RPUSH", "{s}l", "c", "a", "b", "d"], ["SORT", "{s}l", "BY", "nosort"], ["SORT", "{s}l", "BY", "nosort", "DESC"],
+        ["SORT", "{s}l", "BY", "nosort", "LIMIT", "1", "2"], ["SORT", "{s}l", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
+        ["SORT", "{s}l", "BY", "nosort", "LIMIT", "-1", "9"], ["SORT", "{s}l", "BY", "nosort", "LIMIT", "4", "1"],
+        ["SORT", "{s}l", "BY", "constant", "GET", "#", "STORE", "{s}d"], ["LRANGE", "{s}d", "0", "-1"]
+    ),
+    case!("sort by and get patterns",
+        ["RPUSH", "{s}l", "1", "2", "3", "4"], ["MSET", "{s}w_1", "40", "{s}w_2", "10", "{s}w_3", "30", "{s}n_1", "one", "{s}n_3", "three"],
+        ["HSET", "{s}h_1", "f", "z"], ["HSET", "{s}h_2", "f", "y", "g", "9"], ["HSET", "{s}h_4", "f", "x"],
+        ["SORT", "{s}l", "BY", "{s}w_*"], ["SORT", "{s}l", "BY", "{s}w_*", "DESC"], ["SORT", "{s}l", "BY", "{s}w_*", "GET", "{s}n_*"],
+        ["SORT", "{s}l", "BY", "{s}w_*", "GET", "#", "GET", "{s}n_*", "GET", "{s}h_*->f"], ["SORT", "{s}l", "BY", "{s}h_*->f", "ALPHA"],
+        ["SORT", "{s}l", "BY", "{s}h_*->f", "ALPHA", "DESC"], ["SORT", "{s}l", "BY", "{s}h_*->g"], ["SORT", "{s}l", "BY", "{s}n_*", "ALPHA"],
+        ["SORT", "{s}l", "GET", "{s}h_*->"], ["SORT", "{s}l", "GET", "{s}nostar"], ["SORT", "{s}l", "BY", "{s}n_*"],
+        ["SORT", "{s}l", "BY", "{s}w_*", "LIMIT", "0", "2", "GET", "{s}w_*"], ["SADD", "{s}set", "1", "2", "3"],
+        ["SORT", "{s}set", "BY", "{s}w_*", "GET", "#"], ["SET", "{s}w_4", "notanumber"], ["SORT", "{s}l", "BY", "{s}w_*"],
+        ["HSET", "{s}w_1", "f", "v"], ["DEL", "{s}w_4"], ["SORT", "{s}l", "BY", "{s}w_*"]
+    ),
+    case!("sort store",
+        ["RPUSH", "{s}l", "3", "1", "2"], ["SET", "{s}d", "old", "EX", "100"], ["SORT", "{s}l", "STORE", "{s}d"], ["TTL", "{s}d"],
+        ["LRANGE", "{s}d", "0", "-1"], ["TYPE", "{s}d"], ["SORT", "{s}l", "DESC", "STORE", "{s}d"], ["LRANGE", "{s}d", "0", "-1"],
+        ["SORT", "{s}l", "GET", "{s}none_*", "GET", "#", "STORE", "{s}d"], ["LRANGE", "{s}d", "0", "-1"],
+        ["SORT", "{s}nokey", "STORE", "{s}d"], ["EXISTS", "{s}d"], ["SORT", "{s}l", "LIMIT", "5", "5", "STORE", "{s}d"],
+        ["SORT", "{s}l", "STORE", "{s}l"], ["LRANGE", "{s}l", "0", "-1"], ["SORT", "{s}l", "STORE", "{s}a", "STORE", "{s}b"],
+        ["EXISTS", "{s}a", "{s}b"], ["OBJECT", "ENCODING", "{s}b"]
+    ),
+    case!("sort errors",
+        ["SET", "{s}str", "v"], ["SORT", "{s}str"], ["SORT", "{s}str", "BY", "nosort"], ["HSET", "{s}hash", "f", "v"],
+        ["SORT_RO", "{s}hash"], ["RPUSH", "{s}l", "1"], ["SORT", "{s}l", "LIMIT", "1"], ["SORT", "{s}l", "LIMIT", "a", "1"],
+        ["SORT", "{s}l", "LIMIT", "1", "b"], ["SORT", "{s}l", "FOO"], ["SORT", "{s}l", "BY"], ["SORT", "{s}l", "GET"],
+        ["SORT", "{s}l", "STORE"], ["SORT_RO", "{s}l", "STORE", "{s}d"], ["SORT", "{s}l", "ALPHA", "DESC", "ASC", "BYX"],
+        ["SORT"], ["SORT_RO"], ["SORT", "{s}str", "LIMIT", "x", "1"], ["SORT", "{s}l", "LIMIT", "9223372036854775807", "9223372036854775807"]
+    ),
+    case!("sort in resp3",
+        shape ["HELLO", "3"], ["RPUSH", "{s}l", "2", "1"], ["SET", "{s}n_1", "one"], ["SORT", "{s}l", "GET", "{s}n_*", "GET", "#"],
+        ["SORT", "{s}nokey"], ["SORT", "{s}l", "STORE", "{s}d"]
+    ),
+];
+
 #[rustfmt::skip]
 static KEYSPACE: &[Case] = &[
     case!("del unlink",
@@ -994,6 +1062,11 @@ static CLUSTER: &[Case] = &[
         ["SET", "{t}a", "1"], ["COPY", "{t}a", "{t}b", "DB", "1"], ["COPY", "{t}a", "{t}b", "DB", "0"],
         ["GET", "{t}b"]
     ),
+    case!("crossslot sort store",
+        ["RPUSH", "l", "3", "1", "2"], ["SORT", "l", "STORE", "d"], ["SORT", "l", "STORE", "{l}d", "STORE", "l"],
+        ["SORT", "l", "LIMIT", "0", "1", "STORE", "l"], ["SORT_RO", "l", "STORE", "d"],
+        ["SORT", "l", "BY", "nosort"], ["LRANGE", "l", "0", "-1"]
+    ),
     case!("readonly readwrite asking",
         ["READONLY"], ["GET", "{t}a"], ["READWRITE"], ["ASKING"], ["READONLY", "x"], ["READWRITE", "x"],
         ["ASKING", "x"]
@@ -1255,6 +1328,12 @@ fn sorted_sets() {
         &large_zset_cases(),
     ));
     finish("sorted sets", failures);
+}
+
+#[test]
+fn sort() {
+    let (mut r, mut s) = main_pair();
+    finish("sort", run_cases(&mut r, &mut s, "sort", SORT));
 }
 
 #[test]

@@ -1473,3 +1473,53 @@ fn restart_recovers_from_snapshot_and_log() {
         .expect("get");
     assert_eq!(gone, None);
 }
+
+/// SORT's BY and GET patterns must name keys of the sorted key's slot, as on Redis Cluster 7.4
+/// (redis 7.0's cluster refuses every pattern; a standalone redis accepts any): a pattern with a
+/// hash tag of that slot before its first wildcard is served, any other is refused, and a STORE
+/// destination of another slot is CROSSSLOT.
+#[test]
+fn sort_patterns_must_stay_in_the_sorted_keys_slot() {
+    let node = Node::start(&["--shards", "4"]);
+    let mut con = node.client();
+    let _: () = redis::cmd("RPUSH")
+        .arg("{u}ids")
+        .arg(&["1", "2"])
+        .query(&mut con)
+        .expect("rpush");
+    let _: () = redis::cmd("MSET")
+        .arg(&[
+            "{u}w_1", "2", "{u}w_2", "1", "{u}n_1", "one", "{u}n_2", "two",
+        ])
+        .query(&mut con)
+        .expect("mset");
+    let sorted: Vec<String> = redis::cmd("SORT")
+        .arg(&["{u}ids", "BY", "{u}w_*", "GET", "{u}n_*", "GET", "#"])
+        .query(&mut con)
+        .expect("sort");
+    assert_eq!(sorted, ["two", "2", "one", "1"]);
+    let mut refused = |args: &[&str]| -> String {
+        let r: redis::RedisResult<redis::Value> = redis::cmd("SORT").arg(args).query(&mut con);
+        match r {
+            Err(e) => e.to_string(),
+            Ok(v) => panic!("SORT {args:?} answered {v:?}"),
+        }
+    };
+    let by = refused(&["{u}ids", "BY", "w_*"]);
+    assert!(
+        by.contains("BY option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots."),
+        "{by}"
+    );
+    let by = refused(&["{u}ids", "BY", "{u*}w"]);
+    assert!(by.contains("BY option of SORT denied"), "{by}");
+    let get = refused(&["{u}ids", "BY", "{u}w_*", "GET", "{other}n_*"]);
+    assert!(
+        get.contains("GET option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots."),
+        "{get}"
+    );
+    let cross = refused(&["{u}ids", "STORE", "elsewhere"]);
+    assert!(
+        cross.contains("Keys in request don't hash to the same slot"),
+        "{cross}"
+    );
+}

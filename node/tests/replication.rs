@@ -568,7 +568,29 @@ fn collection_workload(cluster: &Cluster, seed: u64, ops: usize) {
         let zset = format!("{{g{group}}}z{}", next(4));
         let score = (next(200) as f64 / 8.0 - 10.0).to_string();
         let list = format!("{{g{group}}}l{}", next(4));
-        let args: Vec<String> = match next(28) {
+        let args: Vec<String> = match next(30) {
+            // A set has no order: SORT … STORE sorts it (ALPHA) alike on every replica.
+            28 => vec![
+                "SORT".into(),
+                set,
+                "BY".into(),
+                "nosort".into(),
+                "STORE".into(),
+                format!("{{g{group}}}sorted{}", next(2)),
+            ],
+            29 => vec![
+                "SORT".into(),
+                zset,
+                "BY".into(),
+                format!("{{g{group}}}h*->{field}"),
+                "ALPHA".into(),
+                "GET".into(),
+                "#".into(),
+                "GET".into(),
+                format!("{{g{group}}}str*"),
+                "STORE".into(),
+                format!("{{g{group}}}sorted{}", next(2)),
+            ],
             23 => vec![
                 "RPUSH".into(),
                 list,

@@ -39,6 +39,7 @@ impl ShardCommand {
             ShardCommand::Set(c) => c.to_argv(),
             ShardCommand::ZSet(c) => c.to_argv(),
             ShardCommand::List(c) => c.to_argv(),
+            ShardCommand::Sort(c) => c.to_argv(),
         }
     }
 
@@ -301,6 +302,24 @@ mod tests {
         &["LMOVE", "{l}a", "{l}b", "LEFT", "RIGHT"],
         &["RPOPLPUSH", "{l}a", "{l}b"],
         &["LMPOP", "2", "{l}a", "{l}b", "RIGHT", "COUNT", "2"],
+        &[
+            "SORT",
+            "{s}k",
+            "BY",
+            "{s}w_*",
+            "LIMIT",
+            "0",
+            "5",
+            "GET",
+            "#",
+            "GET",
+            "{s}h_*->f",
+            "DESC",
+            "ALPHA",
+            "STORE",
+            "{s}d",
+        ],
+        &["SORT_RO", "k", "BY", "nosort", "ASC"],
     ];
 
     #[test]

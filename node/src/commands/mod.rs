@@ -19,6 +19,7 @@ pub mod log_form;
 pub mod random_pick;
 pub mod registry;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod zsets;
@@ -32,6 +33,7 @@ use hashes::HashCommand;
 use keys::KeyCommand;
 use lists::ListCommand;
 use sets::SetCommand;
+use sort::SortCommand;
 use strings::StringCommand;
 use table::CommandSpec;
 use zsets::ZSetCommand;
@@ -61,6 +63,8 @@ pub enum ShardCommand {
     ZSet(ZSetCommand),
     /// A list command.
     List(ListCommand),
+    /// SORT / SORT_RO.
+    Sort(SortCommand),
 }
 
 /// What a random write (SPOP) does once the leader has read its pick.
@@ -83,6 +87,7 @@ impl ShardCommand {
             ShardCommand::Set(c) => c.apply(ks, ctx),
             ShardCommand::ZSet(c) => c.apply(ks, ctx),
             ShardCommand::List(c) => c.apply(ks, ctx),
+            ShardCommand::Sort(c) => c.apply(ks, ctx),
         }
     }
 
@@ -95,6 +100,7 @@ impl ShardCommand {
             ShardCommand::Set(c) => c.is_read_only(),
             ShardCommand::ZSet(c) => c.is_read_only(),
             ShardCommand::List(c) => c.is_read_only(),
+            ShardCommand::Sort(c) => c.is_read_only(),
         }
     }
 
@@ -135,6 +141,7 @@ impl ShardCommand {
             ShardCommand::Set(c) => c.keys(),
             ShardCommand::ZSet(c) => c.keys(),
             ShardCommand::List(c) => c.keys(),
+            ShardCommand::Sort(c) => c.keys(),
         }
     }
 
@@ -147,6 +154,7 @@ impl ShardCommand {
             ShardCommand::Set(c) => c.for_each_bytes(f),
             ShardCommand::ZSet(c) => c.for_each_bytes(f),
             ShardCommand::List(c) => c.for_each_bytes(f),
+            ShardCommand::Sort(c) => c.for_each_bytes(f),
         }
     }
 
@@ -258,6 +266,7 @@ pub fn keyspace_commands() -> impl Iterator<Item = &'static registry::Command> {
         sets::COMMANDS,
         zsets::COMMANDS,
         lists::COMMANDS,
+        sort::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -687,8 +687,8 @@ mod tests {
 
     #[test]
     fn expected_contents() {
-        assert_eq!(COMMANDS.len(), 152);
-        assert_eq!(all_specs().count(), 152 + 46);
+        assert_eq!(COMMANDS.len(), 154);
+        assert_eq!(all_specs().count(), 154 + 46);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
         assert_eq!(subs("object"), 4);
         assert_eq!(subs("client"), 9);
