@@ -80,6 +80,11 @@ impl PackedList {
         self.buf.len()
     }
 
+    /// Bytes its buffer holds allocated (its length, or more after growth).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The list packed in `buf`, which a [`PackedList`] wrote ([`PackedList::as_bytes`]): where
     /// a collection kept in a key's entry comes back from.
     pub fn from_bytes(buf: &[u8]) -> PackedList {
