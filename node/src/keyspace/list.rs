@@ -101,7 +101,9 @@ impl Deque {
                 }
             }),
             _ => {
-                let mut node = PackedList::new();
+                // A node's full size at once: grown by doubling from its first element's, the
+                // buffer would end up near twice that.
+                let mut node = PackedList::with_capacity(NODE_BYTES.max(item.len() + HEADER_MAX));
                 node.push_back(item);
                 self.bytes += Deque::cost(&node);
                 if front {

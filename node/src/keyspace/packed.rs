@@ -80,6 +80,14 @@ impl PackedList {
         self.buf.len()
     }
 
+    /// An empty list whose buffer has room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> PackedList {
+        PackedList {
+            buf: Vec::with_capacity(bytes),
+            len: 0,
+        }
+    }
+
     /// Bytes its buffer holds allocated (its length, or more after growth).
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
