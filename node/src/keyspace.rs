@@ -21,6 +21,7 @@ use indexmap::IndexMap;
 use crate::slot::key_slot;
 
 mod collection;
+pub mod encoding;
 pub mod eviction;
 pub mod hash;
 pub mod list;

@@ -794,6 +794,41 @@ static SORT: &[Case] = &[
     ),
 ];
 
+/// The encodings' thresholds through CONFIG SET / GET, and what OBJECT ENCODING answers after.
+#[rustfmt::skip]
+static ENCODINGS: &[Case] = &[
+    case!("encoding settings",
+        ["CONFIG", "GET", "hash-max-listpack-entries"], ["CONFIG", "GET", "hash-max-ziplist-value"], ["CONFIG", "GET", "set-max-intset-entries"],
+        ["CONFIG", "GET", "zset-max-listpack-entries"], ["CONFIG", "GET", "zset-max-ziplist-value"], ["CONFIG", "GET", "list-max-listpack-size"],
+        ["CONFIG", "GET", "list-max-ziplist-size"], sorted ["CONFIG", "GET", "*-max-*-entries"], sorted ["CONFIG", "GET", "hash-max-*"],
+        ["CONFIG", "SET", "hash-max-listpack-entries", "-1"], ["CONFIG", "SET", "hash-max-listpack-entries", "abc"],
+        ["CONFIG", "SET", "set-max-intset-entries", "1.5"], ["CONFIG", "SET", "list-max-listpack-size", "2147483648"],
+        ["CONFIG", "SET", "list-max-ziplist-size", "x"], ["CONFIG", "GET", "hash-max-listpack-entries"]
+    ),
+    case!("encodings follow the settings",
+        ["CONFIG", "SET", "hash-max-listpack-entries", "2"], ["HSET", "h", "a", "1", "b", "2"], ["OBJECT", "ENCODING", "h"],
+        ["HSET", "h", "c", "3"], ["OBJECT", "ENCODING", "h"], ["CONFIG", "SET", "hash-max-ziplist-entries", "512"],
+        ["CONFIG", "GET", "hash-max-listpack-entries"], ["HDEL", "h", "c"], ["OBJECT", "ENCODING", "h"],
+        ["CONFIG", "SET", "hash-max-listpack-value", "3"], ["HSET", "g", "f", "abc"], ["OBJECT", "ENCODING", "g"],
+        ["HSET", "g", "f", "abcd"], ["OBJECT", "ENCODING", "g"], ["HGETALL", "g"], ["CONFIG", "SET", "hash-max-listpack-value", "64"],
+        ["CONFIG", "SET", "set-max-intset-entries", "2"], ["SADD", "s", "1", "2"], ["OBJECT", "ENCODING", "s"], ["SADD", "s", "3"],
+        ["OBJECT", "ENCODING", "s"], ["SORT", "s"], ["CONFIG", "SET", "set-max-intset-entries", "512"],
+        ["CONFIG", "SET", "zset-max-listpack-entries", "1"], ["ZADD", "z", "1", "a"], ["OBJECT", "ENCODING", "z"], ["ZADD", "z", "2", "b"],
+        ["OBJECT", "ENCODING", "z"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["CONFIG", "SET", "zset-max-listpack-entries", "128"],
+        ["CONFIG", "SET", "zset-max-listpack-value", "2"], ["ZADD", "y", "1", "ab"], ["OBJECT", "ENCODING", "y"], ["ZADD", "y", "1", "abc"],
+        ["OBJECT", "ENCODING", "y"], ["CONFIG", "SET", "zset-max-listpack-value", "64"], ["CONFIG", "SET", "hash-max-listpack-entries", "0"],
+        ["HSET", "zero", "f", "v"], ["OBJECT", "ENCODING", "zero"], ["CONFIG", "SET", "hash-max-listpack-entries", "512"]
+    ),
+    case!("lists under every node size",
+        ["CONFIG", "SET", "list-max-listpack-size", "1"], ["RPUSH", "l", "a", "b", "c", "d"], ["LINSERT", "l", "BEFORE", "c", "x"],
+        ["LRANGE", "l", "0", "-1"], ["OBJECT", "ENCODING", "l"], ["LREM", "l", "0", "b"], ["LSET", "l", "1", "y"], ["LRANGE", "l", "0", "-1"],
+        ["CONFIG", "SET", "list-max-listpack-size", "-1"], ["RPUSH", "l", "e", "f"], ["LTRIM", "l", "1", "-2"], ["LRANGE", "l", "0", "-1"],
+        ["CONFIG", "SET", "list-max-listpack-size", "0"], ["LPUSH", "m", "1", "2", "3"], ["LPOP", "m", "2"], ["LRANGE", "m", "0", "-1"],
+        ["CONFIG", "SET", "list-max-ziplist-size", "-5"], ["RPUSH", "m", "4"], ["LINDEX", "m", "-1"], ["CONFIG", "GET", "list-max-listpack-size"],
+        ["CONFIG", "SET", "list-max-listpack-size", "-2"]
+    ),
+];
+
 #[rustfmt::skip]
 static KEYSPACE: &[Case] = &[
     case!("del unlink",
@@ -1328,6 +1363,15 @@ fn sorted_sets() {
         &large_zset_cases(),
     ));
     finish("sorted sets", failures);
+}
+
+#[test]
+fn encoding_settings() {
+    let (mut r, mut s) = main_pair();
+    finish(
+        "encodings",
+        run_cases(&mut r, &mut s, "encodings", ENCODINGS),
+    );
 }
 
 #[test]

@@ -548,7 +548,9 @@ fn in_redis_order(mut members: Vec<Bytes>) -> Vec<Bytes> {
         .iter()
         .map(|m| crate::protocol::parse::parse_i64(m))
         .collect();
-    if let Some(mut ints) = ints.filter(|i| i.len() <= crate::keyspace::set::MAX_INTSET_ENTRIES) {
+    if let Some(mut ints) =
+        ints.filter(|i| i.len() <= crate::keyspace::encoding::set_max_intset_entries())
+    {
         ints.sort_unstable();
         members = ints.into_iter().map(from_int).collect();
     }

@@ -2,10 +2,9 @@
 //!
 //! A small hash is a [`PackedList`] of fields and values alternating (`listpack`), kept in its
 //! key's entry: one allocation for the key and the whole hash. A hash that grows past
-//! [`MAX_PACKED_ENTRIES`] fields, or is given a field or value longer than
-//! [`MAX_PACKED_VALUE`] bytes, becomes a [`Table`] (`hashtable`) for good — redis 7.0's rules and
-//! built-in defaults (`hash-max-listpack-entries`, `hash-max-listpack-value`), so `OBJECT ENCODING`
-//! answers what it would. The keyspace keeps a table beside its slot maps (see
+//! `hash-max-listpack-entries` fields, or is given a field or value longer than
+//! `hash-max-listpack-value` bytes ([`super::encoding`]), becomes a [`Table`] (`hashtable`) for
+//! good — redis 7.0's rules and built-in defaults, so `OBJECT ENCODING` answers what it would. The keyspace keeps a table beside its slot maps (see
 //! [`super::Keyspace::update_hash`]); this module only knows the two forms.
 
 use std::borrow::Cow;
@@ -17,11 +16,7 @@ use super::collection::{scan_positions, Collection};
 use super::packed::{Packed, PackedList};
 use super::{Kind, Large, SeededHasher};
 
-/// Most fields a packed hash holds (`hash-max-listpack-entries`): redis-server 7.0's built-in
-/// default, 512 (the `redis.conf` it ships sets 128).
-pub const MAX_PACKED_ENTRIES: usize = 512;
-/// Longest field or value a packed hash holds (`hash-max-listpack-value`).
-pub const MAX_PACKED_VALUE: usize = 64;
+use super::encoding::{hash_max_entries, hash_max_value};
 
 /// A field and its value in one allocation (field bytes first), as a key's entry holds its key
 /// and value.
@@ -180,7 +175,7 @@ impl Hash {
     /// Sets `field` to `value`; true when the field is new. A field or value too long to pack,
     /// or one field too many, turns a packed hash into a table.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        if field.len() > MAX_PACKED_VALUE || value.len() > MAX_PACKED_VALUE {
+        if field.len() > hash_max_value() || value.len() > hash_max_value() {
             self.make_table();
         }
         let added = match self {
@@ -197,7 +192,7 @@ impl Hash {
             },
             Hash::Table(table) => table.set(field, value),
         };
-        if self.len() > MAX_PACKED_ENTRIES {
+        if self.len() > hash_max_entries() {
             self.make_table();
         }
         added
@@ -383,16 +378,16 @@ mod tests {
     #[test]
     fn a_hash_becomes_a_table_past_redis_thresholds() {
         let mut h = Hash::default();
-        for i in 0..MAX_PACKED_ENTRIES {
+        for i in 0..hash_max_entries() {
             h.set(format!("f{i}").as_bytes(), b"v");
         }
         assert_eq!(h.view().encoding(), "listpack");
         h.set(b"one-more", b"v");
         assert_eq!(h.view().encoding(), "hashtable");
         let mut long = Hash::default();
-        long.set(b"f", &[b'x'; MAX_PACKED_VALUE]);
+        long.set(b"f", &vec![b'x'; hash_max_value()]);
         assert_eq!(long.view().encoding(), "listpack");
-        long.set(b"g", &[b'x'; MAX_PACKED_VALUE + 1]);
+        long.set(b"g", &vec![b'x'; hash_max_value() + 1]);
         assert_eq!(long.view().encoding(), "hashtable");
         assert_eq!(long.view().get(b"f").as_deref(), Some(&[b'x'; 64][..]));
         // Never back, as in redis 7.0.

@@ -2,11 +2,11 @@
 //!
 //! Redis 7.0 keeps every list in a quicklist (a linked list of listpack nodes of at most 8 KiB,
 //! `list-max-listpack-size -2`) and `OBJECT ENCODING` answers `quicklist` whatever its size.
-//! Shardis keeps a list whose packed form fits in [`MAX_PACKED_BYTES`] in its key's entry (one
-//! allocation, as redis's single-node quicklist), and a longer one as the same thing redis
-//! keeps: a deque of packed nodes of at most [`NODE_BYTES`] each ([`Deque`]), beside the map, so
-//! that an element costs its bytes and a header byte or two, not an allocation of its own. Both
-//! answer `quicklist`.
+//! Shardis keeps a list that fits in one node in its key's entry (one allocation, as redis's
+//! single-node quicklist), and a longer one as the same thing redis keeps: a deque of packed
+//! nodes ([`Deque`]), beside the map, so that an element costs its bytes and a header byte or
+//! two, not an allocation of its own. A node's limits are redis's, from `list-max-listpack-size`
+//! ([`super::encoding::list_node_limits`]: 8 KiB by default). Both answer `quicklist`.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -15,12 +15,7 @@ use super::collection::Collection;
 use super::packed::{Packed, PackedList};
 use super::{Kind, Large};
 
-/// Largest packed form kept in the entry (a quicklist node's 8 KiB).
-pub const MAX_PACKED_BYTES: usize = 8 * 1024;
-
-/// Largest packed node of a deque (redis's `list-max-listpack-size -2`); an element larger than
-/// this has a node of its own (redis's plain node).
-pub const NODE_BYTES: usize = 8 * 1024;
+use super::encoding::list_node_limits;
 
 /// What a node costs besides its buffer: the deque's slot and the allocation's header.
 const NODE_OVERHEAD: usize = std::mem::size_of::<PackedList>() + 16;
@@ -89,9 +84,10 @@ impl Deque {
         } else {
             self.nodes.len().checked_sub(1)
         };
-        let fits = end
-            .and_then(|n| self.nodes.get(n))
-            .is_some_and(|node| node.bytes() + item.len() + HEADER_MAX <= NODE_BYTES);
+        let (max_bytes, max_count) = list_node_limits();
+        let fits = end.and_then(|n| self.nodes.get(n)).is_some_and(|node| {
+            node.bytes() + item.len() + HEADER_MAX <= max_bytes && node.len() < max_count
+        });
         match end {
             Some(n) if fits => self.change(n, |node| {
                 if front {
@@ -103,7 +99,7 @@ impl Deque {
             _ => {
                 // A node's full size at once: grown by doubling from its first element's, the
                 // buffer would end up near twice that.
-                let mut node = PackedList::with_capacity(NODE_BYTES.max(item.len() + HEADER_MAX));
+                let mut node = PackedList::with_capacity(max_bytes.max(item.len() + HEADER_MAX));
                 node.push_back(item);
                 self.bytes += Deque::cost(&node);
                 if front {
@@ -192,13 +188,14 @@ impl Deque {
         self.len = end - start;
     }
 
-    /// Splits node `n` (in two, and those again as needed) when a change took it past
-    /// [`NODE_BYTES`].
+    /// Splits node `n` (in two, and those again as needed) when a change took it past a
+    /// node's limits.
     fn split(&mut self, n: usize) {
         let Some(node) = self.nodes.get(n) else {
             return;
         };
-        if node.bytes() <= NODE_BYTES || node.len() < 2 {
+        let (max_bytes, max_count) = list_node_limits();
+        if (node.bytes() <= max_bytes && node.len() <= max_count) || node.len() < 2 {
             return;
         }
         let half = node.len() / 2;
@@ -224,10 +221,13 @@ impl Deque {
         let Some(node) = self.nodes.get(n) else {
             return;
         };
-        if node.bytes() > NODE_BYTES / 4 {
+        let (max_bytes, max_count) = list_node_limits();
+        if node.bytes() > max_bytes / 4 {
             return;
         }
-        let fits = |other: &PackedList| other.bytes() + node.bytes() <= NODE_BYTES;
+        let fits = |other: &PackedList| {
+            other.bytes() + node.bytes() <= max_bytes && other.len() + node.len() <= max_count
+        };
         let (into, from) = if n + 1 < self.nodes.len() && fits(&self.nodes[n + 1]) {
             (n, n + 1)
         } else if n > 0 && fits(&self.nodes[n - 1]) {
@@ -275,11 +275,10 @@ impl Deque {
                 len, self.len, self.bytes
             ));
         }
-        if self
-            .nodes
-            .iter()
-            .any(|n| n.is_empty() || (n.bytes() > NODE_BYTES && n.len() > 1))
-        {
+        let (max_bytes, max_count) = list_node_limits();
+        let oversized =
+            |n: &PackedList| n.len() > 1 && (n.bytes() > max_bytes || n.len() > max_count);
+        if self.nodes.iter().any(|n| n.is_empty() || oversized(n)) {
             return Err("an empty or oversized node".into());
         }
         Ok(())
@@ -428,7 +427,8 @@ impl List {
     /// its nodes).
     fn grow(&mut self) {
         if let List::Packed(p) = self {
-            if p.bytes() > MAX_PACKED_BYTES {
+            let (max_bytes, max_count) = list_node_limits();
+            if p.bytes() > max_bytes || p.len() > max_count {
                 let mut d = Deque::default();
                 for e in p.iter() {
                     d.push(&e.to_bytes(), false);

@@ -1,6 +1,7 @@
 //! A set's members, in one of redis 7.0's two encodings.
 //!
-//! A set of integers only, at most [`MAX_INTSET_ENTRIES`] of them, is an *intset*: the integers
+//! A set of integers only, at most `set-max-intset-entries` of them ([`super::encoding`]), is an
+//! *intset*: the integers
 //! sorted, packed in its key's entry ([`PackedList`] stores each as a varint). A member that is
 //! not the canonical text of an `i64`, or one member too many, makes it a [`Table`]
 //! (`hashtable`) for good — redis 7.0's rule and built-in default (`set-max-intset-entries`;
@@ -15,8 +16,7 @@ use super::collection::{scan_positions, Collection};
 use super::packed::{Elem, Packed, PackedList};
 use super::{Kind, Large, SeededHasher};
 
-/// Most members an intset holds (`set-max-intset-entries`).
-pub const MAX_INTSET_ENTRIES: usize = 512;
+use super::encoding::set_max_intset_entries;
 
 /// What a table spends on a member besides its bytes: the box, its hash and its index slot.
 const MEMBER_OVERHEAD: usize = std::mem::size_of::<Box<[u8]>>() + 16;
@@ -108,7 +108,7 @@ impl Set {
         if let (Set::Ints(list), Elem::Int(n)) = (&mut *self, Elem::of(member)) {
             match ints_position(list, n) {
                 Ok(_) => return false,
-                Err(at) if list.len() < MAX_INTSET_ENTRIES => {
+                Err(at) if list.len() < set_max_intset_entries() => {
                     list.insert(at, member);
                     return true;
                 }
@@ -306,13 +306,13 @@ mod tests {
         s.add(b"007");
         assert_eq!(s.view().encoding(), "hashtable", "not canonical: a string");
         let mut big = Set::default();
-        for i in 0..MAX_INTSET_ENTRIES {
+        for i in 0..set_max_intset_entries() {
             big.add(i.to_string().as_bytes());
         }
         assert_eq!(big.view().encoding(), "intset");
         big.add(b"-1");
         assert_eq!(big.view().encoding(), "hashtable");
-        assert_eq!(big.len(), MAX_INTSET_ENTRIES + 1);
+        assert_eq!(big.len(), set_max_intset_entries() + 1);
     }
 
     fn member() -> impl Strategy<Value = Vec<u8>> {

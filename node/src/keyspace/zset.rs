@@ -1,7 +1,7 @@
 //! A sorted set's members and scores, in one of redis 7.0's two encodings.
 //!
-//! A small sorted set (at most [`MAX_PACKED_ENTRIES`] members of at most [`MAX_PACKED_VALUE`]
-//! bytes: `zset-max-listpack-entries` / `-value`) is kept packed in its key's entry, members and
+//! A small sorted set (at most `zset-max-listpack-entries` members of at most
+//! `zset-max-listpack-value` bytes, see [`super::encoding`]) is kept packed in its key's entry, members and
 //! scores alternating in score order (`listpack`); a score is stored as its shortest exact text
 //! (an integral score as a varint). Past either limit it becomes a [`Table`] for good
 //! (`skiplist`): a member→score map, and the members in score order in an [`Ordered`] sequence
@@ -19,10 +19,7 @@ use super::collection::{scan_positions, Collection};
 use super::packed::{Packed, PackedList};
 use super::{Kind, Large, SeededHasher};
 
-/// Most members a packed sorted set holds (`zset-max-listpack-entries`).
-pub const MAX_PACKED_ENTRIES: usize = 128;
-/// Longest member a packed sorted set holds (`zset-max-listpack-value`).
-pub const MAX_PACKED_VALUE: usize = 64;
+use super::encoding::{zset_max_entries, zset_max_value};
 
 /// Redis's order: score, then member bytes.
 pub fn order(a: (f64, &[u8]), b: (f64, &[u8])) -> Ordering {
@@ -300,7 +297,7 @@ impl ZSet {
     /// Sets `member`'s score; its old score, if it had one. A member too long to pack, or one
     /// member too many, turns the set into a table.
     pub fn set(&mut self, member: &[u8], score: f64) -> Option<f64> {
-        if member.len() > MAX_PACKED_VALUE {
+        if member.len() > zset_max_value() {
             self.make_table();
         }
         let old = match self {
@@ -315,7 +312,7 @@ impl ZSet {
             }
             ZSet::Table(t) => t.set(member, score),
         };
-        if self.len() > MAX_PACKED_ENTRIES {
+        if self.len() > zset_max_entries() {
             self.make_table();
         }
         old

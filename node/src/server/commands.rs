@@ -13,6 +13,7 @@ use crate::commands::errors;
 use crate::commands::registry::Command;
 use crate::commands::table::{self, BeginSearch, CommandSpec, FindKeys};
 use crate::glob;
+use crate::keyspace::encoding::Setting;
 use crate::limits::{parse_memory, parse_u64};
 use crate::protocol::Frame;
 use crate::session::ClientHandle;
@@ -939,6 +940,62 @@ const PARAMS: &[Param] = &[
             s.runtime.maxmemory_samples.store(n, Ordering::Relaxed);
             Ok(())
         }),
+    },
+    // The encodings' thresholds (keyspace/encoding.rs), under redis 7's names and redis 6's.
+    Param {
+        name: "hash-max-listpack-entries",
+        get: |_| Setting::HashMaxEntries.get(),
+        set: Some(|_, v| Setting::HashMaxEntries.set(v)),
+    },
+    Param {
+        name: "hash-max-ziplist-entries",
+        get: |_| Setting::HashMaxEntries.get(),
+        set: Some(|_, v| Setting::HashMaxEntries.set(v)),
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        get: |_| Setting::HashMaxValue.get(),
+        set: Some(|_, v| Setting::HashMaxValue.set(v)),
+    },
+    Param {
+        name: "hash-max-ziplist-value",
+        get: |_| Setting::HashMaxValue.get(),
+        set: Some(|_, v| Setting::HashMaxValue.set(v)),
+    },
+    Param {
+        name: "set-max-intset-entries",
+        get: |_| Setting::SetMaxIntsetEntries.get(),
+        set: Some(|_, v| Setting::SetMaxIntsetEntries.set(v)),
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        get: |_| Setting::ZSetMaxEntries.get(),
+        set: Some(|_, v| Setting::ZSetMaxEntries.set(v)),
+    },
+    Param {
+        name: "zset-max-ziplist-entries",
+        get: |_| Setting::ZSetMaxEntries.get(),
+        set: Some(|_, v| Setting::ZSetMaxEntries.set(v)),
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        get: |_| Setting::ZSetMaxValue.get(),
+        set: Some(|_, v| Setting::ZSetMaxValue.set(v)),
+    },
+    Param {
+        name: "zset-max-ziplist-value",
+        get: |_| Setting::ZSetMaxValue.get(),
+        set: Some(|_, v| Setting::ZSetMaxValue.set(v)),
+    },
+    Param {
+        name: "list-max-listpack-size",
+        get: |_| Setting::ListMaxSize.get(),
+        set: Some(|_, v| Setting::ListMaxSize.set(v)),
+    },
+    Param {
+        name: "list-max-ziplist-size",
+        get: |_| Setting::ListMaxSize.get(),
+        set: Some(|_, v| Setting::ListMaxSize.set(v)),
     },
 ];
 
