@@ -13,7 +13,8 @@
 # BENCH_PIPELINES (default "1 16"), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000),
 # BENCH_ROUNDS (default 3: each load runs that many times, alternating servers; medians are shown,
 # because the machine is shared and a single run can be off by 30% either way), BENCH_CLUSTER
-# (default 1; 0 skips the 3-node rows), BENCH_CLUSTER_PIPELINES (default "1 16"),
+# (default 1; 0 skips the 3-node rows), BENCH_CLUSTER_PIPELINES (default "1 16"), BENCH_CLUSTER_TESTS
+# (default set,get; e.g. the collection tests lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100),
 # BENCH_CLUSTER_THREADS (worker threads of each cluster node; empty = the node's default, one per
 # core). BENCH_MEMORY_KEYS=0 skips the memory figures.
 set -euo pipefail
@@ -27,6 +28,7 @@ MEM_KEYS=${BENCH_MEMORY_KEYS:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
 CLUSTER=${BENCH_CLUSTER:-1}
 CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES-"1 16"}
+CLUSTER_TESTS=${BENCH_CLUSTER_TESTS:-set,get}
 CLUSTER_THREADS=${BENCH_CLUSTER_THREADS:-}
 SHARDIS=${SHARDIS_BIN:-./target/release/shardis}
 [ -x "$SHARDIS" ] || cargo build --release -p shardis
@@ -129,7 +131,7 @@ if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
     sleep 0.2
   done
   echo
-  echo "# 3-node cluster on this machine (3 replicas per shard, leaders spread): redis-benchmark --cluster -t set,get, same load; ratio = cluster/redis"
+  echo "# 3-node cluster on this machine (3 replicas per shard, leaders spread): redis-benchmark --cluster -t $CLUSTER_TESTS, same load; ratio = cluster/redis"
   echo
   printf '| %-6s | %2s | %12s | %12s | %6s | %9s | %9s | %9s | %9s | %9s | %9s | %6s |\n' test P "redis ops/s" "cluster ops/s" ratio "redis p50" "clust p50" "redis p99" "clust p99" "redis cpu" "clust cpu" "cpu x"
   printf '|--------|----|--------------|--------------|--------|-----------|-----------|-----------|-----------|-----------|-----------|--------|\n'
@@ -137,8 +139,8 @@ if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
     : >"$WORK/r.csv"; : >"$WORK/c.csv"
     for _ in $(seq "$ROUNDS"); do
       redis-cli -p "$RPORT" flushall >/dev/null
-      run_bench "-h 127.0.0.1 -p $RPORT" "$P" set,get "$RPID" >>"$WORK/r.csv"
-      run_bench "--cluster -h 127.0.0.1 -p ${CPORTS[0]}" "$P" set,get "${CPIDS[@]}" >>"$WORK/c.csv"
+      run_bench "-h 127.0.0.1 -p $RPORT" "$P" "$CLUSTER_TESTS" "$RPID" >>"$WORK/r.csv"
+      run_bench "--cluster -h 127.0.0.1 -p ${CPORTS[0]}" "$P" "$CLUSTER_TESTS" "${CPIDS[@]}" >>"$WORK/c.csv"
     done
     summarize "$WORK/r.csv" "$WORK/c.csv" "$P"
   done
