@@ -10,6 +10,8 @@
 //! leader), so the client follows it there instead of hanging.
 
 use std::future::Future;
+
+use futures_util::FutureExt;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -47,6 +49,9 @@ struct BlockedFlag<'a>(&'a Session);
 
 impl<'a> BlockedFlag<'a> {
     fn set(session: &'a Session) -> BlockedFlag<'a> {
+        // A CLIENT UNBLOCK that raced with the end of an earlier wait left a wake-up behind:
+        // it must not end this one.
+        let _ = session.handle.unblock.notified().now_or_never();
         session.handle.unblock_error.store(false, Ordering::Release);
         session.handle.blocked.store(true, Ordering::Release);
         BlockedFlag(session)
