@@ -98,6 +98,9 @@ pub enum ListOp {
     },
 }
 
+/// Ranges of this many elements or more are answered already encoded ([`Frame::bulk_array`]).
+const ENCODED_RANGE: usize = 32;
+
 /// The list family's commands.
 pub static COMMANDS: &[Command] = &[
     Command::slot("lpush", parse),
@@ -303,6 +306,10 @@ impl ListCommand {
                     return Ok(Frame::Array(Vec::new()));
                 };
                 match span(l.len(), *start, *stop) {
+                    // A long range leaves the shard encoded, one buffer for all its elements.
+                    Some((from, to)) if to - from >= ENCODED_RANGE => {
+                        Frame::bulk_array(to - from, 16, l.iter_from(from).take(to - from))
+                    }
                     Some((from, to)) => Frame::Array(
                         l.iter_from(from)
                             .take(to - from)
