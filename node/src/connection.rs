@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use crate::dispatch;
-use crate::protocol::{Frame, RequestParser};
+use crate::protocol::{Frame, Output, RequestParser};
 use crate::server::ServerState;
 use crate::session::{ClientHandle, Session};
 use crate::tasks::Tasks;
@@ -79,7 +79,7 @@ async fn serve_loop(
 ) -> std::io::Result<()> {
     let mut parser = RequestParser::new(state.runtime.proto_max_bulk_len.load(Ordering::Relaxed));
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let mut out = Vec::with_capacity(READ_CHUNK);
+    let mut out = Output::with_capacity(READ_CHUNK);
     let mut requests = Vec::new();
     // The average reply size of the last batch: how many requests the next one takes.
     let mut reply_size = FIRST_REPLY_GUESS;
@@ -172,7 +172,7 @@ async fn serve_loop(
             }
         }
         if let Err(e) = &parsed {
-            Frame::error_owned(e.reply_text()).encode(session.proto(), &mut out);
+            out.push(session.proto(), Frame::error_owned(e.reply_text()));
             debug!(client = session.handle.id, error = %e.0, "protocol error");
         }
         if !out.is_empty() && !flush(socket, &mut out, state, session).await? {
@@ -260,7 +260,7 @@ fn client_timeout(state: &ServerState) -> impl std::future::Future<Output = ()> 
 /// Writes the replies in `out` and empties it. `Ok(false)`: the connection is to close.
 async fn flush(
     socket: &mut TcpStream,
-    out: &mut Vec<u8>,
+    out: &mut Output,
     state: &ServerState,
     session: &Session,
 ) -> std::io::Result<bool> {
@@ -271,10 +271,7 @@ async fn flush(
         .stats
         .net_output_bytes
         .fetch_add(out.len() as u64, Ordering::Relaxed);
-    out.clear();
-    if out.capacity() > 1024 * 1024 {
-        out.shrink_to(READ_CHUNK);
-    }
+    out.clear(READ_CHUNK);
     Ok(true)
 }
 
@@ -286,7 +283,7 @@ async fn flush(
 /// close.
 async fn write_replies(
     socket: &mut TcpStream,
-    out: &[u8],
+    out: &Output,
     state: &ServerState,
     session: &Session,
 ) -> std::io::Result<bool> {
@@ -328,7 +325,7 @@ async fn write_replies(
         };
         let stalled = client_timeout(state);
         tokio::select! {
-            n = socket.write(&out[written..]) => match n? {
+            n = socket.write(out.from(written)) => match n? {
                 0 => return Ok(false),
                 n => written += n,
             },

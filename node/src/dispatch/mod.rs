@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use crate::clock::now_ms;
 use crate::commands::{self, ApplyCtx};
-use crate::protocol::Frame;
+use crate::protocol::{Frame, Output};
 use crate::raft::registry::Groups;
 use crate::server::ServerState;
 use crate::session::Session;
@@ -58,7 +58,7 @@ pub async fn run_batch(
     groups: &Groups,
     session: &mut Session,
     requests: &mut Vec<Vec<Bytes>>,
-    out: &mut Vec<u8>,
+    out: &mut Output,
     watch: &mut impl blocking::ClientWatch,
 ) {
     let ctx = ApplyCtx {

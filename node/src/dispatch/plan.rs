@@ -11,7 +11,7 @@ use crate::commands::blocking::Blocking;
 use crate::commands::keys::ScanArgs;
 use crate::commands::{self, ApplyCtx, Merge, ShardCommand};
 use crate::keyspace::Keyspace;
-use crate::protocol::Frame;
+use crate::protocol::{Frame, Output};
 use crate::server::Handler;
 
 /// What the planner needs to know about the shards this node hosts.
@@ -191,10 +191,10 @@ pub fn plan(
 
 /// Encodes the replies of a batch in request order into `out`: `replies` holds the shards'
 /// answers by reply slot; a slot left empty (a shard that vanished) answers an error.
-pub fn assemble(pending: Vec<Pending>, replies: &mut [Option<Frame>], out: &mut Vec<u8>) {
+pub fn assemble(pending: Vec<Pending>, replies: &mut [Option<Frame>], out: &mut Output) {
     for p in pending {
         match p {
-            Pending::Done(proto, frame) => frame.encode(proto, out),
+            Pending::Done(proto, frame) => out.push(proto, frame),
             Pending::Parts {
                 proto,
                 merge,
@@ -214,7 +214,7 @@ pub fn assemble(pending: Vec<Pending>, replies: &mut [Option<Frame>], out: &mut 
                         commands::merge(&merge, parts)
                     }
                 };
-                frame.encode(proto, out);
+                out.push(proto, frame);
             }
         }
     }
@@ -340,9 +340,9 @@ mod tests {
                     replies[slot as usize] = Some(cmd.apply(&mut self.keyspaces[shard], &CTX));
                 }
             }
-            let mut out = Vec::new();
+            let mut out = Output::default();
             assemble(pending, &mut replies, &mut out);
-            String::from_utf8(out).expect("test replies are text")
+            String::from_utf8(out.to_vec()).expect("test replies are text")
         }
     }
 
@@ -489,7 +489,7 @@ mod tests {
 
     #[test]
     fn a_missing_part_answers_an_error_not_a_panic() {
-        let mut out = Vec::new();
+        let mut out = Output::default();
         let pending = vec![Pending::Parts {
             proto: 2,
             merge: Some(Merge::Sum),
@@ -497,6 +497,6 @@ mod tests {
             parts: 2,
         }];
         assemble(pending, &mut [Some(Frame::Integer(1))], &mut out);
-        assert_eq!(out, b"-ERR shard unavailable\r\n");
+        assert_eq!(out.to_vec(), b"-ERR shard unavailable\r\n");
     }
 }
