@@ -59,6 +59,27 @@ pub fn memory_usage() -> (u64, u64) {
     (allocated, rss)
 }
 
+/// jemalloc's page-level counts (read after [`memory_usage`] advanced its epoch).
+struct AllocatorStats {
+    active: u64,
+    resident: u64,
+    metadata: u64,
+}
+
+fn allocator_stats() -> AllocatorStats {
+    use tikv_jemalloc_ctl::stats;
+    AllocatorStats {
+        active: stats::active::read().unwrap_or(0) as u64,
+        resident: stats::resident::read().unwrap_or(0) as u64,
+        metadata: stats::metadata::read().unwrap_or(0) as u64,
+    }
+}
+
+/// `a / b` with two decimals, as redis prints its ratios.
+fn ratio(a: u64, b: u64) -> String {
+    format!("{:.2}", a as f64 / b.max(1) as f64)
+}
+
 fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
@@ -236,6 +257,16 @@ pub fn render(
                 line("used_memory_human", &human(used));
                 line("used_memory_rss", &rss);
                 line("used_memory_rss_human", &human(rss));
+                // The allocator's own view, as redis shows it: what it holds in pages in use
+                // (active), in memory (resident), and for its own bookkeeping.
+                let stats = allocator_stats();
+                line("allocator_allocated", &used);
+                line("allocator_active", &stats.active);
+                line("allocator_resident", &stats.resident);
+                line("allocator_metadata", &stats.metadata);
+                line("allocator_frag_ratio", &ratio(stats.active, used));
+                line("allocator_rss_ratio", &ratio(stats.resident, stats.active));
+                line("mem_fragmentation_ratio", &ratio(rss, used));
                 let max = state.runtime.maxmemory.load(Ordering::Relaxed);
                 state.refresh_used_memory();
                 line(
