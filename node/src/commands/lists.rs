@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::args::{self, word, Argv};
 use super::registry::Command;
 use super::{blocking, errors};
-use super::{ApplyCtx, ShardCommand};
+use super::{ApplyCtx, ShardCommand, ENCODED_RANGE};
 use crate::keyspace::list::ListView;
 use crate::keyspace::{Keyspace, WrongType};
 use crate::protocol::parse::parse_i64;
@@ -97,9 +97,6 @@ pub enum ListOp {
         count: i64,
     },
 }
-
-/// Ranges of this many elements or more are answered already encoded ([`Frame::bulk_array`]).
-const ENCODED_RANGE: usize = 32;
 
 /// The list family's commands.
 pub static COMMANDS: &[Command] = &[

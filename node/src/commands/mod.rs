@@ -198,6 +198,10 @@ impl ShardCommand {
     }
 }
 
+/// Range replies (LRANGE, ZRANGE without scores) of this many elements or more leave the shard
+/// already encoded ([`Frame::bulk_array`]): one buffer, not a frame and an allocation each.
+pub const ENCODED_RANGE: usize = 32;
+
 /// Arguments this long or longer stay in the read buffer when a batch is detached (see
 /// [`ShardCommand::detach_all`]).
 pub const DETACH_MAX: usize = 64 * 1024;

@@ -17,7 +17,7 @@ use super::element_scan::{self, ElementScan};
 use super::random_pick;
 use super::registry::Command;
 use super::{blocking, errors};
-use super::{ApplyCtx, ShardCommand};
+use super::{ApplyCtx, ShardCommand, ENCODED_RANGE};
 use crate::keyspace::zset::{ZSet, ZSetView};
 use crate::keyspace::{Keyspace, WrongType};
 use crate::protocol::Frame;
@@ -683,6 +683,9 @@ impl ZSetCommand {
                             .map(|(m, s)| (bulk(&m), Frame::Double(s)))
                             .collect(),
                     )
+                } else if items.len() >= ENCODED_RANGE {
+                    // A long range leaves the shard encoded, one buffer for all its members.
+                    Frame::bulk_array(items.len(), 16, items.iter().map(|(m, _)| m))
                 } else {
                     Frame::Array(items.into_iter().map(|(m, _)| bulk(&m)).collect())
                 }
