@@ -1685,6 +1685,8 @@ fn large_zset_cases() -> Vec<Case> {
         Step::Exact(words(&["ZCARD", "{z}big"])),
         Step::Exact(words(&["ZRANGE", "{z}big", "0", "-1", "WITHSCORES"])),
         Step::Exact(words(&["ZRANGE", "{z}big", "100", "120", "REV"])),
+        Step::Exact(words(&["ZRANGE", "{z}big", "0", "-1"])),
+        Step::Exact(words(&["ZRANGEBYSCORE", "{z}big", "(3", "+inf", "LIMIT", "5", "40"])),
         Step::Exact(words(&["ZRANK", "{z}big", "m500"])),
         Step::Exact(words(&["ZREVRANK", "{z}big", "m500"])),
         Step::Exact(words(&["ZCOUNT", "{z}big", "(100", "200"])),
