@@ -13,69 +13,26 @@
 use bytes::Bytes;
 
 use super::args::{word, Argv};
+pub use super::blocking_pop::{Blocking, BlockingOp, ParseBlocking};
 use super::keys::KeyCommand;
 use super::lists::{ListCommand, ListOp};
+use super::registry::Command;
 use super::zsets::{self, ZSetCommand};
 use super::ShardCommand;
-use crate::keyspace::Keyspace;
 use crate::long_double::LongDouble;
 use crate::protocol::Frame;
 
-/// The name of the probe's argument vector (it is a read and never logged; the form exists
-/// so that every shard command has one).
-pub const FIRST_READY: &str = "blocking:first-ready";
-
-/// Parses a blocking command's arguments (arity already checked).
-pub type ParseBlocking = fn(&'static str, &Argv) -> Result<Blocking, Frame>;
-
-/// A blocking pop, parsed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Blocking {
-    /// The keys waited on, in the order they are tried.
-    pub keys: Vec<Bytes>,
-    /// How long to wait, in milliseconds; 0 waits for ever.
-    pub timeout_ms: u64,
-    /// What is popped.
-    pub op: BlockingOp,
-}
-
-/// What a blocking pop pops, and how it answers.
-#[derive(Clone, Debug, PartialEq)]
-pub enum BlockingOp {
-    /// BLPOP / BRPOP: one element, answered `[key, element]`.
-    Pop {
-        /// From the head.
-        front: bool,
-    },
-    /// BLMOVE / BRPOPLPUSH: one element moved to `dst`, answered as the element.
-    Move {
-        /// The destination list.
-        dst: Bytes,
-        /// Pop from the head.
-        from_front: bool,
-        /// Push at the head.
-        to_front: bool,
-    },
-    /// BLMPOP: up to `count` elements of one list, answered `[key, [elements]]`.
-    MPop {
-        /// From the head.
-        front: bool,
-        /// COUNT.
-        count: i64,
-    },
-    /// BZPOPMIN / BZPOPMAX: one member, answered `[key, member, score]`.
-    ZPop {
-        /// The highest score.
-        max: bool,
-    },
-    /// BZMPOP: up to `count` members of one sorted set, answered `[key, [[member, score]…]]`.
-    ZMPop {
-        /// The highest scores.
-        max: bool,
-        /// COUNT.
-        count: i64,
-    },
-}
+/// The blocking pops: a family of their own, each run as the non-blocking command it amounts to.
+pub static COMMANDS: &[Command] = &[
+    Command::blocking("blpop", parse),
+    Command::blocking("brpop", parse),
+    Command::blocking("blmove", parse),
+    Command::blocking("brpoplpush", parse),
+    Command::blocking("blmpop", parse),
+    Command::blocking("bzpopmin", parse),
+    Command::blocking("bzpopmax", parse),
+    Command::blocking("bzmpop", parse),
+];
 
 /// Reads a timeout in seconds as redis 7.0 does: `strtold` text (no NaN), multiplied by 1000 and
 /// rounded up to a whole millisecond; 0 waits for ever. Infinities and values whose milliseconds
@@ -101,7 +58,7 @@ fn side(front: bool) -> Bytes {
     word(if front { "left" } else { "right" })
 }
 
-/// Parses a blocking command (declared in its family's table: `lists.rs`, `zsets.rs`).
+/// Parses a blocking command.
 pub fn parse(name: &'static str, argv: &Argv) -> Result<Blocking, Frame> {
     let last = argv.len() - 1;
     let (keys, timeout_ms, op) = match name {
@@ -173,14 +130,6 @@ pub fn parse(name: &'static str, argv: &Argv) -> Result<Blocking, Frame> {
 }
 
 impl Blocking {
-    /// The type of value its keys must hold.
-    fn wanted(&self) -> &'static str {
-        match self.op {
-            BlockingOp::Pop { .. } | BlockingOp::Move { .. } | BlockingOp::MPop { .. } => "list",
-            BlockingOp::ZPop { .. } | BlockingOp::ZMPop { .. } => "zset",
-        }
-    }
-
     /// The read that finds the first of `keys` (its own, or those it is first in line on)
     /// holding something to pop. `strict`, for the command's first look: a key of another type
     /// met before answers WRONGTYPE, as the command does when it runs; a client already waiting
@@ -243,84 +192,6 @@ impl Blocking {
             }
         }
     }
-
-    /// The command's reply from the reply of [`Blocking::pop`] on `key`; `None` when nothing
-    /// was popped (another client was faster): the client waits again.
-    pub fn reply(&self, key: &Bytes, popped: Frame) -> Option<Frame> {
-        match popped {
-            Frame::Error(_) => Some(popped),
-            Frame::Null | Frame::NullArray => None,
-            Frame::Array(items) if items.is_empty() => None,
-            Frame::Bulk(element) => Some(match self.op {
-                BlockingOp::Pop { .. } => {
-                    Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(element)])
-                }
-                _ => Frame::Bulk(element),
-            }),
-            Frame::Array(mut items) => Some(match self.op {
-                BlockingOp::ZPop { .. } => {
-                    items.insert(0, Frame::Bulk(key.clone()));
-                    Frame::Array(items)
-                }
-                _ => Frame::Array(items),
-            }),
-            other => Some(other),
-        }
-    }
-
-    /// The reply when the timeout passes first: a null array, for every blocking pop (BLMOVE's
-    /// included, although it answers a plain element when served), as redis 7.0 answers.
-    pub fn timed_out(&self) -> Frame {
-        Frame::NullArray
-    }
-}
-
-/// The probe's answer: the position in `keys` of the first key holding a value of type
-/// `wanted` (a collection that exists is never empty), or -1; with `strict`, a key of another
-/// type met first answers WRONGTYPE.
-pub fn first_ready(ks: &Keyspace, now: u64, keys: &[Bytes], wanted: &str, strict: bool) -> Frame {
-    for (i, key) in keys.iter().enumerate() {
-        let Some(entry) = ks.peek(key, now) else {
-            continue;
-        };
-        if entry.type_name() == wanted {
-            return Frame::Integer(i as i64);
-        }
-        if strict {
-            return super::errors::wrong_type();
-        }
-    }
-    Frame::Integer(-1)
-}
-
-/// The probe as an argument vector: [`FIRST_READY`], the type, `strict` or `lax`, the keys.
-pub fn probe_argv(keys: &[Bytes], wanted: &str, strict: bool) -> Argv {
-    let mut argv = vec![
-        word(FIRST_READY),
-        Bytes::copy_from_slice(wanted.as_bytes()),
-        word(if strict { "strict" } else { "lax" }),
-    ];
-    argv.extend(keys.iter().cloned());
-    argv
-}
-
-/// Reads a probe's argument vector back.
-pub fn probe_from_argv(argv: &Argv) -> Result<KeyCommand, String> {
-    let wanted = match argv.get(1).map(|w| w.as_ref()) {
-        Some(b"list") => "list",
-        Some(b"zset") => "zset",
-        other => return Err(format!("{FIRST_READY}: unknown type {other:?}")),
-    };
-    let strict = match argv.get(2).map(|w| w.as_ref()) {
-        Some(b"strict") => true,
-        Some(b"lax") => false,
-        other => return Err(format!("{FIRST_READY}: unknown mode {other:?}")),
-    };
-    Ok(KeyCommand::FirstReady {
-        keys: argv[3..].to_vec(),
-        wanted,
-        strict,
-    })
 }
 
 #[cfg(test)]
@@ -391,19 +262,6 @@ mod tests {
                 argv(pop),
                 "{blocking:?}"
             );
-        }
-    }
-
-    #[test]
-    fn probes_parse_back_from_their_argv() {
-        for strict in [true, false] {
-            let keys = argv(&["a", "b\r\n"]);
-            let cmd = KeyCommand::FirstReady {
-                keys: keys.clone(),
-                wanted: "zset",
-                strict,
-            };
-            assert_eq!(probe_from_argv(&probe_argv(&keys, "zset", strict)), Ok(cmd));
         }
     }
 }

@@ -499,7 +499,7 @@ impl KeyCommand {
                 keys,
                 wanted,
                 strict,
-            } => super::blocking::probe_argv(keys, wanted, *strict),
+            } => probe_argv(keys, wanted, *strict),
             KeyCommand::ExpireDue(keys) => with_keys(EXPIRE_DUE, keys),
             KeyCommand::Evict(keys) => with_keys(EVICT, keys),
             KeyCommand::CountKeysInSlot(slot) => vec![
@@ -562,7 +562,7 @@ impl KeyCommand {
                 keys,
                 wanted,
                 strict,
-            } => super::blocking::first_ready(ks, now, keys, wanted, *strict),
+            } => first_ready(ks, now, keys, wanted, *strict),
             KeyCommand::Expire {
                 key,
                 ms,
@@ -791,4 +791,56 @@ pub struct ScanPage {
     pub next: u64,
     /// The keys of this page.
     pub keys: Vec<Bytes>,
+}
+
+/// The name of a blocking pop's probe as an argument vector ([`KeyCommand::FirstReady`]: a
+/// read, never logged; the form exists so that every shard command has one).
+pub const FIRST_READY: &str = "blocking:first-ready";
+
+/// The probe's answer: the position in `keys` of the first key holding a value of type
+/// `wanted` (a collection that exists is never empty), or -1; with `strict`, a key of another
+/// type met first answers WRONGTYPE.
+pub fn first_ready(ks: &Keyspace, now: u64, keys: &[Bytes], wanted: &str, strict: bool) -> Frame {
+    for (i, key) in keys.iter().enumerate() {
+        let Some(entry) = ks.peek(key, now) else {
+            continue;
+        };
+        if entry.type_name() == wanted {
+            return Frame::Integer(i as i64);
+        }
+        if strict {
+            return errors::wrong_type();
+        }
+    }
+    Frame::Integer(-1)
+}
+
+/// The probe as an argument vector: [`FIRST_READY`], the type, `strict` or `lax`, the keys.
+pub fn probe_argv(keys: &[Bytes], wanted: &str, strict: bool) -> Argv {
+    let mut argv = vec![
+        word(FIRST_READY),
+        Bytes::copy_from_slice(wanted.as_bytes()),
+        word(if strict { "strict" } else { "lax" }),
+    ];
+    argv.extend(keys.iter().cloned());
+    argv
+}
+
+/// Reads a probe's argument vector back.
+pub fn probe_from_argv(argv: &Argv) -> Result<KeyCommand, String> {
+    let wanted = match argv.get(1).map(|w| w.as_ref()) {
+        Some(b"list") => "list",
+        Some(b"zset") => "zset",
+        other => return Err(format!("{FIRST_READY}: unknown type {other:?}")),
+    };
+    let strict = match argv.get(2).map(|w| w.as_ref()) {
+        Some(b"strict") => true,
+        Some(b"lax") => false,
+        other => return Err(format!("{FIRST_READY}: unknown mode {other:?}")),
+    };
+    Ok(KeyCommand::FirstReady {
+        keys: argv[3..].to_vec(),
+        wanted,
+        strict,
+    })
 }

@@ -1,6 +1,6 @@
 //! List commands: pushes and pops at both ends, indexes and ranges, LSET, LTRIM, LINSERT, LREM,
-//! LPOS, LMOVE, RPOPLPUSH and LMPOP; the blocking pops BLPOP, BRPOP, BLMOVE, BRPOPLPUSH and
-//! BLMPOP are declared here and run as the commands above (see `blocking.rs`).
+//! LPOS, LMOVE, RPOPLPUSH and LMPOP. The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP)
+//! are a family of their own, run as the commands here (`blocking.rs`).
 //!
 //! A list is stored by the keyspace (packed in its key's entry while small, a deque beside the
 //! map once large, see `keyspace/list.rs`); every command here is deterministic and logged as
@@ -9,8 +9,8 @@
 use bytes::Bytes;
 
 use super::args::{self, word, Argv};
+use super::errors;
 use super::registry::Command;
-use super::{blocking, errors};
 use super::{ApplyCtx, ShardCommand, ENCODED_RANGE};
 use crate::keyspace::list::ListView;
 use crate::keyspace::{Keyspace, WrongType};
@@ -117,11 +117,6 @@ pub static COMMANDS: &[Command] = &[
     Command::slot("lmove", parse),
     Command::slot("rpoplpush", parse),
     Command::slot("lmpop", parse),
-    Command::blocking("blpop", blocking::parse),
-    Command::blocking("brpop", blocking::parse),
-    Command::blocking("blmove", blocking::parse),
-    Command::blocking("brpoplpush", blocking::parse),
-    Command::blocking("blmpop", blocking::parse),
 ];
 
 fn parse(name: &'static str, argv: &Argv) -> Result<ShardCommand, Frame> {

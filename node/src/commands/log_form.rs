@@ -15,8 +15,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::args::Argv;
-use super::blocking::{self, FIRST_READY};
-use super::keys::{KeyCommand, EVICT, EXPIRE_DUE};
+use super::keys::{self, KeyCommand, EVICT, EXPIRE_DUE, FIRST_READY};
 use super::sets::{SetCommand, SPOP_EFFECT};
 use super::ShardCommand;
 use crate::protocol::Frame;
@@ -56,7 +55,7 @@ impl ShardCommand {
             return Ok(ShardCommand::Key(KeyCommand::Evict(argv[1..].to_vec())));
         }
         if name.as_ref() == FIRST_READY.as_bytes() {
-            return blocking::probe_from_argv(argv).map(ShardCommand::Key);
+            return keys::probe_from_argv(argv).map(ShardCommand::Key);
         }
         if name.as_ref() == SPOP_EFFECT.as_bytes() {
             return SetCommand::parse_effect(argv).map(ShardCommand::Set);
@@ -335,6 +334,16 @@ mod tests {
             ShardCommand::Key(KeyCommand::ExpireDue(Vec::new())),
             ShardCommand::Key(KeyCommand::Evict(argv(&["a", "b\r\n"]))),
             ShardCommand::Key(KeyCommand::Evict(Vec::new())),
+            ShardCommand::Key(KeyCommand::FirstReady {
+                keys: argv(&["a", "b\r\n"]),
+                wanted: "zset",
+                strict: true,
+            }),
+            ShardCommand::Key(KeyCommand::FirstReady {
+                keys: argv(&["l"]),
+                wanted: "list",
+                strict: false,
+            }),
             ShardCommand::Set(SetCommand::PopEffect(
                 Bytes::from_static(b"s"),
                 None,

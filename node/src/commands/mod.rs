@@ -10,6 +10,7 @@
 
 pub mod args;
 pub mod blocking;
+pub mod blocking_pop;
 pub mod element_scan;
 pub mod errors;
 pub mod hashes;
@@ -270,6 +271,7 @@ pub fn keyspace_commands() -> impl Iterator<Item = &'static registry::Command> {
         sets::COMMANDS,
         zsets::COMMANDS,
         lists::COMMANDS,
+        blocking::COMMANDS,
         sort::COMMANDS,
     ]
     .into_iter()

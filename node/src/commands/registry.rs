@@ -12,7 +12,7 @@
 //! it; a keyspace family, which has none, leaves it [`NoHandler`]).
 
 use super::args::Argv;
-use super::blocking::ParseBlocking;
+use super::blocking_pop::ParseBlocking;
 use super::{Merge, ShardCommand};
 use crate::protocol::Frame;
 

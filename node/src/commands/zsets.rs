@@ -6,7 +6,7 @@
 //! an order-statistic sequence once large, see `keyspace/zset.rs`). Scores print as redis 7.0
 //! prints doubles (`%.17g`, [`Frame::Double`]). Pops take the lowest or highest scores, so they
 //! are deterministic and logged as themselves; ZRANDMEMBER is a read. The blocking pops
-//! (BZPOPMIN, BZPOPMAX, BZMPOP) are declared here and run as ZPOPMIN and ZMPOP (`blocking.rs`).
+//! (BZPOPMIN, BZPOPMAX, BZMPOP) are run as ZPOPMIN and ZMPOP (`blocking.rs`).
 
 use std::borrow::Cow;
 
@@ -14,9 +14,9 @@ use bytes::Bytes;
 
 use super::args::{self, word, Argv};
 use super::element_scan::{self, ElementScan};
+use super::errors;
 use super::random_pick;
 use super::registry::Command;
-use super::{blocking, errors};
 use super::{ApplyCtx, ShardCommand, ENCODED_RANGE};
 use crate::keyspace::zset::{ZSet, ZSetView};
 use crate::keyspace::{Keyspace, WrongType};
@@ -187,9 +187,6 @@ pub static COMMANDS: &[Command] = &[
     Command::slot("zpopmin", parse),
     Command::slot("zpopmax", parse),
     Command::slot("zmpop", parse),
-    Command::blocking("bzpopmin", blocking::parse),
-    Command::blocking("bzpopmax", blocking::parse),
-    Command::blocking("bzmpop", blocking::parse),
     Command::slot("zrandmember", parse),
     Command::slot("zscan", parse),
     Command::slot("zunion", parse),
