@@ -201,6 +201,46 @@ mod tests {
         assert!(reg.lines().by_key.is_empty() && reg.lines().wakers.is_empty());
     }
 
+    proptest::proptest! {
+        /// Whatever clients come and go, the lines hold exactly the clients still waiting, each
+        /// once per distinct key, in arrival order, and the count agrees.
+        #[test]
+        fn lines_hold_exactly_the_waiting_clients_in_arrival_order(
+            ops in proptest::collection::vec((0usize..6, proptest::collection::vec(0u8..4, 1..4)), 0..60)
+        ) {
+            let reg = Arc::new(KeyWaiters::default());
+            let mut live: Vec<(u64, Vec<u8>, Waiter)> = Vec::new();
+            for (what, keys) in ops {
+                if what < 4 || live.is_empty() {
+                    let names: Vec<Bytes> = keys.iter().map(|k| Bytes::from(vec![b'k', *k])).collect();
+                    let w = reg.register(&names);
+                    let mut distinct = keys.clone();
+                    distinct.sort_unstable();
+                    distinct.dedup();
+                    live.push((w.id, distinct, w));
+                } else {
+                    live.remove(what % live.len());
+                }
+                proptest::prop_assert_eq!(reg.len(), live.len());
+                let lines = reg.lines();
+                for k in 0u8..4 {
+                    let want: Vec<u64> = live
+                        .iter()
+                        .filter(|(_, keys, _)| keys.contains(&k))
+                        .map(|(id, _, _)| *id)
+                        .collect();
+                    let got: Vec<u64> = lines
+                        .by_key
+                        .get(&[b'k', k][..])
+                        .map(|l| l.iter().copied().collect())
+                        .unwrap_or_default();
+                    proptest::prop_assert_eq!(got, want, "key {}", k);
+                }
+                proptest::prop_assert_eq!(lines.wakers.len(), live.len());
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_wake_up_while_busy_is_kept_and_a_key_named_twice_counts_once() {
         let reg = Arc::new(KeyWaiters::default());
