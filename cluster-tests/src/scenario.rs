@@ -1,6 +1,7 @@
 //! One fault scenario: a cluster, the workload running against it, faults injected by the test,
 //! and at the end the history checked and the figures computed.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -170,8 +171,7 @@ impl Run {
             }
         }
         self.cluster.wait_healthy(Duration::from_secs(30));
-        let final_reads = self.final_reads();
-        let final_queues = self.final_queues();
+        let (final_reads, final_queues) = self.final_reads();
         let mut history = self.recorder.take();
         history.events.extend(final_reads.iter().cloned());
 
@@ -255,47 +255,9 @@ impl Run {
         }
     }
 
-    /// What each `queue:` key holds, read through a fresh client (retried until answered).
-    fn final_queues(&self) -> std::collections::HashMap<String, Option<Vec<i64>>> {
-        let ports = self.cluster.client_ports();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let urls: Vec<String> = ports
-                .iter()
-                .map(|p| format!("redis://127.0.0.1:{p}/"))
-                .collect();
-            let mut out = std::collections::HashMap::new();
-            let Ok(client) = redis::cluster::ClusterClientBuilder::new(urls)
-                .retries(10)
-                .build()
-            else {
-                return out;
-            };
-            let Ok(mut con) = client.get_async_connection().await else {
-                return out;
-            };
-            for q in 0..workload::QUEUES {
-                let key = format!("queue:{q}");
-                let mut held = None;
-                for _ in 0..50 {
-                    let read = redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).clone();
-                    if let Ok(items) = read.query_async::<Vec<i64>>(&mut con).await {
-                        held = Some(items);
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                out.insert(key, held);
-            }
-            out
-        })
-    }
-
-    /// A GET of every register and counter through a fresh client, retried until answered.
-    fn final_reads(&self) -> Vec<Event> {
+    /// A GET of every register and counter, and what each `queue:` key holds, through a fresh
+    /// client, each read retried until answered.
+    fn final_reads(&self) -> (Vec<Event>, HashMap<String, Option<Vec<i64>>>) {
         let ports = self.cluster.client_ports();
         let recorder = self.recorder.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -312,8 +274,9 @@ impl Run {
                 .build()
                 .expect("client");
             let mut out = Vec::new();
+            let mut queues = HashMap::new();
             let Ok(mut con) = client.get_async_connection().await else {
-                return out;
+                return (out, queues);
             };
             for key in all_keys() {
                 for _ in 0..50 {
@@ -337,7 +300,20 @@ impl Run {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
-            out
+            for q in 0..workload::QUEUES {
+                let key = format!("queue:{q}");
+                let mut held = None;
+                for _ in 0..50 {
+                    let read = redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).clone();
+                    if let Ok(items) = read.query_async::<Vec<i64>>(&mut con).await {
+                        held = Some(items);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                queues.insert(key, held);
+            }
+            (out, queues)
         })
     }
 }

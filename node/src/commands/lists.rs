@@ -543,31 +543,10 @@ fn parse_lpos(argv: &Argv) -> Result<ListOp, Frame> {
 
 /// LMPOP numkeys key … LEFT|RIGHT [COUNT count].
 fn parse_lmpop(argv: &Argv) -> Result<ListOp, Frame> {
-    let numkeys = match parse_i64(&argv[1]) {
-        Some(n) if n > 0 => n as usize,
-        _ => return Err(Frame::error("ERR numkeys should be greater than 0")),
-    };
-    if argv.len() < numkeys + 3 {
-        return Err(errors::syntax());
-    }
-    let keys = argv[2..2 + numkeys].to_vec();
-    let front = side(&argv[2 + numkeys])?;
-    let mut count = 1;
-    let mut counted = false;
-    let mut i = 3 + numkeys;
-    while i < argv.len() {
-        match argv.get(i + 1) {
-            // COUNT once only, as redis reads it.
-            Some(v) if args::is(&argv[i], "count") && !counted => {
-                counted = true;
-                count = match parse_i64(v) {
-                    Some(n) if n > 0 => n,
-                    _ => return Err(Frame::error("ERR count should be greater than 0")),
-                };
-                i += 2;
-            }
-            _ => return Err(errors::syntax()),
-        }
-    }
-    Ok(ListOp::MPop { keys, front, count })
+    let (keys, right, count) = args::numkeys_end_count(argv, ("left", "right"))?;
+    Ok(ListOp::MPop {
+        keys,
+        front: !right,
+        count,
+    })
 }

@@ -440,20 +440,7 @@ fn parse_intercard(argv: &Argv) -> Result<SetCommand, Frame> {
         ));
     }
     let keys = argv[2..2 + numkeys].to_vec();
-    let mut limit = 0;
-    let mut i = 2 + numkeys;
-    while i < argv.len() {
-        match argv.get(i + 1) {
-            Some(value) if args::is(&argv[i], "limit") => {
-                limit = match crate::protocol::parse::parse_i64(value) {
-                    Some(n) if n >= 0 => n as u64,
-                    _ => return Err(Frame::error("ERR LIMIT can't be negative")),
-                };
-                i += 2;
-            }
-            _ => return Err(errors::syntax()),
-        }
-    }
+    let limit = args::limit_from(argv, 2 + numkeys)?;
     Ok(SetCommand::InterCard(keys, limit))
 }
 

@@ -266,8 +266,9 @@ impl SortCommand {
         if dont_sort {
             return Ok(Ok(source.in_order(start, end, self.desc)));
         }
-        let mut elements = source.all();
-        if !matches!(source, Source::List(_)) {
+        let is_list = matches!(source, Source::List(_));
+        let mut elements = source.into_all();
+        if !is_list {
             // A set's or sorted set's own order is its hash table's in redis: a fixed order
             // here, so that ties come out alike on every replica.
             elements.sort_unstable();
@@ -457,9 +458,9 @@ impl Source {
         }
     }
 
-    fn all(&self) -> Vec<Bytes> {
+    fn into_all(self) -> Vec<Bytes> {
         match self {
-            Source::List(v) | Source::Set(v) | Source::ZSet(v) => v.clone(),
+            Source::List(v) | Source::Set(v) | Source::ZSet(v) => v,
         }
     }
 

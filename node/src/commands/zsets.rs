@@ -1263,36 +1263,7 @@ fn parse_range(name: &'static str, argv: &Argv) -> Result<ZSetCommand, Frame> {
 
 /// ZMPOP numkeys key … MIN|MAX [COUNT count].
 fn parse_zmpop(argv: &Argv) -> Result<ZSetCommand, Frame> {
-    let numkeys = match crate::protocol::parse::parse_i64(&argv[1]) {
-        Some(n) if n > 0 => n as usize,
-        _ => return Err(Frame::error("ERR numkeys should be greater than 0")),
-    };
-    if argv.len() < numkeys + 3 {
-        return Err(errors::syntax());
-    }
-    let keys = argv[2..2 + numkeys].to_vec();
-    let max = match &argv[2 + numkeys] {
-        w if args::is(w, "min") => false,
-        w if args::is(w, "max") => true,
-        _ => return Err(errors::syntax()),
-    };
-    let mut count = 1;
-    let mut counted = false;
-    let mut i = 3 + numkeys;
-    while i < argv.len() {
-        match argv.get(i + 1) {
-            // COUNT once only, as redis reads it.
-            Some(v) if args::is(&argv[i], "count") && !counted => {
-                counted = true;
-                count = match crate::protocol::parse::parse_i64(v) {
-                    Some(n) if n > 0 => n,
-                    _ => return Err(Frame::error("ERR count should be greater than 0")),
-                };
-                i += 2;
-            }
-            _ => return Err(errors::syntax()),
-        }
-    }
+    let (keys, max, count) = args::numkeys_end_count(argv, ("min", "max"))?;
     Ok(ZSetCommand::MPop(keys, max, count, argv.clone()))
 }
 
@@ -1381,20 +1352,7 @@ fn parse_intercard(argv: &Argv) -> Result<ZSetCommand, Frame> {
         return Err(errors::syntax());
     }
     let keys = argv[2..2 + numkeys].to_vec();
-    let mut limit = 0;
-    let mut i = 2 + numkeys;
-    while i < argv.len() {
-        match argv.get(i + 1) {
-            Some(v) if args::is(&argv[i], "limit") => {
-                limit = match crate::protocol::parse::parse_i64(v) {
-                    Some(n) if n >= 0 => n as u64,
-                    _ => return Err(Frame::error("ERR LIMIT can't be negative")),
-                };
-                i += 2;
-            }
-            _ => return Err(errors::syntax()),
-        }
-    }
+    let limit = args::limit_from(argv, 2 + numkeys)?;
     Ok(ZSetCommand::InterCard(keys, limit, argv.clone()))
 }
 
