@@ -283,7 +283,7 @@ async fn flush(
 /// close.
 async fn write_replies(
     socket: &mut TcpStream,
-    out: &Output,
+    out: &mut Output,
     state: &ServerState,
     session: &Session,
 ) -> std::io::Result<bool> {

@@ -1665,6 +1665,27 @@ fn large_list_cases() -> Vec<Case> {
         Step::Exact(words(&["LMOVE", "{l}big", "{l}other", "LEFT", "RIGHT"])),
         Step::Exact(words(&["LLEN", "{l}big"])),
     ];
+    // Ranges of 4096 elements or more are streamed from the list's nodes: integers, strings and
+    // empty ones, whole, from mid-node, and after the list changed under an earlier range.
+    let mut huge = vec!["RPUSH".to_string(), "{l}huge".to_string()];
+    huge.extend((0..20_000i64).map(|i| match i % 3 {
+        0 => (i * 37 - 100_000).to_string(),
+        1 => format!("s{i}"),
+        _ => String::new(),
+    }));
+    let steps: Vec<Step> = steps
+        .into_iter()
+        .chain([
+            Step::Exact(leak(huge)),
+            Step::Exact(words(&["LRANGE", "{l}huge", "0", "-1"])),
+            Step::Exact(words(&["LRANGE", "{l}huge", "7", "10000"])),
+            Step::Exact(words(&["LRANGE", "{l}huge", "-4096", "-1"])),
+            Step::Exact(words(&["LRANGE", "{l}huge", "-4095", "-1"])),
+            Step::Exact(words(&["LSET", "{l}huge", "5000", "changed"])),
+            Step::Exact(words(&["LPOP", "{l}huge", "3"])),
+            Step::Exact(words(&["LRANGE", "{l}huge", "4990", "9200"])),
+        ])
+        .collect();
     vec![Case {
         name: "lists past a packed node",
         steps: Box::leak(steps.into_boxed_slice()),

@@ -1523,3 +1523,81 @@ fn sort_patterns_must_stay_in_the_sorted_keys_slot() {
         "{cross}"
     );
 }
+
+#[test]
+fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
+    let node = Node::start(&["--shards", "1"]);
+    let mut con = node.client();
+    let item = |i: usize| format!("{i:0>96}");
+    let (total, batch) = (400_000, 1000);
+    for start in (0..total).step_by(batch) {
+        let mut push = redis::cmd("RPUSH");
+        push.arg("l");
+        for i in start..start + batch {
+            push.arg(item(i));
+        }
+        let _: usize = push.query(&mut con).expect("rpush");
+    }
+    // Allocated bytes besides the logs (which a snapshot may purge at any moment).
+    let allocated = |con: &mut redis::Connection| {
+        let info: String = redis::cmd("INFO").arg("memory").query(con).expect("info");
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.parse::<u64>().ok())
+                .expect(name)
+        };
+        field("used_memory").saturating_sub(field("mem_not_counted_for_evict"))
+    };
+    let before = allocated(&mut con);
+    // A client asks for the whole list (about 41 MB of reply) and does not read it yet.
+    let mut slow = node.client();
+    slow.send_packed_command(
+        &redis::cmd("LRANGE")
+            .arg("l")
+            .arg(0)
+            .arg(-1)
+            .get_packed_command(),
+    )
+    .expect("send");
+    thread::sleep(Duration::from_millis(1500));
+    let grown = allocated(&mut con).saturating_sub(before);
+    // Meanwhile the shard goes on: the list changes under the pending reply.
+    let _: () = redis::cmd("LSET")
+        .arg("l")
+        .arg(0)
+        .arg("changed")
+        .query(&mut con)
+        .expect("lset");
+    let len: usize = redis::cmd("RPUSH")
+        .arg("l")
+        .arg("tail")
+        .query(&mut con)
+        .expect("rpush");
+    assert_eq!(len, total + 1);
+    let _: () = redis::cmd("LTRIM")
+        .arg("l")
+        .arg(0)
+        .arg(9)
+        .query(&mut con)
+        .expect("ltrim");
+    // Held as the list's nodes, not encoded whole: the process has not grown by the reply.
+    assert!(
+        grown < 12 << 20,
+        "{} MiB more allocated while a 41 MB reply waited",
+        grown >> 20
+    );
+    let reply: Vec<Vec<u8>> =
+        redis::from_redis_value(slow.recv_response().expect("reply")).expect("array");
+    assert_eq!(reply.len(), total, "the list as it was when LRANGE ran");
+    for (i, got) in reply.iter().enumerate() {
+        assert_eq!(got, item(i).as_bytes(), "element {i}");
+    }
+    let now: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .expect("lrange");
+    assert_eq!(now.len(), 10);
+    assert_eq!(now[0], "changed");
+}

@@ -6,6 +6,8 @@
 //! map once large, see `keyspace/list.rs`); every command here is deterministic and logged as
 //! itself.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::args::{self, word, Argv};
@@ -14,8 +16,14 @@ use super::registry::Command;
 use super::{ApplyCtx, ShardCommand, ENCODED_RANGE};
 use crate::keyspace::list::ListView;
 use crate::keyspace::{Keyspace, WrongType};
+use crate::protocol::frame::Streamed;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Frame;
+
+/// Ranges this long or longer of a large list are streamed ([`Frame::Streamed`]): built in
+/// O(nodes) in the shard, encoded a chunk at a time by the connection as the client reads.
+/// Shorter ones are encoded whole (cheap enough, and one buffer is faster to write).
+pub const STREAMED_RANGE: usize = 4096;
 
 /// A list command, parsed. Each keeps its argument vector: it is also its log form.
 #[derive(Clone, Debug, PartialEq)]
@@ -297,18 +305,22 @@ impl ListCommand {
                 let Some(l) = ks.list(key, now)? else {
                     return Ok(Frame::Array(Vec::new()));
                 };
-                match span(l.len(), *start, *stop) {
-                    // A long range leaves the shard encoded, one buffer for all its elements.
-                    Some((from, to)) if to - from >= ENCODED_RANGE => {
-                        Frame::bulk_array(to - from, 16, l.iter_from(from).take(to - from))
+                let Some((from, to)) = span(l.len(), *start, *stop) else {
+                    return Ok(Frame::Array(Vec::new()));
+                };
+                let count = to - from;
+                // A very long range of a large list leaves the shard as the list's nodes it
+                // covers, shared, and is encoded only as the client reads it.
+                if count >= STREAMED_RANGE {
+                    if let Some(range) = l.range(from, count) {
+                        return Ok(Frame::Streamed(Streamed(Arc::new(range))));
                     }
-                    Some((from, to)) => Frame::Array(
-                        l.iter_from(from)
-                            .take(to - from)
-                            .map(|b| bulk(&b))
-                            .collect(),
-                    ),
-                    None => Frame::Array(Vec::new()),
+                }
+                if count >= ENCODED_RANGE {
+                    // A long range leaves the shard encoded, one buffer for all its elements.
+                    Frame::bulk_array(count, 16, l.iter_from(from).take(count))
+                } else {
+                    Frame::Array(l.iter_from(from).take(count).map(|b| bulk(&b)).collect())
                 }
             }
             ListOp::Set(i, item) => {

@@ -10,23 +10,33 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::collection::Collection;
-use super::packed::{Packed, PackedList};
+use super::packed::{Elem, Packed, PackedList};
 use super::{Kind, Large};
+use crate::protocol::frame::{bulk, BulkChunks};
 
 use super::encoding::list_node_limits;
 
-/// What a node costs besides its buffer: the deque's slot and the allocation's header.
-const NODE_OVERHEAD: usize = std::mem::size_of::<PackedList>() + 16;
+/// What a node costs besides its buffer: the deque's slot, the shared allocation holding the
+/// node (its two counts and the node itself) and an allocation's header.
+const NODE_OVERHEAD: usize = std::mem::size_of::<Arc<PackedList>>()
+    + 2 * std::mem::size_of::<usize>()
+    + std::mem::size_of::<PackedList>()
+    + 16;
 
 /// The most an element's header adds to its bytes in a packed node (a varint of its length).
 const HEADER_MAX: usize = 10;
 
 /// A large list: packed nodes in order, none empty.
+///
+/// Nodes are shared (`Arc`): a long LRANGE takes the nodes it covers, not a copy of their
+/// elements ([`ListRange`]), and is written out from them while the list goes on changing; a
+/// change to a node still shared copies that node first (8 KiB at most), never the list.
 #[derive(Clone, Default)]
 pub struct Deque {
-    nodes: VecDeque<PackedList>,
+    nodes: VecDeque<Arc<PackedList>>,
     len: usize,
     /// What the nodes cost: their buffers' capacity and [`NODE_OVERHEAD`] each.
     bytes: usize,
@@ -62,10 +72,12 @@ impl Deque {
 
     /// Runs `f` on node `n`, keeping the byte count, and drops the node if it is left empty.
     fn change<R>(&mut self, n: usize, f: impl FnOnce(&mut PackedList) -> R) -> R {
-        let Some(node) = self.nodes.get_mut(n) else {
+        let Some(shared) = self.nodes.get_mut(n) else {
             return f(&mut PackedList::new());
         };
-        let before = Deque::cost(node);
+        // Counted before a copy on write: the copy's buffer may be smaller than the original.
+        let before = Deque::cost(shared);
+        let node = Arc::make_mut(shared);
         let (r, after, empty) = {
             let r = f(node);
             (r, Deque::cost(node), node.is_empty())
@@ -103,9 +115,9 @@ impl Deque {
                 node.push_back(item);
                 self.bytes += Deque::cost(&node);
                 if front {
-                    self.nodes.push_front(node);
+                    self.nodes.push_front(Arc::new(node));
                 } else {
-                    self.nodes.push_back(node);
+                    self.nodes.push_back(Arc::new(node));
                 }
             }
         }
@@ -209,7 +221,7 @@ impl Deque {
             node.shrink_to_fit();
         });
         self.bytes += Deque::cost(&tail);
-        self.nodes.insert(n + 1, tail);
+        self.nodes.insert(n + 1, Arc::new(tail));
         // Halves by count: one may hold a large element and still be too big.
         self.split(n + 1);
         self.split(n);
@@ -225,7 +237,7 @@ impl Deque {
         if node.bytes() > max_bytes / 4 {
             return;
         }
-        let fits = |other: &PackedList| {
+        let fits = |other: &Arc<PackedList>| {
             other.bytes() + node.bytes() <= max_bytes && other.len() + node.len() <= max_count
         };
         let (into, from) = if n + 1 < self.nodes.len() && fits(&self.nodes[n + 1]) {
@@ -244,6 +256,34 @@ impl Deque {
                 node.push_back(&e.to_bytes());
             }
         });
+    }
+
+    /// Elements `start..start + count` (within the list) as a [`ListRange`]: the nodes they lie
+    /// in, shared, found in O(nodes).
+    fn range(&self, start: usize, count: usize) -> ListRange {
+        let count = count.min(self.len.saturating_sub(start));
+        let mut range = ListRange {
+            nodes: Vec::new(),
+            skip: 0,
+            last_end: 0,
+            count,
+        };
+        if count == 0 {
+            return range;
+        }
+        let (n, at) = self.locate(start);
+        range.skip = at;
+        // Elements still wanted counting from the first node's start.
+        let mut left = count + at;
+        for node in self.nodes.range(n..) {
+            range.nodes.push(Arc::clone(node));
+            if left <= node.len() {
+                range.last_end = left;
+                break;
+            }
+            left -= node.len();
+        }
+        range
     }
 
     /// The elements from `start` on, in order.
@@ -267,8 +307,8 @@ impl Deque {
     /// Checks what the deque keeps about itself (tests).
     #[cfg(test)]
     fn check(&self) -> Result<(), String> {
-        let len: usize = self.nodes.iter().map(PackedList::len).sum();
-        let bytes: usize = self.nodes.iter().map(Deque::cost).sum();
+        let len: usize = self.nodes.iter().map(|n| n.len()).sum();
+        let bytes: usize = self.nodes.iter().map(|n| Deque::cost(n)).sum();
         if len != self.len || bytes != self.bytes {
             return Err(format!(
                 "len {} (kept {}), bytes {bytes} (kept {})",
@@ -277,7 +317,7 @@ impl Deque {
         }
         let (max_bytes, max_count) = list_node_limits();
         let oversized =
-            |n: &PackedList| n.len() > 1 && (n.bytes() > max_bytes || n.len() > max_count);
+            |n: &Arc<PackedList>| n.len() > 1 && (n.bytes() > max_bytes || n.len() > max_count);
         if self.nodes.iter().any(|n| n.is_empty() || oversized(n)) {
             return Err("an empty or oversized node".into());
         }
@@ -516,9 +556,68 @@ impl<'a> ListView<'a> {
         }
     }
 
+    /// Elements `start..start + count` as a [`ListRange`] sharing the list's nodes, for a large
+    /// list; `None` for a packed one (small: copying it is as cheap).
+    pub fn range(self, start: usize, count: usize) -> Option<ListRange> {
+        match self {
+            ListView::Packed(_) => None,
+            ListView::Deque(d) => Some(d.range(start, count)),
+        }
+    }
+
     /// The element at `index`.
     pub fn get(self, index: usize) -> Option<Cow<'a, [u8]>> {
         self.iter_from(index).next()
+    }
+}
+
+/// A range of a large list, held as the list's own nodes (shared, so not copied) and written
+/// out a node at a time ([`crate::protocol::frame::Streamed`]): a long LRANGE neither copies
+/// its elements in the shard nor holds them encoded in the connection. A change the list
+/// makes afterwards copies the node it touches first, so the range stays as it was read.
+pub struct ListRange {
+    nodes: Vec<Arc<PackedList>>,
+    /// Elements of the first node before the range.
+    skip: usize,
+    /// Where the range ends in the last node.
+    last_end: usize,
+    /// Elements in the range.
+    count: usize,
+}
+
+impl ListRange {
+    /// Node `i`'s elements within the range.
+    fn elems(&self, i: usize) -> impl Iterator<Item = Elem<'_>> + '_ {
+        let node = &self.nodes[i];
+        let start = if i == 0 { self.skip } else { 0 };
+        let end = if i + 1 == self.nodes.len() {
+            self.last_end
+        } else {
+            node.len()
+        };
+        node.iter().skip(start).take(end.saturating_sub(start))
+    }
+}
+
+impl BulkChunks for ListRange {
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn chunks(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn encode_chunk(&self, i: usize, out: &mut Vec<u8>) {
+        for e in self.elems(i) {
+            bulk(out, &e.to_bytes());
+        }
+    }
+
+    fn for_each_len(&self, f: &mut dyn FnMut(usize)) {
+        for e in (0..self.nodes.len()).flat_map(|i| self.elems(i)) {
+            f(e.text_len());
+        }
     }
 }
 
@@ -557,6 +656,66 @@ mod tests {
         ]
     }
 
+    /// Applies `op` to both the list and the model.
+    fn apply(list: &mut List, model: &mut VecDeque<Vec<u8>>, op: Op) -> Result<(), TestCaseError> {
+        match op {
+            Op::Push(i, front) => {
+                list.push(&i, front);
+                if front {
+                    model.push_front(i)
+                } else {
+                    model.push_back(i)
+                }
+            }
+            Op::Pop(front) => {
+                let want = if front {
+                    model.pop_front()
+                } else {
+                    model.pop_back()
+                };
+                prop_assert_eq!(list.pop(front), want);
+            }
+            Op::Insert(n, i) => {
+                let n = n % (model.len() + 1);
+                list.insert(n, &i);
+                model.insert(n, i);
+            }
+            Op::Remove(n) if !model.is_empty() => {
+                let n = n % model.len();
+                list.remove(n);
+                model.remove(n);
+            }
+            Op::Set(n, i) if !model.is_empty() => {
+                let n = n % model.len();
+                list.set(n, &i);
+                model[n] = i;
+            }
+            Op::Keep(a, b) => {
+                let len = model.len() + 1;
+                let (a, b) = (a % len, b % len);
+                list.keep(a, b);
+                let b = b.min(model.len());
+                let a = a.min(b);
+                *model = model.iter().skip(a).take(b - a).cloned().collect();
+            }
+            _ => {}
+        }
+        prop_assert_eq!(list.len(), model.len());
+        if let List::Deque(d) = &list {
+            prop_assert_eq!(d.check(), Ok(()));
+        }
+        Ok(())
+    }
+
+    /// `items` encoded as a RESP array of bulk strings.
+    fn encoded<'a>(items: impl ExactSizeIterator<Item = &'a Vec<u8>>) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", items.len()).into_bytes();
+        for i in items {
+            bulk(&mut out, i);
+        }
+        out
+    }
+
     proptest! {
         /// Packed or deque, a list behaves as a deque of strings.
         #[test]
@@ -564,49 +723,49 @@ mod tests {
             let mut list = List::default();
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             for op in ops {
-                match op {
-                    Op::Push(i, front) => {
-                        list.push(&i, front);
-                        if front { model.push_front(i) } else { model.push_back(i) }
-                    }
-                    Op::Pop(front) => {
-                        let want = if front { model.pop_front() } else { model.pop_back() };
-                        prop_assert_eq!(list.pop(front), want);
-                    }
-                    Op::Insert(n, i) => {
-                        let n = n % (model.len() + 1);
-                        list.insert(n, &i);
-                        model.insert(n, i);
-                    }
-                    Op::Remove(n) if !model.is_empty() => {
-                        let n = n % model.len();
-                        list.remove(n);
-                        model.remove(n);
-                    }
-                    Op::Set(n, i) if !model.is_empty() => {
-                        let n = n % model.len();
-                        list.set(n, &i);
-                        model[n] = i;
-                    }
-                    Op::Keep(a, b) => {
-                        let len = model.len() + 1;
-                        let (a, b) = (a % len, b % len);
-                        list.keep(a, b);
-                        let b = b.min(model.len());
-                        let a = a.min(b);
-                        model = model.into_iter().skip(a).take(b - a).collect();
-                    }
-                    _ => {}
-                }
-                prop_assert_eq!(list.len(), model.len());
-                if let List::Deque(d) = &list {
-                    prop_assert_eq!(d.check(), Ok(()));
-                }
+                apply(&mut list, &mut model, op)?;
             }
             let got: Vec<Vec<u8>> = list.view().iter_from(0).map(|c| c.into_owned()).collect();
             prop_assert_eq!(got, model.iter().cloned().collect::<Vec<_>>());
             let rev: Vec<Vec<u8>> = list.view().iter_rev().map(|c| c.into_owned()).collect();
             prop_assert_eq!(rev, model.iter().rev().cloned().collect::<Vec<_>>());
+        }
+
+        /// A range of a large list holds exactly the elements it covered when it was taken, and
+        /// goes on holding them whatever the list does next (its nodes are copied on write).
+        #[test]
+        fn a_range_keeps_what_it_read(
+            before in proptest::collection::vec(op(), 0..400),
+            start in any::<usize>(),
+            count in any::<usize>(),
+            after in proptest::collection::vec(op(), 0..200),
+        ) {
+            let mut list = List::default();
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            for i in 0..200u32 {
+                apply(&mut list, &mut model, Op::Push(i.to_be_bytes().repeat(8), false))?;
+            }
+            for op in before {
+                apply(&mut list, &mut model, op)?;
+            }
+            let start = start % (model.len() + 2);
+            let count = count % (model.len() + 2);
+            let Some(range) = list.view().range(start, count) else {
+                return Ok(());
+            };
+            let want = encoded(model.iter().skip(start).take(count));
+            let frame = crate::protocol::Frame::Streamed(crate::protocol::frame::Streamed(Arc::new(range)));
+            let mut got = Vec::new();
+            frame.encode(2, &mut got);
+            prop_assert_eq!(&got, &want);
+            for op in after {
+                apply(&mut list, &mut model, op)?;
+            }
+            let mut again = Vec::new();
+            frame.encode(2, &mut again);
+            prop_assert_eq!(&again, &want, "changed by later writes");
+            let crate::protocol::Frame::Streamed(streamed) = &frame else { unreachable!() };
+            prop_assert_eq!(streamed.encoded_len(), want.len());
         }
     }
 }

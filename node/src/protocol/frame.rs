@@ -5,6 +5,8 @@
 //! redis-server falls back: maps become flat arrays, sets become arrays, nulls become `$-1` or `*-1`,
 //! doubles become bulk strings, verbatim strings become bulk strings.
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes};
 
 /// One reply, in protocol-neutral form.
@@ -39,6 +41,63 @@ pub enum Frame {
     /// [`Frame::bulk_array`]): how a long range leaves a shard as one buffer rather than a
     /// frame and an allocation per element.
     Encoded(Bytes),
+    /// An array of bulk strings encoded only while it is written, a chunk at a time
+    /// ([`Streamed`]): how a range of millions of elements leaves its shard without being
+    /// copied first. It never crosses the network between nodes, so it is not serialized.
+    #[serde(skip)]
+    Streamed(Streamed),
+}
+
+/// The elements of a long array of bulk strings, held without a copy (a list's nodes, shared
+/// with the list until it changes them), in chunks of a few kilobytes.
+pub trait BulkChunks: Send + Sync {
+    /// Elements in all.
+    fn count(&self) -> usize;
+    /// Chunks in all.
+    fn chunks(&self) -> usize;
+    /// Appends chunk `i`'s elements to `out`, each encoded as a bulk string.
+    fn encode_chunk(&self, i: usize, out: &mut Vec<u8>);
+    /// Calls `f` with the length of each element, in order.
+    fn for_each_len(&self, f: &mut dyn FnMut(usize));
+}
+
+/// An array of bulk strings encoded as it is written ([`Frame::Streamed`]).
+#[derive(Clone)]
+pub struct Streamed(pub Arc<dyn BulkChunks>);
+
+impl Streamed {
+    /// Bytes of its encoding (header included), counted without encoding it.
+    pub fn encoded_len(&self) -> usize {
+        let mut len = header_len(self.0.count());
+        self.0.for_each_len(&mut |n| len += header_len(n) + n + 2);
+        len
+    }
+
+    /// Appends the array's header to `out`.
+    pub fn encode_header(&self, out: &mut Vec<u8>) {
+        header(out, b'*', self.0.count());
+    }
+}
+
+impl std::fmt::Debug for Streamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Streamed({} elements)", self.0.count())
+    }
+}
+
+impl PartialEq for Streamed {
+    /// Equal when they encode the same (tests compare replies).
+    fn eq(&self, other: &Streamed) -> bool {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        Frame::Streamed(self.clone()).encode(2, &mut a);
+        Frame::Streamed(other.clone()).encode(2, &mut b);
+        a == b
+    }
+}
+
+/// Bytes of a header line (`*`/`$`, the decimal `len`, CRLF).
+fn header_len(len: usize) -> usize {
+    1 + itoa::Buffer::new().format(len).len() + 2
 }
 
 impl Frame {
@@ -161,6 +220,12 @@ impl Frame {
                 }
             }
             Frame::Encoded(bytes) => out.extend_from_slice(bytes),
+            Frame::Streamed(array) => {
+                array.encode_header(out);
+                for i in 0..array.0.chunks() {
+                    array.0.encode_chunk(i, out);
+                }
+            }
             Frame::Verbatim(text) => {
                 if proto >= 3 {
                     header(out, b'=', text.len() + 4);
@@ -220,7 +285,8 @@ fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn bulk(out: &mut Vec<u8>, data: &[u8]) {
+/// Appends `data` encoded as a bulk string.
+pub fn bulk(out: &mut Vec<u8>, data: &[u8]) {
     header(out, b'$', data.len());
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");

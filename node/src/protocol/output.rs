@@ -1,22 +1,85 @@
 //! A connection's replies waiting to be written.
 //!
 //! Most replies are small and are encoded one after the other into one buffer. A long one that
-//! left its shard already encoded ([`Frame::Encoded`], a long LRANGE) is kept as the buffer it
+//! left its shard already encoded ([`Frame::Encoded`], a long ZRANGE) is kept as the buffer it
 //! came in and written from there: copying a reply of hundreds of megabytes into the
-//! connection's buffer would hold it twice.
+//! connection's buffer would hold it twice. A streamed one ([`Frame::Streamed`], a long LRANGE)
+//! is encoded a chunk at a time as the socket takes it, so it is never held encoded at all.
 
 use bytes::Bytes;
 
+use super::frame::Streamed;
 use super::Frame;
 
 /// Encoded replies this long or longer are written from their own buffer.
 const OWN_BUFFER_AT: usize = 64 * 1024;
 
+/// How much of a streamed reply is encoded ahead of the socket.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// A part of the replies, written in order.
+enum Part {
+    /// Encoded bytes.
+    Bytes(Bytes),
+    /// A streamed reply and how far its encoding has got.
+    Streamed(StreamCursor),
+}
+
+/// A streamed reply being encoded: `buf` holds its bytes from `buf_start`, the chunks from
+/// `next_chunk` on are still to be encoded.
+struct StreamCursor {
+    array: Streamed,
+    len: usize,
+    next_chunk: usize,
+    buf: Vec<u8>,
+    buf_start: usize,
+}
+
+impl StreamCursor {
+    fn new(array: Streamed) -> StreamCursor {
+        StreamCursor {
+            len: array.encoded_len(),
+            array,
+            next_chunk: 0,
+            buf: Vec::new(),
+            buf_start: 0,
+        }
+    }
+
+    /// Its bytes from `offset` (below its length) on, as far as they are encoded: the next
+    /// chunks are encoded once the ones before are taken. Offsets only move forward.
+    fn from(&mut self, offset: usize) -> &[u8] {
+        if offset >= self.buf_start + self.buf.len() {
+            self.buf_start += self.buf.len();
+            self.buf.clear();
+            if self.buf_start == 0 {
+                self.array.encode_header(&mut self.buf);
+            }
+            while self.buf.len() < STREAM_CHUNK && self.next_chunk < self.array.0.chunks() {
+                self.array.0.encode_chunk(self.next_chunk, &mut self.buf);
+                self.next_chunk += 1;
+            }
+        }
+        self.buf
+            .get(offset.saturating_sub(self.buf_start)..)
+            .unwrap_or_default()
+    }
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        match self {
+            Part::Bytes(b) => b.len(),
+            Part::Streamed(c) => c.len,
+        }
+    }
+}
+
 /// Replies waiting to be written, in order.
 #[derive(Default)]
 pub struct Output {
     /// Completed parts, written before `tail`.
-    parts: Vec<Bytes>,
+    parts: Vec<Part>,
     /// Bytes of `parts`.
     parts_len: usize,
     /// Where small replies are encoded.
@@ -43,30 +106,36 @@ impl Output {
         self.len() == 0
     }
 
-    /// Appends `frame` encoded in protocol `proto` (a long already-encoded one without a copy).
+    /// Appends `frame` encoded in protocol `proto` (a long already-encoded one without a copy,
+    /// a streamed one to be encoded as it is written).
     pub fn push(&mut self, proto: u8, frame: Frame) {
-        match frame {
-            Frame::Encoded(bytes) if bytes.len() >= OWN_BUFFER_AT => {
-                if !self.tail.is_empty() {
-                    let tail = std::mem::take(&mut self.tail);
-                    self.parts_len += tail.len();
-                    self.parts.push(Bytes::from(tail));
-                }
-                self.parts_len += bytes.len();
-                self.parts.push(bytes);
-            }
-            frame => frame.encode(proto, &mut self.tail),
+        let part = match frame {
+            Frame::Encoded(bytes) if bytes.len() >= OWN_BUFFER_AT => Part::Bytes(bytes),
+            Frame::Streamed(array) => Part::Streamed(StreamCursor::new(array)),
+            frame => return frame.encode(proto, &mut self.tail),
+        };
+        if !self.tail.is_empty() {
+            let tail = std::mem::take(&mut self.tail);
+            self.parts_len += tail.len();
+            self.parts.push(Part::Bytes(Bytes::from(tail)));
         }
+        self.parts_len += part.len();
+        self.parts.push(part);
     }
 
-    /// The waiting bytes from `offset` on, up to the end of the part holding it (empty past the
-    /// end).
-    pub fn from(&self, mut offset: usize) -> &[u8] {
-        for part in &self.parts {
-            if offset < part.len() {
-                return &part[offset..];
+    /// The waiting bytes from `offset` on, up to the end of the part (or of the encoded chunk
+    /// of a streamed reply) holding it; empty past the end. Offsets only move forward between
+    /// two [`Output::clear`]s (a streamed reply forgets what it has handed out).
+    pub fn from(&mut self, mut offset: usize) -> &[u8] {
+        for part in &mut self.parts {
+            let len = part.len();
+            if offset < len {
+                return match part {
+                    Part::Bytes(b) => &b[offset..],
+                    Part::Streamed(c) => c.from(offset),
+                };
             }
-            offset -= part.len();
+            offset -= len;
         }
         self.tail.get(offset..).unwrap_or_default()
     }
@@ -82,11 +151,14 @@ impl Output {
     }
 
     /// Everything waiting, copied into one buffer (tests).
-    pub fn to_vec(&self) -> Vec<u8> {
+    pub fn to_vec(&mut self) -> Vec<u8> {
         let mut all = Vec::with_capacity(self.len());
         let mut at = 0;
         while at < self.len() {
             let chunk = self.from(at);
+            if chunk.is_empty() {
+                break;
+            }
             all.extend_from_slice(chunk);
             at += chunk.len();
         }
@@ -114,7 +186,10 @@ mod tests {
             2,
             "the reply before, then the long one as it came"
         );
-        assert_eq!(out.parts[1].as_ptr(), buffer.as_ptr(), "not copied");
+        let Part::Bytes(kept) = &out.parts[1] else {
+            panic!("not kept as bytes");
+        };
+        assert_eq!(kept.as_ptr(), buffer.as_ptr(), "not copied");
         let mut want = b"+OK\r\n".to_vec();
         encoded.encode(2, &mut want);
         want.extend_from_slice(b"_\r\n");
@@ -123,5 +198,58 @@ mod tests {
         assert_eq!(out.from(want.len()), b"");
         out.clear(16);
         assert!(out.is_empty());
+    }
+
+    /// Chunks of elements (tests' [`BulkChunks`]).
+    struct Chunks(Vec<Vec<Vec<u8>>>);
+
+    impl super::super::frame::BulkChunks for Chunks {
+        fn count(&self) -> usize {
+            self.0.iter().map(Vec::len).sum()
+        }
+        fn chunks(&self) -> usize {
+            self.0.len()
+        }
+        fn encode_chunk(&self, i: usize, out: &mut Vec<u8>) {
+            for e in &self.0[i] {
+                super::super::frame::bulk(out, e);
+            }
+        }
+        fn for_each_len(&self, f: &mut dyn FnMut(usize)) {
+            self.0.iter().flatten().for_each(|e| f(e.len()));
+        }
+    }
+
+    #[test]
+    fn streamed_replies_come_out_whole_and_in_order_however_the_socket_takes_them() {
+        let chunks: Vec<Vec<Vec<u8>>> = (0..300u32)
+            .map(|c| {
+                (0..50u32)
+                    .map(|e| format!("{c}:{e}").repeat(c as usize % 7 + 1).into_bytes())
+                    .collect()
+            })
+            .collect();
+        let streamed = Frame::Streamed(Streamed(std::sync::Arc::new(Chunks(chunks))));
+        let mut want = b"+OK\r\n".to_vec();
+        streamed.encode(2, &mut want);
+        want.extend_from_slice(b":7\r\n");
+        streamed.encode(2, &mut want);
+        for step in [1, 1000, 7777, 65536, 1 << 20] {
+            let mut out = Output::with_capacity(16);
+            out.push(2, Frame::ok());
+            out.push(2, streamed.clone());
+            out.push(2, Frame::Integer(7));
+            out.push(2, streamed.clone());
+            assert_eq!(out.len(), want.len(), "counted without encoding");
+            let mut got = Vec::new();
+            while got.len() < out.len() {
+                let at = got.len();
+                let chunk = out.from(at);
+                assert!(!chunk.is_empty(), "stalled at {at}");
+                got.extend_from_slice(&chunk[..chunk.len().min(step)]);
+            }
+            assert!(got == want, "socket taking {step} bytes at a time");
+            assert_eq!(out.from(want.len()), b"");
+        }
     }
 }
