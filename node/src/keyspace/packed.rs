@@ -39,14 +39,6 @@ impl<'a> Elem<'a> {
             Elem::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
         }
     }
-
-    /// Bytes of the element as a client sees it, counted without building them.
-    pub fn text_len(self) -> usize {
-        match self {
-            Elem::Str(b) => b.len(),
-            Elem::Int(n) => itoa::Buffer::new().format(n).len(),
-        }
-    }
 }
 
 /// Elements packed into one buffer, in order.

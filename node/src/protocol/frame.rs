@@ -57,8 +57,9 @@ pub trait BulkChunks: Send + Sync {
     fn chunks(&self) -> usize;
     /// Appends chunk `i`'s elements to `out`, each encoded as a bulk string.
     fn encode_chunk(&self, i: usize, out: &mut Vec<u8>);
-    /// Calls `f` with the length of each element, in order.
-    fn for_each_len(&self, f: &mut dyn FnMut(usize));
+    /// About the bytes of the array's encoding, found without walking the elements (for
+    /// output-buffer limits and statistics until the last chunk is encoded).
+    fn estimated_len(&self) -> usize;
 }
 
 /// An array of bulk strings encoded as it is written ([`Frame::Streamed`]).
@@ -66,13 +67,6 @@ pub trait BulkChunks: Send + Sync {
 pub struct Streamed(pub Arc<dyn BulkChunks>);
 
 impl Streamed {
-    /// Bytes of its encoding (header included), counted without encoding it.
-    pub fn encoded_len(&self) -> usize {
-        let mut len = header_len(self.0.count());
-        self.0.for_each_len(&mut |n| len += header_len(n) + n + 2);
-        len
-    }
-
     /// Appends the array's header to `out`.
     pub fn encode_header(&self, out: &mut Vec<u8>) {
         header(out, b'*', self.0.count());
@@ -93,11 +87,6 @@ impl PartialEq for Streamed {
         Frame::Streamed(other.clone()).encode(2, &mut b);
         a == b
     }
-}
-
-/// Bytes of a header line (`*`/`$`, the decimal `len`, CRLF).
-fn header_len(len: usize) -> usize {
-    1 + itoa::Buffer::new().format(len).len() + 2
 }
 
 impl Frame {

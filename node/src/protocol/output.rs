@@ -26,10 +26,12 @@ enum Part {
 }
 
 /// A streamed reply being encoded: `buf` holds its bytes from `buf_start`, the chunks from
-/// `next_chunk` on are still to be encoded.
+/// `next_chunk` on are still to be encoded. Its length is known once the last chunk is encoded;
+/// until then it counts as its estimate (and always as more than what is encoded).
 struct StreamCursor {
     array: Streamed,
-    len: usize,
+    estimate: usize,
+    started: bool,
     next_chunk: usize,
     buf: Vec<u8>,
     buf_start: usize,
@@ -38,31 +40,49 @@ struct StreamCursor {
 impl StreamCursor {
     fn new(array: Streamed) -> StreamCursor {
         StreamCursor {
-            len: array.encoded_len(),
+            estimate: array.0.estimated_len(),
             array,
+            started: false,
             next_chunk: 0,
             buf: Vec::new(),
             buf_start: 0,
         }
     }
 
-    /// Its bytes from `offset` (below its length) on, as far as they are encoded: the next
-    /// chunks are encoded once the ones before are taken. Offsets only move forward.
-    fn from(&mut self, offset: usize) -> &[u8] {
-        if offset >= self.buf_start + self.buf.len() {
-            self.buf_start += self.buf.len();
-            self.buf.clear();
-            if self.buf_start == 0 {
-                self.array.encode_header(&mut self.buf);
-            }
-            while self.buf.len() < STREAM_CHUNK && self.next_chunk < self.array.0.chunks() {
-                self.array.0.encode_chunk(self.next_chunk, &mut self.buf);
-                self.next_chunk += 1;
-            }
+    /// True once every chunk is encoded.
+    fn finished(&self) -> bool {
+        self.started && self.next_chunk == self.array.0.chunks()
+    }
+
+    /// End of what is encoded so far.
+    fn encoded_end(&self) -> usize {
+        self.buf_start + self.buf.len()
+    }
+
+    /// Its length: exact when finished, else the estimate (more than what is encoded).
+    fn len(&self) -> usize {
+        match self.finished() {
+            true => self.encoded_end(),
+            false => self.estimate.max(self.encoded_end() + 1),
         }
-        self.buf
-            .get(offset.saturating_sub(self.buf_start)..)
-            .unwrap_or_default()
+    }
+
+    /// Encodes the next chunks (about [`STREAM_CHUNK`] bytes) once `offset` has reached the end
+    /// of what is encoded, forgetting what was handed out. Offsets only move forward.
+    fn fill(&mut self, offset: usize) {
+        if offset < self.encoded_end() || self.finished() {
+            return;
+        }
+        self.buf_start += self.buf.len();
+        self.buf.clear();
+        if !self.started {
+            self.array.encode_header(&mut self.buf);
+            self.started = true;
+        }
+        while self.buf.len() < STREAM_CHUNK && self.next_chunk < self.array.0.chunks() {
+            self.array.0.encode_chunk(self.next_chunk, &mut self.buf);
+            self.next_chunk += 1;
+        }
     }
 }
 
@@ -70,7 +90,7 @@ impl Part {
     fn len(&self) -> usize {
         match self {
             Part::Bytes(b) => b.len(),
-            Part::Streamed(c) => c.len,
+            Part::Streamed(c) => c.len(),
         }
     }
 }
@@ -80,8 +100,6 @@ impl Part {
 pub struct Output {
     /// Completed parts, written before `tail`.
     parts: Vec<Part>,
-    /// Bytes of `parts`.
-    parts_len: usize,
     /// Where small replies are encoded.
     tail: Vec<u8>,
 }
@@ -91,14 +109,14 @@ impl Output {
     pub fn with_capacity(capacity: usize) -> Output {
         Output {
             parts: Vec::new(),
-            parts_len: 0,
             tail: Vec::with_capacity(capacity),
         }
     }
 
-    /// Bytes waiting.
+    /// Bytes waiting: exact once every streamed reply is encoded, before that with their
+    /// estimates (always more than has been written).
     pub fn len(&self) -> usize {
-        self.parts_len + self.tail.len()
+        self.parts.iter().map(Part::len).sum::<usize>() + self.tail.len()
     }
 
     /// True when nothing waits.
@@ -116,10 +134,8 @@ impl Output {
         };
         if !self.tail.is_empty() {
             let tail = std::mem::take(&mut self.tail);
-            self.parts_len += tail.len();
             self.parts.push(Part::Bytes(Bytes::from(tail)));
         }
-        self.parts_len += part.len();
         self.parts.push(part);
     }
 
@@ -128,14 +144,22 @@ impl Output {
     /// two [`Output::clear`]s (a streamed reply forgets what it has handed out).
     pub fn from(&mut self, mut offset: usize) -> &[u8] {
         for part in &mut self.parts {
-            let len = part.len();
-            if offset < len {
+            // A streamed part's end once it has encoded what `offset` needs: its length when
+            // `offset` is past it (it is finished then).
+            let end = match part {
+                Part::Bytes(b) => b.len(),
+                Part::Streamed(c) => {
+                    c.fill(offset);
+                    c.encoded_end()
+                }
+            };
+            if offset < end {
                 return match part {
                     Part::Bytes(b) => &b[offset..],
-                    Part::Streamed(c) => c.from(offset),
+                    Part::Streamed(c) => &c.buf[offset - c.buf_start..],
                 };
             }
-            offset -= len;
+            offset -= end;
         }
         self.tail.get(offset..).unwrap_or_default()
     }
@@ -143,7 +167,6 @@ impl Output {
     /// Forgets what was written, keeping at most `keep` bytes of buffer for the next replies.
     pub fn clear(&mut self, keep: usize) {
         self.parts.clear();
-        self.parts_len = 0;
         self.tail.clear();
         if self.tail.capacity() > 1024 * 1024 {
             self.tail.shrink_to(keep);
@@ -200,8 +223,8 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    /// Chunks of elements (tests' [`BulkChunks`]).
-    struct Chunks(Vec<Vec<Vec<u8>>>);
+    /// Chunks of elements (tests' [`BulkChunks`]), estimated too low or too high.
+    struct Chunks(Vec<Vec<Vec<u8>>>, bool);
 
     impl super::super::frame::BulkChunks for Chunks {
         fn count(&self) -> usize {
@@ -215,8 +238,13 @@ mod tests {
                 super::super::frame::bulk(out, e);
             }
         }
-        fn for_each_len(&self, f: &mut dyn FnMut(usize)) {
-            self.0.iter().flatten().for_each(|e| f(e.len()));
+        fn estimated_len(&self) -> usize {
+            let bytes: usize = self.0.iter().flatten().map(Vec::len).sum();
+            if self.1 {
+                bytes * 3
+            } else {
+                bytes / 2
+            }
         }
     }
 
@@ -229,18 +257,21 @@ mod tests {
                     .collect()
             })
             .collect();
-        let streamed = Frame::Streamed(Streamed(std::sync::Arc::new(Chunks(chunks))));
-        let mut want = b"+OK\r\n".to_vec();
-        streamed.encode(2, &mut want);
-        want.extend_from_slice(b":7\r\n");
-        streamed.encode(2, &mut want);
-        for step in [1, 1000, 7777, 65536, 1 << 20] {
+        for (step, over) in [1, 1000, 7777, 65536, 1 << 20]
+            .into_iter()
+            .flat_map(|step| [(step, false), (step, true)])
+        {
+            let streamed =
+                Frame::Streamed(Streamed(std::sync::Arc::new(Chunks(chunks.clone(), over))));
+            let mut want = b"+OK\r\n".to_vec();
+            streamed.encode(2, &mut want);
+            want.extend_from_slice(b":7\r\n");
+            streamed.encode(2, &mut want);
             let mut out = Output::with_capacity(16);
             out.push(2, Frame::ok());
             out.push(2, streamed.clone());
             out.push(2, Frame::Integer(7));
             out.push(2, streamed.clone());
-            assert_eq!(out.len(), want.len(), "counted without encoding");
             let mut got = Vec::new();
             while got.len() < out.len() {
                 let at = got.len();
@@ -249,6 +280,7 @@ mod tests {
                 got.extend_from_slice(&chunk[..chunk.len().min(step)]);
             }
             assert!(got == want, "socket taking {step} bytes at a time");
+            assert_eq!(out.len(), want.len(), "exact once written");
             assert_eq!(out.from(want.len()), b"");
         }
     }
