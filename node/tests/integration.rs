@@ -1601,3 +1601,55 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
     assert_eq!(now.len(), 10);
     assert_eq!(now[0], "changed");
 }
+
+#[test]
+fn a_reply_that_cannot_fit_in_memory_is_refused_and_the_node_goes_on() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let big = vec![b'm'; 8 << 20];
+    let _: () = redis::pipe()
+        .cmd("SADD")
+        .arg("s")
+        .arg(&big)
+        .ignore()
+        .cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg(&big)
+        .ignore()
+        .cmd("ZADD")
+        .arg("z")
+        .arg(1)
+        .arg(&big)
+        .ignore()
+        .query(&mut con)
+        .expect("fill");
+    // 16M picks of an 8 MiB element: 128 TiB of reply (redis-server allocates until killed).
+    for (cmd, extra) in [
+        ("SRANDMEMBER", vec![]),
+        ("HRANDFIELD", vec!["WITHVALUES"]),
+        ("ZRANDMEMBER", vec!["WITHSCORES"]),
+    ] {
+        let key = &cmd[..1].to_lowercase();
+        let err = redis::cmd(cmd)
+            .arg(key)
+            .arg(-16_000_000)
+            .arg(&extra)
+            .query::<redis::Value>(&mut con)
+            .expect_err(cmd);
+        assert!(err.to_string().contains("reply too large"), "{cmd}: {err}");
+    }
+    // A reply that fits is answered, and the node has stayed up.
+    let three: Vec<Vec<u8>> = redis::cmd("SRANDMEMBER")
+        .arg("s")
+        .arg(-3)
+        .query(&mut con)
+        .expect("srandmember");
+    assert_eq!(three, vec![big.clone(); 3]);
+    let len: usize = redis::cmd("HSTRLEN")
+        .arg("h")
+        .arg("f")
+        .query(&mut con)
+        .expect("hstrlen");
+    assert_eq!(len, big.len());
+}

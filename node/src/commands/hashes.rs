@@ -16,6 +16,7 @@ use super::element_scan::{self, ElementScan};
 use super::errors;
 use super::random_pick;
 use super::registry::Command;
+use super::reply_budget;
 use super::{ApplyCtx, ShardCommand};
 use crate::keyspace::hash::{FieldValue, HashView};
 use crate::keyspace::Keyspace;
@@ -298,6 +299,13 @@ impl HashCommand {
     fn answer(&self, hash: Option<HashView<'_>>, _ctx: &ApplyCtx) -> Frame {
         let bulk = |b: Cow<'_, [u8]>| Frame::bulk_from(&b);
         let field = |f: &[u8]| hash.and_then(|h| h.get(f)).map_or(Frame::Null, bulk);
+        if let (HashCommand::Keys(_) | HashCommand::Vals(_) | HashCommand::GetAll(_), Some(h)) =
+            (self, hash)
+        {
+            if let Err(e) = reply_budget::check(h.bytes()) {
+                return e;
+            }
+        }
         match self {
             HashCommand::Get(_, f) => field(f),
             HashCommand::MGet(_, fields) => Frame::Array(fields.iter().map(|f| field(f)).collect()),
@@ -390,6 +398,9 @@ fn random_fields(hash: Option<HashView<'_>>, count: Option<i64>, with_values: bo
     let Some(hash) = hash.filter(|_| len > 0 && count != 0) else {
         return Frame::Array(Vec::new());
     };
+    if let Err(e) = random_pick::check_reply(count, len, hash.bytes()) {
+        return e;
+    }
     let picks = random_pick::positions(len, count);
     // Packed hashes are walked once for all picks rather than once per pick.
     let pairs: Vec<FieldValue<'_>> = match hash {
@@ -399,6 +410,13 @@ fn random_fields(hash: Option<HashView<'_>>, count: Option<i64>, with_values: bo
         }
         HashView::Table(_) => picks.iter().filter_map(|&i| hash.pair_at(i)).collect(),
     };
+    // A negative count repeats fields: the reply may be many times the hash.
+    let lens = pairs
+        .iter()
+        .flat_map(|(f, v)| [f.len(), if with_values { v.len() } else { 0 }]);
+    if let Err(e) = reply_budget::check_elements(lens) {
+        return e;
+    }
     if with_values {
         Frame::Pairs(
             pairs

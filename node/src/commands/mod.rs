@@ -19,6 +19,7 @@ pub mod lists;
 pub mod log_form;
 pub mod random_pick;
 pub mod registry;
+pub mod reply_budget;
 pub mod sets;
 pub mod sort;
 pub mod strings;

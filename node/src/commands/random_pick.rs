@@ -4,6 +4,7 @@
 use rand::Rng;
 
 use super::args;
+use super::reply_budget;
 use crate::protocol::Frame;
 
 /// Most elements a negative count may ask for. Redis builds such a reply whatever its size
@@ -29,6 +30,22 @@ pub fn check_negative(count: i64, pairs: bool) -> Result<(), Frame> {
         return Err(Frame::error("ERR value is out of range"));
     }
     Ok(())
+}
+
+/// Refuses, before any pick is made, a count whose reply would not fit in memory
+/// ([`reply_budget`]): `|count|` picks (for a positive count, `len` at most) of the average size
+/// of the `len` elements taking `bytes`.
+pub fn check_reply(count: i64, len: usize, bytes: usize) -> Result<(), Frame> {
+    let picks = match count < 0 {
+        true => count.unsigned_abs(),
+        false => (count as u64).min(len as u64),
+    };
+    let each = bytes / len.max(1) + reply_budget::PER_ELEMENT;
+    reply_budget::check(
+        usize::try_from(picks)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(each),
+    )
 }
 
 /// The positions (below `len`, which is not 0) a count picks: `|count|` uniform picks that may

@@ -21,6 +21,7 @@ use super::element_scan::{self, ElementScan};
 use super::errors;
 use super::random_pick;
 use super::registry::Command;
+use super::reply_budget;
 use super::{ApplyCtx, EffectStep, ShardCommand};
 use crate::keyspace::set::{Set, SetView};
 use crate::keyspace::{Keyspace, WrongType};
@@ -354,10 +355,13 @@ impl SetCommand {
                 })?;
                 Frame::Integer(removed.unwrap_or(0) as i64)
             }
-            SetCommand::Members(key) => Frame::Set(
-                ks.set(key, now)?
-                    .map_or(Vec::new(), |s| s.members().map(bulk).collect()),
-            ),
+            SetCommand::Members(key) => match ks.set(key, now)? {
+                Some(s) => match reply_budget::check(s.bytes()) {
+                    Ok(()) => Frame::Set(s.members().map(bulk).collect()),
+                    Err(e) => e,
+                },
+                None => Frame::Set(Vec::new()),
+            },
             SetCommand::IsMember(key, m) => {
                 Frame::Integer(i64::from(ks.set(key, now)?.is_some_and(|s| s.contains(m))))
             }
@@ -395,6 +399,14 @@ impl SetCommand {
             }
             SetCommand::Move(src, dst, member) => apply_move(ks, now, src, dst, member)?,
             SetCommand::Algebra(op, dst, keys) => {
+                // The result is copied out of the inputs: at most all of them.
+                let mut inputs = 0;
+                for k in keys {
+                    inputs += ks.peek_set(k, now)?.map_or(0, |s| s.bytes());
+                }
+                if let Err(e) = reply_budget::check(inputs) {
+                    return Ok(e);
+                }
                 let result = algebra(ks, now, *op, keys)?;
                 match dst {
                     None => Frame::Set(result.into_iter().map(Frame::Bulk).collect()),
@@ -460,13 +472,16 @@ fn random_members(set: Option<SetView<'_>>, count: Option<i64>) -> Frame {
     let Some(set) = set.filter(|_| len > 0 && count != 0) else {
         return Frame::Array(Vec::new());
     };
+    if let Err(e) = random_pick::check_reply(count, len, set.bytes()) {
+        return e;
+    }
     let picks = random_pick::positions(len, count);
-    Frame::Array(
-        set.members_at(&picks)
-            .into_iter()
-            .map(|m| Frame::bulk_from(&m))
-            .collect(),
-    )
+    let members = set.members_at(&picks);
+    // A negative count repeats members: the reply may be many times the set.
+    if let Err(e) = reply_budget::check_elements(members.iter().map(|m| m.len())) {
+        return e;
+    }
+    Frame::Array(members.into_iter().map(|m| Frame::bulk_from(&m)).collect())
 }
 
 /// The members of SINTER / SUNION / SDIFF over `keys` (a missing key is an empty set; a key of

@@ -17,6 +17,7 @@ use super::element_scan::{self, ElementScan};
 use super::errors;
 use super::random_pick;
 use super::registry::Command;
+use super::reply_budget;
 use super::{ApplyCtx, ShardCommand, ENCODED_RANGE};
 use crate::keyspace::zset::{ZSet, ZSetView};
 use crate::keyspace::{Keyspace, WrongType};
@@ -673,6 +674,7 @@ impl ZSetCommand {
                     return Ok(Frame::Array(Vec::new()));
                 };
                 let items = select(&z, range);
+                reply_budget::check_elements(items.iter().map(|(m, _)| m.len()))?;
                 if range.with_scores {
                     Frame::Pairs(
                         items
@@ -793,6 +795,15 @@ impl ZSetCommand {
                 with_scores,
                 ..
             } => {
+                // The inputs are copied first (sets or sorted sets, whichever each key is).
+                let inputs: usize = keys
+                    .iter()
+                    .map(|k| match ks.peek_zset(k, now) {
+                        Ok(z) => z.map_or(0, |z| z.bytes()),
+                        Err(_) => ks.peek_set(k, now).ok().flatten().map_or(0, |s| s.bytes()),
+                    })
+                    .sum();
+                reply_budget::check(inputs)?;
                 let result = algebra(ks, now, *op, keys, weights, *aggregate)?;
                 match dst {
                     Some(dst) => {
@@ -997,8 +1008,15 @@ fn random_members(z: Option<ZSetView<'_>>, count: Option<i64>, with_scores: bool
     let Some(z) = z.filter(|_| len > 0 && count != 0) else {
         return Frame::Array(Vec::new());
     };
+    if let Err(e) = random_pick::check_reply(count, len, z.bytes()) {
+        return e;
+    }
     let picks = random_pick::positions(len, count);
     let items = z.picks(&picks);
+    // A negative count repeats members: the reply may be many times the sorted set.
+    if let Err(e) = reply_budget::check_elements(items.iter().map(|(m, _)| m.len())) {
+        return e;
+    }
     if with_scores {
         Frame::Pairs(
             items

@@ -287,6 +287,15 @@ impl<'a> HashView<'a> {
         self.len() == 0
     }
 
+    /// About the bytes its fields and values take in memory (a packed hash's few: 0), what a
+    /// reply of all of them costs too.
+    pub fn bytes(self) -> usize {
+        match self {
+            HashView::Packed(_) => 0,
+            HashView::Table(t) => t.bytes,
+        }
+    }
+
     /// The value of `field`.
     pub fn get(self, field: &[u8]) -> Option<Cow<'a, [u8]>> {
         match self {

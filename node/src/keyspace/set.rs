@@ -221,6 +221,15 @@ impl<'a> SetView<'a> {
         self.len() == 0
     }
 
+    /// About the bytes its members take in memory (an intset's few: 0), what a reply of all
+    /// of them costs too.
+    pub fn bytes(self) -> usize {
+        match self {
+            SetView::Ints(_) => 0,
+            SetView::Table(t) => t.bytes,
+        }
+    }
+
     /// True when `member` is in the set.
     pub fn contains(self, member: &[u8]) -> bool {
         match self {

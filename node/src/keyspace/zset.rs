@@ -437,6 +437,14 @@ pub enum ZSetView<'a> {
 }
 
 impl<'a> ZSetView<'a> {
+    /// About the bytes its members take in memory (a packed one's few: 0).
+    pub fn bytes(&self) -> usize {
+        match self {
+            ZSetView::Small(_) => 0,
+            ZSetView::Table(t) => t.bytes,
+        }
+    }
+
     /// A view of packed bytes.
     pub(super) fn packed(p: Packed<'a>) -> ZSetView<'a> {
         ZSetView::Small(ZSet::decode(p))
