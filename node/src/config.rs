@@ -35,8 +35,12 @@ pub struct Config {
     pub maxmemory: u64,
     /// What happens at `maxmemory` (see [`crate::limits::EvictionPolicy`]).
     pub maxmemory_policy: String,
-    /// Keys sampled per key evicted by the LRU policies.
+    /// Keys sampled per key evicted by the LRU and LFU policies.
     pub maxmemory_samples: u32,
+    /// How slowly the LFU policies' access counts grow (redis's `lfu-log-factor`).
+    pub lfu_log_factor: u32,
+    /// Minutes for an LFU access count to lose one (redis's `lfu-decay-time`; 0 = never).
+    pub lfu_decay_time: u32,
     /// Messages a shard's channel holds before senders wait.
     pub shard_queue: usize,
     /// Active expiry frequency (times per second a shard looks for due keys when idle).
@@ -90,6 +94,8 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             shard_queue: 1024,
             hz: 10,
             log_level: "info".into(),
@@ -150,6 +156,12 @@ pub struct Cli {
     /// What happens at maxmemory (noeviction, allkeys-lru, ...).
     #[arg(long)]
     pub maxmemory_policy: Option<String>,
+    /// How slowly LFU access counts grow (redis's lfu-log-factor).
+    #[arg(long)]
+    pub lfu_log_factor: Option<u32>,
+    /// Minutes for an LFU access count to lose one; 0 = never.
+    #[arg(long)]
+    pub lfu_decay_time: Option<u32>,
     /// Log level (error, warn, info, debug, trace).
     #[arg(long)]
     pub log_level: Option<String>,
@@ -223,6 +235,12 @@ impl Config {
         }
         if let Some(v) = &cli.maxmemory_policy {
             cfg.maxmemory_policy = v.clone();
+        }
+        if let Some(v) = cli.lfu_log_factor {
+            cfg.lfu_log_factor = v;
+        }
+        if let Some(v) = cli.lfu_decay_time {
+            cfg.lfu_decay_time = v;
         }
         if let Some(v) = &cli.log_level {
             cfg.log_level = v.clone();
@@ -299,6 +317,9 @@ impl Config {
             .map_err(|e| format!("client-output-buffer-limit: {e}"))?;
         crate::limits::EvictionPolicy::parse(&self.maxmemory_policy)
             .map_err(|e| format!("maxmemory-policy: {e}"))?;
+        if self.lfu_log_factor > i32::MAX as u32 || self.lfu_decay_time > i32::MAX as u32 {
+            return Err("lfu-log-factor and lfu-decay-time must be 0..=2147483647".into());
+        }
         if !(1..=64).contains(&self.maxmemory_samples) {
             return Err("maxmemory-samples must be 1..=64".into());
         }

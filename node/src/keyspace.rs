@@ -20,6 +20,7 @@ use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
+pub mod access;
 mod collection;
 pub mod encoding;
 pub mod eviction;
@@ -30,6 +31,7 @@ pub mod set;
 pub mod snapshot;
 pub mod zset;
 
+use access::Stamp;
 use hash::{Hash as HashValue, HashView};
 use list::{List, ListView};
 use packed::Packed;
@@ -343,7 +345,7 @@ fn read_entry<'a>(
     map: &'a mut SlotMap,
     key: &[u8],
     now: u64,
-    clock: u16,
+    stamp: Stamp,
     stats: &mut KeyspaceStats,
 ) -> Option<&'a Entry> {
     let found = (!map.is_empty())
@@ -353,7 +355,7 @@ fn read_entry<'a>(
         .filter(|e| !e.is_expired(now));
     match found {
         Some(e) => {
-            e.access = clock;
+            e.access = stamp.accessed(e.access);
             stats.hits += 1;
             Some(&*e)
         }
@@ -439,6 +441,8 @@ pub struct Keyspace {
     /// has been set yet.
     clock: u16,
     clock_started: bool,
+    /// The same time in minutes (modulo 256), for the LFU counts' decay ([`access`]).
+    minutes: u8,
     /// The footprints of the entries held ([`Entry::footprint`]) and of their large values:
     /// what the data costs, known exactly and at once (the allocator's own count lags), for
     /// `maxmemory`.
@@ -461,6 +465,7 @@ impl Keyspace {
             snapshot: None,
             clock: 0,
             clock_started: false,
+            minutes: 0,
             bytes: 0,
             large: slab::Slab::new(),
         }
@@ -506,8 +511,9 @@ impl Keyspace {
 
     /// The live entry of `key` at time `now` (expired entries are hidden), counted as a hit or miss.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let stamp = self.stamp();
         let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
-        read_entry(map, key, now, self.clock, &mut self.stats)
+        read_entry(map, key, now, stamp, &mut self.stats)
     }
 
     /// As [`Keyspace::get`], for the string commands: another type is [`WrongType`].
@@ -528,8 +534,9 @@ impl Keyspace {
 
     /// The hash at `key` at time `now`, read (counted as a hit or miss, as [`Keyspace::get`]).
     pub fn hash(&mut self, key: &[u8], now: u64) -> Result<Option<HashView<'_>>, WrongType> {
+        let stamp = self.stamp();
         let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
-        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+        let Some(entry) = read_entry(map, key, now, stamp, &mut self.stats) else {
             return Ok(None);
         };
         hash_view(entry, &self.large).map(Some)
@@ -545,8 +552,9 @@ impl Keyspace {
 
     /// The set at `key` at time `now`, read (counted as a hit or miss, as [`Keyspace::get`]).
     pub fn set(&mut self, key: &[u8], now: u64) -> Result<Option<SetView<'_>>, WrongType> {
+        let stamp = self.stamp();
         let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
-        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+        let Some(entry) = read_entry(map, key, now, stamp, &mut self.stats) else {
             return Ok(None);
         };
         set_view(entry, &self.large).map(Some)
@@ -573,8 +581,9 @@ impl Keyspace {
 
     /// The sorted set at `key` at time `now`, read (counted as a hit or miss).
     pub fn zset(&mut self, key: &[u8], now: u64) -> Result<Option<ZSetView<'_>>, WrongType> {
+        let stamp = self.stamp();
         let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
-        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+        let Some(entry) = read_entry(map, key, now, stamp, &mut self.stats) else {
             return Ok(None);
         };
         zset_view(entry, &self.large).map(Some)
@@ -611,8 +620,9 @@ impl Keyspace {
 
     /// The list at `key` at time `now`, read (counted as a hit or miss).
     pub fn list(&mut self, key: &[u8], now: u64) -> Result<Option<ListView<'_>>, WrongType> {
+        let stamp = self.stamp();
         let map = &mut self.slots[usize::from(key_slot(key) - self.first_slot)];
-        let Some(entry) = read_entry(map, key, now, self.clock, &mut self.stats) else {
+        let Some(entry) = read_entry(map, key, now, stamp, &mut self.stats) else {
             return Ok(None);
         };
         list_view(entry, &self.large).map(Some)
@@ -673,9 +683,9 @@ impl Keyspace {
 
     /// Stamps `key`'s entry with the access clock (it is being written).
     fn touch(&mut self, key: &[u8]) {
-        let clock = self.clock;
+        let stamp = self.stamp();
         if let Some((_, e, _)) = self.map_mut(key).get_full_mut2(key) {
-            e.access = clock;
+            e.access = stamp.accessed(e.access);
         }
     }
 
@@ -782,8 +792,14 @@ impl Keyspace {
         let at = (now / 1000) as u16;
         if !self.clock_started || at.wrapping_sub(self.clock) < u16::MAX / 2 {
             self.clock = at;
+            self.minutes = (now / 60_000) as u8;
             self.clock_started = true;
         }
+    }
+
+    /// How entries are stamped now, by the policy selected ([`access`]).
+    pub fn stamp(&self) -> Stamp {
+        Stamp::current(self.clock, self.minutes)
     }
 
     /// Seconds since `entry` was last read or written (up to about 9 hours, see
@@ -795,6 +811,11 @@ impl Keyspace {
         } else {
             0
         }
+    }
+
+    /// `entry`'s access count under an LFU policy, decayed to now ([`access`]).
+    pub fn frequency(&self, entry: &Entry) -> u8 {
+        self.stamp().frequency(entry.access)
     }
 
     /// The live entry of `key` at time `now`, without touching the counters.
@@ -877,8 +898,20 @@ impl Keyspace {
         self.before_change(key);
         let entry = self.new_entry(key, &value, expires_at);
         let old = self.upsert(key, entry);
+        self.carry_count(key, old.as_ref());
         self.reindex(key, old.as_ref().map_or(0, |o| o.expires_at), expires_at);
         old
+    }
+
+    /// Under an LFU policy, an overwritten key keeps its count, with one access more: redis
+    /// counts the write's lookup, then keeps the old object's LFU field for the new value.
+    fn carry_count(&mut self, key: &[u8], old: Option<&Entry>) {
+        let stamp = self.stamp();
+        if let (Some(_), Some(old)) = (stamp.lfu, old) {
+            if let Some((_, e, _)) = self.map_mut(key).get_full_mut2(key) {
+                e.access = stamp.accessed(old.access);
+            }
+        }
     }
 
     /// Puts `entry` (whose key is `key`) in its slot map with one hash and one probe, returning
@@ -907,13 +940,13 @@ impl Keyspace {
     /// Replaces the value of an existing `key`, keeping its deadline. Returns false if absent.
     pub fn replace_value(&mut self, key: &[u8], value: Value) -> bool {
         self.before_change(key);
-        let (mark, clock) = (self.mark, self.clock);
+        let (mark, stamp) = (self.mark, self.stamp());
         match self.map_mut(key).get_full_mut2(key) {
             Some((_, slot, _)) => {
                 let before = slot.footprint();
                 let old = std::mem::replace(slot, Entry::string(key, &value, slot.expires_at));
                 slot.mark = mark;
-                slot.access = clock;
+                slot.access = stamp.accessed(old.access);
                 let after = slot.footprint();
                 self.bytes = self.bytes + after - before;
                 self.release(&old);
@@ -927,7 +960,7 @@ impl Keyspace {
     fn new_entry(&self, key: &[u8], value: &Value, expires_at: u64) -> Entry {
         let mut entry = Entry::string(key, value, expires_at);
         entry.mark = self.mark;
-        entry.access = self.clock;
+        entry.access = self.stamp().new_entry();
         entry
     }
 
@@ -1052,11 +1085,11 @@ impl Keyspace {
         let (first, last) = self.slot_range();
         let stats = self.stats;
         let snapshot = self.snapshot.take();
-        let clock = (self.clock, self.clock_started);
+        let clock = (self.clock, self.clock_started, self.minutes);
         *self = Keyspace::new(first, last);
         self.stats = stats;
         self.snapshot = snapshot;
-        (self.clock, self.clock_started) = clock;
+        (self.clock, self.clock_started, self.minutes) = clock;
     }
 
     /// Every live key at `now`, slot by slot.

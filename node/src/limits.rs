@@ -50,7 +50,7 @@ pub const MAXMEMORY_POLICIES: [&str; 8] = [
     "noeviction",
 ];
 
-/// What a node does past `maxmemory` (redis's `maxmemory-policy`, less the LFU ones so far).
+/// What a node does past `maxmemory` (redis's `maxmemory-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EvictionPolicy {
     /// Refuse commands that may grow memory (`-OOM`).
@@ -65,11 +65,14 @@ pub enum EvictionPolicy {
     AllKeysLru,
     /// The same among keys with a deadline.
     VolatileLru,
+    /// Evict the keys used the least (a decaying logarithmic count, sampled, as redis does).
+    AllKeysLfu,
+    /// The same among keys with a deadline.
+    VolatileLfu,
 }
 
 impl EvictionPolicy {
-    /// One of redis's names (its error text otherwise), and one this release has (the LFU
-    /// policies are not built yet).
+    /// One of redis's names (its error text otherwise).
     pub fn parse(policy: &str) -> Result<EvictionPolicy, String> {
         let policy = policy.to_ascii_lowercase();
         if !MAXMEMORY_POLICIES.contains(&policy.as_str()) {
@@ -79,18 +82,14 @@ impl EvictionPolicy {
             ));
         }
         Ok(match policy.as_str() {
-            "noeviction" => EvictionPolicy::NoEviction,
             "allkeys-random" => EvictionPolicy::AllKeysRandom,
             "volatile-random" => EvictionPolicy::VolatileRandom,
             "volatile-ttl" => EvictionPolicy::VolatileTtl,
             "allkeys-lru" => EvictionPolicy::AllKeysLru,
             "volatile-lru" => EvictionPolicy::VolatileLru,
-            other => {
-                return Err(format!(
-                    "{other} is not available in this release: the LFU policies are not built \
-                     yet (noeviction, the random, ttl and lru policies are)"
-                ))
-            }
+            "allkeys-lfu" => EvictionPolicy::AllKeysLfu,
+            "volatile-lfu" => EvictionPolicy::VolatileLfu,
+            _ => EvictionPolicy::NoEviction,
         })
     }
 
@@ -103,6 +102,8 @@ impl EvictionPolicy {
             EvictionPolicy::VolatileTtl => "volatile-ttl",
             EvictionPolicy::AllKeysLru => "allkeys-lru",
             EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::AllKeysLfu => "allkeys-lfu",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
         }
     }
 
@@ -120,6 +121,8 @@ impl EvictionPolicy {
             EvictionPolicy::VolatileTtl,
             EvictionPolicy::AllKeysLru,
             EvictionPolicy::VolatileLru,
+            EvictionPolicy::AllKeysLfu,
+            EvictionPolicy::VolatileLfu,
         ]
         .get(usize::from(n))
         .copied()
@@ -133,6 +136,26 @@ impl EvictionPolicy {
             EvictionPolicy::VolatileRandom
                 | EvictionPolicy::VolatileTtl
                 | EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+        )
+    }
+
+    /// True for the LFU policies (entries count accesses instead of stamping the time).
+    pub fn lfu(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu
+        )
+    }
+
+    /// True for the policies that pick the best of `maxmemory-samples` keys.
+    pub fn sampled(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLru
+                | EvictionPolicy::VolatileLru
+                | EvictionPolicy::AllKeysLfu
+                | EvictionPolicy::VolatileLfu
         )
     }
 }

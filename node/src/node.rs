@@ -226,11 +226,11 @@ async fn evict_round(state: &ServerState, to_free: u64) -> u64 {
     let asked = to_free as usize;
     let mut to_free = asked;
     let groups = state.groups.load();
-    let mut found = false;
+    // Candidates from every shard this node leads, then the best of them all: a shard's own
+    // best may be a key another shard would keep (a hot key, where the other holds cold ones).
+    let mut led = Vec::new();
+    let mut candidates = Vec::new();
     for (_, group) in groups.shards() {
-        if to_free == 0 {
-            break;
-        }
         if !group.is_leader() {
             continue;
         }
@@ -241,18 +241,23 @@ async fn evict_round(state: &ServerState, to_free: u64) -> u64 {
         else {
             continue;
         };
-        let mut keys = Vec::new();
-        for (key, bytes) in picked {
-            if to_free == 0 {
-                break;
-            }
-            to_free = to_free.saturating_sub(bytes);
-            keys.push(key);
+        candidates.extend(picked.into_iter().map(|c| (led.len(), c)));
+        led.push(group);
+    }
+    candidates.sort_by_key(|(_, c)| std::cmp::Reverse(c.score));
+    let mut keys: Vec<Vec<bytes::Bytes>> = vec![Vec::new(); led.len()];
+    for (shard, c) in candidates {
+        if to_free == 0 {
+            break;
         }
+        to_free = to_free.saturating_sub(c.bytes);
+        keys[shard].push(c.key);
+    }
+    let found = keys.iter().any(|k| !k.is_empty());
+    for (group, keys) in led.into_iter().zip(keys) {
         if keys.is_empty() {
             continue;
         }
-        found = true;
         let ctx = ApplyCtx {
             now: crate::clock::now_ms(),
             max_bulk_len: state.runtime.proto_max_bulk_len.load(Ordering::Relaxed),

@@ -1147,6 +1147,25 @@ static MAXMEMORY: &[Case] = &[
         ["OBJECT", "FREQ", "k"], ["OBJECT", "FREQ", "missing"], ["OBJECT", "IDLETIME"],
         ["OBJECT", "FREQ"], ["OBJECT", "IDLETIME", "k", "x"], ["DEL", "k"]
     ),
+    // With lfu-log-factor 0 every access counts, so the counts are exact: a new key starts at
+    // 5, each read or write adds one (an overwrite keeps the count), OBJECT FREQ does not.
+    case!("lfu counts",
+        ["CONFIG", "GET", "lfu-log-factor"], ["CONFIG", "GET", "lfu-decay-time"],
+        ["CONFIG", "SET", "lfu-log-factor", "-1"], ["CONFIG", "SET", "lfu-log-factor", "x"],
+        ["CONFIG", "SET", "lfu-decay-time", "2147483648"], ["CONFIG", "SET", "lfu-decay-time", "3"],
+        ["CONFIG", "GET", "lfu-decay-time"], ["CONFIG", "SET", "lfu-decay-time", "1"],
+        ["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"], ["CONFIG", "GET", "maxmemory-policy"],
+        ["CONFIG", "SET", "lfu-log-factor", "0"],
+        ["SET", "k", "v"], ["OBJECT", "FREQ", "k"], ["OBJECT", "FREQ", "k"], ["GET", "k"],
+        ["GET", "k"], ["OBJECT", "FREQ", "k"], ["SET", "k", "v2"], ["OBJECT", "FREQ", "k"],
+        ["APPEND", "k", "x"], ["OBJECT", "FREQ", "k"], ["EXISTS", "k"], ["OBJECT", "FREQ", "k"],
+        ["HSET", "h", "f", "v"], ["HGET", "h", "f"], ["OBJECT", "FREQ", "h"],
+        ["RPUSH", "l", "a"], ["RPUSH", "l", "b"], ["LRANGE", "l", "0", "-1"], ["OBJECT", "FREQ", "l"],
+        ["OBJECT", "IDLETIME", "k"], ["OBJECT", "FREQ", "missing"],
+        ["CONFIG", "SET", "maxmemory-policy", "volatile-lfu"], ["OBJECT", "FREQ", "k"],
+        ["CONFIG", "SET", "maxmemory-policy", "noeviction"], ["OBJECT", "FREQ", "k"],
+        ["CONFIG", "SET", "lfu-log-factor", "10"], ["DEL", "k", "h", "l"]
+    ),
     case!("past maxmemory under noeviction",
         ["SET", "k", "v"], ["SET", "t", "v", "EX", "100"], ["SET", "{x}a", "1"],
         ["CONFIG", "SET", "maxmemory", "1"],

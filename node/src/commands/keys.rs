@@ -8,6 +8,7 @@ use super::errors;
 use super::registry::{Combine, Command, Routing};
 use super::{ApplyCtx, Merge, ShardCommand};
 use crate::glob;
+use crate::keyspace::access;
 use crate::keyspace::{Keyspace, ScanCursor};
 use crate::protocol::Frame;
 
@@ -162,11 +163,11 @@ pub enum KeyCommand {
     Flush,
     /// OBJECT ENCODING key.
     ObjectEncoding(Bytes),
-    /// OBJECT FREQ key: no LFU policy exists yet, so an existing key answers redis's error for
-    /// a node not under an LFU policy.
+    /// OBJECT FREQ key: the key's access count under an LFU policy, decayed to now, without
+    /// touching it (redis's error under any other policy).
     ObjectFreq(Bytes),
     /// OBJECT IDLETIME key: seconds since the key was last read or written (the access clock the
-    /// LRU policies use), without touching it.
+    /// LRU policies use), without touching it (redis's error under an LFU policy).
     ObjectIdleTime(Bytes),
     /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
     /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
@@ -649,6 +650,7 @@ impl KeyCommand {
                 None => Frame::Null,
             },
             KeyCommand::ObjectFreq(key) => match ks.peek(key, now) {
+                Some(e) if access::lfu() => Frame::Integer(i64::from(ks.frequency(e))),
                 Some(_) => Frame::error(
                     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
                      Please note that when switching between policies at runtime LRU and LFU \
@@ -657,6 +659,11 @@ impl KeyCommand {
                 None => Frame::Null,
             },
             KeyCommand::ObjectIdleTime(key) => match ks.peek(key, now) {
+                Some(_) if access::lfu() => Frame::error(
+                    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please \
+                     note that when switching between policies at runtime LRU and LFU data \
+                     will take some time to adjust.",
+                ),
                 Some(e) => Frame::Integer(i64::from(ks.idle_seconds(e))),
                 None => Frame::Null,
             },

@@ -126,8 +126,9 @@ impl Keyspace {
             }
         };
         entry.mark = self.mark;
-        entry.access = self.clock;
+        entry.access = self.stamp().new_entry();
         let old = self.upsert(key, entry);
+        self.carry_count(key, old.as_ref());
         self.reindex(key, old.as_ref().map_or(0, |o| o.expires_at), expires_at);
     }
 }

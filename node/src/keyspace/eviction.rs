@@ -5,8 +5,9 @@
 //! the same log index, so replicas never diverge the way redis replicas can when each evicts on
 //! its own. Nothing here needs to be deterministic: the choice is made once and logged.
 //!
-//! As redis, the LRU policies sample: each key evicted is the most idle of `samples` keys drawn
-//! at random (redis keeps a pool of good candidates across rounds; here each round draws anew).
+//! As redis, the LRU and LFU policies sample: each key evicted is the most idle (LRU) or least
+//! used (LFU, the decayed count of `access.rs`) of `samples` keys drawn at random (redis keeps a
+//! pool of good candidates across rounds; here each round draws anew).
 //! `volatile-ttl` takes the keys whose deadline comes first, exactly, from the deadline index.
 
 use bytes::Bytes;
@@ -15,22 +16,39 @@ use rand::Rng;
 use super::{Entry, Keyspace};
 use crate::limits::EvictionPolicy;
 
+/// A key the policy would evict, how many bytes it holds, and how good a victim it is: the
+/// higher the score the sooner it goes (idle seconds under LRU, 255 less its count under LFU,
+/// the nearer deadline under volatile-ttl, a random number under the random policies). Scores
+/// of one policy compare across shards, so a node evicts its best candidates wherever they lie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The key.
+    pub key: Bytes,
+    /// About the bytes it holds ([`Entry::footprint`]).
+    pub bytes: usize,
+    /// How good a victim it is (higher goes first).
+    pub score: u64,
+}
+
 impl Keyspace {
-    /// Up to `max` distinct keys to evict under `policy`, each LRU pick the most idle of
-    /// `samples` keys drawn at random, and about how many bytes each holds. Empty when the
-    /// policy has nothing to evict (`noeviction`, or a volatile policy and no key with a
-    /// deadline).
+    /// Up to `max` distinct keys to evict under `policy`, each LRU or LFU pick the best of
+    /// `samples` keys drawn at random. Empty when the policy has nothing to evict
+    /// (`noeviction`, or a volatile policy and no key with a deadline).
     pub fn eviction_candidates(
         &self,
         policy: EvictionPolicy,
         samples: usize,
         max: usize,
-    ) -> Vec<(Bytes, usize)> {
+    ) -> Vec<Candidate> {
         let mut rng = rand::rng();
-        let mut picked: Vec<(Bytes, usize)> = Vec::new();
-        let add = |e: &Entry, picked: &mut Vec<(Bytes, usize)>| {
-            if !picked.iter().any(|(k, _)| k.as_ref() == e.key()) {
-                picked.push((Bytes::copy_from_slice(e.key()), e.footprint()));
+        let mut picked: Vec<Candidate> = Vec::new();
+        let add = |e: &Entry, score: u64, picked: &mut Vec<Candidate>| {
+            if !picked.iter().any(|c| c.key.as_ref() == e.key()) {
+                picked.push(Candidate {
+                    key: Bytes::copy_from_slice(e.key()),
+                    bytes: e.footprint(),
+                    score,
+                });
             }
         };
         let volatile = policy.volatile_only();
@@ -40,30 +58,42 @@ impl Keyspace {
         match policy {
             EvictionPolicy::NoEviction => {}
             EvictionPolicy::VolatileTtl => {
-                for (_, key) in self.expiry.iter().take(max) {
+                for (deadline, key) in self.expiry.iter().take(max) {
                     if let Some(e) = self.stored(key) {
-                        add(e, &mut picked);
+                        add(e, u64::MAX - deadline, &mut picked);
                     }
                 }
             }
             _ => {
+                let draws = match policy.sampled() {
+                    true => samples.max(1),
+                    false => 1,
+                };
+                // The most idle, or under LFU the least used (255 less its count, as redis
+                // ranks it); any under the random policies.
+                let score = |e: &Entry| {
+                    if policy.lfu() {
+                        u64::from(u8::MAX - self.frequency(e))
+                    } else if policy.sampled() {
+                        u64::from(self.idle_seconds(e))
+                    } else {
+                        rand::random()
+                    }
+                };
                 // Bounded tries: duplicates are skipped, so a tiny keyspace ends early.
                 for _ in 0..max * 2 {
                     if picked.len() >= max {
                         break;
                     }
-                    let draws = match policy {
-                        EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => samples.max(1),
-                        _ => 1,
-                    };
                     let best = (0..draws)
                         .filter_map(|_| match volatile {
                             true => self.random_volatile(&mut rng),
                             false => self.random_entry(&mut rng),
                         })
-                        .max_by_key(|e| self.idle_seconds(e));
-                    if let Some(e) = best {
-                        add(e, &mut picked);
+                        .map(|e| (score(e), e))
+                        .max_by_key(|(score, _)| *score);
+                    if let Some((score, e)) = best {
+                        add(e, score, &mut picked);
                     }
                 }
             }
@@ -119,9 +149,10 @@ impl Keyspace {
 mod tests {
     use super::*;
     use crate::keyspace::Value;
+    use indexmap::map::MutableKeys;
 
-    fn names(picked: Vec<(Bytes, usize)>) -> Vec<Bytes> {
-        picked.into_iter().map(|(k, _)| k).collect()
+    fn names(picked: Vec<Candidate>) -> Vec<Bytes> {
+        picked.into_iter().map(|c| c.key).collect()
     }
 
     fn keyspace(n: usize, volatile_every: usize) -> Keyspace {
@@ -189,6 +220,29 @@ mod tests {
     }
 
     #[test]
+    fn lfu_picks_the_keys_used_the_least() {
+        let mut ks = Keyspace::new(0, 16383);
+        // Counts as an LFU policy leaves them (the field is set directly: the policy in force
+        // is process-wide, and other tests run beside this one): k0..k4 counted 3, the rest 40.
+        for i in 0..50 {
+            let key = format!("k{i}");
+            ks.insert(key.as_bytes(), Value::Int(i), 0);
+            let count: u16 = if i < 5 { 3 } else { 40 };
+            let (_, e, _) = ks
+                .map_mut(key.as_bytes())
+                .get_full_mut2(key.as_bytes())
+                .unwrap();
+            e.access = count;
+        }
+        let keys = names(ks.eviction_candidates(EvictionPolicy::AllKeysLfu, 64, 5));
+        assert!(!keys.is_empty());
+        for k in &keys {
+            let i: usize = std::str::from_utf8(&k[1..]).unwrap().parse().unwrap();
+            assert!(i < 5, "picked k{i}, counted 40");
+        }
+    }
+
+    #[test]
     fn the_access_clock_starts_anywhere_and_never_goes_back() {
         let mut ks = Keyspace::new(0, 16383);
         // The first time sets it, whatever the second (the clock is the time modulo 2^16 s).
@@ -207,7 +261,7 @@ mod tests {
     fn random_picks_are_distinct_and_evicting_counts() {
         let mut ks = keyspace(10, 1);
         let picked = ks.eviction_candidates(EvictionPolicy::AllKeysRandom, 5, 20);
-        assert!(picked.iter().all(|(k, bytes)| *bytes >= k.len()));
+        assert!(picked.iter().all(|c| c.bytes >= c.key.len()));
         let keys = names(picked);
         let mut unique = keys.clone();
         unique.sort();

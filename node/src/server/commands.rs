@@ -921,6 +921,23 @@ const PARAMS: &[Param] = &[
             s.runtime
                 .maxmemory_policy
                 .store(policy.to_u8(), Ordering::Relaxed);
+            crate::keyspace::access::set_lfu(policy.lfu());
+            Ok(())
+        }),
+    },
+    Param {
+        name: "lfu-log-factor",
+        get: |_| crate::keyspace::access::log_factor().to_string(),
+        set: Some(|_, v| {
+            crate::keyspace::access::set_log_factor(lfu_setting(v)?);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "lfu-decay-time",
+        get: |_| crate::keyspace::access::decay_time().to_string(),
+        set: Some(|_, v| {
+            crate::keyspace::access::set_decay_time(lfu_setting(v)?);
             Ok(())
         }),
     },
@@ -1094,4 +1111,14 @@ fn config_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Fr
         "HELP",
         "    Print this help.",
     ])
+}
+
+/// An LFU setting's value: redis reads both as integers in `0..=INT_MAX`.
+fn lfu_setting(v: &[u8]) -> Result<u32, String> {
+    let n = crate::protocol::parse::parse_i64(v)
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= i32::MAX as u32)
+        .ok_or_else(|| "argument must be between 0 and 2147483647 inclusive".to_string())
 }

@@ -131,6 +131,12 @@ impl ServerState {
                 .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
                 .collect()
         };
+        // The entries' access field follows the policy (keyspace/access.rs).
+        let policy = crate::limits::EvictionPolicy::parse(&config.maxmemory_policy)
+            .unwrap_or(crate::limits::EvictionPolicy::NoEviction);
+        crate::keyspace::access::set_lfu(policy.lfu());
+        crate::keyspace::access::set_log_factor(config.lfu_log_factor);
+        crate::keyspace::access::set_decay_time(config.lfu_decay_time);
         ServerState {
             runtime: RuntimeConfig {
                 maxclients: AtomicUsize::new(config.maxclients),
@@ -141,11 +147,7 @@ impl ServerState {
                 output_limits: crate::limits::OutputLimits::new(&config.client_output_buffer_limit)
                     .unwrap_or_default(),
                 maxmemory: AtomicU64::new(config.maxmemory),
-                maxmemory_policy: std::sync::atomic::AtomicU8::new(
-                    crate::limits::EvictionPolicy::parse(&config.maxmemory_policy)
-                        .unwrap_or(crate::limits::EvictionPolicy::NoEviction)
-                        .to_u8(),
-                ),
+                maxmemory_policy: std::sync::atomic::AtomicU8::new(policy.to_u8()),
                 maxmemory_samples: AtomicU64::new(u64::from(config.maxmemory_samples)),
                 requirepass: RwLock::new(config.requirepass.clone()),
             },

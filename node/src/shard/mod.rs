@@ -165,7 +165,7 @@ pub enum ShardMsg<P: LogPosition> {
         crate::limits::EvictionPolicy,
         usize,
         usize,
-        oneshot::Sender<Vec<(Bytes, usize)>>,
+        oneshot::Sender<Vec<crate::keyspace::eviction::Candidate>>,
     ),
     /// The shard's counters (INFO).
     Stats(oneshot::Sender<ShardStats>),
