@@ -143,6 +143,11 @@ async fn pump(
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
+        // Checked here too, not only by the generation watch (which closes the connection a
+        // moment later): nothing read after a cut is passed on.
+        if state.cut.load(Ordering::SeqCst) {
+            break;
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             break;
         }
