@@ -813,6 +813,17 @@ impl Keyspace {
         }
     }
 
+    /// The bytes `key` and its value take at `now` (its entry's footprint and, for a large
+    /// collection, what the collection holds), without touching it; `None` when absent.
+    pub fn memory_usage(&self, key: &[u8], now: u64) -> Option<usize> {
+        let entry = self.peek(key, now)?;
+        let large = entry
+            .large_id()
+            .and_then(|id| self.large.get(id))
+            .map_or(0, |l| l.bytes());
+        Some(entry.footprint() + large)
+    }
+
     /// `entry`'s access count under an LFU policy, decayed to now ([`access`]).
     pub fn frequency(&self, entry: &Entry) -> u8 {
         self.stamp().frequency(entry.access)

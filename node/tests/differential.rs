@@ -1147,6 +1147,16 @@ static MAXMEMORY: &[Case] = &[
         ["OBJECT", "FREQ", "k"], ["OBJECT", "FREQ", "missing"], ["OBJECT", "IDLETIME"],
         ["OBJECT", "FREQ"], ["OBJECT", "IDLETIME", "k", "x"], ["DEL", "k"]
     ),
+    // The byte counts differ by design (Shardis counts its own layout): shapes only.
+    case!("memory usage and purge",
+        ["SET", "k", "v"], ["HSET", "h", "f", "v"], ["MEMORY", "USAGE", "nokey"],
+        shape ["MEMORY", "USAGE", "k"], shape ["MEMORY", "USAGE", "h", "SAMPLES", "0"],
+        shape ["MEMORY", "USAGE", "k", "samples", "3", "SAMPLES", "9"],
+        ["MEMORY", "USAGE", "k", "SAMPLES", "x"], ["MEMORY", "USAGE", "k", "SAMPLES", "-1"],
+        ["MEMORY", "USAGE", "k", "SAMPLES"], ["MEMORY", "USAGE", "k", "foo"],
+        ["MEMORY", "USAGE"], ["MEMORY"], ["MEMORY", "FOO"], ["MEMORY", "PURGE"],
+        ["MEMORY", "PURGE", "x"], ["DEL", "k", "h"]
+    ),
     // With lfu-log-factor 0 every access counts, so the counts are exact: a new key starts at
     // 5, each read or write adds one (an overwrite keeps the count), OBJECT FREQ does not.
     case!("lfu counts",

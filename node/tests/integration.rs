@@ -1740,3 +1740,57 @@ fn a_reply_that_cannot_fit_in_memory_is_refused_and_the_node_goes_on() {
         .expect("hstrlen");
     assert_eq!(len, big.len());
 }
+
+#[test]
+fn memory_usage_counts_a_value_and_purge_hands_freed_pages_back() {
+    let node = Node::start(&["--shards", "1"]);
+    let mut con = node.client();
+    let usage = |con: &mut redis::Connection, key: &str| -> Option<u64> {
+        redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(key)
+            .query(con)
+            .expect("memory usage")
+    };
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(vec![b'v'; 1 << 20])
+        .query(&mut con)
+        .expect("set");
+    let big = usage(&mut con, "big").expect("present");
+    assert!((1 << 20..(1 << 20) + 256).contains(&big), "{big}");
+    // A large hash counts its table, growing with its fields.
+    for i in 0..2000 {
+        let _: () = redis::cmd("HSET")
+            .arg("h")
+            .arg(format!("field-{i}"))
+            .arg(vec![b'x'; 100])
+            .query(&mut con)
+            .expect("hset");
+    }
+    let hash = usage(&mut con, "h").expect("present");
+    assert!((2000 * 100..2000 * 400).contains(&hash), "{hash}");
+    assert_eq!(usage(&mut con, "missing"), None);
+    // 256 MiB allocated and freed stay resident for jemalloc's decay (10 s); PURGE returns them.
+    let resident = |con: &mut redis::Connection| info_field(con, "memory", "allocator_resident");
+    for i in 0..64 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("tmp{i}"))
+            .arg(vec![b't'; 4 << 20])
+            .query(&mut con)
+            .expect("set");
+    }
+    let _: () = redis::cmd("FLUSHALL").query(&mut con).expect("flushall");
+    let before = resident(&mut con);
+    let _: () = redis::cmd("MEMORY")
+        .arg("PURGE")
+        .query(&mut con)
+        .expect("purge");
+    let after = resident(&mut con);
+    assert!(
+        after + (128 << 20) < before,
+        "resident {} MiB before PURGE, {} MiB after",
+        before >> 20,
+        after >> 20
+    );
+}

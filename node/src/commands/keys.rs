@@ -40,6 +40,7 @@ pub static COMMANDS: &[Command] = &[
     Command::slot("object|encoding", parse),
     Command::slot("object|freq", parse),
     Command::slot("object|idletime", parse),
+    Command::slot("memory|usage", parse),
     Command {
         name: "keys",
         routing: Routing::Leading(parse, Merge::Concat),
@@ -169,6 +170,9 @@ pub enum KeyCommand {
     /// OBJECT IDLETIME key: seconds since the key was last read or written (the access clock the
     /// LRU policies use), without touching it (redis's error under an LFU policy).
     ObjectIdleTime(Bytes),
+    /// MEMORY USAGE key [SAMPLES n]: the bytes the key and its value take, counted exactly (no
+    /// sampling: the sizes are kept as the value changes), without touching it.
+    MemoryUsage(Bytes),
     /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
     /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
     ExpireDue(Vec<Bytes>),
@@ -360,6 +364,17 @@ impl KeyCommand {
             "object|encoding" => KeyCommand::ObjectEncoding(argv[2].clone()),
             "object|freq" => KeyCommand::ObjectFreq(argv[2].clone()),
             "object|idletime" => KeyCommand::ObjectIdleTime(argv[2].clone()),
+            "memory|usage" => {
+                // Redis's options: SAMPLES <non-negative count>, any number of times.
+                let mut rest = argv[3..].iter();
+                while let Some(option) = rest.next() {
+                    match (option.eq_ignore_ascii_case(b"samples"), rest.next()) {
+                        (true, Some(n)) if args::int(n)? >= 0 => {}
+                        _ => return Err(errors::syntax()),
+                    }
+                }
+                KeyCommand::MemoryUsage(argv[2].clone())
+            }
             "cluster|countkeysinslot" => match args::int(&argv[2])? {
                 slot @ 0..=16383 => KeyCommand::CountKeysInSlot(slot as u16),
                 _ => return Err(Frame::error("ERR Invalid slot")),
@@ -391,6 +406,7 @@ impl KeyCommand {
             | KeyCommand::ObjectEncoding(k)
             | KeyCommand::ObjectFreq(k)
             | KeyCommand::ObjectIdleTime(k)
+            | KeyCommand::MemoryUsage(k)
             | KeyCommand::Expire { key: k, .. }
             | KeyCommand::Ttl { key: k, .. } => vec![k],
             KeyCommand::Rename { src, dst, .. } | KeyCommand::Copy { src, dst, .. } => {
@@ -414,6 +430,7 @@ impl KeyCommand {
             | KeyCommand::ObjectEncoding(k)
             | KeyCommand::ObjectFreq(k)
             | KeyCommand::ObjectIdleTime(k)
+            | KeyCommand::MemoryUsage(k)
             | KeyCommand::Keys(k)
             | KeyCommand::Expire { key: k, .. }
             | KeyCommand::Ttl { key: k, .. } => f(k),
@@ -496,6 +513,7 @@ impl KeyCommand {
             KeyCommand::ObjectEncoding(k) => vec![word("object"), word("encoding"), k.clone()],
             KeyCommand::ObjectFreq(k) => vec![word("object"), word("freq"), k.clone()],
             KeyCommand::ObjectIdleTime(k) => vec![word("object"), word("idletime"), k.clone()],
+            KeyCommand::MemoryUsage(k) => vec![word("memory"), word("usage"), k.clone()],
             KeyCommand::FirstReady {
                 keys,
                 wanted,
@@ -667,6 +685,9 @@ impl KeyCommand {
                 Some(e) => Frame::Integer(i64::from(ks.idle_seconds(e))),
                 None => Frame::Null,
             },
+            KeyCommand::MemoryUsage(key) => ks
+                .memory_usage(key, now)
+                .map_or(Frame::Null, |bytes| Frame::Integer(bytes as i64)),
             KeyCommand::ExpireDue(keys) => Frame::Integer(ks.remove_expired(keys, now) as i64),
             KeyCommand::Evict(keys) => Frame::Integer(ks.evict(keys) as i64),
             KeyCommand::CountKeysInSlot(slot) => Frame::Integer(ks.count_in_slot(*slot) as i64),

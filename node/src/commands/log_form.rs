@@ -171,6 +171,7 @@ mod tests {
         &["OBJECT", "ENCODING", "k"],
         &["OBJECT", "FREQ", "k"],
         &["OBJECT", "IDLETIME", "k"],
+        &["MEMORY", "USAGE", "k"],
         &["CLUSTER", "COUNTKEYSINSLOT", "16383"],
         &["CLUSTER", "GETKEYSINSLOT", "7", "100"],
         &["HSET", "h", "f", "v", "g", ""],

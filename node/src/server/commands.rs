@@ -69,6 +69,24 @@ pub static COMMANDS: &[Command<Handler>] = &[
             "    Print this help.",
         ]))
     }),
+    Command::node("memory|help", |_, _, _| {
+        Some(help(&[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Prints this help.",
+        ]))
+    }),
+    Command::node("memory|purge", |_, _, _| {
+        Some(match super::allocator::purge_allocator() {
+            true => Frame::ok(),
+            false => Frame::error("ERR Error purging dirty pages"),
+        })
+    }),
     Command::node("client|id", |a, s, st| Some(client_id(a, s, st))),
     Command::node("client|setname", |a, s, st| Some(client_setname(a, s, st))),
     Command::node("client|getname", |a, s, st| Some(client_getname(a, s, st))),

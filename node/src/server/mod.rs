@@ -3,6 +3,7 @@
 //! The node itself (building all this, owning its tasks, shutting down) sits above, in
 //! `node.rs`; the connections in `connection.rs`.
 
+mod allocator;
 pub mod cluster;
 pub mod commands;
 pub mod info;
