@@ -187,7 +187,11 @@ async fn measure_memory(state: Arc<ServerState>) {
             .maxmemory
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            0 => Duration::from_millis(100),
+            0 => {
+                // No limit: measured ten times a second for INFO's peak and dataset only.
+                state.refresh_used_memory();
+                Duration::from_millis(100)
+            }
             max => {
                 let over = state.refresh_used_memory().saturating_sub(max);
                 if over == 0 {

@@ -1794,3 +1794,44 @@ fn memory_usage_counts_a_value_and_purge_hands_freed_pages_back() {
         after >> 20
     );
 }
+
+#[test]
+fn info_memory_shows_the_peak_and_the_dataset() {
+    let node = Node::start(&["--shards", "2"]);
+    let mut con = node.client();
+    let field = |con: &mut redis::Connection, name: &str| info_field(con, "memory", name);
+    let dataset_before = field(&mut con, "used_memory_dataset");
+    // 32 MiB of values: the dataset grows by about that, and the peak stays at least as high
+    // once they are deleted.
+    for i in 0..32 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(vec![b'v'; 1 << 20])
+            .query(&mut con)
+            .expect("set");
+    }
+    let dataset = field(&mut con, "used_memory_dataset") - dataset_before;
+    assert!(
+        (32 << 20..34 << 20).contains(&dataset),
+        "dataset grew {dataset}"
+    );
+    let peak = field(&mut con, "used_memory_peak");
+    assert!(
+        peak >= field(&mut con, "used_memory_startup") + (32 << 20),
+        "peak {peak}"
+    );
+    let _: () = redis::cmd("FLUSHALL").query(&mut con).expect("flushall");
+    assert!(field(&mut con, "used_memory_dataset") < 1 << 20);
+    assert!(
+        field(&mut con, "used_memory_peak") >= peak,
+        "the peak stays"
+    );
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut con)
+        .expect("info");
+    for name in ["used_memory_peak_perc:", "used_memory_dataset_perc:"] {
+        let line = info.lines().find(|l| l.starts_with(name)).expect(name);
+        assert!(line.ends_with('%'), "{line}");
+    }
+}

@@ -75,6 +75,11 @@ fn allocator_stats() -> AllocatorStats {
     }
 }
 
+/// `a` as a percentage of `b` with two decimals and a `%`, as redis prints them.
+fn percent(a: u64, b: u64) -> String {
+    format!("{:.2}%", a as f64 * 100.0 / b.max(1) as f64)
+}
+
 /// `a / b` with two decimals, as redis prints its ratios.
 fn ratio(a: u64, b: u64) -> String {
     format!("{:.2}", a as f64 / b.max(1) as f64)
@@ -257,6 +262,22 @@ pub fn render(
                 line("used_memory_human", &human(used));
                 line("used_memory_rss", &rss);
                 line("used_memory_rss_human", &human(rss));
+                // As redis: the peak of the measures (every 100 ms and at each INFO), the data
+                // alone (here counted exactly: every shard's entries and collections), and
+                // what the node held before any client came.
+                state.refresh_used_memory();
+                let peak = state.peak_memory.load(Ordering::Relaxed).max(used);
+                let dataset = state.dataset_memory.load(Ordering::Relaxed);
+                let startup = state.startup_memory;
+                line("used_memory_peak", &peak);
+                line("used_memory_peak_human", &human(peak));
+                line("used_memory_peak_perc", &percent(used, peak));
+                line("used_memory_startup", &startup);
+                line("used_memory_dataset", &dataset);
+                line(
+                    "used_memory_dataset_perc",
+                    &percent(dataset, used.saturating_sub(startup)),
+                );
                 // The allocator's own view, as redis shows it: what it holds in pages in use
                 // (active), in memory (resident), and for its own bookkeeping.
                 let stats = allocator_stats();
@@ -268,7 +289,6 @@ pub fn render(
                 line("allocator_rss_ratio", &ratio(stats.resident, stats.active));
                 line("mem_fragmentation_ratio", &ratio(rss, used));
                 let max = state.runtime.maxmemory.load(Ordering::Relaxed);
-                state.refresh_used_memory();
                 line(
                     "mem_not_counted_for_evict",
                     &state.not_counted_memory.load(Ordering::Relaxed),

@@ -106,6 +106,13 @@ pub struct ServerState {
     pub used_memory: AtomicU64,
     /// The bytes of Raft log entries held in memory at the last measure.
     pub not_counted_memory: AtomicU64,
+    /// The most bytes allocated at any measure (INFO's `used_memory_peak`).
+    pub peak_memory: AtomicU64,
+    /// The data's bytes (every shard's entries and collections) at the last measure (INFO's
+    /// `used_memory_dataset`).
+    pub dataset_memory: AtomicU64,
+    /// Bytes allocated when the node's state was built (INFO's `used_memory_startup`).
+    pub startup_memory: u64,
     /// The memory besides the data and the logs, smoothed (see
     /// [`ServerState::refresh_used_memory`]); `u64::MAX` before the first measure.
     pub other_memory: AtomicU64,
@@ -168,6 +175,9 @@ impl ServerState {
             shutdown: Stop::new(),
             loading: std::sync::atomic::AtomicBool::new(true),
             used_memory: AtomicU64::new(0),
+            peak_memory: AtomicU64::new(0),
+            dataset_memory: AtomicU64::new(0),
+            startup_memory: info::memory_usage().0,
             not_counted_memory: AtomicU64::new(0),
             other_memory: AtomicU64::new(u64::MAX),
             eviction_stuck: std::sync::atomic::AtomicBool::new(false),
@@ -244,6 +254,8 @@ impl ServerState {
                 )
             });
         self.not_counted_memory.store(logs, Ordering::Relaxed);
+        self.peak_memory.fetch_max(allocated, Ordering::Relaxed);
+        self.dataset_memory.store(data, Ordering::Relaxed);
         let rest = allocated.saturating_sub(logs).saturating_sub(data);
         let smoothed = match self.other_memory.load(Ordering::Relaxed) {
             u64::MAX => rest,
