@@ -278,7 +278,7 @@ fn help() -> Frame {
         "    Return information about slots range mappings. Each range is made of:",
         "    start, end, leader and followers (IP, port, id).",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     Frame::Array(lines.iter().map(|l| Frame::simple(l)).collect())
 }

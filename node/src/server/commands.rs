@@ -65,8 +65,14 @@ pub static COMMANDS: &[Command<Handler>] = &[
             "ENCODING <key>",
             "    Return the kind of internal representation used in order to store the value",
             "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ]))
     }),
     Command::node("memory|help", |_, _, _| {
@@ -387,7 +393,7 @@ fn client_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Fr
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }
 
@@ -777,7 +783,7 @@ fn command_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> F
         "GETKEYS <full-command>",
         "    Return the keys from a full command.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }
 
@@ -1127,7 +1133,7 @@ fn config_help(_argv: &Argv, _session: &mut Session, _state: &ServerState) -> Fr
         "RESETSTAT",
         "    Reset statistics reported by the INFO command.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }
 
