@@ -784,6 +784,15 @@ fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{info}"))
 }
 
+/// Bytes allocated besides the Raft logs (what `maxmemory` is compared with, unsmoothed).
+fn counted_memory(con: &mut redis::Connection) -> u64 {
+    info_field(con, "memory", "used_memory").saturating_sub(info_field(
+        con,
+        "memory",
+        "mem_not_counted_for_evict",
+    ))
+}
+
 fn config_set(con: &mut redis::Connection, name: &str, value: &str) {
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
@@ -797,14 +806,7 @@ fn config_set(con: &mut redis::Connection, name: &str, value: &str) {
 fn allkeys_lru_evicts_to_stay_within_maxmemory_and_never_refuses_a_write() {
     let node = Node::start(&["--shards", "4"]);
     let mut con = node.client();
-    let counted = |con: &mut redis::Connection| {
-        info_field(con, "memory", "used_memory").saturating_sub(info_field(
-            con,
-            "memory",
-            "mem_not_counted_for_evict",
-        ))
-    };
-    let limit = counted(&mut con) + (32 << 20);
+    let limit = counted_memory(&mut con) + (32 << 20);
     config_set(&mut con, "maxmemory", &limit.to_string());
     config_set(&mut con, "maxmemory-policy", "allkeys-lru");
     // 64 MiB of values into a 32 MiB allowance: never refused, and the node comes back within
@@ -818,11 +820,11 @@ fn allkeys_lru_evicts_to_stay_within_maxmemory_and_never_refuses_a_write() {
             .unwrap_or_else(|e| panic!("SET k{i} refused: {e}"));
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while counted(&mut con) > limit {
+    while counted_memory(&mut con) > limit {
         assert!(
             Instant::now() < deadline,
             "still {} MiB over the limit",
-            (counted(&mut con) - limit) >> 20
+            (counted_memory(&mut con) - limit) >> 20
         );
         thread::sleep(Duration::from_millis(50));
     }
@@ -845,13 +847,6 @@ fn allkeys_lru_evicts_to_stay_within_maxmemory_and_never_refuses_a_write() {
 fn allkeys_lfu_evicts_the_keys_used_the_least() {
     let node = Node::start(&["--shards", "4", "--lfu-log-factor", "0"]);
     let mut con = node.client();
-    let counted = |con: &mut redis::Connection| {
-        info_field(con, "memory", "used_memory").saturating_sub(info_field(
-            con,
-            "memory",
-            "mem_not_counted_for_evict",
-        ))
-    };
     config_set(&mut con, "maxmemory-policy", "allkeys-lfu");
     config_set(&mut con, "maxmemory-samples", "10");
     let value = vec![b'v'; 32 << 10];
@@ -874,7 +869,7 @@ fn allkeys_lfu_evicts_the_keys_used_the_least() {
         .query(&mut con)
         .expect("freq");
     assert_eq!(freq, 25);
-    let limit = counted(&mut con) + (16 << 20);
+    let limit = counted_memory(&mut con) + (16 << 20);
     config_set(&mut con, "maxmemory", &limit.to_string());
     // Then 1500 cold keys (47 MiB) into a 16 MiB allowance.
     for i in 0..1500 {
@@ -885,7 +880,7 @@ fn allkeys_lfu_evicts_the_keys_used_the_least() {
             .unwrap_or_else(|e| panic!("SET cold{i} refused: {e}"));
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while counted(&mut con) > limit {
+    while counted_memory(&mut con) > limit {
         assert!(Instant::now() < deadline, "still over the limit");
         thread::sleep(Duration::from_millis(50));
     }
@@ -1610,14 +1605,6 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
         }
         let _: usize = push.query(&mut con).expect("rpush");
     }
-    // Allocated bytes besides the logs.
-    let allocated = |con: &mut redis::Connection| {
-        info_field(con, "memory", "used_memory").saturating_sub(info_field(
-            con,
-            "memory",
-            "mem_not_counted_for_evict",
-        ))
-    };
     // Quiet first: no snapshot being written (its buffer would count as growth) and the log
     // no longer shrinking (a snapshot drops what it covers).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -1632,7 +1619,7 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
         thread::sleep(Duration::from_millis(1500));
     }
     let saves = info_field(&mut con, "persistence", "rdb_saves");
-    let before = allocated(&mut con);
+    let before = counted_memory(&mut con);
     // A client asks for the whole list (about 41 MB of reply) and does not read it yet.
     let mut slow = node.client();
     slow.send_packed_command(
@@ -1644,7 +1631,7 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
     )
     .expect("send");
     thread::sleep(Duration::from_millis(1500));
-    let grown = allocated(&mut con).saturating_sub(before);
+    let grown = counted_memory(&mut con).saturating_sub(before);
     // Meanwhile the shard goes on: the list changes under the pending reply.
     let _: () = redis::cmd("LSET")
         .arg("l")
