@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod faults;
 pub mod fd_limit;
 pub mod glob;
+pub mod headroom;
 pub mod keyspace;
 pub mod limits;
 pub mod long_double;

@@ -63,6 +63,7 @@ impl Node {
     /// Binds the client port (and the Raft port in a cluster), opens the WAL and starts every
     /// group this node hosts, with their tasks.
     pub async fn start(mut config: Config) -> io::Result<Node> {
+        crate::server::allocator::start_background_thread();
         let reserved = fd_limit::reserved_fds(config.nodes.len());
         let maxclients = fd_limit::fit_maxclients(config.maxclients as u64, reserved)
             .map_err(io::Error::other)?;
@@ -84,6 +85,7 @@ impl Node {
             max_bulk_len: config.proto_max_bulk_len,
             shard_queue: config.shard_queue,
             snapshot_logs: config.snapshot_logs,
+            headroom: Default::default(),
         };
         let topology = Topology::from_config(&config, &local_addr.to_string());
         let raft_listener = match topology.this_node().filter(|_| topology.has_peers()) {
@@ -240,13 +242,20 @@ async fn evict_round(state: &ServerState, to_free: u64) -> u64 {
         }
         let Some(picked) = group
             .shard
-            .ask(|tx| ShardMsg::EvictionCandidates(policy, samples, EVICT_PER_ENTRY, tx))
+            .ask(|tx| ShardMsg::EvictionCandidates(policy, samples, EVICT_PER_ENTRY, u64::MAX, tx))
             .await
         else {
             continue;
         };
         candidates.extend(picked.into_iter().map(|c| (led.len(), c)));
         led.push(group);
+    }
+    // Ties broken at random: a stable sort alone would take every tie from the first shard
+    // (all new keys score the same under LFU), emptying it of everything but its hot keys,
+    // which its own writes would then have to evict to make room (see `raft::proposer`).
+    {
+        use rand::seq::SliceRandom;
+        candidates.shuffle(&mut rand::rng());
     }
     candidates.sort_by_key(|(_, c)| std::cmp::Reverse(c.score));
     let mut keys: Vec<Vec<bytes::Bytes>> = vec![Vec::new(); led.len()];

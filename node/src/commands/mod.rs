@@ -168,11 +168,16 @@ impl ShardCommand {
     /// An argument of [`DETACH_MAX`] bytes or more is left where it is: the read buffer grew for
     /// it, so it pins an allocation about its own size, and copying it would only double what a
     /// large value costs while its entry is in the log.
-    pub fn detach_all(cmds: &mut [ShardCommand]) {
+    ///
+    /// Returns the bytes of all the arguments (what the batch may add to the keyspace, at most
+    /// about).
+    pub fn detach_all(cmds: &mut [ShardCommand]) -> u64 {
         let small = |b: &Bytes| b.len() < DETACH_MAX;
         let mut total = 0;
+        let mut all = 0u64;
         cmds.iter_mut().for_each(|c| {
             c.for_each_bytes(&mut |b| {
+                all += b.len() as u64;
                 if small(b) {
                     total += b.len()
                 }
@@ -197,6 +202,7 @@ impl ShardCommand {
                 }
             })
         });
+        all
     }
 }
 

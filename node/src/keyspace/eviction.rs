@@ -40,16 +40,31 @@ impl Keyspace {
         samples: usize,
         max: usize,
     ) -> Vec<Candidate> {
+        self.eviction_candidates_covering(policy, samples, max, u64::MAX)
+    }
+
+    /// As [`Keyspace::eviction_candidates`], stopping once the keys picked hold `cover` bytes
+    /// (what a leader evicts to make room for one entry of writes).
+    pub fn eviction_candidates_covering(
+        &self,
+        policy: EvictionPolicy,
+        samples: usize,
+        max: usize,
+        cover: u64,
+    ) -> Vec<Candidate> {
         let mut rng = rand::rng();
         let mut picked: Vec<Candidate> = Vec::new();
+        // Adds `e` unless picked already; true when added.
         let add = |e: &Entry, score: u64, picked: &mut Vec<Candidate>| {
-            if !picked.iter().any(|c| c.key.as_ref() == e.key()) {
+            let new = !picked.iter().any(|c| c.key.as_ref() == e.key());
+            if new {
                 picked.push(Candidate {
                     key: Bytes::copy_from_slice(e.key()),
                     bytes: e.footprint(),
                     score,
                 });
             }
+            new
         };
         let volatile = policy.volatile_only();
         if self.len == 0 || (volatile && self.expiry.is_empty()) {
@@ -58,9 +73,14 @@ impl Keyspace {
         match policy {
             EvictionPolicy::NoEviction => {}
             EvictionPolicy::VolatileTtl => {
+                let mut covered = 0u64;
                 for (deadline, key) in self.expiry.iter().take(max) {
+                    if covered >= cover {
+                        break;
+                    }
                     if let Some(e) = self.stored(key) {
                         add(e, u64::MAX - deadline, &mut picked);
+                        covered += e.footprint() as u64;
                     }
                 }
             }
@@ -81,8 +101,9 @@ impl Keyspace {
                     }
                 };
                 // Bounded tries: duplicates are skipped, so a tiny keyspace ends early.
+                let mut covered = 0u64;
                 for _ in 0..max * 2 {
-                    if picked.len() >= max {
+                    if picked.len() >= max || covered >= cover {
                         break;
                     }
                     let best = (0..draws)
@@ -93,7 +114,9 @@ impl Keyspace {
                         .map(|e| (score(e), e))
                         .max_by_key(|(score, _)| *score);
                     if let Some((score, e)) = best {
-                        add(e, score, &mut picked);
+                        if add(e, score, &mut picked) {
+                            covered += e.footprint() as u64;
+                        }
                     }
                 }
             }
@@ -165,6 +188,25 @@ mod tests {
             ks.insert(format!("k{i}").as_bytes(), Value::Int(i as i64), deadline);
         }
         ks
+    }
+
+    #[test]
+    fn picking_stops_once_the_keys_cover_the_bytes_asked() {
+        let ks = keyspace(200, 2);
+        let one = ks.stored(b"k0").map(Entry::footprint).expect("k0") as u64;
+        for policy in [
+            EvictionPolicy::AllKeysLru,
+            EvictionPolicy::AllKeysLfu,
+            EvictionPolicy::AllKeysRandom,
+            EvictionPolicy::VolatileRandom,
+            EvictionPolicy::VolatileTtl,
+        ] {
+            // Every entry here is the same size: three of them cover 2.5 entries' bytes.
+            let picked = ks.eviction_candidates_covering(policy, 5, 50, one * 5 / 2);
+            assert_eq!(picked.len(), 3, "{policy:?}");
+            let all = ks.eviction_candidates_covering(policy, 5, 50, u64::MAX);
+            assert!(all.len() > 20, "{policy:?}: {}", all.len());
+        }
     }
 
     #[test]

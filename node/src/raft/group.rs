@@ -14,7 +14,7 @@ use openraft::{BasicNode, Config, SnapshotPolicy};
 use super::log_store::{CompactionGate, GroupLog, LogStore};
 use super::meta::{ClusterMeta, Metadata, META_TAG};
 use super::persistence::{Persistence, PersistenceStats};
-use super::proposer::Proposer;
+use super::proposer::{Proposer, Room};
 use super::registry::GroupRegistry;
 use super::service::{serve_transport, TransportService};
 use super::shard_group::{ShardGroup, ELECTION_TIMEOUT_MAX, ELECTION_TIMEOUT_MIN, HEARTBEAT};
@@ -49,6 +49,8 @@ pub struct ReplicationConfig {
     pub shard_queue: usize,
     /// Entries after which a group snapshots.
     pub snapshot_logs: u64,
+    /// The node's memory budget, which shard groups' proposers make room in.
+    pub headroom: Arc<crate::headroom::Headroom>,
 }
 
 fn raft_config(snapshot_logs: u64) -> io::Result<Arc<Config>> {
@@ -85,6 +87,8 @@ pub struct Replication {
     pub groups: Arc<GroupRegistry>,
     /// The WAL and the snapshot and rewrite counters (INFO persistence).
     pub persistence: Persistence,
+    /// The node's memory budget (see [`crate::headroom`]), measured by the node.
+    pub headroom: Arc<crate::headroom::Headroom>,
     peers: Arc<Peers>,
 }
 
@@ -142,10 +146,15 @@ impl Opener<'_> {
         )
         .await
         .map_err(io::Error::other)?;
+        let room = expiry.then(|| Room {
+            headroom: config.headroom.clone(),
+            shard: shard.clone(),
+        });
         let proposer = Proposer::spawn(
             raft.clone(),
             config.commit_timeout,
             config.shard_queue,
+            room,
             tasks,
         );
         let handle = ShardGroup {
@@ -382,6 +391,7 @@ pub async fn start(
         meta,
         groups,
         persistence: Persistence { stats, wal },
+        headroom: config.headroom.clone(),
         peers,
     })
 }

@@ -20,8 +20,9 @@ use openraft::type_config::alias::{LogIdOf, VoteOf};
 use openraft::RaftTypeConfig;
 
 use super::wal::{Record, Wal};
-use super::{GroupId, ShardTC};
+use super::{ClientBatch, GroupId, ShardTC};
 use crate::codec::{decode, encode};
+use crate::commands::ShardCommand;
 
 type Entry = <ShardTC as RaftTypeConfig>::Entry;
 type LogId = LogIdOf<ShardTC>;
@@ -74,6 +75,30 @@ pub struct GroupLog {
     held_bytes: u64,
 }
 
+/// About the memory `entries` hold, `encoded` bytes once encoded: the arguments (about their
+/// encoded size) and the structures around them — for a small write those weigh more than its
+/// arguments (a `SET k v` is 20 bytes encoded and 200 in memory).
+fn in_memory_bytes(entries: &[Entry], encoded: usize) -> u64 {
+    let structures: usize = entries
+        .iter()
+        .map(|e| {
+            std::mem::size_of::<Entry>()
+                + match &e.payload {
+                    openraft::EntryPayload::Normal(req) => req
+                        .batches
+                        .iter()
+                        .map(|b| {
+                            std::mem::size_of::<ClientBatch>()
+                                + b.cmds.len() * std::mem::size_of::<ShardCommand>()
+                        })
+                        .sum(),
+                    _ => 0,
+                }
+        })
+        .sum();
+    (encoded + structures) as u64
+}
+
 /// A changed committed id is written with the group's next append, or by itself once the last
 /// COMMITTED record is this old. It is only a hint for start-up (entries up to it are applied
 /// before an election); a stale one is safe, since Raft re-learns the commit index.
@@ -111,7 +136,8 @@ impl GroupLog {
                 let entries: Vec<Entry> = decode(body)?;
                 if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
                     self.entries.split_off(&first.log_id.index());
-                    self.note_append(first.log_id.index(), last.log_id.index(), body.len() as u64);
+                    let bytes = in_memory_bytes(&entries, body.len());
+                    self.note_append(first.log_id.index(), last.log_id.index(), bytes);
                 }
                 for e in entries {
                     self.entries.insert(e.log_id.index(), e);
@@ -392,7 +418,7 @@ impl RaftLogStorage<ShardTC> for LogStore {
             let mut log = self.log();
             if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
                 let (first, last) = (first.log_id.index(), last.log_id.index());
-                log.note_append(first, last, body.len() as u64);
+                log.note_append(first, last, in_memory_bytes(&entries, body.len()));
             }
             for e in entries {
                 log.entries.insert(e.log_id.index(), e);

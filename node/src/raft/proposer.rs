@@ -3,6 +3,12 @@
 //! pipelines cost one Raft round and one WAL record, not fifty; a lone client still gets its
 //! batch proposed at once. A few entries may be in flight together, so a slow commit does not
 //! stop the next one from being prepared.
+//!
+//! Past `maxmemory`, the proposer of a shard group makes room in the entry itself: it asks its
+//! shard for keys to evict under the policy, enough to cover what the node is over by and what
+//! the entry adds ([`crate::headroom`]), and puts their removal first in the same entry — no
+//! extra Raft round, and the writes never land before the room they need, as redis evicts
+//! before each command.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +19,13 @@ use tokio::sync::mpsc::WeakSender;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
+use super::state_machine::Shard;
 use super::{CallbackResponder, ClientBatch, ShardRaft, ShardRequest, ShardTC};
+use crate::commands::keys::KeyCommand;
 use crate::commands::{ApplyCtx, ShardCommand};
+use crate::headroom::Headroom;
 use crate::protocol::Frame;
+use crate::shard::ShardMsg;
 use crate::tasks::Tasks;
 
 /// Most client batches merged into one entry.
@@ -26,6 +36,10 @@ const MAX_CMDS_PER_ENTRY: usize = 8192;
 const IN_FLIGHT: usize = 2;
 /// Pause between retries while the group has no leader.
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
+/// Most keys evicted to make room for one entry (the node's eviction cycle frees the rest).
+const MAX_EVICT_PER_ENTRY: usize = 256;
+/// What one written command may cost besides its arguments: a new key's entry and map slot.
+const PER_WRITE_BYTES: u64 = 48;
 
 /// Why a shard did not run a client batch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -41,6 +55,8 @@ pub type Answer = Result<Vec<Frame>, Refusal>;
 
 struct Proposal {
     batch: ClientBatch,
+    /// About the bytes the batch may add to the keyspace.
+    bytes: u64,
     reply: oneshot::Sender<Answer>,
     /// When the client stops waiting: no retry is started after it.
     deadline: Instant,
@@ -54,6 +70,46 @@ enum Queued {
     Stop,
 }
 
+/// How a shard group's proposer makes room past `maxmemory`: the node's budget, and the shard to
+/// pick keys from.
+pub struct Room {
+    /// The node's memory budget, shared by its proposers.
+    pub headroom: Arc<Headroom>,
+    /// The group's shard (where the policy's candidates come from).
+    pub shard: Shard,
+}
+
+impl Room {
+    /// The eviction to put first in an entry adding about `incoming` bytes, if the node is
+    /// (or the entry would take it) past `maxmemory`; counts the entry in the budget.
+    async fn make(&self, incoming: u64, ctx: ApplyCtx) -> Option<ClientBatch> {
+        let Some(short) = self.headroom.needed(incoming) else {
+            self.headroom.proposed(incoming, 0);
+            return None;
+        };
+        let picked = self
+            .shard
+            .ask(|tx| {
+                ShardMsg::EvictionCandidates(
+                    short.policy,
+                    short.samples,
+                    MAX_EVICT_PER_ENTRY,
+                    short.bytes,
+                    tx,
+                )
+            })
+            .await
+            .unwrap_or_default();
+        let freed = picked.iter().map(|c| c.bytes as u64).sum();
+        self.headroom.proposed(incoming, freed);
+        let keys: Vec<_> = picked.into_iter().map(|c| c.key).collect();
+        (!keys.is_empty()).then(|| ClientBatch {
+            ctx,
+            cmds: vec![ShardCommand::Key(KeyCommand::Evict(keys))],
+        })
+    }
+}
+
 /// Queues client batches for one shard group (cheap to clone).
 #[derive(Clone)]
 pub struct Proposer {
@@ -63,15 +119,17 @@ pub struct Proposer {
 
 impl Proposer {
     /// Starts the proposer task of `raft` in `tasks`; a write waits at most `commit_timeout`.
-    /// The task runs until [`Proposer::stop`], or until every handle is dropped.
+    /// `room`: how it makes room past `maxmemory` (shard groups). The task runs until
+    /// [`Proposer::stop`], or until every handle is dropped.
     pub fn spawn(
         raft: ShardRaft,
         commit_timeout: Duration,
         queue: usize,
+        room: Option<Room>,
         tasks: &Tasks,
     ) -> Proposer {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        tasks.spawn(run(raft, rx, tx.downgrade(), tasks.clone()));
+        tasks.spawn(run(raft, rx, tx.downgrade(), room, tasks.clone()));
         Proposer { tx, commit_timeout }
     }
 
@@ -85,11 +143,12 @@ impl Proposer {
     pub async fn write(&self, ctx: ApplyCtx, mut cmds: Vec<ShardCommand>) -> Answer {
         // The log keeps the commands until the next snapshot: they get their own buffer (so the
         // connection's read buffer is not pinned).
-        ShardCommand::detach_all(&mut cmds);
+        let bytes = ShardCommand::detach_all(&mut cmds) + PER_WRITE_BYTES * cmds.len() as u64;
         let (reply, rx) = oneshot::channel();
         let deadline = Instant::now() + self.commit_timeout;
         let proposal = Proposal {
             batch: ClientBatch { ctx, cmds },
+            bytes,
             reply,
             deadline,
         };
@@ -118,6 +177,7 @@ async fn run(
     raft: ShardRaft,
     mut rx: mpsc::Receiver<Queued>,
     retry: WeakSender<Queued>,
+    room: Option<Room>,
     tasks: Tasks,
 ) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
@@ -147,8 +207,16 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let mut batches = Vec::with_capacity(proposals.len());
-        let mut waiters = Vec::with_capacity(proposals.len());
+        let mut batches = Vec::with_capacity(proposals.len() + 1);
+        let mut waiters = Vec::with_capacity(proposals.len() + 1);
+        // Room first: an eviction batch whose reply nobody waits for.
+        if let Some(room) = room.as_ref().filter(|_| raft.is_leader()) {
+            let incoming = proposals.iter().map(|p| p.bytes).sum();
+            if let Some(evict) = room.make(incoming, proposals[0].batch.ctx).await {
+                batches.push(evict);
+                waiters.push((oneshot::channel().0, proposals[0].deadline));
+            }
+        }
         for p in proposals {
             batches.push(p.batch);
             waiters.push((p.reply, p.deadline));
@@ -224,6 +292,8 @@ async fn requeue(
     for (batch, (reply, deadline)) in batches.iter().zip(waiters) {
         let proposal = Proposal {
             batch: batch.clone(),
+            // Counted when first proposed.
+            bytes: 0,
             reply,
             deadline,
         };

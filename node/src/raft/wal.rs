@@ -190,6 +190,8 @@ impl fmt::Debug for Wal {
 struct Shared {
     /// Bytes in all live segments (published by the writer).
     size: AtomicU64,
+    /// Capacity of the writer's batch buffer (published by the writer).
+    buffer: AtomicU64,
     /// `sync_data` calls on segment files so far.
     fsyncs: AtomicU64,
     /// Set once a write or fsync failed: the WAL refuses everything after that.
@@ -373,6 +375,7 @@ impl Wal {
 
         let shared = Arc::new(Shared {
             size: AtomicU64::new(older_bytes + seg_len),
+            buffer: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
             broken: Mutex::new(None),
             stalled: Mutex::new(None),
@@ -514,6 +517,13 @@ impl Wal {
     /// Updated by the writer after each batch, so it lags queued-but-unwritten records.
     pub fn size(&self) -> u64 {
         self.shared.size.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the writer keeps for its batches (up to twice the largest batch it writes, kept
+    /// between batches: the node's equivalent of redis's AOF buffer, not counted against
+    /// `maxmemory`).
+    pub fn buffer_bytes(&self) -> u64 {
+        self.shared.buffer.load(Ordering::Relaxed)
     }
 
     /// True once a write or fsync has failed: the WAL refuses everything after that.
@@ -1204,6 +1214,9 @@ impl Writer {
         self.shared
             .size
             .store(self.older_bytes + self.seg_len, Ordering::Relaxed);
+        self.shared
+            .buffer
+            .store(self.buf.capacity() as u64, Ordering::Relaxed);
     }
 }
 

@@ -3,7 +3,7 @@
 //! The node itself (building all this, owning its tasks, shutting down) sits above, in
 //! `node.rs`; the connections in `connection.rs`.
 
-mod allocator;
+pub mod allocator;
 pub mod cluster;
 pub mod commands;
 pub mod info;
@@ -104,22 +104,49 @@ pub struct ServerState {
     /// Bytes allocated, as last measured, less [`ServerState::not_counted_memory`] (see
     /// [`ServerState::refresh_used_memory`]): what `maxmemory` is compared with.
     pub used_memory: AtomicU64,
-    /// The bytes of Raft log entries held in memory at the last measure.
+    /// The bytes not counted against `maxmemory` at the last measure: the Raft log entries held
+    /// in memory and the node's own footprint (INFO's `mem_not_counted_for_evict`).
     pub not_counted_memory: AtomicU64,
     /// The most bytes allocated at any measure (INFO's `used_memory_peak`).
     pub peak_memory: AtomicU64,
     /// The data's bytes (every shard's entries and collections) at the last measure (INFO's
     /// `used_memory_dataset`).
     pub dataset_memory: AtomicU64,
-    /// Bytes allocated when the node's state was built (INFO's `used_memory_startup`).
+    /// The node's own footprint, measured once when its state was built: what was allocated
+    /// then besides the data and the logs' entries (INFO's `used_memory_startup`). Most of it
+    /// is openraft's, per group and fixed (see [`ServerState::refresh_used_memory`]).
     pub startup_memory: u64,
+    /// The budget the shard groups' proposers make room in, fed by every measure.
+    pub headroom: Arc<crate::headroom::Headroom>,
     /// The memory besides the data and the logs, smoothed (see
     /// [`ServerState::refresh_used_memory`]); `u64::MAX` before the first measure.
     pub other_memory: AtomicU64,
+    /// When `other_memory` was last measured (milliseconds after `started`).
+    pub other_measured_at: AtomicU64,
     /// Set while the node is past `maxmemory` and its eviction policy finds nothing to evict
     /// (a volatile policy with no key with a deadline): writes are then refused as under
     /// `noeviction`, as redis refuses them when eviction fails.
     pub eviction_stuck: std::sync::atomic::AtomicBool,
+}
+
+/// How long a rise of the memory besides the data and the logs takes to be counted whole (see
+/// [`ServerState::refresh_used_memory`]): a 64th every 10 ms.
+const OTHER_RISE_MS: u64 = 640;
+
+/// What every group's log entries held in memory and snapshots being encoded take (not counted
+/// against `maxmemory`, with the WAL's buffer), and what every shard's data takes: one pass
+/// over the groups.
+fn logs_and_data(groups: &crate::raft::registry::GroupRegistry) -> (u64, u64) {
+    groups
+        .load()
+        .all()
+        .fold((0u64, 0u64), |(logs, data), (_, g)| {
+            let counters = &g.shard.counters;
+            (
+                logs + g.log_bytes() + counters.snapshot_buffer_bytes.load(Ordering::Relaxed),
+                data + counters.keyspace_bytes.load(Ordering::Relaxed),
+            )
+        })
 }
 
 impl ServerState {
@@ -177,9 +204,19 @@ impl ServerState {
             used_memory: AtomicU64::new(0),
             peak_memory: AtomicU64::new(0),
             dataset_memory: AtomicU64::new(0),
-            startup_memory: info::memory_usage().0,
+            startup_memory: {
+                // The node's own footprint: what is allocated with no data and no log.
+                let (logs, data) = logs_and_data(&replication.groups);
+                info::memory_usage()
+                    .0
+                    .saturating_sub(logs)
+                    .saturating_sub(replication.persistence.wal.buffer_bytes())
+                    .saturating_sub(data)
+            },
+            headroom: replication.headroom.clone(),
             not_counted_memory: AtomicU64::new(0),
             other_memory: AtomicU64::new(u64::MAX),
+            other_measured_at: AtomicU64::new(0),
             eviction_stuck: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -229,42 +266,52 @@ impl ServerState {
     /// What is compared with `maxmemory` leaves out the Raft logs' entries held in memory
     /// ([`ServerState::not_counted_memory`]): they go at the next snapshot whatever is evicted,
     /// as redis leaves out its AOF and replication buffers. Evicting for them would evict far
-    /// more keys than the limit asks.
+    /// more keys than the limit asks. It leaves out the node's own footprint at start
+    /// ([`ServerState::startup_memory`]) too: about 60 MB with 16 shards, nearly all of it
+    /// openraft's — lookup tables of its statistics (28 MB, once per process) and queues it
+    /// sizes for thousands of entries in every group (1.5 MB a group) — fixed whatever the
+    /// data. Counting it would leave a `maxmemory` of 64 MB a few MB for keys (found by the
+    /// eviction test: every key was evicted), where redis starts with about 1 MB.
     ///
     /// The allocator's count lags: jemalloc merges what its threads' caches freed only now and
     /// then, so right after an eviction the node would still look over the limit and evict far
     /// more. So the data is counted exactly — the footprints of every shard's entries, which
     /// drop the moment an eviction entry is applied — and only the rest (connections, buffers,
     /// the allocator's own slack) comes from the allocator, smoothed: a drop is taken at once,
-    /// a rise a 64th at a time (about a second at the 100 Hz of the memory task), so the lag
-    /// after a free does not count as new memory.
+    /// a rise over [`OTHER_RISE_MS`], so the lag after a free does not count as new memory.
     pub fn refresh_used_memory(&self) -> u64 {
         let (allocated, _) = info::memory_usage();
-        // Not counted: the logs' entries, and the snapshots being encoded. One pass over the
-        // groups for both sums.
-        let (logs, data) = self
-            .groups
-            .load()
-            .all()
-            .fold((0u64, 0u64), |(logs, data), (_, g)| {
-                let counters = &g.shard.counters;
-                (
-                    logs + g.log_bytes() + counters.snapshot_buffer_bytes.load(Ordering::Relaxed),
-                    data + counters.keyspace_bytes.load(Ordering::Relaxed),
-                )
-            });
-        self.not_counted_memory.store(logs, Ordering::Relaxed);
+        let (logs, data) = logs_and_data(&self.groups);
+        let logs = logs + self.persistence.wal.buffer_bytes();
+        self.not_counted_memory
+            .store(logs + self.startup_memory, Ordering::Relaxed);
         self.peak_memory.fetch_max(allocated, Ordering::Relaxed);
         self.dataset_memory.store(data, Ordering::Relaxed);
-        let rest = allocated.saturating_sub(logs).saturating_sub(data);
+        let rest = allocated
+            .saturating_sub(logs)
+            .saturating_sub(data)
+            .saturating_sub(self.startup_memory);
+        // By time, not by call: INFO measures too, and a client polling it must not hurry it.
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        let elapsed = now_ms.saturating_sub(self.other_measured_at.swap(now_ms, Ordering::Relaxed));
         let smoothed = match self.other_memory.load(Ordering::Relaxed) {
             u64::MAX => rest,
             before if rest <= before => rest,
-            before => before + (rest - before).div_ceil(64),
+            before => {
+                let rise = (rest - before) as u128 * u128::from(elapsed.min(OTHER_RISE_MS))
+                    / u128::from(OTHER_RISE_MS);
+                before + rise as u64
+            }
         };
         self.other_memory.store(smoothed, Ordering::Relaxed);
         let counted = smoothed + data;
         self.used_memory.store(counted, Ordering::Relaxed);
+        self.headroom.measured(
+            counted,
+            self.runtime.maxmemory.load(Ordering::Relaxed),
+            self.eviction_policy(),
+            self.runtime.maxmemory_samples.load(Ordering::Relaxed) as usize,
+        );
         counted
     }
 

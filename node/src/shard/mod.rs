@@ -160,11 +160,13 @@ pub enum ShardMsg<P: LogPosition> {
     /// Up to `max` keys whose deadline is at or before `now` (for the leader's expiry proposals).
     DueKeys(u64, usize, oneshot::Sender<Vec<Bytes>>),
     /// Up to `max` keys to evict under a policy, LRU picks from this many samples each, with
-    /// their sizes (for the leader's eviction proposals).
+    /// their sizes, enough to hold the last number of bytes (for the leader's eviction
+    /// proposals).
     EvictionCandidates(
         crate::limits::EvictionPolicy,
         usize,
         usize,
+        u64,
         oneshot::Sender<Vec<crate::keyspace::eviction::Candidate>>,
     ),
     /// The shard's counters (INFO).
@@ -447,8 +449,11 @@ impl<P: LogPosition> ShardState<P> {
             ShardMsg::DueKeys(now, max, tx) => {
                 let _ = tx.send(self.ks.due_keys(now, max));
             }
-            ShardMsg::EvictionCandidates(policy, samples, max, tx) => {
-                let _ = tx.send(self.ks.eviction_candidates(policy, samples, max));
+            ShardMsg::EvictionCandidates(policy, samples, max, cover, tx) => {
+                let _ = tx.send(
+                    self.ks
+                        .eviction_candidates_covering(policy, samples, max, cover),
+                );
             }
             ShardMsg::Stats(tx) => {
                 let ks = &self.ks;
