@@ -137,15 +137,23 @@ impl Large {
     }
 }
 
+/// One key of a snapshot: the key, its value, its deadline (0 = none) and its version
+/// ([`Entry::version`]).
+pub type Item = (Bytes, Value, u64, u32);
+
 /// The error of a command run against a key of another type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WrongType;
 
-/// One key with its value and deadline. Key and value share one heap buffer (key bytes first),
-/// so a key costs one allocation and 32 bytes of map entry, as compact as redis's own layout.
+/// One key with its value and deadline. Key and value share one heap buffer (the key's length
+/// as a varint, the key, then the value), so a key costs one allocation and 32 bytes of map
+/// entry, as compact as redis's own layout.
 pub struct Entry {
     buf: Box<[u8]>,
-    key_len: u32,
+    /// The low 32 bits of the log index of the last change to the key (see
+    /// [`Keyspace::set_change_version`]): the same on every replica, since it comes from the
+    /// log and snapshots carry it. An eviction picked before a change leaves the key alone.
+    version: u32,
     kind: Kind,
     /// Absolute deadline in Unix milliseconds; 0 means none.
     expires_at: u64,
@@ -176,13 +184,13 @@ impl Entry {
     }
 
     fn new(key: &[u8], kind: Kind, data: &[u8], expires_at: u64) -> Entry {
-        let mut buf = Vec::with_capacity(key.len() + data.len());
+        let mut buf = Vec::with_capacity(varint_len(key.len()) + key.len() + data.len());
+        packed::write_varint(&mut buf, key.len() as u64);
         buf.extend_from_slice(key);
         buf.extend_from_slice(data);
         Entry {
             buf: buf.into_boxed_slice(),
-            // Keys are bounded by proto-max-bulk-len, which the config keeps below 4 GiB.
-            key_len: key.len() as u32,
+            version: 0,
             kind,
             expires_at,
             mark: false,
@@ -195,13 +203,31 @@ impl Entry {
         self.buf.len() + std::mem::size_of::<Entry>() + 16
     }
 
+    /// Where the key starts in the buffer, and where it ends.
+    fn key_bounds(&self) -> (usize, usize) {
+        // One byte for keys of up to 127 bytes: the common case without a loop.
+        match self.buf.first() {
+            Some(&b) if b < 0x80 => (1, 1 + usize::from(b)),
+            _ => {
+                let (len, at) = packed::read_varint(&self.buf, 0);
+                (at, at + len as usize)
+            }
+        }
+    }
+
     /// The key.
     pub fn key(&self) -> &[u8] {
-        &self.buf[..self.key_len as usize]
+        let (start, end) = self.key_bounds();
+        &self.buf[start..end]
     }
 
     fn data(&self) -> &[u8] {
-        &self.buf[self.key_len as usize..]
+        &self.buf[self.key_bounds().1..]
+    }
+
+    /// The version of the key's last change (see [`Entry::version`]'s field).
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     fn int(&self) -> Option<i64> {
@@ -319,6 +345,11 @@ impl std::borrow::Borrow<[u8]> for Entry {
     fn borrow(&self) -> &[u8] {
         self.key()
     }
+}
+
+/// Bytes of `n` as a varint.
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
 }
 
 /// The hasher of every slot map: one process-wide random seed, so that a map's header stays
@@ -449,9 +480,20 @@ pub struct Keyspace {
     bytes: usize,
     /// The collections too large to pack into their entries (see [`Large`]).
     large: slab::Slab<Large>,
+    /// The version changed entries are stamped with (see [`Keyspace::set_change_version`]).
+    change_version: u32,
 }
 
 impl Keyspace {
+    /// Sets the version the changes applied from now on stamp their keys with: the shard sets
+    /// the low 32 bits of each log entry's index before applying it, so a key's version says
+    /// which entry last changed it, alike on every replica. An eviction carries the version
+    /// its key had when the leader picked it, and applies only if the key still has it
+    /// ([`Keyspace::evict_unchanged`]): a key written after it was picked stays.
+    pub fn set_change_version(&mut self, version: u32) {
+        self.change_version = version;
+    }
+
     /// An empty keyspace for slots `first..=last`.
     pub fn new(first: u16, last: u16) -> Keyspace {
         let slots = (first..=last).map(|_| SlotMap::default()).collect();
@@ -468,6 +510,7 @@ impl Keyspace {
             minutes: 0,
             bytes: 0,
             large: slab::Slab::new(),
+            change_version: 0,
         }
     }
 
@@ -681,11 +724,13 @@ impl Keyspace {
         self.update(key, now, create, f)
     }
 
-    /// Stamps `key`'s entry with the access clock (it is being written).
+    /// Stamps `key`'s entry with the access clock and the change version (it is being written
+    /// in place).
     fn touch(&mut self, key: &[u8]) {
-        let stamp = self.stamp();
+        let (stamp, version) = (self.stamp(), self.change_version);
         if let Some((_, e, _)) = self.map_mut(key).get_full_mut2(key) {
             e.access = stamp.accessed(e.access);
+            e.version = version;
         }
     }
 
@@ -927,9 +972,10 @@ impl Keyspace {
 
     /// Puts `entry` (whose key is `key`) in its slot map with one hash and one probe, returning
     /// the entry it replaced.
-    fn upsert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+    fn upsert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
         use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
         use std::hash::BuildHasher;
+        entry.version = self.change_version;
         let map = self.map_mut(key);
         let hash = map.hasher().hash_one(key);
         let added = entry.footprint();
@@ -951,13 +997,14 @@ impl Keyspace {
     /// Replaces the value of an existing `key`, keeping its deadline. Returns false if absent.
     pub fn replace_value(&mut self, key: &[u8], value: Value) -> bool {
         self.before_change(key);
-        let (mark, stamp) = (self.mark, self.stamp());
+        let (mark, stamp, version) = (self.mark, self.stamp(), self.change_version);
         match self.map_mut(key).get_full_mut2(key) {
             Some((_, slot, _)) => {
                 let before = slot.footprint();
                 let old = std::mem::replace(slot, Entry::string(key, &value, slot.expires_at));
                 slot.mark = mark;
                 slot.access = stamp.accessed(old.access);
+                slot.version = version;
                 let after = slot.footprint();
                 self.bytes = self.bytes + after - before;
                 self.release(&old);
@@ -985,9 +1032,11 @@ impl Keyspace {
     /// Changes the deadline of an existing key (0 = none). Returns false if the key is absent.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: u64) -> bool {
         self.before_change(key);
+        let version = self.change_version;
         let Some((_, entry, _)) = self.map_mut(key).get_full_mut2(key) else {
             return false;
         };
+        entry.version = version;
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
         self.reindex(key, old, expires_at);
         true
@@ -1049,9 +1098,11 @@ impl Keyspace {
         removed
     }
 
-    /// Every key with its value and deadline (0 = none), expired ones included: the content of a
-    /// snapshot. Deadlines are absolute, so a snapshot restored later expires keys on time.
-    pub fn dump(&self) -> Vec<(Bytes, Value, u64)> {
+    /// Every key with its value, deadline (0 = none) and version, expired ones included: the
+    /// content of a snapshot. Deadlines are absolute, so a snapshot restored later expires keys
+    /// on time; versions are kept, so an eviction picked before the snapshot still compares
+    /// alike on a replica that installed it.
+    pub fn dump(&self) -> Vec<Item> {
         self.slots
             .iter()
             .flat_map(|m| m.keys())
@@ -1060,6 +1111,7 @@ impl Keyspace {
                     Bytes::copy_from_slice(e.key()),
                     self.value_of(e),
                     e.expires_at,
+                    e.version,
                 )
             })
             .collect()
@@ -1074,19 +1126,22 @@ impl Keyspace {
 
     /// Replaces the content with `items` (from [`Keyspace::dump`]); keys outside this keyspace's
     /// slots are an error, found before anything is changed.
-    pub fn load(&mut self, items: Vec<(Bytes, Value, u64)>) -> Result<(), String> {
+    pub fn load(&mut self, items: Vec<Item>) -> Result<(), String> {
         let (first, last) = self.slot_range();
         if let Some(slot) = items
             .iter()
-            .map(|(key, _, _)| key_slot(key))
+            .map(|(key, ..)| key_slot(key))
             .find(|slot| *slot < first || *slot > last)
         {
             return Err(format!("key in slot {slot} outside {first}..={last}"));
         }
         self.clear();
-        for (key, value, expires_at) in items {
+        let version = self.change_version;
+        for (key, value, expires_at, key_version) in items {
+            self.change_version = key_version;
             self.insert(&key, value, expires_at);
         }
+        self.change_version = version;
         Ok(())
     }
 
@@ -1097,10 +1152,12 @@ impl Keyspace {
         let stats = self.stats;
         let snapshot = self.snapshot.take();
         let clock = (self.clock, self.clock_started, self.minutes);
+        let version = self.change_version;
         *self = Keyspace::new(first, last);
         self.stats = stats;
         self.snapshot = snapshot;
         (self.clock, self.clock_started, self.minutes) = clock;
+        self.change_version = version;
     }
 
     /// Every live key at `now`, slot by slot.
@@ -1335,7 +1392,12 @@ impl serde::Serialize for SnapshotView<'_> {
         let count = self.0.slots.iter().map(|m| m.len()).sum();
         let mut seq = s.serialize_seq(Some(count))?;
         for e in self.0.slots.iter().flat_map(|m| m.keys()) {
-            seq.serialize_element(&(RawBytes(e.key()), ValueView(e, &self.0.large), e.expires_at))?;
+            seq.serialize_element(&(
+                RawBytes(e.key()),
+                ValueView(e, &self.0.large),
+                e.expires_at,
+                e.version,
+            ))?;
         }
         seq.end()
     }
@@ -1359,8 +1421,8 @@ mod tests {
             .expect("a key outside");
         ks.insert(local[0], Value::from_bytes(b"kept"), 0);
         let items = vec![
-            (local[1].clone(), Value::from_bytes(b"new"), 0),
-            (foreign.clone(), Value::from_bytes(b"v"), 0),
+            (local[1].clone(), Value::from_bytes(b"new"), 0, 0),
+            (foreign.clone(), Value::from_bytes(b"v"), 0, 0),
         ];
         assert!(ks.load(items).is_err());
         assert_eq!(ks.len(), 1);
@@ -1535,7 +1597,7 @@ mod tests {
         assert!(back.peek(b"gone", 20).is_none());
         let mut half = Keyspace::new(0, 8191);
         assert!(
-            half.load(ks.dump()).is_err() || ks.dump().iter().all(|(k, _, _)| key_slot(k) <= 8191)
+            half.load(ks.dump()).is_err() || ks.dump().iter().all(|(k, ..)| key_slot(k) <= 8191)
         );
     }
 

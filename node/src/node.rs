@@ -258,13 +258,13 @@ async fn evict_round(state: &ServerState, to_free: u64) -> u64 {
         candidates.shuffle(&mut rand::rng());
     }
     candidates.sort_by_key(|(_, c)| std::cmp::Reverse(c.score));
-    let mut keys: Vec<Vec<bytes::Bytes>> = vec![Vec::new(); led.len()];
+    let mut keys: Vec<Vec<(bytes::Bytes, u32)>> = vec![Vec::new(); led.len()];
     for (shard, c) in candidates {
         if to_free == 0 {
             break;
         }
         to_free = to_free.saturating_sub(c.bytes);
-        keys[shard].push(c.key);
+        keys[shard].push((c.key, c.version));
     }
     let found = keys.iter().any(|k| !k.is_empty());
     for (group, keys) in led.into_iter().zip(keys) {
@@ -276,7 +276,10 @@ async fn evict_round(state: &ServerState, to_free: u64) -> u64 {
             max_bulk_len: state.runtime.proto_max_bulk_len.load(Ordering::Relaxed),
         };
         if let Err(e) = group
-            .write(ctx, vec![ShardCommand::Key(KeyCommand::Evict(keys))])
+            .write(
+                ctx,
+                vec![ShardCommand::Key(KeyCommand::EvictUnchanged(keys))],
+            )
             .await
         {
             tracing::debug!(error = ?e, "eviction entry not committed");

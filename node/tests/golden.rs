@@ -536,6 +536,23 @@ fn write_every_kind_of_command(c: &mut RawClient) {
         let reply = parse_reply(&c.read_reply());
         assert!(!matches!(reply, Reply::Error(_)), "{reply:?}");
     }
+    // An eviction (snapshot format 6 keeps the versions it compares; the log holds
+    // `shardis:evict-unchanged`): volatile-ttl under a 1-byte limit evicts the keys with the
+    // nearest deadlines first, then the limit is lifted.
+    for args in [
+        &[&b"SET"[..], b"{evict}soon", b"v", b"PX", b"100000000"][..],
+        &[b"CONFIG", b"SET", b"maxmemory-policy", b"volatile-ttl"],
+        &[b"CONFIG", b"SET", b"maxmemory", b"1"],
+    ] {
+        assert_eq!(run(c, args), Reply::Simple(b"OK".to_vec()));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run(c, &[b"EXISTS", b"{evict}soon"]) != Reply::Integer(0) {
+        assert!(Instant::now() < deadline, "nothing evicted");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let lift: &[&[u8]] = &[b"CONFIG", b"SET", b"maxmemory", b"0"];
+    assert_eq!(run(c, lift), Reply::Simple(b"OK".to_vec()));
     // More plain writes after all that, so the log holds entries past the last snapshots.
     for i in 150..170 {
         let key = format!("plain:{i}");

@@ -14,9 +14,12 @@ use crate::protocol::Frame;
 
 /// Active expiry proposed by the shard leader: the keys whose deadline has passed.
 pub const EXPIRE_DUE: &str = "shardis:expire-due";
-/// The name eviction entries are logged under (see [`KeyCommand::Evict`]); like
-/// [`EXPIRE_DUE`], no client can send it.
+/// The name eviction entries were logged under by earlier releases (see
+/// [`KeyCommand::Evict`]); like [`EXPIRE_DUE`], no client can send it.
 pub const EVICT: &str = "shardis:evict";
+/// The name eviction entries are logged under (see [`KeyCommand::EvictUnchanged`]): each key
+/// followed by its version, in decimal.
+pub const EVICT_UNCHANGED: &str = "shardis:evict-unchanged";
 
 /// The generic key family's commands.
 pub static COMMANDS: &[Command] = &[
@@ -176,9 +179,12 @@ pub enum KeyCommand {
     /// Active expiry, proposed by the shard leader: removes those keys whose deadline is at or
     /// before the entry's timestamp (a key written again meanwhile stays). Answers the count.
     ExpireDue(Vec<Bytes>),
-    /// Eviction, proposed by the shard leader past `maxmemory`: removes those keys (the ones
-    /// its policy picked). Answers the count.
+    /// Eviction as earlier releases logged it: removes those keys whatever happened to them
+    /// since they were picked. Read from old logs only. Answers the count.
     Evict(Vec<Bytes>),
+    /// Eviction, proposed by the shard leader past `maxmemory`: removes those keys (the ones
+    /// its policy picked) that still have the version they had when picked. Answers the count.
+    EvictUnchanged(Vec<(Bytes, u32)>),
     /// The read of a blocking pop: which of its keys first holds a value to pop (see
     /// `blocking.rs`). Never sent by a client.
     FirstReady {
@@ -425,6 +431,7 @@ impl KeyCommand {
             | KeyCommand::FirstReady { keys, .. }
             | KeyCommand::ExpireDue(keys)
             | KeyCommand::Evict(keys) => keys.iter_mut().for_each(f),
+            KeyCommand::EvictUnchanged(victims) => victims.iter_mut().for_each(|(k, _)| f(k)),
             KeyCommand::Type(k)
             | KeyCommand::Persist(k)
             | KeyCommand::ObjectEncoding(k)
@@ -521,6 +528,13 @@ impl KeyCommand {
             } => probe_argv(keys, wanted, *strict),
             KeyCommand::ExpireDue(keys) => with_keys(EXPIRE_DUE, keys),
             KeyCommand::Evict(keys) => with_keys(EVICT, keys),
+            KeyCommand::EvictUnchanged(victims) => std::iter::once(word(EVICT_UNCHANGED))
+                .chain(
+                    victims
+                        .iter()
+                        .flat_map(|(k, v)| [k.clone(), from_int(i64::from(*v))]),
+                )
+                .collect(),
             KeyCommand::CountKeysInSlot(slot) => vec![
                 word("cluster"),
                 word("countkeysinslot"),
@@ -553,6 +567,7 @@ impl KeyCommand {
             KeyCommand::Del(_)
                 | KeyCommand::ExpireDue(_)
                 | KeyCommand::Evict(_)
+                | KeyCommand::EvictUnchanged(_)
                 | KeyCommand::Expire { .. }
                 | KeyCommand::Persist(_)
                 | KeyCommand::Rename { .. }
@@ -690,6 +705,9 @@ impl KeyCommand {
                 .map_or(Frame::Null, |bytes| Frame::Integer(bytes as i64)),
             KeyCommand::ExpireDue(keys) => Frame::Integer(ks.remove_expired(keys, now) as i64),
             KeyCommand::Evict(keys) => Frame::Integer(ks.evict(keys) as i64),
+            KeyCommand::EvictUnchanged(victims) => {
+                Frame::Integer(ks.evict_unchanged(victims) as i64)
+            }
             KeyCommand::CountKeysInSlot(slot) => Frame::Integer(ks.count_in_slot(*slot) as i64),
             KeyCommand::GetKeysInSlot { slot, count } => Frame::Array(
                 ks.keys_in_slot(*slot, *count)
@@ -871,4 +889,23 @@ pub fn probe_from_argv(argv: &Argv) -> Result<KeyCommand, String> {
         wanted,
         strict,
     })
+}
+
+/// Reads an eviction's argument vector back (see [`EVICT_UNCHANGED`]).
+pub fn evict_unchanged_from_argv(argv: &Argv) -> Result<KeyCommand, String> {
+    let pairs = argv.get(1..).unwrap_or_default();
+    if pairs.len() % 2 != 0 {
+        return Err(format!("{EVICT_UNCHANGED}: a key without its version"));
+    }
+    pairs
+        .chunks_exact(2)
+        .map(|pair| {
+            std::str::from_utf8(&pair[1])
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+                .map(|version| (pair[0].clone(), version))
+                .ok_or_else(|| format!("{EVICT_UNCHANGED}: a version that is not a number"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(KeyCommand::EvictUnchanged)
 }

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::args::Argv;
-use super::keys::{self, KeyCommand, EVICT, EXPIRE_DUE, FIRST_READY};
+use super::keys::{self, KeyCommand, EVICT, EVICT_UNCHANGED, EXPIRE_DUE, FIRST_READY};
 use super::sets::{SetCommand, SPOP_EFFECT};
 use super::ShardCommand;
 use crate::protocol::Frame;
@@ -53,6 +53,9 @@ impl ShardCommand {
         }
         if name.as_ref() == EVICT.as_bytes() {
             return Ok(ShardCommand::Key(KeyCommand::Evict(argv[1..].to_vec())));
+        }
+        if name.as_ref() == EVICT_UNCHANGED.as_bytes() {
+            return keys::evict_unchanged_from_argv(argv).map(ShardCommand::Key);
         }
         if name.as_ref() == FIRST_READY.as_bytes() {
             return keys::probe_from_argv(argv).map(ShardCommand::Key);
@@ -335,6 +338,11 @@ mod tests {
             ShardCommand::Key(KeyCommand::ExpireDue(Vec::new())),
             ShardCommand::Key(KeyCommand::Evict(argv(&["a", "b\r\n"]))),
             ShardCommand::Key(KeyCommand::Evict(Vec::new())),
+            ShardCommand::Key(KeyCommand::EvictUnchanged(vec![
+                (Bytes::from_static(b"a"), 0),
+                (Bytes::from_static(b"b\r\n"), u32::MAX),
+            ])),
+            ShardCommand::Key(KeyCommand::EvictUnchanged(Vec::new())),
             ShardCommand::Key(KeyCommand::FirstReady {
                 keys: argv(&["a", "b\r\n"]),
                 wanted: "zset",
@@ -406,6 +414,10 @@ mod tests {
             argv(&["set", "k", "v", "bogus"]),
             argv(&["ping"]),
             argv(&["scan", "0"]),
+            argv(&["shardis:evict-unchanged", "k"]),
+            argv(&["shardis:evict-unchanged", "k", "-1"]),
+            argv(&["shardis:evict-unchanged", "k", "4294967296"]),
+            argv(&["shardis:evict-unchanged", "k", "1", "j", "x"]),
         ] {
             let encoded = crate::codec::encode(&bad).expect("encodes");
             assert!(

@@ -28,6 +28,9 @@ pub struct Candidate {
     pub bytes: usize,
     /// How good a victim it is (higher goes first).
     pub score: u64,
+    /// The key's version when it was picked ([`Entry::version`]): the eviction applies only
+    /// if the key still has it.
+    pub version: u32,
 }
 
 impl Keyspace {
@@ -62,6 +65,7 @@ impl Keyspace {
                     key: Bytes::copy_from_slice(e.key()),
                     bytes: e.footprint(),
                     score,
+                    version: e.version(),
                 });
             }
             new
@@ -131,6 +135,30 @@ impl Keyspace {
         removed
     }
 
+    /// Removes those of `victims` (keys and the versions they had when picked) that are there
+    /// and unchanged since; returns how many went. A key written, given a deadline, deleted and
+    /// created again meanwhile has another version and stays: an eviction never undoes a write
+    /// that came after its pick.
+    ///
+    /// Version 0 means unknown: a key loaded from an older release's snapshot (format 5 or
+    /// before) has it on the replicas that loaded one and its real version on those that
+    /// replayed the entry instead — real versions agree everywhere, since they are log indexes.
+    /// So a pick or a key at version 0 evicts as earlier releases did, whatever the other
+    /// side's version: replicas stay alike, and only such old keys lose the protection.
+    pub fn evict_unchanged(&mut self, victims: &[(Bytes, u32)]) -> usize {
+        let removed = victims
+            .iter()
+            .filter(|(key, picked)| {
+                self.stored(key).is_some_and(|e| {
+                    let now = e.version();
+                    now == *picked || now == 0 || *picked == 0
+                }) && self.remove(key).is_some()
+            })
+            .count();
+        self.stats.evicted_keys += removed as u64;
+        removed
+    }
+
     /// An entry drawn at random (near uniformly: a random slot that holds keys, then a random
     /// key of it).
     fn random_entry(&self, rng: &mut impl Rng) -> Option<&Entry> {
@@ -171,7 +199,7 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::Value;
+    use crate::keyspace::{SetValue, Value};
     use indexmap::map::MutableKeys;
 
     fn names(picked: Vec<Candidate>) -> Vec<Bytes> {
@@ -188,6 +216,91 @@ mod tests {
             ks.insert(format!("k{i}").as_bytes(), Value::Int(i as i64), deadline);
         }
         ks
+    }
+
+    #[test]
+    fn an_eviction_leaves_a_key_changed_since_it_was_picked() {
+        let mut ks = Keyspace::new(0, 16383);
+        ks.set_change_version(10);
+        let big = Value::Str(Bytes::from(vec![b'x'; 200]));
+        for key in [
+            "plain",
+            "rewritten",
+            "expired",
+            "recreated",
+            "renamed",
+            "pushed",
+        ] {
+            ks.insert(key.as_bytes(), big.clone(), 0);
+        }
+        for i in 0..300 {
+            ks.update_hash(b"hash", 0, true, |h| {
+                h.set(format!("f{i}").as_bytes(), b"v");
+            })
+            .expect("a hash");
+        }
+        ks.store_set(b"set", SetValue::from_members([&b"a"[..], b"b"]));
+        let names = [
+            "plain",
+            "rewritten",
+            "expired",
+            "recreated",
+            "renamed",
+            "hash",
+            "set",
+        ];
+        let picked: Vec<(Bytes, u32)> = names
+            .iter()
+            .map(|k| {
+                let e = ks.stored(k.as_bytes()).expect("present");
+                (Bytes::copy_from_slice(e.key()), e.version())
+            })
+            .collect();
+        assert!(picked.iter().all(|(_, v)| *v == 10));
+        // Entry 11 changes all but "plain", each its own way; entry 12 evicts what was picked.
+        ks.set_change_version(11);
+        ks.insert(b"rewritten", Value::Int(1), 0);
+        assert!(ks.set_expiry(b"expired", 99_999_999_999));
+        ks.remove(b"recreated");
+        ks.insert(b"recreated", big.clone(), 0);
+        assert!(ks.rename(b"pushed", b"renamed"));
+        ks.update_hash(b"hash", 0, false, |h| {
+            h.set(b"new", b"v");
+        })
+        .expect("a hash");
+        ks.update_set(b"set", 0, false, |s| {
+            s.add(b"c");
+        })
+        .expect("a set");
+        ks.set_change_version(12);
+        assert_eq!(ks.evict_unchanged(&picked), 1);
+        assert!(ks.stored(b"plain").is_none());
+        for kept in [
+            "rewritten",
+            "expired",
+            "recreated",
+            "renamed",
+            "hash",
+            "set",
+        ] {
+            assert!(ks.stored(kept.as_bytes()).is_some(), "{kept} was evicted");
+        }
+        assert_eq!(ks.stats.evicted_keys, 1);
+        // Picked again now, they go.
+        let again: Vec<(Bytes, u32)> = ["rewritten", "hash"]
+            .iter()
+            .map(|k| (Bytes::copy_from_slice(k.as_bytes()), 11))
+            .collect();
+        assert_eq!(ks.evict_unchanged(&again), 2);
+        // Version 0 (an older release's snapshot, on either side) evicts unconditionally.
+        let unknown = [(Bytes::from_static(b"expired"), 0)];
+        assert_eq!(ks.evict_unchanged(&unknown), 1);
+        ks.set_change_version(0);
+        ks.insert(b"loaded", Value::Int(1), 0);
+        assert_eq!(
+            ks.evict_unchanged(&[(Bytes::from_static(b"loaded"), 99)]),
+            1
+        );
     }
 
     #[test]

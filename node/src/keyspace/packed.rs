@@ -288,7 +288,7 @@ fn next_offset(buf: &[u8], at: usize) -> usize {
     body + (header >> 1) as usize
 }
 
-fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -298,7 +298,7 @@ fn write_varint(out: &mut Vec<u8>, mut v: u64) {
 
 /// The varint at `at` and the offset after it. The buffer is only ever written by this module,
 /// so it is well formed.
-fn read_varint(buf: &[u8], mut at: usize) -> (u64, usize) {
+pub(super) fn read_varint(buf: &[u8], mut at: usize) -> (u64, usize) {
     let mut v = 0u64;
     let mut shift = 0;
     loop {

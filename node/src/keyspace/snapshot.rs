@@ -25,8 +25,8 @@
 //! ```
 //!
 //! The body is what [`Keyspace::snapshot`](super::Keyspace::snapshot) encodes (a sequence of
-//! `(key, value, deadline)`), with the entries in a different order, which loading does not
-//! mind. The checksum is computed a step at a time as the body grows, so finishing a snapshot
+//! `(key, value, deadline, version)`; formats before 6 had no version), with the entries in a
+//! different order, which loading does not mind. The checksum is computed a step at a time as the body grows, so finishing a snapshot
 //! costs no extra pass over it. [`decode`] checks the magic, the format and the checksum before
 //! it reads anything: damaged or foreign data is refused, never loaded.
 
@@ -34,15 +34,18 @@ use std::io;
 
 use bytes::Bytes;
 
-use super::{Keyspace, RawBytes, Value, ValueView};
+use super::{Item, Keyspace, RawBytes, Value, ValueView};
 use crate::codec;
 
 /// The first bytes of snapshot data.
 const MAGIC: &[u8; 4] = b"SHKS";
 /// The snapshot data format this release writes. Format 2 added hashes (value variant 3),
-/// format 3 sets (variant 4), format 4 sorted sets (variant 5), format 5 lists (variant 6); the
-/// older formats are read too, since they decode the same way.
-pub const FORMAT: u8 = 5;
+/// format 3 sets (variant 4), format 4 sorted sets (variant 5), format 5 lists (variant 6),
+/// format 6 each key's version (a fourth field). The older formats are read too: before 6,
+/// every key reads with version 0.
+pub const FORMAT: u8 = 6;
+/// The first format whose keys carry their version.
+const VERSIONED_FORMAT: u8 = 6;
 /// The oldest format this release reads.
 const OLDEST_FORMAT: u8 = 1;
 /// Magic and format.
@@ -94,8 +97,16 @@ pub fn verify(data: &[u8]) -> io::Result<&[u8]> {
 
 /// Decodes snapshot data (checked first, see [`verify`]) into the items
 /// [`Keyspace::load`](super::Keyspace::load) takes.
-pub fn decode(data: &[u8]) -> io::Result<Vec<(Bytes, Value, u64)>> {
-    codec::decode(verify(data)?)
+pub fn decode(data: &[u8]) -> io::Result<Vec<Item>> {
+    let body = verify(data)?;
+    if data[4] >= VERSIONED_FORMAT {
+        return codec::decode(body);
+    }
+    let items: Vec<(Bytes, Value, u64)> = codec::decode(body)?;
+    Ok(items
+        .into_iter()
+        .map(|(key, value, deadline)| (key, value, deadline, 0))
+        .collect())
 }
 
 /// A snapshot being encoded.
@@ -123,6 +134,7 @@ impl Progress {
             RawBytes(entry.key()),
             ValueView(entry, large),
             entry.expires_at,
+            entry.version,
         );
         if let Err(e) = codec::encode_append(&item, &mut self.out) {
             self.error.get_or_insert(e);
@@ -269,7 +281,7 @@ mod tests {
     use super::super::{Keyspace, Value};
     use crate::codec;
 
-    type Item = (Bytes, Value, u64);
+    use super::super::Item;
 
     fn sorted(mut items: Vec<Item>) -> Vec<Item> {
         items.sort_by(|a, b| a.0.cmp(&b.0));
@@ -425,6 +437,52 @@ mod tests {
         let data = ks.take_snapshot().expect("complete").expect("encoded");
         let got: Vec<Item> = super::decode(&data).expect("decodes");
         assert_eq!(sorted(got), sorted(whole));
+    }
+
+    #[test]
+    fn snapshots_keep_each_keys_version_and_older_formats_read_as_version_0() {
+        let mut ks = Keyspace::new(0, 16383);
+        for i in 0..40u32 {
+            ks.set_change_version(1000 + i);
+            ks.insert(format!("key{i}").as_bytes(), Value::Int(i64::from(i)), 0);
+        }
+        ks.set_change_version(5000);
+        let versions = |ks: &Keyspace| -> Vec<(Bytes, u32)> {
+            let mut v: Vec<_> = ks.dump().into_iter().map(|(k, _, _, v)| (k, v)).collect();
+            v.sort();
+            v
+        };
+        let before = versions(&ks);
+        assert!(before
+            .iter()
+            .all(|(k, v)| k.as_ref() == format!("key{}", v - 1000).as_bytes()));
+        ks.begin_snapshot(0);
+        ks.finish_snapshot_now();
+        let data = ks.take_snapshot().expect("complete").expect("encoded");
+        assert_eq!(data[4], super::FORMAT);
+        let mut restored = Keyspace::new(0, 16383);
+        restored.set_change_version(7);
+        restored
+            .load(super::decode(&data).expect("decodes"))
+            .expect("loads");
+        assert_eq!(versions(&restored), before);
+        // Loading keeps the version the next changes get.
+        restored.insert(b"new", Value::Int(1), 0);
+        assert_eq!(restored.stored(b"new").map(|e| e.version()), Some(7));
+        // Format 5 data (no versions) reads, every key at version 0.
+        let triples: Vec<(Bytes, Value, u64)> = ks
+            .dump()
+            .into_iter()
+            .map(|(k, value, deadline, _)| (k, value, deadline))
+            .collect();
+        let mut old = Vec::from(&b"SHKS"[..]);
+        old.push(5);
+        old.extend_from_slice(&codec::encode(&triples).expect("encodes"));
+        let crc = codec::crc32c(&old);
+        old.extend_from_slice(&crc.to_le_bytes());
+        let items = super::decode(&old).expect("format 5 decodes");
+        assert_eq!(items.len(), 40);
+        assert!(items.iter().all(|(_, _, _, v)| *v == 0));
     }
 
     #[test]

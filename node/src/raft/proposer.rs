@@ -102,10 +102,10 @@ impl Room {
             .unwrap_or_default();
         let freed = picked.iter().map(|c| c.bytes as u64).sum();
         self.headroom.proposed(incoming, freed);
-        let keys: Vec<_> = picked.into_iter().map(|c| c.key).collect();
-        (!keys.is_empty()).then(|| ClientBatch {
+        let victims: Vec<_> = picked.into_iter().map(|c| (c.key, c.version)).collect();
+        (!victims.is_empty()).then(|| ClientBatch {
             ctx,
-            cmds: vec![ShardCommand::Key(KeyCommand::Evict(keys))],
+            cmds: vec![ShardCommand::Key(KeyCommand::EvictUnchanged(victims))],
         })
     }
 }

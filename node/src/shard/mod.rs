@@ -370,6 +370,9 @@ impl<P: LogPosition> ShardState<P> {
         } in committed
         {
             self.position.advance(step);
+            // What this entry changes carries its index (the low 32 bits: versions are only
+            // compared for equality, over a few entries).
+            self.ks.set_change_version(self.position.index() as u32);
             let replies = match batches {
                 None => Vec::new(),
                 Some(batches) => {
@@ -563,6 +566,54 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[tokio::test]
+    async fn keys_carry_the_index_of_their_last_change_and_evictions_compare_it() {
+        let shard: ShardHandle<u64> =
+            ShardHandle::spawn(Keyspace::new(0, 16383), 8, &Tasks::new("test"));
+        let entry = |step: u64, words: &[&[&str]]| Committed {
+            step,
+            batches: Some(Arc::from(vec![batch(1_000, words)])),
+            reply: None,
+        };
+        let entries = vec![
+            entry(20, &[&["SET", "a", "1"], &["SET", "b", "1"]]),
+            entry(21, &[&["SET", "b", "2"]]),
+        ];
+        assert!(shard.send_msg(ShardMsg::Apply(entries)).await);
+        let mut picked = shard
+            .ask(|tx| {
+                ShardMsg::EvictionCandidates(
+                    crate::limits::EvictionPolicy::AllKeysRandom,
+                    5,
+                    10,
+                    u64::MAX,
+                    tx,
+                )
+            })
+            .await
+            .expect("answered");
+        picked.sort_by(|x, y| x.key.cmp(&y.key));
+        let versions: Vec<_> = picked.iter().map(|c| (c.key.clone(), c.version)).collect();
+        assert_eq!(
+            versions,
+            vec![(Bytes::from("a"), 20), (Bytes::from("b"), 21)]
+        );
+        // An eviction that saw b before entry 21 leaves it; a is unchanged and goes.
+        let (tx, rx) = oneshot::channel();
+        let evict = Committed {
+            step: 22,
+            batches: Some(Arc::from(vec![batch(
+                2_000,
+                &[&["shardis:evict-unchanged", "a", "20", "b", "20"]],
+            )])),
+            reply: Some(Box::new(move |r| {
+                let _ = tx.send(r);
+            }) as ReplyTo),
+        };
+        assert!(shard.send_msg(ShardMsg::Apply(vec![evict])).await);
+        assert_eq!(rx.await.expect("replies"), vec![vec![Frame::Integer(1)]]);
     }
 
     #[tokio::test]
