@@ -16,7 +16,9 @@
 # (default 1; 0 skips the 3-node rows), BENCH_CLUSTER_PIPELINES (default "1 16"), BENCH_CLUSTER_TESTS
 # (default set,get; e.g. the collection tests lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100),
 # BENCH_CLUSTER_THREADS (worker threads of each cluster node; empty = the node's default, one per
-# core). BENCH_MEMORY_KEYS=0 skips the memory figures.
+# core). BENCH_MEMORY_KEYS=0 skips the memory figures. BENCH_CACHE=0 skips the cache-quality
+# table; BENCH_CACHE_KEYS (default 10000000), BENCH_CACHE_MAXMEMORY (default 64mb) and
+# BENCH_CACHE_SECONDS (default 30) shape it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +32,10 @@ CLUSTER=${BENCH_CLUSTER:-1}
 CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES-"1 16"}
 CLUSTER_TESTS=${BENCH_CLUSTER_TESTS:-set,get}
 CLUSTER_THREADS=${BENCH_CLUSTER_THREADS:-}
+CACHE=${BENCH_CACHE:-1}
+CACHE_KEYS=${BENCH_CACHE_KEYS:-10000000}
+CACHE_MAXMEMORY=${BENCH_CACHE_MAXMEMORY:-64mb}
+CACHE_SECONDS=${BENCH_CACHE_SECONDS:-30}
 SHARDIS=${SHARDIS_BIN:-./target/release/shardis}
 [ -x "$SHARDIS" ] || cargo build --release -p shardis
 
@@ -148,9 +154,7 @@ if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
   wait "${CPIDS[@]}" 2>/dev/null || true
 fi
 
-[ "$MEM_KEYS" -gt 0 ] || exit 0
-# Memory: each data set loaded into fresh processes (what the throughput runs, or the data set
-# before, allocated and freed must not count), for either server.
+# Fresh servers for each data set and cache run (what earlier runs allocated must not count).
 rss() { awk '/VmRSS/ {printf "%d\n", $2 * 1024}' "/proc/$1/status"; }
 used() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {gsub("\r",""); print $2}'; }
 fresh_servers() {
@@ -163,6 +167,38 @@ fresh_servers() {
   SPID=$!; PIDS+=("$SPID")
   wait_ping "$RPORT"; wait_ping "$SPORT"
 }
+# Cache quality: a cache-aside load (cache_quality: GETs of Zipf-distributed keys, each miss
+# written back with SET) against fresh servers with the same maxmemory and policy; the hit ratio
+# and commands per second of the measured second half of each run, and Shardis without a limit
+# for the throughput ratio under eviction.
+if [ "$CACHE" -gt 0 ]; then
+  [ -x ./target/release/cache_quality ] || cargo build --release -p cluster-tests --bin cache_quality
+  cache_run() { ./target/release/cache_quality --port "$1" --keys "$CACHE_KEYS" --s 0.99 --value 100 --seconds "$CACHE_SECONDS"; }
+  field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+  echo
+  echo "# cache quality: $CACHE_KEYS keys, Zipf s=0.99, 100-byte values, maxmemory $CACHE_MAXMEMORY, $CACHE_SECONDS s per run (second half measured), 16 clients x pipeline 16"
+  echo
+  printf '| %-12s | %9s | %9s | %12s | %12s | %12s | %7s |\n' policy "redis hit" "shardis hit" "redis cmd/s" "shardis cmd/s" "unlimited" "evict x"
+  printf '|--------------|-----------|-------------|--------------|---------------|--------------|---------|\n'
+  for policy in allkeys-lru allkeys-lfu; do
+    fresh_servers
+    for port in "$RPORT" "$SPORT"; do
+      redis-cli -p "$port" config set maxmemory "$CACHE_MAXMEMORY" >/dev/null
+      redis-cli -p "$port" config set maxmemory-policy "$policy" >/dev/null
+    done
+    r=$(cache_run "$RPORT"); s=$(cache_run "$SPORT")
+    fresh_servers
+    u=$(cache_run "$SPORT")
+    printf '| %-12s | %9s | %11s | %12s | %13s | %12s | %7s |\n' "$policy" \
+      "$(field hit_ratio "$r")" "$(field hit_ratio "$s")" \
+      "$(field commands_per_sec "$r")" "$(field commands_per_sec "$s")" "$(field commands_per_sec "$u")" \
+      "$(python3 -c "print(f'{$(field commands_per_sec "$s")}/max(1,$(field commands_per_sec "$u")):.2f}x')")"
+  done
+fi
+
+[ "$MEM_KEYS" -gt 0 ] || exit 0
+# Memory: each data set loaded into fresh processes (what the throughput runs, or the data set
+# before, allocated and freed must not count), for either server.
 # memory_row LABEL FILE ELEMENTS: loads FILE (RESP) into fresh servers; RSS and used_memory per
 # element, read 5 s and 15 s after the load (jemalloc hands freed pages back over about 10 s).
 memory_row() {

@@ -7,6 +7,12 @@ set -euo pipefail
 policy=${1:-allkeys-lru}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
+for port in 6600 6601; do
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then
+    echo "port $port is taken: stop what listens there first" >&2
+    exit 1
+  fi
+done
 trap 'redis-cli -p 6600 shutdown nosave >/dev/null 2>&1 || true;
       redis-cli -p 6601 shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 "$root/target/release/shardis" --port 6600 --maxmemory 64mb --maxmemory-policy "$policy" \

@@ -293,6 +293,10 @@ pub fn render(
                     "mem_not_counted_for_evict",
                     &state.not_counted_memory.load(Ordering::Relaxed),
                 );
+                // Where much of what is not counted goes: the Raft logs' entries held until the
+                // next snapshot, and the WAL's batch buffer (redis's AOF buffer field).
+                line("mem_raft_logs", &state.raft_log_bytes());
+                line("mem_aof_buffer", &state.persistence.wal.buffer_bytes());
                 line("maxmemory", &max);
                 line("maxmemory_human", &human(max));
                 line("maxmemory_policy", &state.eviction_policy().name());

@@ -101,11 +101,11 @@ pub struct ServerState {
     /// (see `node::watch_loading`): until then only commands flagged `loading` run, the others
     /// answer `-LOADING`, as on a redis loading its dataset.
     pub loading: std::sync::atomic::AtomicBool,
-    /// Bytes allocated, as last measured, less [`ServerState::not_counted_memory`] (see
-    /// [`ServerState::refresh_used_memory`]): what `maxmemory` is compared with.
+    /// The data and the clients' buffers as last measured: what `maxmemory` is compared with
+    /// (see [`ServerState::refresh_used_memory`]).
     pub used_memory: AtomicU64,
-    /// The bytes not counted against `maxmemory` at the last measure: the Raft log entries held
-    /// in memory and the node's own footprint (INFO's `mem_not_counted_for_evict`).
+    /// The bytes allocated and not counted against `maxmemory` at the last measure (INFO's
+    /// `mem_not_counted_for_evict`; see [`ServerState::refresh_used_memory`]).
     pub not_counted_memory: AtomicU64,
     /// The most bytes allocated at any measure (INFO's `used_memory_peak`).
     pub peak_memory: AtomicU64,
@@ -113,40 +113,24 @@ pub struct ServerState {
     /// `used_memory_dataset`).
     pub dataset_memory: AtomicU64,
     /// The node's own footprint, measured once when its state was built: what was allocated
-    /// then besides the data and the logs' entries (INFO's `used_memory_startup`). Most of it
-    /// is openraft's, per group and fixed (see [`ServerState::refresh_used_memory`]).
+    /// then besides the data (INFO's `used_memory_startup`). Most of it is openraft's, per
+    /// group and fixed.
     pub startup_memory: u64,
     /// The budget the shard groups' proposers make room in, fed by every measure.
     pub headroom: Arc<crate::headroom::Headroom>,
-    /// The memory besides the data and the logs, smoothed (see
-    /// [`ServerState::refresh_used_memory`]); `u64::MAX` before the first measure.
-    pub other_memory: AtomicU64,
-    /// When `other_memory` was last measured (milliseconds after `started`).
-    pub other_measured_at: AtomicU64,
     /// Set while the node is past `maxmemory` and its eviction policy finds nothing to evict
     /// (a volatile policy with no key with a deadline): writes are then refused as under
     /// `noeviction`, as redis refuses them when eviction fails.
     pub eviction_stuck: std::sync::atomic::AtomicBool,
 }
 
-/// How long a rise of the memory besides the data and the logs takes to be counted whole (see
-/// [`ServerState::refresh_used_memory`]): a 64th every 10 ms.
-const OTHER_RISE_MS: u64 = 640;
-
-/// What every group's log entries held in memory and snapshots being encoded take (not counted
-/// against `maxmemory`, with the WAL's buffer), and what every shard's data takes: one pass
-/// over the groups.
-fn logs_and_data(groups: &crate::raft::registry::GroupRegistry) -> (u64, u64) {
+/// What every shard's data takes (its entries and collections, counted exactly).
+fn dataset_bytes(groups: &crate::raft::registry::GroupRegistry) -> u64 {
     groups
         .load()
         .all()
-        .fold((0u64, 0u64), |(logs, data), (_, g)| {
-            let counters = &g.shard.counters;
-            (
-                logs + g.log_bytes() + counters.snapshot_buffer_bytes.load(Ordering::Relaxed),
-                data + counters.keyspace_bytes.load(Ordering::Relaxed),
-            )
-        })
+        .map(|(_, g)| g.shard.counters.keyspace_bytes.load(Ordering::Relaxed))
+        .sum()
 }
 
 impl ServerState {
@@ -204,19 +188,12 @@ impl ServerState {
             used_memory: AtomicU64::new(0),
             peak_memory: AtomicU64::new(0),
             dataset_memory: AtomicU64::new(0),
-            startup_memory: {
-                // The node's own footprint: what is allocated with no data and no log.
-                let (logs, data) = logs_and_data(&replication.groups);
-                info::memory_usage()
-                    .0
-                    .saturating_sub(logs)
-                    .saturating_sub(replication.persistence.wal.buffer_bytes())
-                    .saturating_sub(data)
-            },
+            // The node's own footprint: what is allocated besides any data loaded yet.
+            startup_memory: info::memory_usage()
+                .0
+                .saturating_sub(dataset_bytes(&replication.groups)),
             headroom: replication.headroom.clone(),
             not_counted_memory: AtomicU64::new(0),
-            other_memory: AtomicU64::new(u64::MAX),
-            other_measured_at: AtomicU64::new(0),
             eviction_stuck: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -258,53 +235,42 @@ impl ServerState {
         self.shutdown.stop();
     }
 
-    /// Measures the bytes allocated now (jemalloc's count, as INFO's `used_memory`) into
-    /// [`ServerState::used_memory`]. A task of the node calls it every 10 ms while `maxmemory`
-    /// is set, and CONFIG SET maxmemory once at once: measuring per command would cost more than
-    /// a SET.
+    /// Measures what counts against `maxmemory` into [`ServerState::used_memory`], and the
+    /// allocator's count for INFO. A task of the node calls it every 10 ms while `maxmemory`
+    /// is set (every 100 ms otherwise), and CONFIG SET maxmemory at once: measuring per
+    /// command would cost more than a SET.
     ///
-    /// What is compared with `maxmemory` leaves out the Raft logs' entries held in memory
-    /// ([`ServerState::not_counted_memory`]): they go at the next snapshot whatever is evicted,
-    /// as redis leaves out its AOF and replication buffers. Evicting for them would evict far
-    /// more keys than the limit asks. It leaves out the node's own footprint at start
-    /// ([`ServerState::startup_memory`]) too: about 60 MB with 16 shards, nearly all of it
-    /// openraft's — lookup tables of its statistics (28 MB, once per process) and queues it
-    /// sizes for thousands of entries in every group (1.5 MB a group) — fixed whatever the
-    /// data. Counting it would leave a `maxmemory` of 64 MB a few MB for keys (found by the
-    /// eviction test: every key was evicted), where redis starts with about 1 MB.
-    ///
-    /// The allocator's count lags: jemalloc merges what its threads' caches freed only now and
-    /// then, so right after an eviction the node would still look over the limit and evict far
-    /// more. So the data is counted exactly — the footprints of every shard's entries, which
-    /// drop the moment an eviction entry is applied — and only the rest (connections, buffers,
-    /// the allocator's own slack) comes from the allocator, smoothed: a drop is taken at once,
-    /// a rise over [`OTHER_RISE_MS`], so the lag after a free does not count as new memory.
+    /// What counts is what evicting can bound: the data — every shard's entries and
+    /// collections, counted exactly as they change, so an eviction shows at once — and the
+    /// clients' buffers (their read buffers and the replies waiting to be sent), as redis
+    /// counts them. The rest of what jemalloc holds is `mem_not_counted_for_evict`: the Raft
+    /// logs' entries until the next snapshot, the WAL's buffer, openraft's queues and tables
+    /// (about 60 MB at start with 16 shards), the write pipeline in flight, the allocator's
+    /// slack. Redis leaves out its AOF and replication buffers for the same reason: counting
+    /// memory that evicting cannot free made the node evict every key under a sustained
+    /// cache-aside load (a 64 MB limit, ~100 MB of log entries between snapshots: the
+    /// `cache_quality` benchmark kept 39 keys). The price: a node's process memory is
+    /// `maxmemory` plus that rest (see docs/limits.md).
     pub fn refresh_used_memory(&self) -> u64 {
         let (allocated, _) = info::memory_usage();
-        let (logs, data) = logs_and_data(&self.groups);
-        let logs = logs + self.persistence.wal.buffer_bytes();
+        let data = dataset_bytes(&self.groups);
+        let clients: u64 = self
+            .clients
+            .lock()
+            .map(|c| {
+                c.values()
+                    .map(|h| {
+                        let (_, read_buffer, unsent) = h.buffers.sizes();
+                        read_buffer + unsent
+                    })
+                    .sum()
+            })
+            .unwrap_or(0);
+        let counted = data + clients;
         self.not_counted_memory
-            .store(logs + self.startup_memory, Ordering::Relaxed);
+            .store(allocated.saturating_sub(counted), Ordering::Relaxed);
         self.peak_memory.fetch_max(allocated, Ordering::Relaxed);
         self.dataset_memory.store(data, Ordering::Relaxed);
-        let rest = allocated
-            .saturating_sub(logs)
-            .saturating_sub(data)
-            .saturating_sub(self.startup_memory);
-        // By time, not by call: INFO measures too, and a client polling it must not hurry it.
-        let now_ms = self.started.elapsed().as_millis() as u64;
-        let elapsed = now_ms.saturating_sub(self.other_measured_at.swap(now_ms, Ordering::Relaxed));
-        let smoothed = match self.other_memory.load(Ordering::Relaxed) {
-            u64::MAX => rest,
-            before if rest <= before => rest,
-            before => {
-                let rise = (rest - before) as u128 * u128::from(elapsed.min(OTHER_RISE_MS))
-                    / u128::from(OTHER_RISE_MS);
-                before + rise as u64
-            }
-        };
-        self.other_memory.store(smoothed, Ordering::Relaxed);
-        let counted = smoothed + data;
         self.used_memory.store(counted, Ordering::Relaxed);
         self.headroom.measured(
             counted,
@@ -313,6 +279,12 @@ impl ServerState {
             self.runtime.maxmemory_samples.load(Ordering::Relaxed) as usize,
         );
         counted
+    }
+
+    /// The bytes of Raft log entries every group holds in memory (about: their arguments and
+    /// the structures around them), for INFO's `mem_raft_logs`.
+    pub fn raft_log_bytes(&self) -> u64 {
+        self.groups.load().all().map(|(_, g)| g.log_bytes()).sum()
     }
 
     /// True when `maxmemory` is set and the last measure is past it.
