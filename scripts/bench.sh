@@ -41,6 +41,16 @@ SHARDIS=${SHARDIS_BIN:-./target/release/shardis}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ping() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; return 1; }
+# Ready for commands: answering PING, and done loading (a starting Shardis answers -LOADING to
+# the rest until every group has a leader).
+wait_ready() {
+  wait_ping "$1"
+  for _ in $(seq 100); do
+    redis-cli -p "$1" info persistence 2>/dev/null | grep -q '^loading:0' && return 0
+    sleep 0.1
+  done
+  echo "server on $1 still loading" >&2; return 1
+}
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -61,7 +71,7 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemon
 RPID=$!; PIDS+=("$RPID")
 "$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn --data-dir "$WORK/shardis-data" >"$WORK/shardis.log" 2>&1 &
 SPID=$!; PIDS+=("$SPID")
-wait_ping "$RPORT"; wait_ping "$SPORT"
+wait_ready "$RPORT"; wait_ready "$SPORT"
 
 echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(redis-server --version | cut -d' ' -f3), shardis $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# redis-benchmark -t $TESTS -n $N -r 1000000 -d 64 -c $CLIENTS -P <pipeline>; median of $ROUNDS alternating rounds; ops/s, ratio = shardis/redis, latencies in ms, cpu = server CPU µs per request"
@@ -165,7 +175,7 @@ fresh_servers() {
   rm -rf "$WORK/shardis-data"
   "$SHARDIS" --port "$SPORT" --bind 127.0.0.1 --log-level warn --data-dir "$WORK/shardis-data" >>"$WORK/shardis.log" 2>&1 &
   SPID=$!; PIDS+=("$SPID")
-  wait_ping "$RPORT"; wait_ping "$SPORT"
+  wait_ready "$RPORT"; wait_ready "$SPORT"
 }
 # Cache quality: a cache-aside load (cache_quality: GETs of Zipf-distributed keys, each miss
 # written back with SET) against fresh servers with the same maxmemory and policy; the hit ratio
@@ -192,7 +202,7 @@ if [ "$CACHE" -gt 0 ]; then
     printf '| %-12s | %9s | %11s | %12s | %13s | %12s | %7s |\n' "$policy" \
       "$(field hit_ratio "$r")" "$(field hit_ratio "$s")" \
       "$(field commands_per_sec "$r")" "$(field commands_per_sec "$s")" "$(field commands_per_sec "$u")" \
-      "$(python3 -c "print(f'{$(field commands_per_sec "$s")}/max(1,$(field commands_per_sec "$u")):.2f}x')")"
+      "$(python3 -c "print(f'{$(field commands_per_sec "$s")/max(1,$(field commands_per_sec "$u")):.2f}x')")"
   done
 fi
 

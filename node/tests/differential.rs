@@ -2031,6 +2031,36 @@ fn maxmemory() {
     );
 }
 
+/// MEMORY STATS: redis's field names in redis's order with redis's reply types (the figures
+/// differ by design: Shardis's own layout and Raft logs): under RESP3 the map's shape (keys and
+/// value types, the nested db.0 map included), under RESP2 the names at every other position.
+#[test]
+fn memory_stats_fields() {
+    let (r, s) = main_pair();
+    let stats = |srv: &Server, resp3: bool| -> Reply {
+        let mut c = connect(srv).expect("connect");
+        run(&mut c, &["SET", "k", "v"]).expect("set");
+        if resp3 {
+            run(&mut c, &["HELLO", "3"]).expect("hello");
+        }
+        parse_reply(&run(&mut c, &["MEMORY", "STATS"]).expect("memory stats"))
+    };
+    assert_eq!(shape(&stats(&s, true)), shape(&stats(&r, true)));
+    let names = |reply: Reply| -> Vec<String> {
+        let Reply::Array(Some(items)) = reply else {
+            panic!("not an array: {reply:?}");
+        };
+        items
+            .iter()
+            .step_by(2)
+            .map(|n| String::from_utf8_lossy(n.bytes().expect("a name")).into_owned())
+            .collect()
+    };
+    let (ours, theirs) = (names(stats(&s, false)), names(stats(&r, false)));
+    assert!(ours.len() > 25, "{ours:?}");
+    assert_eq!(ours, theirs);
+}
+
 /// The buffer limit settings, then the limits at work on both servers: a request growing past
 /// `client-query-buffer-limit` and a pipeline whose replies pass the hard output limit close
 /// the connection (no reply to the first, fewer replies than requests to the second).

@@ -80,12 +80,17 @@ pub static COMMANDS: &[Command<Handler>] = &[
             "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "PURGE",
             "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
             "HELP",
             "    Prints this help.",
         ]))
+    }),
+    Command::node("memory|stats", |_, _, st| {
+        Some(super::info::memory_stats(st))
     }),
     Command::node("memory|purge", |_, _, _| {
         Some(match super::allocator::purge_allocator() {

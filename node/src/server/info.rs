@@ -75,6 +75,105 @@ fn allocator_stats() -> AllocatorStats {
     }
 }
 
+/// MEMORY STATS: redis's fields in redis's order, with Shardis's figures. The Raft logs held in
+/// memory stand where redis's replication backlog does (they are what a lagging replica is
+/// sent), the WAL's buffer where its AOF buffer does; Shardis keeps no scripts yet (the caches
+/// are 0) and no slot-to-keys table (each slot is a map of its own). Keys are the shards this
+/// node leads, as DBSIZE counts them, as of each shard's last round of messages; a key's
+/// overhead in the main table is its 32-byte entry and its map slot, in the deadline index
+/// about 40 bytes.
+pub fn memory_stats(state: &ServerState) -> Frame {
+    state.refresh_used_memory();
+    let (allocated, rss) = memory_usage();
+    let stats = allocator_stats();
+    let peak = state.peak_memory.load(Ordering::Relaxed).max(allocated);
+    let startup = state.startup_memory;
+    let (keys, expires) = state
+        .groups
+        .load()
+        .shards()
+        .filter(|(_, g)| g.is_leader())
+        .fold((0, 0), |(k, e), (_, g)| {
+            let c = &g.shard.counters;
+            (
+                k + c.keys.load(Ordering::Relaxed),
+                e + c.expires.load(Ordering::Relaxed),
+            )
+        });
+    let backlog = state.raft_log_bytes();
+    let clients = state.client_buffer_bytes();
+    let aof = state.persistence.wal.buffer_bytes();
+    let main_table = keys * (std::mem::size_of::<crate::keyspace::Entry>() as u64 + 16);
+    let expires_table = expires * 40;
+    let overhead = startup + backlog + clients + aof + main_table + expires_table;
+    let dataset = state.dataset_memory.load(Ordering::Relaxed);
+    let net = allocated.saturating_sub(startup);
+    let int = |n: u64| Frame::Integer(i64::try_from(n).unwrap_or(i64::MAX));
+    let ratio = |a: u64, b: u64| Frame::Double(a as f64 / b.max(1) as f64);
+    let diff = |a: u64, b: u64| Frame::Integer(a as i64 - b as i64);
+    let fields = vec![
+        ("peak.allocated", int(peak)),
+        ("total.allocated", int(allocated)),
+        ("startup.allocated", int(startup)),
+        ("replication.backlog", int(backlog)),
+        ("clients.slaves", int(0)),
+        ("clients.normal", int(clients)),
+        ("cluster.links", int(0)),
+        ("aof.buffer", int(aof)),
+        ("lua.caches", int(0)),
+        ("functions.caches", int(0)),
+        (
+            "db.0",
+            Frame::Map(vec![
+                (
+                    Frame::bulk_from(b"overhead.hashtable.main"),
+                    int(main_table),
+                ),
+                (
+                    Frame::bulk_from(b"overhead.hashtable.expires"),
+                    int(expires_table),
+                ),
+                (Frame::bulk_from(b"overhead.hashtable.slot-to-keys"), int(0)),
+            ]),
+        ),
+        ("overhead.total", int(overhead)),
+        ("keys.count", int(keys)),
+        ("keys.bytes-per-key", int(net / keys.max(1))),
+        ("dataset.bytes", int(dataset)),
+        (
+            "dataset.percentage",
+            Frame::Double(dataset as f64 * 100.0 / net.max(1) as f64),
+        ),
+        (
+            "peak.percentage",
+            Frame::Double(allocated as f64 * 100.0 / peak.max(1) as f64),
+        ),
+        ("allocator.allocated", int(allocated)),
+        ("allocator.active", int(stats.active)),
+        ("allocator.resident", int(stats.resident)),
+        (
+            "allocator-fragmentation.ratio",
+            ratio(stats.active, allocated),
+        ),
+        (
+            "allocator-fragmentation.bytes",
+            diff(stats.active, allocated),
+        ),
+        ("allocator-rss.ratio", ratio(stats.resident, stats.active)),
+        ("allocator-rss.bytes", diff(stats.resident, stats.active)),
+        ("rss-overhead.ratio", ratio(rss, stats.resident)),
+        ("rss-overhead.bytes", diff(rss, stats.resident)),
+        ("fragmentation", ratio(rss, allocated)),
+        ("fragmentation.bytes", diff(rss, allocated)),
+    ];
+    Frame::Map(
+        fields
+            .into_iter()
+            .map(|(name, value)| (Frame::bulk_from(name.as_bytes()), value))
+            .collect(),
+    )
+}
+
 /// `a` as a percentage of `b` with two decimals and a `%`, as redis prints them.
 fn percent(a: u64, b: u64) -> String {
     format!("{:.2}%", a as f64 * 100.0 / b.max(1) as f64)

@@ -254,19 +254,7 @@ impl ServerState {
     pub fn refresh_used_memory(&self) -> u64 {
         let (allocated, _) = info::memory_usage();
         let data = dataset_bytes(&self.groups);
-        let clients: u64 = self
-            .clients
-            .lock()
-            .map(|c| {
-                c.values()
-                    .map(|h| {
-                        let (_, read_buffer, unsent) = h.buffers.sizes();
-                        read_buffer + unsent
-                    })
-                    .sum()
-            })
-            .unwrap_or(0);
-        let counted = data + clients;
+        let counted = data + self.client_buffer_bytes();
         self.not_counted_memory
             .store(allocated.saturating_sub(counted), Ordering::Relaxed);
         self.peak_memory.fetch_max(allocated, Ordering::Relaxed);
@@ -279,6 +267,21 @@ impl ServerState {
             self.runtime.maxmemory_samples.load(Ordering::Relaxed) as usize,
         );
         counted
+    }
+
+    /// What the clients' read buffers and replies waiting to be sent hold.
+    pub fn client_buffer_bytes(&self) -> u64 {
+        self.clients
+            .lock()
+            .map(|c| {
+                c.values()
+                    .map(|h| {
+                        let (_, read_buffer, unsent) = h.buffers.sizes();
+                        read_buffer + unsent
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 
     /// The bytes of Raft log entries every group holds in memory (about: their arguments and

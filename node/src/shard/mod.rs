@@ -210,6 +210,10 @@ pub struct ShardCounters {
     pub keyspace_bytes: AtomicU64,
     /// What the snapshot being encoded holds ([`Keyspace::snapshot_buffer_bytes`]), likewise.
     pub snapshot_buffer_bytes: AtomicU64,
+    /// Keys held, likewise (MEMORY STATS).
+    pub keys: AtomicU64,
+    /// Keys with a deadline, likewise.
+    pub expires: AtomicU64,
 }
 
 /// The sending side of a shard actor's channel.
@@ -417,6 +421,9 @@ impl<P: LogPosition> ShardState<P> {
             .store(self.ks.bytes() as u64, Ordering::Relaxed);
         c.snapshot_buffer_bytes
             .store(self.ks.snapshot_buffer_bytes() as u64, Ordering::Relaxed);
+        c.keys.store(self.ks.len() as u64, Ordering::Relaxed);
+        c.expires
+            .store(self.ks.expires_len() as u64, Ordering::Relaxed);
     }
 
     /// Handles one message; false when the actor must stop.
