@@ -482,6 +482,8 @@ pub struct Keyspace {
     large: slab::Slab<Large>,
     /// The version changed entries are stamped with (see [`Keyspace::set_change_version`]).
     change_version: u32,
+    /// The leader's best eviction candidates so far (see [`eviction::EvictionPool`]).
+    eviction_pool: eviction::EvictionPool,
 }
 
 impl Keyspace {
@@ -511,6 +513,7 @@ impl Keyspace {
             bytes: 0,
             large: slab::Slab::new(),
             change_version: 0,
+            eviction_pool: eviction::EvictionPool::default(),
         }
     }
 

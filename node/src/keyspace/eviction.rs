@@ -5,9 +5,11 @@
 //! the same log index, so replicas never diverge the way redis replicas can when each evicts on
 //! its own. Nothing here needs to be deterministic: the choice is made once and logged.
 //!
-//! As redis, the LRU and LFU policies sample: each key evicted is the most idle (LRU) or least
-//! used (LFU, the decayed count of `access.rs`) of `samples` keys drawn at random (redis keeps a
-//! pool of good candidates across rounds; here each round draws anew).
+//! As redis, the LRU and LFU policies sample: for each key to evict, `samples` keys drawn at
+//! random join a pool of the 16 best candidates seen so far ([`EvictionPool`], kept across
+//! rounds as redis keeps its `EvictionPoolLRU`), and the best of the pool that still exists goes
+//! — the most idle (LRU) or least used (LFU, the decayed count of `access.rs`). Drawing each
+//! victim anew from its own samples left the LFU hit ratio a little under redis's.
 //! `volatile-ttl` takes the keys whose deadline comes first, exactly, from the deadline index.
 
 use bytes::Bytes;
@@ -33,12 +35,46 @@ pub struct Candidate {
     pub version: u32,
 }
 
+/// Candidates kept across eviction rounds by a leader (not replicated: only the choice of
+/// victims depends on it, and that is logged): the [`POOL_SIZE`] best scores seen among the keys
+/// sampled under `policy`, best last. Changing policy starts it over.
+#[derive(Debug, Default)]
+pub(super) struct EvictionPool {
+    policy: Option<EvictionPolicy>,
+    entries: Vec<(u64, Bytes)>,
+}
+
+/// Candidates an [`EvictionPool`] keeps (redis's `EVPOOL_SIZE`).
+const POOL_SIZE: usize = 16;
+
+impl EvictionPool {
+    /// Keeps `key` if it is among the best seen (and not kept already).
+    fn offer(&mut self, score: u64, key: Bytes) {
+        if self.entries.iter().any(|(_, k)| *k == key) {
+            return;
+        }
+        if self.entries.len() == POOL_SIZE {
+            if self.entries[0].0 >= score {
+                return;
+            }
+            self.entries.remove(0);
+        }
+        let at = self.entries.partition_point(|(s, _)| *s <= score);
+        self.entries.insert(at, (score, key));
+    }
+
+    /// The best candidate, out of the pool.
+    fn take_best(&mut self) -> Option<(u64, Bytes)> {
+        self.entries.pop()
+    }
+}
+
 impl Keyspace {
     /// Up to `max` distinct keys to evict under `policy`, each LRU or LFU pick the best of
     /// `samples` keys drawn at random. Empty when the policy has nothing to evict
     /// (`noeviction`, or a volatile policy and no key with a deadline).
     pub fn eviction_candidates(
-        &self,
+        &mut self,
         policy: EvictionPolicy,
         samples: usize,
         max: usize,
@@ -49,7 +85,7 @@ impl Keyspace {
     /// As [`Keyspace::eviction_candidates`], stopping once the keys picked hold `cover` bytes
     /// (what a leader evicts to make room for one entry of writes).
     pub fn eviction_candidates_covering(
-        &self,
+        &mut self,
         policy: EvictionPolicy,
         samples: usize,
         max: usize,
@@ -88,37 +124,58 @@ impl Keyspace {
                     }
                 }
             }
-            _ => {
-                let draws = match policy.sampled() {
-                    true => samples.max(1),
-                    false => 1,
-                };
-                // The most idle, or under LFU the least used (255 less its count, as redis
-                // ranks it); any under the random policies.
-                let score = |e: &Entry| {
-                    if policy.lfu() {
-                        u64::from(u8::MAX - self.frequency(e))
-                    } else if policy.sampled() {
-                        u64::from(self.idle_seconds(e))
-                    } else {
-                        rand::random()
-                    }
-                };
+            _ if policy.sampled() => {
+                if self.eviction_pool.policy != Some(policy) {
+                    self.eviction_pool = EvictionPool {
+                        policy: Some(policy),
+                        entries: Vec::new(),
+                    };
+                }
                 // Bounded tries: duplicates are skipped, so a tiny keyspace ends early.
                 let mut covered = 0u64;
                 for _ in 0..max * 2 {
                     if picked.len() >= max || covered >= cover {
                         break;
                     }
-                    let best = (0..draws)
+                    let drawn: Vec<(u64, Bytes)> = (0..samples.max(1))
                         .filter_map(|_| match volatile {
                             true => self.random_volatile(&mut rng),
                             false => self.random_entry(&mut rng),
                         })
-                        .map(|e| (score(e), e))
-                        .max_by_key(|(score, _)| *score);
-                    if let Some((score, e)) = best {
-                        if add(e, score, &mut picked) {
+                        .map(|e| {
+                            (
+                                self.sampled_score(policy, e),
+                                Bytes::copy_from_slice(e.key()),
+                            )
+                        })
+                        .collect();
+                    for (score, key) in drawn {
+                        self.eviction_pool.offer(score, key);
+                    }
+                    // The pool's best that is still there (a key may have gone since it joined).
+                    while let Some((score, key)) = self.eviction_pool.take_best() {
+                        if let Some(e) = self.stored(&key) {
+                            if add(e, score, &mut picked) {
+                                covered += e.footprint() as u64;
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => {
+                // The random policies: any key (a volatile one under volatile-random).
+                let mut covered = 0u64;
+                for _ in 0..max * 2 {
+                    if picked.len() >= max || covered >= cover {
+                        break;
+                    }
+                    let drawn = match volatile {
+                        true => self.random_volatile(&mut rng),
+                        false => self.random_entry(&mut rng),
+                    };
+                    if let Some(e) = drawn {
+                        if add(e, rand::random(), &mut picked) {
                             covered += e.footprint() as u64;
                         }
                     }
@@ -126,6 +183,16 @@ impl Keyspace {
             }
         }
         picked
+    }
+
+    /// How good a victim `e` is under a sampled policy: the most idle, or under LFU the least
+    /// used (255 less its count, as redis ranks it).
+    fn sampled_score(&self, policy: EvictionPolicy, e: &Entry) -> u64 {
+        if policy.lfu() {
+            u64::from(u8::MAX - self.frequency(e))
+        } else {
+            u64::from(self.idle_seconds(e))
+        }
     }
 
     /// Removes those of `keys` that are there (evicted); returns how many went.
@@ -297,8 +364,49 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_keeps_the_best_candidates_seen_and_hands_out_the_best_first() {
+        let mut pool = EvictionPool::default();
+        for i in 0..40u64 {
+            // Scores 0..40 in a scrambled order, each offered twice.
+            let score = (i * 7) % 40;
+            pool.offer(score, Bytes::from(format!("k{score}")));
+            pool.offer(score, Bytes::from(format!("k{score}")));
+        }
+        assert_eq!(pool.entries.len(), POOL_SIZE);
+        let taken: Vec<u64> = std::iter::from_fn(|| pool.take_best().map(|(s, _)| s)).collect();
+        assert_eq!(taken, (24..40).rev().collect::<Vec<_>>());
+        // A worse candidate than all kept is turned away from a full pool.
+        for s in 100..116 {
+            pool.offer(s, Bytes::from(format!("k{s}")));
+        }
+        pool.offer(1, Bytes::from_static(b"poor"));
+        assert!(pool.entries.iter().all(|(s, _)| *s >= 100));
+    }
+
+    #[test]
+    fn a_pooled_candidate_that_left_the_keyspace_is_skipped() {
+        let mut ks = Keyspace::new(0, 16383);
+        ks.set_clock(100_000);
+        for i in 0..20 {
+            ks.insert(format!("k{i}").as_bytes(), Value::Int(i), 0);
+        }
+        ks.set_clock(200_000);
+        for i in 1..20 {
+            assert!(ks.get(format!("k{i}").as_bytes(), 200_000).is_some());
+        }
+        // k0, idle for 100 s, is the best candidate; it is deleted once pooled.
+        let first = names(ks.eviction_candidates(EvictionPolicy::AllKeysLru, 64, 1));
+        assert_eq!(first, [b"k0".as_ref()]);
+        ks.eviction_pool.offer(100, Bytes::from_static(b"k0"));
+        ks.remove(b"k0");
+        let next = names(ks.eviction_candidates(EvictionPolicy::AllKeysLru, 64, 1));
+        assert_eq!(next.len(), 1);
+        assert_ne!(next[0].as_ref(), b"k0");
+    }
+
+    #[test]
     fn picking_stops_once_the_keys_cover_the_bytes_asked() {
-        let ks = keyspace(200, 2);
+        let mut ks = keyspace(200, 2);
         let one = ks.stored(b"k0").map(Entry::footprint).expect("k0") as u64;
         for policy in [
             EvictionPolicy::AllKeysLru,
@@ -317,14 +425,14 @@ mod tests {
 
     #[test]
     fn volatile_ttl_takes_the_first_deadlines() {
-        let ks = keyspace(100, 10);
+        let mut ks = keyspace(100, 10);
         let keys = names(ks.eviction_candidates(EvictionPolicy::VolatileTtl, 5, 3));
         assert_eq!(keys, [b"k0".as_ref(), b"k10", b"k20"]);
     }
 
     #[test]
     fn volatile_policies_pick_only_keys_with_a_deadline_or_nothing() {
-        let ks = keyspace(1000, 7);
+        let mut ks = keyspace(1000, 7);
         for policy in [EvictionPolicy::VolatileRandom, EvictionPolicy::VolatileLru] {
             let keys = names(ks.eviction_candidates(policy, 5, 20));
             assert!(!keys.is_empty(), "{policy:?}");
