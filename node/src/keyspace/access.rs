@@ -156,13 +156,25 @@ mod tests {
         assert_eq!(log_incr(6, 10, 0.09), 7);
         assert_eq!(log_incr(6, 10, 0.091), 6);
         assert_eq!(log_incr(255, 0, 0.0), 255, "saturates");
-        // About redis's table for factor 10: 100 hits ~ 10, 1000 hits ~ 18 (from 5).
-        let mut rng = rand::rng();
-        let mut c = LFU_INIT_VAL;
-        for _ in 0..1000 {
-            c = log_incr(c, 10, rng.random());
-        }
-        assert!((14..=22).contains(&c), "1000 hits gave {c}");
+        // About redis's table for factor 10: 1000 hits ~ 18 (from 5). One run of 1000 ranges
+        // from 12 to 27 (a single run outside 14..=22 failed this test once): the mean of 200
+        // runs, from a fixed seed, is what is checked (19.4 by simulation).
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+        let total: u32 = (0..200)
+            .map(|_| {
+                let mut c = LFU_INIT_VAL;
+                for _ in 0..1000 {
+                    c = log_incr(c, 10, rng.random());
+                }
+                u32::from(c)
+            })
+            .sum();
+        let mean = f64::from(total) / 200.0;
+        assert!(
+            (18.0..=21.0).contains(&mean),
+            "1000 hits gave {mean} on average"
+        );
     }
 
     #[test]
