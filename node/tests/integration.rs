@@ -739,31 +739,32 @@ fn a_large_value_costs_about_its_size_once_stored() {
 
 #[test]
 fn past_maxmemory_writes_that_grow_memory_are_refused_and_reads_go_on() {
-    // The node's own footprint is not counted: a first 2 MiB value fits, and from the next
-    // measure on every write that may grow memory is refused.
+    // The node's own footprint is not counted: values of 16 KiB fit until the data passes
+    // 1 MiB, and from the next measure on every write that may grow memory is refused.
     let node = Node::start(&["--maxmemory", "1mb"]);
     let mut con = node.client();
-    let big = vec![b'x'; 2 << 20];
-    let _: () = redis::cmd("SET")
-        .arg("big")
-        .arg(&big)
-        .query(&mut con)
-        .expect("set");
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let value = vec![b'x'; 16 << 10];
+    let mut written = 0;
     let err = loop {
-        match redis::cmd("SET").arg("k").arg("v").query::<()>(&mut con) {
+        match redis::cmd("SET")
+            .arg(format!("k{written}"))
+            .arg(&value)
+            .query::<()>(&mut con)
+        {
             Err(e) => break e,
-            Ok(()) => assert!(Instant::now() < deadline, "never refused"),
+            Ok(()) => written += 1,
         }
-        thread::sleep(Duration::from_millis(5));
+        assert!(written < 1000, "never refused");
+        thread::sleep(Duration::from_millis(2));
     };
+    assert!(written >= 40, "refused after {written} values of 16 KiB");
     assert_eq!(err.code(), Some("OOM"), "{err}");
     assert_eq!(
         err.detail(),
         Some("command not allowed when used memory > 'maxmemory'.")
     );
-    let kept: Vec<u8> = redis::cmd("GET").arg("big").query(&mut con).expect("get");
-    assert_eq!(kept.len(), 2 << 20, "reads go on");
+    let kept: Vec<u8> = redis::cmd("GET").arg("k0").query(&mut con).expect("get");
+    assert_eq!(kept.len(), 16 << 10, "reads go on");
     let info: String = redis::cmd("INFO")
         .arg("memory")
         .query(&mut con)
@@ -802,14 +803,26 @@ fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> u64 {
 /// footprint at start), unsmoothed: both read from one INFO reply, as a log purge between two
 /// readings would make the difference meaningless.
 fn counted_memory(con: &mut redis::Connection) -> u64 {
+    let [used, not_counted] = memory_fields(con, ["used_memory", "mem_not_counted_for_evict"]);
+    used.saturating_sub(not_counted)
+}
+
+/// Bytes allocated besides the Raft logs and the WAL's buffer (what a pending reply would
+/// grow), from one INFO reply.
+fn allocated_besides_logs(con: &mut redis::Connection) -> u64 {
+    let [used, logs, wal] = memory_fields(con, ["used_memory", "mem_raft_logs", "mem_aof_buffer"]);
+    used.saturating_sub(logs).saturating_sub(wal)
+}
+
+/// Fields of one INFO memory reply.
+fn memory_fields<const N: usize>(con: &mut redis::Connection, names: [&str; N]) -> [u64; N] {
     let info: String = redis::cmd("INFO").arg("memory").query(con).expect("info");
-    let field = |name: &str| -> u64 {
+    names.map(|name| {
         info.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {name} in INFO memory:\n{info}"))
-    };
-    field("used_memory").saturating_sub(field("mem_not_counted_for_evict"))
+    })
 }
 
 fn config_set(con: &mut redis::Connection, name: &str, value: &str) {
@@ -1683,7 +1696,7 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut log = u64::MAX;
     loop {
-        let now = info_field(&mut con, "memory", "mem_not_counted_for_evict");
+        let now = info_field(&mut con, "memory", "mem_raft_logs");
         if now == log && info_field(&mut con, "persistence", "rdb_bgsave_in_progress") == 0 {
             break;
         }
@@ -1692,7 +1705,7 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
         thread::sleep(Duration::from_millis(1500));
     }
     let saves = info_field(&mut con, "persistence", "rdb_saves");
-    let before = counted_memory(&mut con);
+    let before = allocated_besides_logs(&mut con);
     // A client asks for the whole list (about 41 MB of reply) and does not read it yet.
     let mut slow = node.client();
     slow.send_packed_command(
@@ -1704,7 +1717,7 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
     )
     .expect("send");
     thread::sleep(Duration::from_millis(1500));
-    let grown = counted_memory(&mut con).saturating_sub(before);
+    let grown = allocated_besides_logs(&mut con).saturating_sub(before);
     // Meanwhile the shard goes on: the list changes under the pending reply.
     let _: () = redis::cmd("LSET")
         .arg("l")
@@ -1730,7 +1743,7 @@ fn a_long_lrange_is_streamed_from_the_list_and_unaffected_by_later_writes() {
         "{} MiB more allocated while a 41 MB reply waited (log {log} bytes before, {} after; \
          snapshots {saves} before, {} after)",
         grown >> 20,
-        info_field(&mut con, "memory", "mem_not_counted_for_evict"),
+        info_field(&mut con, "memory", "mem_raft_logs"),
         info_field(&mut con, "persistence", "rdb_saves"),
     );
     let reply: Vec<Vec<u8>> =
