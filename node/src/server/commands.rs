@@ -19,9 +19,6 @@ use crate::protocol::Frame;
 use crate::session::ClientHandle;
 use crate::session::Session;
 
-/// Version reported by HELLO and INFO: the redis-server release whose behaviour Shardis follows.
-pub const REDIS_VERSION: &str = "7.2.0";
-
 /// The connection and server commands.
 pub static COMMANDS: &[Command<Handler>] = &[
     Command::node("ping", |argv, _, _| {
@@ -238,7 +235,7 @@ fn hello(argv: &Argv, session: &mut Session, state: &ServerState) -> Frame {
     let bulk = |s: &str| Frame::bulk_from(s.as_bytes());
     Frame::Map(vec![
         (bulk("server"), bulk("redis")),
-        (bulk("version"), bulk(REDIS_VERSION)),
+        (bulk("version"), bulk(super::REDIS_VERSION)),
         (bulk("proto"), Frame::Integer(i64::from(proto))),
         (bulk("id"), Frame::Integer(session.handle.id as i64)),
         (bulk("mode"), bulk("cluster")),

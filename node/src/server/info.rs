@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::commands::REDIS_VERSION;
 use super::{Handler, ServerState};
 use crate::commands::registry::{Command, Routing};
 use crate::protocol::Frame;
@@ -304,7 +303,7 @@ pub fn render(
                 let mut line = |k: &str, v: &dyn std::fmt::Display| {
                     let _ = write!(out, "{k}:{v}\r\n");
                 };
-                line("redis_version", &REDIS_VERSION);
+                line("redis_version", &super::REDIS_VERSION);
                 line("redis_mode", &"cluster");
                 line("shardis_version", &env!("CARGO_PKG_VERSION"));
                 line("os", &std::env::consts::OS);

@@ -25,6 +25,9 @@ use crate::session::{ClientHandle, Session};
 use crate::slot::ShardMap;
 use crate::tasks::Stop;
 
+/// Version reported by HELLO and INFO: the redis-server release whose behaviour Shardis follows.
+pub const REDIS_VERSION: &str = "7.2.0";
+
 /// Settings that CONFIG SET may change while the node runs.
 pub struct RuntimeConfig {
     /// Most clients.
