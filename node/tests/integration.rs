@@ -1846,9 +1846,10 @@ fn memory_usage_counts_a_value_and_purge_hands_freed_pages_back() {
     assert_eq!(usage(&mut con, "missing"), None);
     // 256 MiB allocated and freed stay resident for jemalloc's decay (over 10 s, by its
     // background thread); PURGE returns at once what is still there.
-    let resident = |con: &mut redis::Connection| info_field(con, "memory", "allocator_resident");
-    let dirty = |con: &mut redis::Connection| {
-        resident(con).saturating_sub(info_field(con, "memory", "allocator_active"))
+    // (resident, freed pages kept: resident less active), from one INFO reply.
+    let resident_and_dirty = |con: &mut redis::Connection| {
+        let [resident, active] = memory_fields(con, ["allocator_resident", "allocator_active"]);
+        (resident, resident.saturating_sub(active))
     };
     for i in 0..64 {
         let _: () = redis::cmd("SET")
@@ -1858,14 +1859,12 @@ fn memory_usage_counts_a_value_and_purge_hands_freed_pages_back() {
             .expect("set");
     }
     let _: () = redis::cmd("FLUSHALL").query(&mut con).expect("flushall");
-    let before = resident(&mut con);
-    let dirty_before = dirty(&mut con);
+    let (before, dirty_before) = resident_and_dirty(&mut con);
     let _: () = redis::cmd("MEMORY")
         .arg("PURGE")
         .query(&mut con)
         .expect("purge");
-    let after = resident(&mut con);
-    let dirty_after = dirty(&mut con);
+    let (after, dirty_after) = resident_and_dirty(&mut con);
     assert!(
         dirty_before >= 64 << 20 && after + (64 << 20) < before && dirty_after < 16 << 20,
         "resident {} MiB ({} MiB freed) before PURGE, {} MiB ({} MiB freed) after",
