@@ -1,6 +1,6 @@
 //! The keys of one shard: a map per hash slot plus a time-ordered expiry index.
 //!
-//! Keys live in one insertion-ordered map per slot ([`IndexMap`]), which gives three things at
+//! Keys live in one insertion-ordered map per slot ([`SlotMap`]), which gives three things at
 //! once: per-slot key counts and listings (`CLUSTER COUNTKEYSINSLOT`/`GETKEYSINSLOT`), whole-slot
 //! moves later, and a SCAN cursor with Redis's guarantee. SCAN walks each slot's entries from the
 //! last index down; deletion is `swap_remove`, which only moves the *last* entry (already visited)
@@ -15,8 +15,6 @@ use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
-use indexmap::map::MutableKeys;
-use indexmap::IndexMap;
 
 use crate::slot::key_slot;
 
@@ -28,7 +26,9 @@ pub mod hash;
 pub mod list;
 pub mod packed;
 pub mod set;
+mod slot_map;
 pub mod snapshot;
+mod thin;
 pub mod zset;
 
 use access::Stamp;
@@ -36,6 +36,8 @@ use hash::{Hash as HashValue, HashView};
 use list::{List, ListView};
 use packed::Packed;
 use set::{Set as SetValue, SetView};
+use slot_map::SlotMap;
+use thin::ThinBytes;
 use zset::{ZSet, ZSetView};
 
 /// A value to store. Integers that fit `i64` and print back identically are kept as numbers
@@ -118,7 +120,7 @@ impl Kind {
 }
 
 /// A collection too large to pack into its key's entry, kept beside the slot maps; the entry
-/// holds its index. Strings never pay for it: an entry stays 32 bytes.
+/// holds its index. Strings never pay for it: an entry stays 16 bytes.
 enum Large {
     Hash(HashValue),
     Set(SetValue),
@@ -145,28 +147,31 @@ pub type Item = (Bytes, Value, u64, u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WrongType;
 
-/// One key with its value and deadline. Key and value share one heap buffer (the key's length
-/// as a varint, the key, then the value), so a key costs one allocation and 32 bytes of map
-/// entry, as compact as redis's own layout.
+/// One key with its value and deadline. Key, value and deadline share one heap buffer behind a
+/// thin pointer ([`ThinBytes`]: the buffer's length as a varint, then the deadline as 8
+/// little-endian bytes if the key has one, the key's length as a varint, the key, the value),
+/// so a key costs one allocation and 16 bytes of entry in its slot's vector; see
+/// `docs/limits.md` for the measured bytes per key against redis's.
 pub struct Entry {
-    buf: Box<[u8]>,
+    buf: ThinBytes,
     /// The low 32 bits of the log index of the last change to the key (see
     /// [`Keyspace::set_change_version`]): the same on every replica, since it comes from the
     /// log and snapshots carry it. An eviction picked before a change leaves the key alone.
     version: u32,
-    kind: Kind,
-    /// Absolute deadline in Unix milliseconds; 0 means none.
-    expires_at: u64,
-    /// Equal to the keyspace's mark once a snapshot in progress has dealt with this entry (see
-    /// [`snapshot`]); outside snapshots, every entry carries the keyspace's mark. Fits in the
-    /// padding: an entry stays 32 bytes.
-    mark: bool,
     /// When the key was last read or written, on the keyspace's clock (seconds, modulo 2^16: an
     /// idle time is told up to about 9 hours, half the clock's turn). What the LRU eviction policies compare; only a
-    /// leader's reads keep it current, and only a leader picks keys to evict. Fits in the
-    /// padding too.
+    /// leader's reads keep it current, and only a leader picks keys to evict.
     access: u16,
+    kind: Kind,
+    /// [`MARK`] and [`HAS_DEADLINE`].
+    flags: u8,
 }
+
+/// Set in [`Entry::flags`] when the entry carries the keyspace's mark: a snapshot in progress
+/// has dealt with it (see [`snapshot`]); outside snapshots, every entry carries the mark.
+const MARK: u8 = 1;
+/// Set in [`Entry::flags`] when the buffer starts with a deadline.
+const HAS_DEADLINE: u8 = 2;
 
 impl Entry {
     /// The entry of a string value (a collection's is built by the keyspace, which may keep
@@ -184,32 +189,78 @@ impl Entry {
     }
 
     fn new(key: &[u8], kind: Kind, data: &[u8], expires_at: u64) -> Entry {
-        let mut buf = Vec::with_capacity(varint_len(key.len()) + key.len() + data.len());
-        packed::write_varint(&mut buf, key.len() as u64);
-        buf.extend_from_slice(key);
-        buf.extend_from_slice(data);
+        let mut key_len = Vec::with_capacity(varint_len(key.len()));
+        packed::write_varint(&mut key_len, key.len() as u64);
+        let deadline = expires_at.to_le_bytes();
+        let (buf, flags) = if expires_at == 0 {
+            (ThinBytes::concat(&[&key_len, key, data]), 0)
+        } else {
+            let parts: [&[u8]; 4] = [&deadline, &key_len, key, data];
+            (ThinBytes::concat(&parts), HAS_DEADLINE)
+        };
         Entry {
-            buf: buf.into_boxed_slice(),
+            buf,
             version: 0,
             kind,
-            expires_at,
-            mark: false,
+            flags,
             access: 0,
         }
     }
 
-    /// About the bytes the entry holds: its buffer and its map slot.
-    pub fn footprint(&self) -> usize {
-        self.buf.len() + std::mem::size_of::<Entry>() + 16
+    /// The same key and value with deadline `expires_at` (0 = none), everything else kept.
+    fn with_deadline(&self, expires_at: u64) -> Entry {
+        let mut entry = Entry::new(self.key(), self.kind, self.data(), expires_at);
+        entry.version = self.version;
+        entry.access = self.access;
+        entry.set_mark(self.has_mark());
+        entry
     }
 
-    /// Where the key starts in the buffer, and where it ends.
-    fn key_bounds(&self) -> (usize, usize) {
+    /// Changes the deadline in place when the entry has one and keeps one (`expires_at` is not
+    /// 0); false when the buffer must be rebuilt instead ([`Entry::with_deadline`]).
+    fn replace_deadline(&mut self, expires_at: u64) -> bool {
+        if self.flags & HAS_DEADLINE == 0 || expires_at == 0 {
+            return false;
+        }
+        match self.buf.as_mut_slice().first_chunk_mut::<8>() {
+            Some(bytes) => {
+                *bytes = expires_at.to_le_bytes();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// About the bytes the entry holds: its buffer and its place in the slot map.
+    pub fn footprint(&self) -> usize {
+        self.buf.allocated() + std::mem::size_of::<Entry>() + 16
+    }
+
+    fn has_mark(&self) -> bool {
+        self.flags & MARK != 0
+    }
+
+    fn set_mark(&mut self, mark: bool) {
+        self.flags = (self.flags & !MARK) | if mark { MARK } else { 0 };
+    }
+
+    /// The bytes after the deadline: the key's length, the key, the value.
+    fn body(&self) -> &[u8] {
+        let buf = self.buf.as_slice();
+        if self.flags & HAS_DEADLINE != 0 {
+            &buf[8..]
+        } else {
+            buf
+        }
+    }
+
+    /// Where the key starts in [`Entry::body`], and where it ends.
+    fn key_bounds(body: &[u8]) -> (usize, usize) {
         // One byte for keys of up to 127 bytes: the common case without a loop.
-        match self.buf.first() {
+        match body.first() {
             Some(&b) if b < 0x80 => (1, 1 + usize::from(b)),
             _ => {
-                let (len, at) = packed::read_varint(&self.buf, 0);
+                let (len, at) = packed::read_varint(body, 0);
                 (at, at + len as usize)
             }
         }
@@ -217,12 +268,14 @@ impl Entry {
 
     /// The key.
     pub fn key(&self) -> &[u8] {
-        let (start, end) = self.key_bounds();
-        &self.buf[start..end]
+        let body = self.body();
+        let (start, end) = Entry::key_bounds(body);
+        &body[start..end]
     }
 
     fn data(&self) -> &[u8] {
-        &self.buf[self.key_bounds().1..]
+        let body = self.body();
+        &body[Entry::key_bounds(body).1..]
     }
 
     /// The version of the key's last change (see [`Entry::version`]'s field).
@@ -307,11 +360,22 @@ impl Entry {
 
     /// Deadline in Unix milliseconds, if any.
     pub fn expires_at(&self) -> Option<u64> {
-        (self.expires_at != 0).then_some(self.expires_at)
+        (self.flags & HAS_DEADLINE != 0).then(|| self.deadline())
+    }
+
+    /// The deadline in Unix milliseconds, 0 for none.
+    fn deadline(&self) -> u64 {
+        if self.flags & HAS_DEADLINE == 0 {
+            return 0;
+        }
+        match self.buf.as_slice().first_chunk::<8>() {
+            Some(bytes) => u64::from_le_bytes(*bytes),
+            None => 0,
+        }
     }
 
     fn is_expired(&self, now: u64) -> bool {
-        self.expires_at != 0 && self.expires_at <= now
+        self.flags & HAS_DEADLINE != 0 && self.deadline() <= now
     }
 }
 
@@ -320,7 +384,7 @@ impl std::fmt::Debug for Entry {
         f.debug_struct("Entry")
             .field("key", &String::from_utf8_lossy(self.key()))
             .field("kind", &self.kind)
-            .field("expires_at", &self.expires_at)
+            .field("expires_at", &self.deadline())
             .finish()
     }
 }
@@ -368,8 +432,6 @@ impl std::hash::BuildHasher for SeededHasher {
     }
 }
 
-type SlotMap = IndexMap<Entry, (), SeededHasher>;
-
 /// The live entry of `key` in `map` at `now`, stamped with the access clock and counted as a
 /// hit or miss: a read.
 fn read_entry<'a>(
@@ -380,9 +442,8 @@ fn read_entry<'a>(
     stats: &mut KeyspaceStats,
 ) -> Option<&'a Entry> {
     let found = (!map.is_empty())
-        .then(|| map.get_full_mut2(key))
+        .then(|| map.get_mut(key))
         .flatten()
-        .map(|(_, e, _)| e)
         .filter(|e| !e.is_expired(now));
     match found {
         Some(e) => {
@@ -731,7 +792,7 @@ impl Keyspace {
     /// in place).
     fn touch(&mut self, key: &[u8]) {
         let (stamp, version) = (self.stamp(), self.change_version);
-        if let Some((_, e, _)) = self.map_mut(key).get_full_mut2(key) {
+        if let Some(e) = self.map_mut(key).get_mut(key) {
             e.access = stamp.accessed(e.access);
             e.version = version;
         }
@@ -750,7 +811,7 @@ impl Keyspace {
     /// value, counted afresh: what [`Keyspace::bytes`] and the side table's size must be.
     #[cfg(test)]
     pub fn recount(&self) -> (usize, usize) {
-        let entries = self.slots.iter().flat_map(|m| m.keys());
+        let entries = self.slots.iter().flat_map(|m| m.iter());
         let (mut bytes, mut large) = (0, 0);
         for e in entries {
             bytes += e.footprint();
@@ -813,21 +874,21 @@ impl Keyspace {
     /// the value. False when `src` is absent.
     pub fn rename(&mut self, src: &[u8], dst: &[u8]) -> bool {
         self.before_change(src);
-        let Some((entry, ())) = self.map_mut(src).swap_remove_entry(src) else {
+        let Some(entry) = self.map_mut(src).swap_remove(src) else {
             return false;
         };
         self.len -= 1;
         self.bytes -= entry.footprint();
-        self.reindex(src, entry.expires_at, 0);
+        self.reindex(src, entry.deadline(), 0);
         self.before_change(dst);
-        let mut moved = Entry::new(dst, entry.kind, entry.data(), entry.expires_at);
-        moved.mark = self.mark;
+        let mut moved = Entry::new(dst, entry.kind, entry.data(), entry.deadline());
+        moved.set_mark(self.mark);
         moved.access = entry.access;
         let old = self.upsert(dst, moved);
         self.reindex(
             dst,
-            old.as_ref().map_or(0, |o| o.expires_at),
-            entry.expires_at,
+            old.as_ref().map_or(0, Entry::deadline),
+            entry.deadline(),
         );
         true
     }
@@ -879,13 +940,7 @@ impl Keyspace {
 
     /// The live entry of `key` at time `now`, without touching the counters.
     pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        let map = self.map(key);
-        if map.is_empty() {
-            return None;
-        }
-        map.get_key_value(key)
-            .map(|(e, _)| e)
-            .filter(|e| !e.is_expired(now))
+        self.map(key).get(key).filter(|e| !e.is_expired(now))
     }
 
     /// True when `key` is live at `now`.
@@ -894,7 +949,7 @@ impl Keyspace {
     }
 
     fn stored(&self, key: &[u8]) -> Option<&Entry> {
-        self.map(key).get_key_value(key).map(|(e, _)| e)
+        self.map(key).get(key)
     }
 
     /// Removes `key` if its deadline has passed at `now`; writers call this before they look.
@@ -958,7 +1013,7 @@ impl Keyspace {
         let entry = self.new_entry(key, &value, expires_at);
         let old = self.upsert(key, entry);
         self.carry_count(key, old.as_ref());
-        self.reindex(key, old.as_ref().map_or(0, |o| o.expires_at), expires_at);
+        self.reindex(key, old.as_ref().map_or(0, Entry::deadline), expires_at);
         old
     }
 
@@ -967,7 +1022,7 @@ impl Keyspace {
     fn carry_count(&mut self, key: &[u8], old: Option<&Entry>) {
         let stamp = self.stamp();
         if let (Some(_), Some(old)) = (stamp.lfu, old) {
-            if let Some((_, e, _)) = self.map_mut(key).get_full_mut2(key) {
+            if let Some(e) = self.map_mut(key).get_mut(key) {
                 e.access = stamp.accessed(old.access);
             }
         }
@@ -976,20 +1031,12 @@ impl Keyspace {
     /// Puts `entry` (whose key is `key`) in its slot map with one hash and one probe, returning
     /// the entry it replaced.
     fn upsert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
-        use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
-        use std::hash::BuildHasher;
         entry.version = self.change_version;
-        let map = self.map_mut(key);
-        let hash = map.hasher().hash_one(key);
         let added = entry.footprint();
-        let old = match map.raw_entry_mut_v1().from_key_hashed_nocheck(hash, key) {
-            RawEntryMut::Occupied(mut slot) => Some(std::mem::replace(slot.key_mut(), entry)),
-            RawEntryMut::Vacant(vacant) => {
-                vacant.insert_hashed_nocheck(hash, entry, ());
-                self.len += 1;
-                None
-            }
-        };
+        let old = self.map_mut(key).upsert(entry);
+        if old.is_none() {
+            self.len += 1;
+        }
         self.bytes = self.bytes + added - old.as_ref().map_or(0, Entry::footprint);
         if let Some(old) = &old {
             self.release(old);
@@ -1001,11 +1048,11 @@ impl Keyspace {
     pub fn replace_value(&mut self, key: &[u8], value: Value) -> bool {
         self.before_change(key);
         let (mark, stamp, version) = (self.mark, self.stamp(), self.change_version);
-        match self.map_mut(key).get_full_mut2(key) {
-            Some((_, slot, _)) => {
+        match self.map_mut(key).get_mut(key) {
+            Some(slot) => {
                 let before = slot.footprint();
-                let old = std::mem::replace(slot, Entry::string(key, &value, slot.expires_at));
-                slot.mark = mark;
+                let old = std::mem::replace(slot, Entry::string(key, &value, slot.deadline()));
+                slot.set_mark(mark);
                 slot.access = stamp.accessed(old.access);
                 slot.version = version;
                 let after = slot.footprint();
@@ -1020,7 +1067,7 @@ impl Keyspace {
     /// A new entry, carrying the keyspace's current mark (a snapshot in progress skips it).
     fn new_entry(&self, key: &[u8], value: &Value, expires_at: u64) -> Entry {
         let mut entry = Entry::string(key, value, expires_at);
-        entry.mark = self.mark;
+        entry.set_mark(self.mark);
         entry.access = self.stamp().new_entry();
         entry
     }
@@ -1036,11 +1083,17 @@ impl Keyspace {
     pub fn set_expiry(&mut self, key: &[u8], expires_at: u64) -> bool {
         self.before_change(key);
         let version = self.change_version;
-        let Some((_, entry, _)) = self.map_mut(key).get_full_mut2(key) else {
+        let Some(entry) = self.map_mut(key).get_mut(key) else {
             return false;
         };
         entry.version = version;
-        let old = std::mem::replace(&mut entry.expires_at, expires_at);
+        let old = entry.deadline();
+        let before = entry.footprint();
+        if !entry.replace_deadline(expires_at) {
+            *entry = entry.with_deadline(expires_at);
+        }
+        let after = entry.footprint();
+        self.bytes = self.bytes + after - before;
         self.reindex(key, old, expires_at);
         true
     }
@@ -1060,12 +1113,11 @@ impl Keyspace {
     /// Removes `key` whatever its deadline, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.before_change(key);
-        let (entry, ()) = self.map_mut(key).swap_remove_entry(key)?;
+        let entry = self.map_mut(key).swap_remove(key)?;
         self.len -= 1;
         self.bytes -= entry.footprint();
-        if entry.expires_at != 0 {
-            self.expiry
-                .remove(&(entry.expires_at, Box::<[u8]>::from(key)));
+        if let Some(deadline) = entry.expires_at() {
+            self.expiry.remove(&(deadline, Box::<[u8]>::from(key)));
         }
         self.release(&entry);
         Some(entry)
@@ -1108,12 +1160,12 @@ impl Keyspace {
     pub fn dump(&self) -> Vec<Item> {
         self.slots
             .iter()
-            .flat_map(|m| m.keys())
+            .flat_map(|m| m.iter())
             .map(|e| {
                 (
                     Bytes::copy_from_slice(e.key()),
                     self.value_of(e),
-                    e.expires_at,
+                    e.deadline(),
                     e.version,
                 )
             })
@@ -1167,7 +1219,7 @@ impl Keyspace {
     pub fn live_keys(&self, now: u64) -> impl Iterator<Item = &Entry> {
         self.slots
             .iter()
-            .flat_map(|m| m.keys())
+            .flat_map(|m| m.iter())
             .filter(move |e| !e.is_expired(now))
     }
 
@@ -1180,7 +1232,7 @@ impl Keyspace {
     pub fn keys_in_slot(&self, slot: u16, count: usize) -> impl Iterator<Item = &[u8]> {
         self.slot_map(slot)
             .into_iter()
-            .flat_map(|m| m.keys())
+            .flat_map(|m| m.iter())
             .take(count)
             .map(Entry::key)
     }
@@ -1213,7 +1265,7 @@ impl Keyspace {
             };
             while i > 0 {
                 i -= 1;
-                if let Some((e, _)) = map.get_index(i) {
+                if let Some(e) = map.get_index(i) {
                     if !e.is_expired(now) {
                         visit(e);
                     }
@@ -1246,7 +1298,7 @@ impl Keyspace {
             let mut n = rng.random_range(0..self.len);
             for map in &self.slots {
                 if n < map.len() {
-                    let (e, _) = map.get_index(n)?;
+                    let e = map.get_index(n)?;
                     if !e.is_expired(now) {
                         return Some(Bytes::copy_from_slice(e.key()));
                     }
@@ -1394,11 +1446,11 @@ impl serde::Serialize for SnapshotView<'_> {
         use serde::ser::SerializeSeq;
         let count = self.0.slots.iter().map(|m| m.len()).sum();
         let mut seq = s.serialize_seq(Some(count))?;
-        for e in self.0.slots.iter().flat_map(|m| m.keys()) {
+        for e in self.0.slots.iter().flat_map(|m| m.iter()) {
             seq.serialize_element(&(
                 RawBytes(e.key()),
                 ValueView(e, &self.0.large),
-                e.expires_at,
+                e.deadline(),
                 e.version,
             ))?;
         }
@@ -1615,6 +1667,6 @@ mod tests {
             (e.to_bytes(), e.encoding(), e.len()),
             (Bytes::from_static(b"-5"), "int", 2)
         );
-        assert_eq!(std::mem::size_of::<Entry>(), 32);
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Redis keeps 24 bits per object for the eviction policies and reads them two ways: the LRU
 //! clock, or under an LFU policy a pair — the minute the counter was last decayed (16 bits) and
-//! a logarithmic access counter (8 bits). A Shardis entry has 16 bits to spare in its padding
-//! (it stays 32 bytes), so under the LRU and other policies the field is the keyspace's seconds
+//! a logarithmic access counter (8 bits). A Shardis entry keeps 16 bits for it (the entry is
+//! 16 bytes), so under the LRU and other policies the field is the keyspace's seconds
 //! clock at the last access ([`super::Keyspace::idle_seconds`]), and under `allkeys-lfu` or
 //! `volatile-lfu` it is the same pair squeezed: the minute of the last decay, modulo 256, in the
 //! high byte and redis's counter in the low byte. The one difference from redis: a key left

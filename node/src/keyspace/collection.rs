@@ -85,7 +85,7 @@ impl Keyspace {
             }
             return Ok(Some(reply));
         };
-        let (kind, id, deadline) = (entry.kind, entry.large_id(), entry.expires_at);
+        let (kind, id, deadline) = (entry.kind, entry.large_id(), entry.deadline());
         if kind == C::PACKED {
             let mut value = C::from_packed(PackedList::from_bytes(entry.data()));
             let reply = f(&mut value);
@@ -125,10 +125,10 @@ impl Keyspace {
                 Entry::new(key, C::TABLE, &id.to_le_bytes(), expires_at)
             }
         };
-        entry.mark = self.mark;
+        entry.set_mark(self.mark);
         entry.access = self.stamp().new_entry();
         let old = self.upsert(key, entry);
         self.carry_count(key, old.as_ref());
-        self.reindex(key, old.as_ref().map_or(0, |o| o.expires_at), expires_at);
+        self.reindex(key, old.as_ref().map_or(0, Entry::deadline), expires_at);
     }
 }

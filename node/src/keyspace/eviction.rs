@@ -232,16 +232,14 @@ impl Keyspace {
         for _ in 0..32 {
             let map = &self.slots[rng.random_range(0..self.slots.len())];
             if !map.is_empty() {
-                return map
-                    .get_index(rng.random_range(0..map.len()))
-                    .map(|(e, _)| e);
+                return map.get_index(rng.random_range(0..map.len()));
             }
         }
         // A sparse keyspace: count down through the slots instead.
         let mut n = rng.random_range(0..self.len);
         for map in &self.slots {
             if n < map.len() {
-                return map.get_index(n).map(|(e, _)| e);
+                return map.get_index(n);
             }
             n -= map.len();
         }
@@ -267,7 +265,6 @@ impl Keyspace {
 mod tests {
     use super::*;
     use crate::keyspace::{SetValue, Value};
-    use indexmap::map::MutableKeys;
 
     fn names(picked: Vec<Candidate>) -> Vec<Bytes> {
         picked.into_iter().map(|c| c.key).collect()
@@ -484,10 +481,7 @@ mod tests {
             let key = format!("k{i}");
             ks.insert(key.as_bytes(), Value::Int(i), 0);
             let count: u16 = if i < 5 { 3 } else { 40 };
-            let (_, e, _) = ks
-                .map_mut(key.as_bytes())
-                .get_full_mut2(key.as_bytes())
-                .unwrap();
+            let e = ks.map_mut(key.as_bytes()).get_mut(key.as_bytes()).unwrap();
             e.access = count;
         }
         let keys = names(ks.eviction_candidates(EvictionPolicy::AllKeysLfu, 64, 5));

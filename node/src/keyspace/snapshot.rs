@@ -133,7 +133,7 @@ impl Progress {
         let item = (
             RawBytes(entry.key()),
             ValueView(entry, large),
-            entry.expires_at,
+            entry.deadline(),
             entry.version,
         );
         if let Err(e) = codec::encode_append(&item, &mut self.out) {
@@ -202,11 +202,9 @@ impl Keyspace {
             }
             progress.below -= 1;
             budget -= 1;
-            if let Some((entry, ())) =
-                indexmap::map::MutableKeys::get_index_mut2(map, progress.below)
-            {
-                if entry.mark != mark {
-                    entry.mark = mark;
+            if let Some(entry) = map.get_index_mut(progress.below) {
+                if entry.has_mark() != mark {
+                    entry.set_mark(mark);
                     progress.take(entry, &self.large);
                 }
             }
@@ -264,9 +262,9 @@ impl Keyspace {
         }
         let slot = usize::from(crate::slot::key_slot(key) - self.first_slot);
         let map = &mut self.slots[slot];
-        if let Some((_, entry, ())) = indexmap::map::MutableKeys::get_full_mut2(map, key) {
-            if entry.mark != mark {
-                entry.mark = mark;
+        if let Some(entry) = map.get_mut(key) {
+            if entry.has_mark() != mark {
+                entry.set_mark(mark);
                 progress.take(entry, &self.large);
             }
         }
