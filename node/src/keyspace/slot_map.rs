@@ -183,6 +183,7 @@ mod tests {
         assert_eq!(map.swap_remove(b"k10").map(|e| e.key().to_vec()), Some(b"k10".to_vec()));
         assert_eq!(map.get_index(10).map(|e| e.key().to_vec()), Some(b"k199".to_vec()));
         assert!(map.swap_remove(b"k10").is_none());
+        let full = map.overhead();
         // Remove most keys (the map shrinks on the way) and check every survivor is found at
         // the position it is listed at.
         for i in (0..200).filter(|i| i % 7 != 0) {
@@ -192,7 +193,8 @@ mod tests {
         for (at, e) in map.iter().enumerate() {
             assert_eq!(map.position(e.key()), Some(at));
         }
-        assert!(map.overhead() < 64 * std::mem::size_of::<Entry>() + 1024);
+        // A quarter full or less, the map gave places back.
+        assert!(map.overhead() * 2 < full, "{} then {}", full, map.overhead());
         for i in (0..200).filter(|i| i % 7 == 0) {
             assert!(map.swap_remove(format!("k{i}").as_bytes()).is_some());
         }
