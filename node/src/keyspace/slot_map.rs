@@ -90,9 +90,10 @@ impl SlotMap {
             )
         };
         match slot {
-            TableEntry::Occupied(found) => {
-                Some(std::mem::replace(&mut entries[*found.get() as usize], entry))
-            }
+            TableEntry::Occupied(found) => Some(std::mem::replace(
+                &mut entries[*found.get() as usize],
+                entry,
+            )),
             TableEntry::Vacant(vacant) => {
                 // Positions are u32: a slot of a shard never holds 2^32 keys (memory runs out
                 // long before), so the conversion cannot fail in practice.
@@ -116,10 +117,7 @@ impl SlotMap {
         let last = self.entries.len() - 1;
         if at != last {
             let moved = hash_of(self.entries[last].key());
-            if let Some(position) = self
-                .positions
-                .find_mut(moved, |&p| p as usize == last)
-            {
+            if let Some(position) = self.positions.find_mut(moved, |&p| p as usize == last) {
                 *position = at as u32;
             }
         }
@@ -170,7 +168,10 @@ mod tests {
         let old = map.upsert(Entry::new(b"a", super::super::Kind::Str, b"w", 0));
         assert_eq!(old.map(|e| e.data().to_vec()), Some(b"v".to_vec()));
         assert_eq!(keys(&map), ["a", "b"]);
-        assert_eq!(map.get(b"a").map(|e| e.data().to_vec()), Some(b"w".to_vec()));
+        assert_eq!(
+            map.get(b"a").map(|e| e.data().to_vec()),
+            Some(b"w".to_vec())
+        );
         assert!(map.get(b"c").is_none());
     }
 
@@ -180,8 +181,14 @@ mod tests {
         for i in 0..200 {
             map.upsert(entry(&format!("k{i}")));
         }
-        assert_eq!(map.swap_remove(b"k10").map(|e| e.key().to_vec()), Some(b"k10".to_vec()));
-        assert_eq!(map.get_index(10).map(|e| e.key().to_vec()), Some(b"k199".to_vec()));
+        assert_eq!(
+            map.swap_remove(b"k10").map(|e| e.key().to_vec()),
+            Some(b"k10".to_vec())
+        );
+        assert_eq!(
+            map.get_index(10).map(|e| e.key().to_vec()),
+            Some(b"k199".to_vec())
+        );
         assert!(map.swap_remove(b"k10").is_none());
         let full = map.overhead();
         // Remove most keys (the map shrinks on the way) and check every survivor is found at
@@ -194,7 +201,12 @@ mod tests {
             assert_eq!(map.position(e.key()), Some(at));
         }
         // A quarter full or less, the map gave places back.
-        assert!(map.overhead() * 2 < full, "{} then {}", full, map.overhead());
+        assert!(
+            map.overhead() * 2 < full,
+            "{} then {}",
+            full,
+            map.overhead()
+        );
         for i in (0..200).filter(|i| i % 7 == 0) {
             assert!(map.swap_remove(format!("k{i}").as_bytes()).is_some());
         }
