@@ -186,7 +186,12 @@ impl Opener<'_> {
                 tracing::warn!(group, error = %e, "group initialization");
             }
         }
-        tasks.spawn_until_stopped(snapshot_by_size(log, raft.clone(), snapshots));
+        tasks.spawn_until_stopped(snapshot_by_size(
+            log,
+            raft.clone(),
+            snapshots,
+            config.headroom.clone(),
+        ));
         tasks.spawn_until_stopped(heartbeat_rounds(raft.clone(), self.heartbeat_origin));
         if expiry {
             tasks.spawn_until_stopped(expiry::run(
@@ -617,24 +622,27 @@ pub fn snapshot_threshold(snapshot_bytes: u64) -> u64 {
 const IDLE_SNAPSHOT_MIN_BYTES: u64 = 64 << 10;
 
 /// Whether a group snapshots now, with `since` log bytes appended since its last snapshot,
-/// which held `snapshot_bytes`. A busy group waits for [`snapshot_threshold`]; a group that has
-/// gone `idle` snapshots as soon as its log is worth a sixteenth of its keyspace, so a shard at
-/// rest holds its keyspace and not, besides it, the log of its last burst of writes (half the
-/// memory of a freshly loaded node was that log). The sixteenth bounds what a slow trickle of
-/// writes can cost in snapshots.
-fn snapshot_due(since: u64, snapshot_bytes: u64, idle: bool) -> bool {
-    since >= snapshot_threshold(snapshot_bytes)
-        || (idle && since >= IDLE_SNAPSHOT_MIN_BYTES.max(snapshot_bytes / 16))
+/// which held `snapshot_bytes`. A busy group waits for [`snapshot_threshold`], or for `cap`
+/// bytes when that is less (`maxmemory`'s share, see `Headroom::snapshot_log_cap`); a group
+/// that has gone `idle` snapshots as soon as its log is worth a sixteenth of its keyspace, so a
+/// shard at rest holds its keyspace and not, besides it, the log of its last burst of writes
+/// (half the memory of a freshly loaded node was that log). The sixteenth bounds what a slow
+/// trickle of writes can cost in snapshots.
+fn snapshot_due(since: u64, snapshot_bytes: u64, idle: bool, cap: Option<u64>) -> bool {
+    let threshold = snapshot_threshold(snapshot_bytes).min(cap.unwrap_or(u64::MAX));
+    since >= threshold || (idle && since >= IDLE_SNAPSHOT_MIN_BYTES.max(snapshot_bytes / 16))
 }
 
-/// How often a group's log growth is checked.
-const SNAPSHOT_CHECK_EVERY: Duration = Duration::from_millis(500);
+/// How often a group's log growth is checked: often enough that a write burst does not
+/// overshoot a cap by much (at 200 MB/s of writes, 50 ms is 10 MB over all groups), and cheap
+/// (an atomic swap and a look at the group's metrics).
+const SNAPSHOT_CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Checks (30 s) after which a snapshot trigger that changed nothing is given up on.
-const TRIGGER_PATIENCE: u32 = 60;
+const TRIGGER_PATIENCE: u32 = 600;
 
 /// Quiet checks after which a group counts as idle (so about a second without appends).
-const IDLE_CHECKS: u32 = 2;
+const IDLE_CHECKS: u32 = 20;
 
 /// Triggers a snapshot of the group when [`snapshot_due`] says so, counting the log bytes
 /// appended since the last one it triggered (besides openraft's entry-count policy,
@@ -643,7 +651,12 @@ const IDLE_CHECKS: u32 = 2;
 /// The bytes counted before a trigger are let go only once a snapshot covers the last entry
 /// the log had then: a snapshot reaches only as far as the state machine had applied when it
 /// was built, and forgetting the rest would leave it in the log for good once writes stop.
-async fn snapshot_by_size(log: LogStore, raft: ShardRaft, sm: ShardSm) {
+async fn snapshot_by_size(
+    log: LogStore,
+    raft: ShardRaft,
+    sm: ShardSm,
+    headroom: Arc<crate::headroom::Headroom>,
+) {
     let mut since = 0u64;
     let mut quiet = 0u32;
     // At the last trigger: the bytes counted, the last log index, the snapshot index, and
@@ -680,7 +693,8 @@ async fn snapshot_by_size(log: LogStore, raft: ShardRaft, sm: ShardSm) {
             // Settled (or a trigger that came to nothing): the next one may come.
             triggered = None;
         }
-        if snapshot_due(since, sm.snapshot_bytes(), quiet >= IDLE_CHECKS) {
+        let cap = headroom.snapshot_log_cap();
+        if snapshot_due(since, sm.snapshot_bytes(), quiet >= IDLE_CHECKS, cap) {
             triggered = Some((since, last_log, snapshot, 0));
             if raft.trigger().snapshot().await.is_err() {
                 return;
@@ -775,14 +789,25 @@ mod tests {
     fn an_idle_group_snapshots_a_log_worth_a_sixteenth_of_its_keyspace() {
         let keyspace = 64 << 20;
         // Busy: only the size threshold counts.
-        assert!(!snapshot_due(8 << 20, keyspace, false));
-        assert!(snapshot_due(32 << 20, keyspace, false));
+        assert!(!snapshot_due(8 << 20, keyspace, false, None));
+        assert!(snapshot_due(32 << 20, keyspace, false, None));
         // Idle: a sixteenth of the keyspace is enough, less is not.
-        assert!(snapshot_due(4 << 20, keyspace, true));
-        assert!(!snapshot_due((4 << 20) - 1, keyspace, true));
+        assert!(snapshot_due(4 << 20, keyspace, true, None));
+        assert!(!snapshot_due((4 << 20) - 1, keyspace, true, None));
         // A small or new group at rest: at least 64 KiB of log, and nothing for an empty log.
-        assert!(!snapshot_due(0, 0, true));
-        assert!(!snapshot_due(1000, 0, true));
-        assert!(snapshot_due(64 << 10, 0, true));
+        assert!(!snapshot_due(0, 0, true, None));
+        assert!(!snapshot_due(1000, 0, true, None));
+        assert!(snapshot_due(64 << 10, 0, true, None));
+    }
+
+    #[test]
+    fn under_a_memory_limit_a_busy_group_snapshots_at_its_cap() {
+        let keyspace = 64 << 20;
+        assert!(!snapshot_due(8 << 20, keyspace, false, None));
+        assert!(snapshot_due(8 << 20, keyspace, false, Some(8 << 20)));
+        assert!(!snapshot_due((1 << 20) - 1, keyspace, false, Some(1 << 20)));
+        // A cap above the usual threshold changes nothing.
+        assert!(!snapshot_due(8 << 20, keyspace, false, Some(1 << 30)));
+        assert!(snapshot_due(32 << 20, keyspace, false, Some(1 << 30)));
     }
 }
