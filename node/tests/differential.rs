@@ -2061,6 +2061,49 @@ fn memory_stats_fields() {
     assert_eq!(ours, theirs);
 }
 
+/// MEMORY DOCTOR on fresh servers (both empty: redis's report byte for byte, a bulk string under
+/// RESP2 and a `txt` verbatim string under RESP3) and MEMORY MALLOC-STATS (jemalloc's report on
+/// both: its first line, and the reply's type), with their arity errors.
+#[test]
+fn memory_doctor_and_malloc_stats() {
+    let (r, s) = main_pair();
+    let replies = |srv: &Server| -> Vec<Vec<u8>> {
+        let mut c = connect(srv).expect("connect");
+        let mut out = Vec::new();
+        for args in [
+            &["MEMORY", "DOCTOR"][..],
+            &["MEMORY", "DOCTOR", "x"],
+            &["MEMORY", "MALLOC-STATS", "x"],
+            &["HELLO", "3"],
+            &["MEMORY", "DOCTOR"],
+        ] {
+            let reply = run(&mut c, args).expect("reply");
+            if args[0] != "HELLO" {
+                out.push(reply);
+            }
+        }
+        for resp in ["2", "3"] {
+            run(&mut c, &["HELLO", resp]).expect("hello");
+            let stats = run(&mut c, &["MEMORY", "MALLOC-STATS"]).expect("malloc-stats");
+            // The type, then the report's first line.
+            let body = stats.splitn(2, |&b| b == b'\n').nth(1).unwrap_or_default();
+            let first = body.split(|&b| b == b'\n').next().unwrap_or_default();
+            out.push([&stats[..1], b" ", first].concat());
+        }
+        out
+    };
+    let (ours, theirs) = (replies(&s), replies(&r));
+    assert!(
+        String::from_utf8_lossy(&theirs[0]).contains("this instance is empty"),
+        "{:?}",
+        String::from_utf8_lossy(&theirs[0])
+    );
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
 /// The buffer limit settings, then the limits at work on both servers: a request growing past
 /// `client-query-buffer-limit` and a pipeline whose replies pass the hard output limit close
 /// the connection (no reply to the first, fewer replies than requests to the second).

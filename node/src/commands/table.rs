@@ -688,10 +688,10 @@ mod tests {
     #[test]
     fn expected_contents() {
         assert_eq!(COMMANDS.len(), 155);
-        assert_eq!(all_specs().count(), 155 + 50);
+        assert_eq!(all_specs().count(), 155 + 52);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
         assert_eq!(subs("object"), 4);
-        assert_eq!(subs("memory"), 4);
+        assert_eq!(subs("memory"), 6);
         assert_eq!(subs("client"), 9);
         assert_eq!(subs("command"), 6);
         assert_eq!(subs("config"), 4);

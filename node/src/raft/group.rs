@@ -667,12 +667,13 @@ async fn snapshot_by_size(
         let appended = log.take_appended_bytes();
         since += appended;
         quiet = if appended == 0 { quiet + 1 } else { 0 };
-        let (snapshot, last_log) = {
+        let (snapshot, last_log, applied) = {
             let m = raft.metrics();
             let m = m.borrow_watched();
             (
                 m.snapshot.as_ref().map_or(0, |l| l.index()),
                 m.last_log_index.unwrap_or(0),
+                m.last_applied.as_ref().map_or(0, |l| l.index()),
             )
         };
         if let Some((counted, upto, before, checks)) = triggered.as_mut() {
@@ -694,7 +695,11 @@ async fn snapshot_by_size(
             triggered = None;
         }
         let cap = headroom.snapshot_log_cap();
-        if snapshot_due(since, sm.snapshot_bytes(), quiet >= IDLE_CHECKS, cap) {
+        // Only once something new is applied: a snapshot covers what the state machine has
+        // applied, so a trigger while the entries that made it due are still on their way
+        // (checked 50 ms after a large write) would build nothing new and wait out its patience.
+        if applied > snapshot && snapshot_due(since, sm.snapshot_bytes(), quiet >= IDLE_CHECKS, cap)
+        {
             triggered = Some((since, last_log, snapshot, 0));
             if raft.trigger().snapshot().await.is_err() {
                 return;

@@ -29,3 +29,32 @@ pub fn purge_allocator() -> bool {
     };
     rc == 0
 }
+
+/// jemalloc's statistics report, the text of MEMORY MALLOC-STATS (redis answers the same
+/// report from the same allocator, `je_malloc_stats_print`).
+pub fn malloc_stats() -> String {
+    /// Appends one piece of the report to the `String` behind `opaque`.
+    unsafe extern "C" fn append(opaque: *mut std::ffi::c_void, text: *const std::ffi::c_char) {
+        // SAFETY: `opaque` is the `&mut String` handed to `malloc_stats_print` below, alive and
+        // not otherwise borrowed for the whole call; `text` is a NUL-terminated string jemalloc
+        // owns for the duration of this callback.
+        let (out, text) = unsafe {
+            (
+                &mut *opaque.cast::<String>(),
+                std::ffi::CStr::from_ptr(text),
+            )
+        };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback matches jemalloc's `write_cb` type and only touches `out`, passed as
+    // its opaque pointer; a null `opts` asks for the default report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(append),
+            (&mut out as *mut String).cast(),
+            std::ptr::null(),
+        );
+    }
+    out
+}

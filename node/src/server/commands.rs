@@ -75,6 +75,10 @@ pub static COMMANDS: &[Command<Handler>] = &[
     Command::node("memory|help", |_, _, _| {
         Some(help(&[
             "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
             "PURGE",
             "    Attempt to purge dirty pages for reclamation by the allocator.",
             "STATS",
@@ -88,6 +92,14 @@ pub static COMMANDS: &[Command<Handler>] = &[
     }),
     Command::node("memory|stats", |_, _, st| {
         Some(super::info::memory_stats(st))
+    }),
+    Command::node("memory|doctor", |_, _, st| {
+        Some(super::info::memory_doctor(st))
+    }),
+    Command::node("memory|malloc-stats", |_, _, _| {
+        Some(Frame::Verbatim(Bytes::from(
+            super::allocator::malloc_stats(),
+        )))
     }),
     Command::node("memory|purge", |_, _, _| {
         Some(match super::allocator::purge_allocator() {

@@ -173,6 +173,24 @@ pub fn memory_stats(state: &ServerState) -> Frame {
     )
 }
 
+/// MEMORY DOCTOR's report on the node's figures now (see [`super::memory_doctor`]).
+pub fn memory_doctor(state: &ServerState) -> Frame {
+    let counted = state.refresh_used_memory();
+    let (allocated, rss) = memory_usage();
+    let stats = allocator_stats();
+    let figures = super::memory_doctor::Figures {
+        counted,
+        allocated,
+        peak: state.peak_memory.load(Ordering::Relaxed).max(allocated),
+        active: stats.active,
+        resident: stats.resident,
+        rss,
+        client_buffers: state.client_buffer_bytes(),
+        clients: state.client_count() as u64,
+    };
+    Frame::Verbatim(Bytes::from(super::memory_doctor::report(&figures)))
+}
+
 /// `a` as a percentage of `b` with two decimals and a `%`, as redis prints them.
 fn percent(a: u64, b: u64) -> String {
     format!("{:.2}%", a as f64 * 100.0 / b.max(1) as f64)

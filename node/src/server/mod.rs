@@ -7,6 +7,7 @@ pub mod allocator;
 pub mod cluster;
 pub mod commands;
 pub mod info;
+pub mod memory_doctor;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
