@@ -180,6 +180,114 @@ fn the_leaders_disk_fills_mid_load() {
     report(figures);
 }
 
+/// Writes 4 KB values with a TTL on random `fill:` keys to every node in pipelined batches until
+/// `stop`, ignoring the answers (a node that does not lead a key's slot answers `-MOVED`, a
+/// killed one refuses the connection): the eviction pressure of
+/// [`leader_kill_while_evicting`].
+fn fill(ports: Vec<u16>, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u64 {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpStream;
+    use std::sync::atomic::Ordering;
+    let value = "v".repeat(4096);
+    let mut conns: Vec<Option<(TcpStream, BufReader<TcpStream>)>> =
+        ports.iter().map(|_| None).collect();
+    let (mut n, mut acknowledged) = (0u64, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        for (i, port) in ports.iter().enumerate() {
+            if conns[i].is_none() {
+                conns[i] = TcpStream::connect(("127.0.0.1", *port)).ok().and_then(|s| {
+                    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+                    let reader = BufReader::new(s.try_clone().ok()?);
+                    Some((s, reader))
+                });
+            }
+            let Some((stream, reader)) = conns[i].as_mut() else {
+                continue;
+            };
+            let mut batch = String::new();
+            for _ in 0..16 {
+                n += 1;
+                let key = format!("fill:{n}");
+                batch.push_str(&format!(
+                    "*5\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n$2\r\nEX\r\n$3\r\n600\r\n",
+                    key.len(),
+                    value.len()
+                ));
+            }
+            let mut ok = stream.write_all(batch.as_bytes()).is_ok();
+            let mut line = String::new();
+            for _ in 0..16 {
+                line.clear();
+                if !ok || reader.read_line(&mut line).map_or(true, |read| read == 0) {
+                    ok = false;
+                    break;
+                }
+                if line.starts_with("+OK") {
+                    acknowledged += 1;
+                }
+            }
+            if !ok {
+                conns[i] = None;
+            }
+        }
+    }
+    acknowledged
+}
+
+/// The shard leader of `reg:0` is killed while every node evicts (`maxmemory` 2 MB under
+/// `volatile-lru`, filled with 4 KB values that have a TTL, beside the checked workload, whose
+/// keys have none): evictions travel in the same log entries as the writes, and the history of
+/// the keys that must never be evicted is still linearizable through the failover.
+#[test]
+fn leader_kill_while_evicting() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut run = Run::start(3, seed());
+    for port in run.cluster.client_ports() {
+        for (name, value) in [("maxmemory-policy", "volatile-lru"), ("maxmemory", "2mb")] {
+            cluster_tests::harness::command(port, &["CONFIG", "SET", name, value])
+                .expect("config set");
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let filler = {
+        let (ports, stop) = (run.cluster.client_ports(), stop.clone());
+        std::thread::spawn(move || fill(ports, stop))
+    };
+    run.run_for(WARMUP);
+    let victim = run.leader_of_reg0(0).expect("reg:0 has a leader");
+    run.inject(victim, |c| c.kill(victim));
+    run.run_for(FAULT);
+    run.cluster.launch(victim);
+    run.fault_ends();
+    run.run_for(RECOVERY);
+    stop.store(true, Ordering::Relaxed);
+    let filled = filler.join().expect("filler");
+    let evicted: u64 = run
+        .cluster
+        .client_ports()
+        .iter()
+        .filter_map(|&port| cluster_tests::harness::command(port, &["INFO", "stats"]).ok())
+        .filter_map(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("evicted_keys:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+        .sum();
+    let figures = run.finish("leader kill while evicting");
+    eprintln!("filler: {filled} values of 4 KB acknowledged, {evicted} keys evicted");
+    assert!(
+        evicted > 0,
+        "nothing was evicted: the scenario did not test eviction"
+    );
+    assert!(
+        figures.failover.is_some(),
+        "no write on the failed leader's shards was acknowledged: {figures:?}"
+    );
+    report(figures);
+}
+
 /// A random schedule of the faults above for `$DURATION` seconds (default 8), from `$SEED`.
 fn random_schedule(name: &str, default_secs: u64) -> Figures {
     let duration = std::env::var("DURATION")
