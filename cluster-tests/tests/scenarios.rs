@@ -28,9 +28,9 @@ fn report(figures: Figures) {
     assert!(figures.ops > 50, "the workload barely ran: {figures:?}");
 }
 
-fn leader_kill(nodes: usize, name: &str) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let mut run = Run::start(nodes, seed());
+/// Warms up, kills the leader of `reg:0`'s shard, restarts it after the fault's time, lets the
+/// cluster recover.
+fn kill_and_restart_the_leader_of_reg0(run: &mut Run) {
     run.run_for(WARMUP);
     let victim = run.leader_of_reg0(0).expect("reg:0 has a leader");
     run.inject(victim, |c| c.kill(victim));
@@ -38,6 +38,12 @@ fn leader_kill(nodes: usize, name: &str) {
     run.cluster.launch(victim);
     run.fault_ends();
     run.run_for(RECOVERY);
+}
+
+fn leader_kill(nodes: usize, name: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut run = Run::start(nodes, seed());
+    kill_and_restart_the_leader_of_reg0(&mut run);
     let figures = run.finish(name);
     assert!(
         figures.failover.is_some(),
@@ -255,13 +261,7 @@ fn leader_kill_while_evicting() {
         let (ports, stop) = (run.cluster.client_ports(), stop.clone());
         std::thread::spawn(move || fill(ports, stop))
     };
-    run.run_for(WARMUP);
-    let victim = run.leader_of_reg0(0).expect("reg:0 has a leader");
-    run.inject(victim, |c| c.kill(victim));
-    run.run_for(FAULT);
-    run.cluster.launch(victim);
-    run.fault_ends();
-    run.run_for(RECOVERY);
+    kill_and_restart_the_leader_of_reg0(&mut run);
     stop.store(true, Ordering::Relaxed);
     let filled = filler.join().expect("filler");
     let evicted: u64 = run

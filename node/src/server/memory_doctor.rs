@@ -33,39 +33,35 @@ const EMPTY_BELOW: u64 = 5 << 20;
 /// Fragmentation and RSS overheads are reported past both a ratio and this many bytes.
 const OVERHEAD_BYTES: u64 = 10 << 20;
 
-/// `a / b` and `a - b`, as redis computes its overhead figures.
-fn over(a: u64, b: u64) -> (f64, u64) {
-    (a as f64 / b.max(1) as f64, a.saturating_sub(b))
+/// Whether `a` is past `b` by more than `ratio` times and by more than [`OVERHEAD_BYTES`], as
+/// redis judges its fragmentation and RSS overheads.
+fn overhead(a: u64, b: u64, ratio: f64) -> bool {
+    a as f64 / b.max(1) as f64 > ratio && a.saturating_sub(b) > OVERHEAD_BYTES
 }
 
 /// The report, word for word as redis 7 writes it for the same findings.
 pub fn report(f: &Figures) -> String {
-    let mut findings: Vec<&str> = Vec::new();
     let empty = f.counted < EMPTY_BELOW;
-    if !empty {
-        if f.peak as f64 / f.allocated.max(1) as f64 > 1.5 {
-            findings.push(PEAK);
-        }
-        let (total, total_bytes) = over(f.rss, f.allocated);
-        if total > 1.4 && total_bytes > OVERHEAD_BYTES {
-            findings.push(HIGH_TOTAL_RSS);
-        }
-        let (frag, frag_bytes) = over(f.active, f.allocated);
-        if frag > 1.1 && frag_bytes > OVERHEAD_BYTES {
-            findings.push(ALLOCATOR_FRAGMENTATION);
-        }
-        let (alloc_rss, alloc_rss_bytes) = over(f.resident, f.active);
-        if alloc_rss > 1.1 && alloc_rss_bytes > OVERHEAD_BYTES {
-            findings.push(ALLOCATOR_RSS);
-        }
-        let (extra, extra_bytes) = over(f.rss, f.resident);
-        if extra > 1.1 && extra_bytes > OVERHEAD_BYTES {
-            findings.push(PROCESS_RSS);
-        }
-        if f.clients > 0 && f.client_buffers / f.clients > 200 * 1024 {
-            findings.push(BIG_CLIENT_BUFFERS);
-        }
-    }
+    // Redis's checks, in its order: each finding with whether it holds.
+    let checks = [
+        (f.peak as f64 / f.allocated.max(1) as f64 > 1.5, PEAK),
+        (overhead(f.rss, f.allocated, 1.4), HIGH_TOTAL_RSS),
+        (
+            overhead(f.active, f.allocated, 1.1),
+            ALLOCATOR_FRAGMENTATION,
+        ),
+        (overhead(f.resident, f.active, 1.1), ALLOCATOR_RSS),
+        (overhead(f.rss, f.resident, 1.1), PROCESS_RSS),
+        (
+            f.clients > 0 && f.client_buffers / f.clients > 200 * 1024,
+            BIG_CLIENT_BUFFERS,
+        ),
+    ];
+    let findings: Vec<&str> = checks
+        .iter()
+        .filter(|(holds, _)| !empty && *holds)
+        .map(|(_, finding)| *finding)
+        .collect();
     if empty {
         return EMPTY.to_string();
     }
