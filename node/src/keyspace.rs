@@ -189,13 +189,13 @@ impl Entry {
     }
 
     fn new(key: &[u8], kind: Kind, data: &[u8], expires_at: u64) -> Entry {
-        let mut key_len = Vec::with_capacity(varint_len(key.len()));
-        packed::write_varint(&mut key_len, key.len() as u64);
+        let (key_len, used) = packed::varint(key.len() as u64);
+        let key_len = &key_len[..used];
         let deadline = expires_at.to_le_bytes();
         let (buf, flags) = if expires_at == 0 {
-            (ThinBytes::concat(&[&key_len, key, data]), 0)
+            (ThinBytes::concat(&[key_len, key, data]), 0)
         } else {
-            let parts: [&[u8]; 4] = [&deadline, &key_len, key, data];
+            let parts: [&[u8]; 4] = [&deadline, key_len, key, data];
             (ThinBytes::concat(&parts), HAS_DEADLINE)
         };
         Entry {

@@ -288,12 +288,23 @@ fn next_offset(buf: &[u8], at: usize) -> usize {
     body + (header >> 1) as usize
 }
 
-pub(super) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn write_varint(out: &mut Vec<u8>, v: u64) {
+    let (bytes, len) = varint(v);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+/// `v` as a varint in a buffer on the stack, and how many of its bytes it takes: what
+/// [`write_varint`] writes, for the hot paths that must not allocate for it (every entry built).
+pub(super) fn varint(mut v: u64) -> ([u8; 10], usize) {
+    let mut bytes = [0u8; 10];
+    let mut len = 0;
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        bytes[len] = (v as u8) | 0x80;
         v >>= 7;
+        len += 1;
     }
-    out.push(v as u8);
+    bytes[len] = v as u8;
+    (bytes, len + 1)
 }
 
 /// The varint at `at` and the offset after it. The buffer is only ever written by this module,

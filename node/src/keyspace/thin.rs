@@ -13,7 +13,7 @@
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
-use super::packed::write_varint;
+use super::packed::varint;
 use super::varint_len;
 
 /// An owned byte string of fixed length behind a thin pointer; see the module documentation.
@@ -43,8 +43,8 @@ impl ThinBytes {
     /// A copy of the concatenation of `parts`.
     pub fn concat(parts: &[&[u8]]) -> ThinBytes {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let mut header = Vec::with_capacity(10);
-        write_varint(&mut header, len as u64);
+        let (header, used) = varint(len as u64);
+        let header = &header[..used];
         let layout = layout(len);
         debug_assert_eq!(layout.size(), header.len() + len);
         // SAFETY: the layout is not zero-sized (see `layout`).
