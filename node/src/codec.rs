@@ -50,12 +50,30 @@ pub fn crc32c(data: &[u8]) -> u32 {
 /// The error for data in a format this release does not read: `what` in format `found`,
 /// where this release reads `reads` only. Says whether an older or a newer release wrote it.
 pub fn unsupported_format(what: &str, found: u8, reads: u8) -> io::Error {
-    let who = if found > reads { "a newer" } else { "an older" };
+    unsupported_formats(what, found, reads..=reads)
+}
+
+/// As [`unsupported_format`], for data of which this release reads several formats.
+pub fn unsupported_formats(
+    what: &str,
+    found: u8,
+    reads: std::ops::RangeInclusive<u8>,
+) -> io::Error {
+    let who = if found > *reads.end() {
+        "a newer"
+    } else {
+        "an older"
+    };
+    let formats = if reads.start() == reads.end() {
+        format!("format {} only", reads.end())
+    } else {
+        format!("formats {} to {} only", reads.start(), reads.end())
+    };
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
             "{what} in format {found}, written by {who} release of Shardis; this release reads \
-             format {reads} only (start the release that wrote it, or move the data aside)"
+             {formats} (start the release that wrote it, or move the data aside)"
         ),
     )
 }

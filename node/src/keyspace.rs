@@ -543,6 +543,9 @@ pub struct Keyspace {
     large: slab::Slab<Large>,
     /// The version changed entries are stamped with (see [`Keyspace::set_change_version`]).
     change_version: u32,
+    /// Per slot held, the version of the last change that deleted one of its keys (see
+    /// [`Keyspace::deletion_version`]).
+    deleted: Vec<u32>,
     /// The leader's best eviction candidates so far (see [`eviction::EvictionPool`]).
     eviction_pool: eviction::EvictionPool,
 }
@@ -560,6 +563,7 @@ impl Keyspace {
     /// An empty keyspace for slots `first..=last`.
     pub fn new(first: u16, last: u16) -> Keyspace {
         let slots = (first..=last).map(|_| SlotMap::default()).collect();
+        let deleted = vec![0; usize::from(last - first) + 1];
         Keyspace {
             first_slot: first,
             slots,
@@ -574,7 +578,55 @@ impl Keyspace {
             bytes: 0,
             large: slab::Slab::new(),
             change_version: 0,
+            deleted,
             eviction_pool: eviction::EvictionPool::default(),
+        }
+    }
+
+    /// The version of the last change that deleted a key of `slot` (deletion, expiry, eviction,
+    /// RENAME away, FLUSHALL; 0 before any). WATCH records it for a key that is absent, so that
+    /// a key created and deleted again before EXEC still counts as changed: a version of the key
+    /// alone would not show it. Per slot, not per key, so it can also move for another key of
+    /// the slot (EXEC then fails when redis would not: the safe side of optimistic locking).
+    pub fn deletion_version(&self, slot: u16) -> u32 {
+        slot.checked_sub(self.first_slot)
+            .and_then(|at| self.deleted.get(usize::from(at)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// `(slot, version)` of every slot whose deletion version is not 0 (for snapshots).
+    pub fn deletion_versions(&self) -> Vec<(u16, u32)> {
+        self.deleted
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .map(|(at, v)| (self.first_slot + at as u16, *v))
+            .collect()
+    }
+
+    /// Replaces the content with a snapshot's: its keys, and its slots' deletion versions, so
+    /// that a replica that installed the snapshot judges WATCH's guards as one that applied the
+    /// entries it covers.
+    pub fn install(&mut self, contents: snapshot::Contents) -> Result<(), String> {
+        self.load(contents.items)?;
+        self.deleted.fill(0);
+        for (slot, version) in contents.deletions {
+            let at = slot
+                .checked_sub(self.first_slot)
+                .map(usize::from)
+                .filter(|&at| at < self.deleted.len())
+                .ok_or_else(|| format!("a deletion version of slot {slot}, not held here"))?;
+            self.deleted[at] = version;
+        }
+        Ok(())
+    }
+
+    /// Stamps `key`'s slot as having lost a key now.
+    fn note_deletion(&mut self, key: &[u8]) {
+        let at = usize::from(key_slot(key) - self.first_slot);
+        if let Some(v) = self.deleted.get_mut(at) {
+            *v = self.change_version;
         }
     }
 
@@ -877,6 +929,7 @@ impl Keyspace {
         let Some(entry) = self.map_mut(src).swap_remove(src) else {
             return false;
         };
+        self.note_deletion(src);
         self.len -= 1;
         self.bytes -= entry.footprint();
         self.reindex(src, entry.deadline(), 0);
@@ -1114,6 +1167,7 @@ impl Keyspace {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.before_change(key);
         let entry = self.map_mut(key).swap_remove(key)?;
+        self.note_deletion(key);
         self.len -= 1;
         self.bytes -= entry.footprint();
         if let Some(deadline) = entry.expires_at() {
@@ -1208,7 +1262,18 @@ impl Keyspace {
         let snapshot = self.snapshot.take();
         let clock = (self.clock, self.clock_started, self.minutes);
         let version = self.change_version;
+        // Slots that lose keys count a deletion (see `deletion_version`); an empty one does not,
+        // as redis's FLUSHALL touches only the watched keys that existed.
+        let mut deleted = std::mem::take(&mut self.deleted);
+        for (at, map) in self.slots.iter().enumerate() {
+            if !map.is_empty() {
+                if let Some(v) = deleted.get_mut(at) {
+                    *v = version;
+                }
+            }
+        }
         *self = Keyspace::new(first, last);
+        self.deleted = deleted;
         self.stats = stats;
         self.snapshot = snapshot;
         (self.clock, self.clock_started, self.minutes) = clock;

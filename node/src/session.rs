@@ -3,15 +3,21 @@
 //! [`Session`] is what the connection's own task reads and changes as commands run (protocol,
 //! authentication, READONLY, QUIT). [`ClientHandle`] is the part other connections see through
 //! the node's client list (CLIENT LIST, CLIENT KILL): the protocol and READONLY live there
-//! once, in atomics, and the session reads them from it, so the two can never disagree. MULTI
-//! queues and pub/sub subscriptions will live here too.
+//! once, in atomics, and the session reads them from it, so the two can never disagree. A MULTI
+//! queue and the keys WATCH saw live in the session ([`Transaction`], [`WatchedKey`]); pub/sub
+//! subscriptions will live here too.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use bytes::Bytes;
 use tokio::sync::Notify;
+
+use crate::commands::args::Argv;
+use crate::commands::table::CommandSpec;
+use crate::commands::transaction::Seen;
 
 /// What CLIENT LIST shows of a connection that changes as it runs (besides the protocol and
 /// READONLY, which the handle keeps in atomics).
@@ -27,6 +33,12 @@ pub struct ClientMeta {
     pub last_cmd: &'static str,
     /// When the last command ran.
     pub last_active: Instant,
+    /// Commands queued since MULTI; -1 outside a transaction (CLIENT LIST `multi=`).
+    pub multi: i64,
+    /// Keys watched (CLIENT LIST `watch=`).
+    pub watch: usize,
+    /// A watched key changed already (CLIENT LIST flag `d`).
+    pub dirty_cas: bool,
 }
 
 /// A connection's buffers as CLIENT LIST reports them (`qbuf`, `qbuf-free`, `rbs`, `omem`),
@@ -109,6 +121,9 @@ impl ClientHandle {
                 lib_ver: String::new(),
                 last_cmd: "NULL",
                 last_active: now,
+                multi: -1,
+                watch: 0,
+                dirty_cas: false,
             }),
             proto: AtomicU8::new(2),
             readonly: AtomicBool::new(false),
@@ -154,6 +169,25 @@ impl ClientHandle {
     }
 }
 
+/// What MULTI started: the commands queued until EXEC or DISCARD.
+#[derive(Default)]
+pub struct Transaction {
+    /// Queued commands with their specs, in order.
+    pub queued: Vec<(Argv, &'static CommandSpec)>,
+    /// A command was refused while queueing (unknown, wrong arity, not allowed, CROSSSLOT,
+    /// MOVED, OOM …): EXEC answers `-EXECABORT` and runs nothing.
+    pub failed: bool,
+}
+
+/// A key WATCH saw: what it held then, for EXEC's guard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedKey {
+    /// The key.
+    pub key: Bytes,
+    /// Its state when WATCH read it.
+    pub seen: Seen,
+}
+
 /// Per-connection state the commands may change.
 pub struct Session {
     /// Registry entry (id, addresses, name, protocol, READONLY).
@@ -166,6 +200,13 @@ pub struct Session {
     /// Set when the client turned out to speak another protocol (an HTTP request: see
     /// `dispatch::is_cross_protocol`): close at once, without writing the batch's replies.
     pub aborted: bool,
+    /// Set between MULTI and EXEC / DISCARD.
+    pub multi: Option<Transaction>,
+    /// The keys WATCH saw, until EXEC, DISCARD, UNWATCH or RESET.
+    pub watched: Vec<WatchedKey>,
+    /// A watched key is known to have changed already (or could not be watched here): EXEC
+    /// will answer a null array without proposing anything.
+    pub watch_failed: bool,
 }
 
 impl Session {
@@ -176,7 +217,76 @@ impl Session {
             authenticated: !needs_auth,
             closing: false,
             aborted: false,
+            multi: None,
+            watched: Vec::new(),
+            watch_failed: false,
         }
+    }
+
+    /// Starts a transaction (MULTI).
+    pub fn begin_multi(&mut self) {
+        self.multi = Some(Transaction::default());
+        self.handle.update(|m| m.multi = 0);
+    }
+
+    /// Queues a command of the transaction; false outside one.
+    pub fn queue(&mut self, argv: Argv, spec: &'static CommandSpec) -> bool {
+        let Some(tx) = self.multi.as_mut() else {
+            return false;
+        };
+        tx.queued.push((argv, spec));
+        let n = tx.queued.len() as i64;
+        self.handle.update(|m| m.multi = n);
+        true
+    }
+
+    /// Marks the transaction as failed (a command was refused while queueing); nothing outside
+    /// one, as redis's `flagTransaction`.
+    pub fn fail_transaction(&mut self) {
+        if let Some(tx) = self.multi.as_mut() {
+            tx.failed = true;
+        }
+    }
+
+    /// Ends the transaction and forgets the watched keys (EXEC, DISCARD, RESET): returns what
+    /// was queued, and whether a watched key was known to have changed.
+    pub fn end_multi(&mut self) -> (Option<Transaction>, Vec<WatchedKey>, bool) {
+        let tx = self.multi.take();
+        let watched = std::mem::take(&mut self.watched);
+        let failed = std::mem::replace(&mut self.watch_failed, false);
+        self.handle.update(|m| {
+            m.multi = -1;
+            m.watch = 0;
+            m.dirty_cas = false;
+        });
+        (tx, watched, failed)
+    }
+
+    /// Adds keys WATCH saw (a key watched already keeps what was seen first, as redis's).
+    pub fn watch(&mut self, keys: Vec<WatchedKey>) {
+        for k in keys {
+            if !self.watched.iter().any(|w| w.key == k.key) {
+                self.watched.push(k);
+            }
+        }
+        let n = self.watched.len();
+        self.handle.update(|m| m.watch = n);
+    }
+
+    /// Forgets the watched keys (UNWATCH).
+    pub fn unwatch(&mut self) {
+        self.watched.clear();
+        self.watch_failed = false;
+        self.handle.update(|m| {
+            m.watch = 0;
+            m.dirty_cas = false;
+        });
+    }
+
+    /// Marks the watched keys as changed (EXEC will fail).
+    pub fn fail_watch(&mut self) {
+        self.watch_failed = true;
+        self.handle.update(|m| m.dirty_cas = true);
     }
 
     /// The protocol version replies are encoded in.

@@ -726,6 +726,80 @@ static BLOCKING: &[Case] = &[
     ),
 ];
 
+#[rustfmt::skip]
+static TRANSACTIONS: &[Case] = &[
+    case!("multi exec basics",
+        ["MULTI"], ["SET", "{t}a", "1"], ["INCR", "{t}a"], ["GET", "{t}a"], ["LPUSH", "{t}a", "x"], ["PING"],
+        ["ECHO", "hi"], ["HSET", "{t}h", "f", "v"], ["HGETALL", "{t}h"], ["EXEC"], ["GET", "{t}a"],
+        ["MULTI"], ["EXEC"], ["multi"], ["get", "{t}a"], ["exec"]
+    ),
+    case!("exec and discard without multi, nested multi",
+        ["EXEC"], ["DISCARD"], ["MULTI"], ["MULTI"], ["SET", "{t}a", "1"], ["EXEC"], ["GET", "{t}a"],
+        ["MULTI", "x"], ["EXEC", "x"], ["DISCARD", "x"], ["WATCH"], ["UNWATCH", "x"]
+    ),
+    case!("errors while queueing abort exec",
+        ["MULTI"], ["SET", "{t}a", "1"], ["NOSUCH", "x"], ["EXEC"], ["EXISTS", "{t}a"],
+        ["MULTI"], ["SET", "{t}a"], ["SET", "{t}a", "1"], ["EXEC"], ["EXISTS", "{t}a"],
+        ["MULTI"], ["CLIENT", "NOSUCH"], ["EXEC"],
+        ["MULTI"], ["SHUTDOWN"], ["SET", "{t}a", "1"], ["EXEC"], ["EXISTS", "{t}a"]
+    ),
+    case!("errors while running are replies in place",
+        ["MULTI"], ["SET", "{t}a", "x"], ["INCR", "{t}a"], ["SET", "{t}a", "1", "EX", "0"], ["SET", "{t}b", "v", "XX", "NX"],
+        ["LPOP", "{t}a"], ["SET", "{t}b", "v"], ["INCRBYFLOAT", "{t}a", "abc"], ["EXEC"], ["GET", "{t}a"], ["GET", "{t}b"]
+    ),
+    case!("discard",
+        ["MULTI"], ["SET", "{t}a", "1"], ["DISCARD"], ["GET", "{t}a"], ["EXEC"], ["DISCARD"]
+    ),
+    case!("reads see the writes before them",
+        ["SET", "{t}a", "1"], ["MULTI"], ["GET", "{t}a"], ["SET", "{t}a", "2"], ["GET", "{t}a"], ["DEL", "{t}a"],
+        ["GET", "{t}a"], ["RPUSH", "{t}l", "a", "b", "c"], ["LRANGE", "{t}l", "0", "-1"], ["EXEC"],
+        ["LRANGE", "{t}l", "0", "-1"]
+    ),
+    case!("blocking pops do not wait in a transaction",
+        ["MULTI"], ["BLPOP", "{t}l", "0"], ["RPUSH", "{t}l", "a", "b"], ["BLPOP", "{t}m", "{t}l", "0"],
+        ["BLMOVE", "{t}l", "{t}d", "LEFT", "RIGHT", "0"], ["BRPOPLPUSH", "{t}l", "{t}d", "0"], ["ZADD", "{t}z", "1", "m"],
+        ["BZPOPMIN", "{t}z", "0"], ["BZMPOP", "0", "1", "{t}z", "MIN"], ["SET", "{t}s", "x"], ["BLPOP", "{t}s", "0"],
+        ["EXEC"], ["LRANGE", "{t}d", "0", "-1"]
+    ),
+    case!("watch: a write before exec aborts it",
+        ["WATCH", "{t}a"], ["SET", "{t}a", "1"], ["MULTI"], ["GET", "{t}a"], ["EXEC"],
+        ["MULTI"], ["GET", "{t}a"], ["EXEC"],
+        ["SET", "{t}b", "1"], ["WATCH", "{t}b"], ["INCR", "{t}b"], ["MULTI"], ["SET", "{t}c", "1"], ["EXEC"], ["EXISTS", "{t}c"]
+    ),
+    case!("watch: unchanged keys let exec run",
+        ["SET", "{t}a", "1"], ["WATCH", "{t}a", "{t}missing"], ["GET", "{t}a"], ["EXISTS", "{t}missing"], ["MULTI"],
+        ["INCR", "{t}a"], ["EXEC"], ["GET", "{t}a"],
+        ["WATCH", "{t}a"], ["MULTI"], ["SET", "{t}a", "5"], ["EXEC"], ["GET", "{t}a"]
+    ),
+    case!("watch: an absent key created, or deleted, aborts",
+        ["WATCH", "{t}x"], ["SET", "{t}x", "1"], ["MULTI"], ["PING"], ["EXEC"],
+        ["WATCH", "{t}x"], ["DEL", "{t}x"], ["MULTI"], ["PING"], ["EXEC"],
+        ["WATCH", "{t}y"], ["SET", "{t}y", "1"], ["DEL", "{t}y"], ["MULTI"], ["PING"], ["EXEC"],
+        ["WATCH", "{t}y"], ["DEL", "{t}y"], ["MULTI"], ["PING"], ["EXEC"]
+    ),
+    case!("watch: unwatch, discard and exec forget the keys",
+        ["WATCH", "{t}a"], ["SET", "{t}a", "2"], ["UNWATCH"], ["MULTI"], ["GET", "{t}a"], ["EXEC"],
+        ["WATCH", "{t}a"], ["SET", "{t}a", "3"], ["MULTI"], ["DISCARD"], ["MULTI"], ["GET", "{t}a"], ["EXEC"],
+        ["WATCH", "{t}a"], ["MULTI"], ["WATCH", "{t}b"], ["EXEC"], ["SET", "{t}b", "1"], ["MULTI"], ["GET", "{t}a"], ["EXEC"]
+    ),
+    case!("watch: expiry counts as a change",
+        ["SET", "{t}a", "1", "PX", "100"], ["WATCH", "{t}a"], sleep [250], ["MULTI"], ["GET", "{t}a"], ["EXEC"],
+        ["SET", "{t}b", "1", "EX", "100"], ["WATCH", "{t}b"], ["EXPIRE", "{t}b", "200"], ["MULTI"], ["GET", "{t}b"], ["EXEC"]
+    ),
+    case!("watch: flushall aborts a watched key that existed",
+        ["SET", "{t}a", "1"], ["WATCH", "{t}a"], ["FLUSHALL"], ["MULTI"], ["PING"], ["EXEC"],
+        ["WATCH", "{t}gone"], ["FLUSHALL"], ["MULTI"], ["PING"], ["EXEC"]
+    ),
+    case!("transactions in resp3",
+        shape ["HELLO", "3"], ["MULTI"], ["SET", "{t}a", "1"], ["HSET", "{t}h", "f", "v"], ["HGETALL", "{t}h"],
+        ["SMEMBERS", "{t}nokey"], ["GET", "{t}nokey"], ["ZADD", "{t}z", "1.5", "m"], ["ZSCORE", "{t}z", "m"], ["EXEC"],
+        ["WATCH", "{t}a"], ["SET", "{t}a", "2"], ["MULTI"], ["GET", "{t}a"], ["EXEC"]
+    ),
+    case!("reset ends a transaction",
+        ["WATCH", "{t}a"], ["MULTI"], ["SET", "{t}a", "1"], ["RESET"], ["EXEC"], ["GET", "{t}a"]
+    ),
+];
+
 /// SORT and SORT_RO; every key and pattern carries the `{s}` tag (BY and GET patterns must stay
 /// in the sorted key's slot on a cluster node).
 #[rustfmt::skip]
@@ -1122,6 +1196,12 @@ static CLUSTER: &[Case] = &[
         ["CLUSTER", "GETKEYSINSLOT", "1"], ["DEL", "foo"], ["CLUSTER", "COUNTKEYSINSLOT", "12182"]
     ),
     case!("cluster failover on a master", ["CLUSTER", "FAILOVER"], ["CLUSTER", "FAILOVER", "bogus"]),
+    case!("transactions: keys of several slots",
+        ["MULTI"], ["SET", "{a}x", "1"], ["SET", "{b}y", "2"], ["EXEC"], ["EXISTS", "{a}x", "{a}y"],
+        ["MULTI"], ["MSET", "{a}x", "1", "{b}y", "2"], ["SET", "{a}x", "1"], ["EXEC"], ["EXISTS", "{a}x"],
+        ["MULTI"], ["GET", "{a}x"], ["MGET", "{a}x", "{a}y"], ["EXEC"],
+        ["WATCH", "{a}x", "{b}y"], ["MULTI"], ["EXEC"]
+    ),
 ];
 
 /// Compared with `--maxclients 2 --timeout 1` on both servers.
@@ -1410,6 +1490,16 @@ fn sort() {
 }
 
 #[test]
+fn transactions() {
+    let (mut r, mut s) = main_pair();
+    let mut failures = run_cases(&mut r, &mut s, "transactions", TRANSACTIONS);
+    for scenario in TRANSACTION_SCENARIOS {
+        failures.extend(compare_scenario(&r, &s, scenario));
+    }
+    finish("transactions", failures);
+}
+
+#[test]
 fn blocking_pops() {
     let (mut r, mut s) = main_pair();
     finish(
@@ -1645,21 +1735,53 @@ fn blocking_pops_across_connections() {
     let (r, s) = main_pair();
     let mut failures = Vec::new();
     for scenario in BLOCKING_SCENARIOS {
-        let (want, got) = (run_scenario(&r, scenario), run_scenario(&s, scenario));
-        if std::env::var_os("DIFF_TRACE").is_some() {
-            eprintln!("[{}]\n  {}", scenario.name, got.join("\n  "));
-        }
-        if want != got {
-            failures.push(format!(
-                "[{}]\n    redis:\n      {}\n    shardis:\n      {}",
-                scenario.name,
-                want.join("\n      "),
-                got.join("\n      ")
-            ));
-        }
+        failures.extend(compare_scenario(&r, &s, scenario));
     }
     finish("blocking pops across connections", failures);
 }
+
+/// Runs a scenario on both servers: the failure, if they differ.
+fn compare_scenario(r: &Server, s: &Server, scenario: &Scenario) -> Option<String> {
+    let (want, got) = (run_scenario(r, scenario), run_scenario(s, scenario));
+    if std::env::var_os("DIFF_TRACE").is_some() {
+        eprintln!("[{}]\n  {}", scenario.name, got.join("\n  "));
+    }
+    (want != got).then(|| {
+        format!(
+            "[{}]\n    redis:\n      {}\n    shardis:\n      {}",
+            scenario.name,
+            want.join("\n      "),
+            got.join("\n      ")
+        )
+    })
+}
+
+#[rustfmt::skip]
+static TRANSACTION_SCENARIOS: &[Scenario] = &[
+    Scenario { name: "another client's write aborts a watcher's exec, its read does not", clients: 2, acts: &[
+        Act::Cmd(0, &["WATCH", "{t}a"]), Act::Cmd(1, &["GET", "{t}a"]), Act::Cmd(0, &["MULTI"]),
+        Act::Cmd(0, &["SET", "{t}a", "0"]), Act::Cmd(0, &["EXEC"]),
+        Act::Cmd(0, &["WATCH", "{t}a"]), Act::Cmd(1, &["INCR", "{t}a"]), Act::Cmd(0, &["MULTI"]),
+        Act::Cmd(0, &["SET", "{t}a", "0"]), Act::Cmd(0, &["EXEC"]), Act::Cmd(1, &["GET", "{t}a"]),
+    ]},
+    Scenario { name: "queued writes are invisible until exec, then all at once", clients: 2, acts: &[
+        Act::Cmd(0, &["MULTI"]), Act::Cmd(0, &["SET", "{t}a", "1"]), Act::Cmd(0, &["RPUSH", "{t}l", "x"]),
+        Act::Cmd(1, &["GET", "{t}a"]), Act::Cmd(1, &["LLEN", "{t}l"]), Act::Cmd(0, &["EXEC"]),
+        Act::Cmd(1, &["MGET", "{t}a", "{t}b"]), Act::Cmd(1, &["LLEN", "{t}l"]),
+    ]},
+    Scenario { name: "another client creates and deletes a watched absent key", clients: 2, acts: &[
+        Act::Cmd(0, &["WATCH", "{t}x"]), Act::Cmd(1, &["SET", "{t}x", "1"]), Act::Cmd(1, &["DEL", "{t}x"]),
+        Act::Cmd(0, &["MULTI"]), Act::Cmd(0, &["PING"]), Act::Cmd(0, &["EXEC"]),
+    ]},
+    Scenario { name: "a transaction's pushes serve a blocked client", clients: 2, acts: &[
+        Act::Send(1, &["BLPOP", "{t}l", "0"]), SETTLE, Act::Cmd(0, &["MULTI"]), Act::Cmd(0, &["RPUSH", "{t}l", "a", "b"]),
+        Act::Cmd(0, &["LLEN", "{t}l"]), Act::Cmd(0, &["EXEC"]), Act::Read(1), Act::Cmd(0, &["LRANGE", "{t}l", "0", "-1"]),
+    ]},
+    Scenario { name: "a pipelined transaction", clients: 2, acts: &[
+        Act::Pipe(0, &[&["MULTI"], &["INCR", "{t}n"], &["INCR", "{t}n"], &["EXEC"], &["GET", "{t}n"]]),
+        Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Cmd(1, &["GET", "{t}n"]),
+    ]},
+];
 
 #[test]
 fn lists() {

@@ -9,6 +9,7 @@ pub mod raft {
 
 /// Version of the transport: the encoding of the opaque Raft payloads carried in
 /// [`raft::GroupRpc`] and the envelope's rules (2: streams, and the envelope names its target
-/// node; 3: shard commands travel as their argument vectors). Nodes refuse calls with another
+/// node; 3: shard commands travel as their argument vectors; 4: they may be transactions,
+/// `shardis:exec`, which a version-3 node cannot parse). Nodes refuse calls with another
 /// version.
-pub const WIRE_VERSION: u32 = 3;
+pub const WIRE_VERSION: u32 = 4;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::args::Argv;
 use super::keys::{self, KeyCommand, EVICT, EVICT_UNCHANGED, EXPIRE_DUE, FIRST_READY};
 use super::sets::{SetCommand, SPOP_EFFECT};
+use super::transaction::{self, ExecCommand};
 use super::ShardCommand;
 use crate::protocol::Frame;
 
@@ -39,6 +40,7 @@ impl ShardCommand {
             ShardCommand::ZSet(c) => c.to_argv(),
             ShardCommand::List(c) => c.to_argv(),
             ShardCommand::Sort(c) => c.to_argv(),
+            ShardCommand::Exec(c) => c.to_argv(),
         }
     }
 
@@ -59,6 +61,9 @@ impl ShardCommand {
         }
         if name.as_ref() == FIRST_READY.as_bytes() {
             return keys::probe_from_argv(argv).map(ShardCommand::Key);
+        }
+        if name.as_ref() == transaction::EXEC.as_bytes() {
+            return ExecCommand::from_argv(argv).map(|c| ShardCommand::Exec(Box::new(c)));
         }
         if name.as_ref() == SPOP_EFFECT.as_bytes() {
             return SetCommand::parse_effect(argv).map(ShardCommand::Set);

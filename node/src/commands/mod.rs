@@ -24,6 +24,7 @@ pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod table;
+pub mod transaction;
 pub mod zsets;
 
 use bytes::Bytes;
@@ -38,6 +39,7 @@ use sets::SetCommand;
 use sort::SortCommand;
 use strings::StringCommand;
 use table::CommandSpec;
+use transaction::ExecCommand;
 use zsets::ZSetCommand;
 
 /// What a shard needs besides the command to apply it deterministically.
@@ -67,6 +69,8 @@ pub enum ShardCommand {
     List(ListCommand),
     /// SORT / SORT_RO.
     Sort(SortCommand),
+    /// A transaction: EXEC's queued commands, applied together or not at all.
+    Exec(Box<ExecCommand>),
 }
 
 /// What a random write (SPOP) does once the leader has read its pick.
@@ -90,6 +94,7 @@ impl ShardCommand {
             ShardCommand::ZSet(c) => c.apply(ks, ctx),
             ShardCommand::List(c) => c.apply(ks, ctx),
             ShardCommand::Sort(c) => c.apply(ks, ctx),
+            ShardCommand::Exec(c) => c.apply(ks, ctx),
         }
     }
 
@@ -103,6 +108,7 @@ impl ShardCommand {
             ShardCommand::ZSet(c) => c.is_read_only(),
             ShardCommand::List(c) => c.is_read_only(),
             ShardCommand::Sort(c) => c.is_read_only(),
+            ShardCommand::Exec(c) => c.is_read_only(),
         }
     }
 
@@ -144,6 +150,7 @@ impl ShardCommand {
             ShardCommand::ZSet(c) => c.keys(),
             ShardCommand::List(c) => c.keys(),
             ShardCommand::Sort(c) => c.keys(),
+            ShardCommand::Exec(c) => c.keys(),
         }
     }
 
@@ -157,6 +164,7 @@ impl ShardCommand {
             ShardCommand::ZSet(c) => c.for_each_bytes(f),
             ShardCommand::List(c) => c.for_each_bytes(f),
             ShardCommand::Sort(c) => c.for_each_bytes(f),
+            ShardCommand::Exec(c) => c.for_each_bytes(f),
         }
     }
 

@@ -61,6 +61,10 @@ pub enum Routing<H = NoHandler> {
     Info,
     /// CLUSTER FAILOVER: this node becomes the preferred leader of the shards it follows.
     Failover,
+    /// EXEC: the connection's queued transaction, as one command of its slot's shard.
+    Exec,
+    /// WATCH: the keys' versions, read from their shard, kept by the connection.
+    Watch,
     /// Answered by the node without the keyspace (connection and server commands).
     Node(H),
 }
@@ -79,6 +83,8 @@ impl<H> Routing<H> {
             | Routing::RandomKey
             | Routing::Info
             | Routing::Failover
+            | Routing::Exec
+            | Routing::Watch
             | Routing::Node(_) => None,
         }
     }
@@ -150,6 +156,8 @@ impl Command {
             Routing::RandomKey => Routing::RandomKey,
             Routing::Info => Routing::Info,
             Routing::Failover => Routing::Failover,
+            Routing::Exec => Routing::Exec,
+            Routing::Watch => Routing::Watch,
             Routing::Node(never) => match *never {},
         };
         Command {

@@ -687,8 +687,8 @@ mod tests {
 
     #[test]
     fn expected_contents() {
-        assert_eq!(COMMANDS.len(), 155);
-        assert_eq!(all_specs().count(), 155 + 52);
+        assert_eq!(COMMANDS.len(), 160);
+        assert_eq!(all_specs().count(), 160 + 52);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
         assert_eq!(subs("object"), 4);
         assert_eq!(subs("memory"), 6);

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod refusal;
 pub mod registry;
 pub mod route;
+pub mod transaction;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,31 +82,42 @@ pub async fn run_batch(
             continue;
         }
         let proto = session.proto();
+        // A command refused before it runs also fails the transaction it would join (redis's
+        // `flagTransaction`; nothing outside MULTI).
         let spec = match commands::resolve(argv) {
             Ok(spec) => spec,
             Err(e) => {
                 count += 1;
+                let e = transaction::rejected(session, argv, e);
                 pending.push(Pending::Done(proto, e));
                 continue;
             }
         };
-        if spec.flags.contains(&"blocking") && count > 0 {
+        let queues = session.multi.is_some() && !transaction::runs_in_multi(spec.name);
+        if spec.flags.contains(&"blocking") && count > 0 && !queues {
             break;
         }
         count += 1;
         last_cmd = spec.name;
         if !session.authenticated && !spec.flags.contains(&"no_auth") {
+            let e = Frame::error("NOAUTH Authentication required.");
             pending.push(Pending::Done(
                 proto,
-                Frame::error("NOAUTH Authentication required."),
+                transaction::rejected(session, argv, e),
             ));
             continue;
         }
         if state.is_loading() && !spec.flags.contains(&"loading") {
+            let e = Frame::error("LOADING Redis is loading the dataset in memory");
             pending.push(Pending::Done(
                 proto,
-                Frame::error("LOADING Redis is loading the dataset in memory"),
+                transaction::rejected(session, argv, e),
             ));
+            continue;
+        }
+        if queues {
+            let reply = transaction::queue(state, groups, session, spec, argv);
+            pending.push(Pending::Done(proto, reply));
             continue;
         }
         let route = route::route(spec, argv, &state.shard_map);
@@ -115,7 +127,11 @@ pub async fn run_batch(
             pending.push(Pending::Done(proto, refusal));
             continue;
         }
-        let step = match plan::plan(route, proto, session.readonly(), groups, &ctx, &mut work) {
+        let planned = match route {
+            route::Route::Exec => transaction::plan_exec(state, session, proto, &mut work),
+            route => plan::plan(route, proto, session.readonly(), groups, &ctx, &mut work),
+        };
+        let step = match planned {
             Planned::Pending(p) => {
                 pending.push(p);
                 continue;
@@ -159,6 +175,8 @@ pub async fn run_batch(
                 }
             }
             NodeStep::Scan(scan) => execute::scan_shards(state, groups, ctx, scan).await,
+            NodeStep::Watch(keys) => transaction::watch(state, groups, ctx, session, keys).await,
+            NodeStep::Exec(plan) => transaction::run_exec(state, groups, ctx, session, plan).await,
             NodeStep::Info(sections) => {
                 let stats: Vec<ShardStats> =
                     execute::ask_led_shards(state, groups, ShardMsg::Stats)

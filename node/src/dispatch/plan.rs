@@ -7,6 +7,7 @@
 //! placement and in-memory keyspaces.
 
 use super::route::Route;
+use crate::commands::args::Argv;
 use crate::commands::blocking::Blocking;
 use crate::commands::keys::ScanArgs;
 use crate::commands::{self, ApplyCtx, Merge, ShardCommand};
@@ -39,6 +40,75 @@ pub enum Pending {
         /// Reply slots.
         parts: u32,
     },
+    /// EXEC's reply: `parts` in order, those of the transaction's entry from the array its
+    /// reply slot gets (none: no entry, nothing queued ran in a shard).
+    Exec {
+        /// Protocol the reply is encoded in.
+        proto: u8,
+        /// The entry's reply slot.
+        slot: Option<u32>,
+        /// Where each queued command's reply comes from (no [`ExecPart::Local`] here).
+        parts: Vec<ExecPart>,
+    },
+}
+
+/// Where the reply of one queued command of a transaction comes from.
+pub enum ExecPart {
+    /// The next element of the transaction entry's reply array.
+    Entry,
+    /// Known already (an argument error, answered in place at EXEC as redis does).
+    Reply(Frame),
+    /// A connection or server command, run by the node once the entry has applied.
+    Local(Handler, Argv),
+}
+
+/// A transaction ready to run: its entry (the shard and its [`ShardCommand::Exec`]) and the
+/// replies' sources, in queued order.
+pub struct ExecPlan {
+    /// The transaction's shard command, if anything runs in a shard.
+    pub entry: Option<(usize, ShardCommand)>,
+    /// Each queued command's reply source.
+    pub parts: Vec<ExecPart>,
+}
+
+/// EXEC's reply from its entry's reply (`None`: no entry) and its parts; `local` runs a node
+/// command. A null array (a watched key changed) or an error (the shard refused: `-MOVED` …)
+/// is the whole reply, and then no node command runs.
+pub fn compose_exec(
+    parts: Vec<ExecPart>,
+    entry: Option<Frame>,
+    mut local: impl FnMut(Handler, &Argv) -> Frame,
+) -> Frame {
+    let mut from_entry = match entry {
+        None => Vec::new().into_iter(),
+        Some(Frame::Array(replies)) => replies.into_iter(),
+        Some(Frame::NullArray) => return Frame::NullArray,
+        Some(e @ Frame::Error(_)) => return e,
+        Some(_) => return Frame::error("ERR unexpected transaction reply"),
+    };
+    Frame::Array(
+        parts
+            .into_iter()
+            .map(|part| match part {
+                ExecPart::Entry => from_entry
+                    .next()
+                    .unwrap_or_else(|| Frame::error("ERR transaction reply cut short")),
+                ExecPart::Reply(f) => f,
+                ExecPart::Local(handler, argv) => local(handler, &argv),
+            })
+            .collect(),
+    )
+}
+
+/// Plans a transaction without node commands: its entry joins the batch's shard work (so that
+/// pipelined transactions share log entries as any writes do).
+pub fn plan_exec(plan: ExecPlan, proto: u8, work: &mut Work) -> Pending {
+    let slot = plan.entry.map(|(shard, cmd)| work.push(shard, cmd));
+    Pending::Exec {
+        proto,
+        slot,
+        parts: plan.parts,
+    }
 }
 
 /// The shard work of the batch being planned: commands per shard, each with its reply slot.
@@ -92,6 +162,10 @@ pub enum NodeStep {
     Effect(usize, ShardCommand),
     /// A blocking pop on this shard (BLPOP …): look, pop, or wait in line.
     Block(usize, Blocking),
+    /// WATCH these keys: read their versions from their shard.
+    Watch(Vec<bytes::Bytes>),
+    /// A transaction with node commands: its entry, then the node commands in place.
+    Exec(ExecPlan),
 }
 
 impl NodeStep {
@@ -105,6 +179,8 @@ impl NodeStep {
                 | NodeStep::RandomKey
                 | NodeStep::Effect(..)
                 | NodeStep::Block(..)
+                | NodeStep::Watch(_)
+                | NodeStep::Exec(_)
         )
     }
 }
@@ -136,6 +212,9 @@ pub fn plan(
         Route::Failover => return Planned::Node(NodeStep::Failover),
         Route::Effect(shard, cmd) => return Planned::Node(NodeStep::Effect(shard, cmd)),
         Route::Blocking(shard, b) => return Planned::Node(NodeStep::Block(shard, b)),
+        Route::Watch(keys) => return Planned::Node(NodeStep::Watch(keys)),
+        // The connection plans EXEC itself (`transaction.rs`): it needs the session's queue.
+        Route::Exec => Pending::Done(proto, Frame::error("ERR EXEC without MULTI")),
         Route::Shard(shard, cmd) if !node.holds(shard) && cmd.reads_any_replica() => {
             // No replica here: this node holds no key of that slot.
             let mut empty = Keyspace::new(0, 0);
@@ -214,6 +293,18 @@ pub fn assemble(pending: Vec<Pending>, replies: &mut [Option<Frame>], out: &mut 
                         commands::merge(&merge, parts)
                     }
                 };
+                out.push(proto, frame);
+            }
+            Pending::Exec { proto, slot, parts } => {
+                let entry = slot.map(|slot| {
+                    replies
+                        .get_mut(slot as usize)
+                        .and_then(Option::take)
+                        .unwrap_or_else(|| Frame::error("ERR shard unavailable"))
+                });
+                let frame = compose_exec(parts, entry, |_, _| {
+                    Frame::error("ERR a node command in a planned transaction")
+                });
                 out.push(proto, frame);
             }
         }

@@ -20,6 +20,7 @@ fn families() -> Vec<Entry> {
         crate::server::commands::COMMANDS,
         crate::server::cluster::COMMANDS,
         crate::server::info::COMMANDS,
+        crate::server::transactions::COMMANDS,
     ];
     keyspace
         .chain(node.into_iter().flatten().cloned())

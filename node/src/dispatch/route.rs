@@ -41,6 +41,10 @@ pub enum Route {
     /// CLUSTER FAILOVER [FORCE|TAKEOVER]: this node becomes the preferred leader of the shards
     /// it follows (see [`crate::server::cluster::failover`]).
     Failover,
+    /// EXEC: the connection's transaction (see `transaction.rs`).
+    Exec,
+    /// WATCH these keys (all in one slot).
+    Watch(Vec<Bytes>),
 }
 
 /// Decides where a request goes (`spec` from [`crate::commands::resolve`]), as its registry
@@ -87,6 +91,8 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
             return Route::Info(sections);
         }
         Routing::RandomKey => return Route::RandomKey,
+        Routing::Exec => return Route::Exec,
+        Routing::Watch => return Route::Watch(argv[1..].to_vec()),
         Routing::Blocking(parse) => {
             return match parse(name, argv) {
                 Ok(b) => {

@@ -26,7 +26,10 @@
 //!
 //! The body is what [`Keyspace::snapshot`](super::Keyspace::snapshot) encodes (a sequence of
 //! `(key, value, deadline, version)`; formats before 6 had no version), with the entries in a
-//! different order, which loading does not mind. The checksum is computed a step at a time as the body grows, so finishing a snapshot
+//! different order, which loading does not mind, then (from format 7) the sequence of
+//! `(slot, deletion version)` of the slots whose deletion version is not 0
+//! ([`Keyspace::deletion_version`](super::Keyspace::deletion_version), which WATCH's guard
+//! reads, so every replica must hold the same). The checksum is computed a step at a time as the body grows, so finishing a snapshot
 //! costs no extra pass over it. [`decode`] checks the magic, the format and the checksum before
 //! it reads anything: damaged or foreign data is refused, never loaded.
 
@@ -41,11 +44,14 @@ use crate::codec;
 const MAGIC: &[u8; 4] = b"SHKS";
 /// The snapshot data format this release writes. Format 2 added hashes (value variant 3),
 /// format 3 sets (variant 4), format 4 sorted sets (variant 5), format 5 lists (variant 6),
-/// format 6 each key's version (a fourth field). The older formats are read too: before 6,
-/// every key reads with version 0.
-pub const FORMAT: u8 = 6;
+/// format 6 each key's version (a fourth field), format 7 the slots' deletion versions after
+/// the keys. The older formats are read too: before 6, every key reads with version 0; before
+/// 7, every slot with deletion version 0.
+pub const FORMAT: u8 = 7;
 /// The first format whose keys carry their version.
 const VERSIONED_FORMAT: u8 = 6;
+/// The first format with the slots' deletion versions.
+const DELETIONS_FORMAT: u8 = 7;
 /// The oldest format this release reads.
 const OLDEST_FORMAT: u8 = 1;
 /// Magic and format.
@@ -95,18 +101,36 @@ pub fn verify(data: &[u8]) -> io::Result<&[u8]> {
     Ok(&checked[HEADER_LEN..])
 }
 
-/// Decodes snapshot data (checked first, see [`verify`]) into the items
-/// [`Keyspace::load`](super::Keyspace::load) takes.
-pub fn decode(data: &[u8]) -> io::Result<Vec<Item>> {
+/// What snapshot data holds, decoded.
+#[derive(Debug, Default)]
+pub struct Contents {
+    /// Every key ([`Keyspace::load`](super::Keyspace::load) takes them).
+    pub items: Vec<Item>,
+    /// `(slot, version)` of the slots whose deletion version is not 0.
+    pub deletions: Vec<(u16, u32)>,
+}
+
+/// Decodes snapshot data (checked first, see [`verify`]).
+pub fn decode(data: &[u8]) -> io::Result<Contents> {
     let body = verify(data)?;
+    if data[4] >= DELETIONS_FORMAT {
+        let (items, deletions) = codec::decode(body)?;
+        return Ok(Contents { items, deletions });
+    }
     if data[4] >= VERSIONED_FORMAT {
-        return codec::decode(body);
+        return Ok(Contents {
+            items: codec::decode(body)?,
+            deletions: Vec::new(),
+        });
     }
     let items: Vec<(Bytes, Value, u64)> = codec::decode(body)?;
-    Ok(items
-        .into_iter()
-        .map(|(key, value, deadline)| (key, value, deadline, 0))
-        .collect())
+    Ok(Contents {
+        items: items
+            .into_iter()
+            .map(|(key, value, deadline)| (key, value, deadline, 0))
+            .collect(),
+        deletions: Vec::new(),
+    })
 }
 
 /// A snapshot being encoded.
@@ -126,6 +150,8 @@ pub(super) struct Progress {
     done: bool,
     /// The first encoding error; the snapshot fails with it.
     error: Option<io::Error>,
+    /// The slots' deletion versions when the snapshot began: `(slot, version)`, not 0.
+    deletions: Vec<(u16, u32)>,
 }
 
 impl Progress {
@@ -166,6 +192,7 @@ impl Keyspace {
             below: self.slots.get(last).map_or(0, |m| m.len()),
             done: false,
             error,
+            deletions: self.deletion_versions(),
         }));
     }
 
@@ -241,8 +268,12 @@ impl Keyspace {
                     mut out,
                     mut digest,
                     checked,
+                    deletions,
                     ..
                 } = *progress;
+                if let Err(e) = codec::encode_append(&deletions, &mut out) {
+                    return Some(Err(e));
+                }
                 digest.update(&out[checked..]);
                 out.extend_from_slice(&digest.finalize().to_le_bytes());
                 Ok(out)
@@ -407,7 +438,7 @@ mod tests {
                 prop_assert_eq!(ks.recount(), (ks.bytes(), ks.large_len()));
                 ks.finish_snapshot_now();
                 let data = ks.take_snapshot().expect("complete").expect("encoded");
-                let got: Vec<Item> = super::decode(&data).expect("decodes");
+                let got: Vec<Item> = super::decode(&data).expect("decodes").items;
                 prop_assert_eq!(sorted(got), expected);
                 prop_assert!(ks.take_snapshot().is_none());
             }
@@ -433,7 +464,7 @@ mod tests {
         }
         assert!(steps > 10, "taken in steps");
         let data = ks.take_snapshot().expect("complete").expect("encoded");
-        let got: Vec<Item> = super::decode(&data).expect("decodes");
+        let got: Vec<Item> = super::decode(&data).expect("decodes").items;
         assert_eq!(sorted(got), sorted(whole));
     }
 
@@ -461,7 +492,7 @@ mod tests {
         let mut restored = Keyspace::new(0, 16383);
         restored.set_change_version(7);
         restored
-            .load(super::decode(&data).expect("decodes"))
+            .install(super::decode(&data).expect("decodes"))
             .expect("loads");
         assert_eq!(versions(&restored), before);
         // Loading keeps the version the next changes get.
@@ -478,9 +509,52 @@ mod tests {
         old.extend_from_slice(&codec::encode(&triples).expect("encodes"));
         let crc = codec::crc32c(&old);
         old.extend_from_slice(&crc.to_le_bytes());
-        let items = super::decode(&old).expect("format 5 decodes");
+        let items = super::decode(&old).expect("format 5 decodes").items;
         assert_eq!(items.len(), 40);
         assert!(items.iter().all(|(_, _, _, v)| *v == 0));
+    }
+
+    #[test]
+    fn snapshots_keep_the_slots_deletion_versions_as_they_began() {
+        // The `n`th key found in `slot`.
+        let key_in = |slot: u16, n: usize| -> Vec<u8> {
+            (0..)
+                .map(|i| format!("k{i}").into_bytes())
+                .filter(|k| crate::slot::key_slot(k) == slot)
+                .nth(n)
+                .expect("some key hashes there")
+        };
+        let mut ks = Keyspace::new(100, 200);
+        ks.set_change_version(3);
+        for (slot, n) in [(150, 0), (150, 1), (160, 0), (170, 0), (200, 0)] {
+            ks.insert(&key_in(slot, n), Value::Int(1), 0);
+        }
+        ks.set_change_version(9);
+        ks.remove(&key_in(150, 0));
+        let before = ks.deletion_versions();
+        assert_eq!(before, vec![(150, 9)]);
+        ks.begin_snapshot(0);
+        // A deletion after the snapshot began is not in it.
+        ks.set_change_version(11);
+        ks.remove(&key_in(160, 0));
+        ks.finish_snapshot_now();
+        let data = ks.take_snapshot().expect("complete").expect("encoded");
+        let mut replica = Keyspace::new(100, 200);
+        replica.set_change_version(40);
+        replica.insert(&key_in(170, 0), Value::Int(1), 0);
+        replica.remove(&key_in(170, 0));
+        assert_eq!(replica.deletion_version(170), 40);
+        replica
+            .install(super::decode(&data).expect("decodes"))
+            .expect("installs");
+        assert_eq!(replica.deletion_versions(), before);
+        assert_eq!(replica.deletion_version(150), 9);
+        assert_eq!(replica.deletion_version(170), 0);
+        // Deletion versions of slots a keyspace does not hold are refused.
+        let mut other = Keyspace::new(0, 99);
+        assert!(other
+            .install(super::decode(&data).expect("decodes"))
+            .is_err());
     }
 
     #[test]
@@ -492,10 +566,11 @@ mod tests {
         ks.begin_snapshot(0);
         ks.finish_snapshot_now();
         let data = ks.take_snapshot().expect("complete").expect("encoded");
-        assert_eq!(super::decode(&data).expect("decodes").len(), 50);
+        assert_eq!(super::decode(&data).expect("decodes").items.len(), 50);
         // The same bytes as a one-shot encoding, framed.
-        let whole = super::frame(&codec::encode(&ks.snapshot()).expect("encodes"));
-        assert_eq!(super::decode(&whole).expect("decodes").len(), 50);
+        let body = (ks.snapshot(), ks.deletion_versions());
+        let whole = super::frame(&codec::encode(&body).expect("encodes"));
+        assert_eq!(super::decode(&whole).expect("decodes").items.len(), 50);
         // Any one byte changed anywhere is found.
         for at in [0, 4, 5, data.len() / 2, data.len() - 5, data.len() - 1] {
             let mut bad = data.clone();

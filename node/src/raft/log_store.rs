@@ -34,10 +34,14 @@ type Vote = VoteOf<ShardTC>;
 /// release that changes how a body is encoded gives its records a new format, and replay
 /// refuses — naming both formats — a record whose format it does not read, instead of
 /// misreading it. Format 1 (kinds 1 to 5, high bits 0) is the format before shard commands
-/// were logged as argument vectors; format 2 is this release's.
+/// were logged as argument vectors; format 2 logged them so; format 3, this release's, may
+/// also hold transactions (`shardis:exec`, which a format-2 release cannot parse). Format 2
+/// records are read as well: they are format 3 records without transactions.
 mod kind {
-    /// The body format this release writes and reads.
-    pub const FORMAT: u8 = 2;
+    /// The body format this release writes.
+    pub const FORMAT: u8 = 3;
+    /// The oldest body format this release reads.
+    pub const OLDEST: u8 = 2;
     const F: u8 = FORMAT << 4;
     /// `Vec<Entry>` appended (and everything from its first index on replaced).
     pub const APPEND: u8 = F | 1;
@@ -124,13 +128,15 @@ impl GroupLog {
     /// Applies one replayed WAL record of this group.
     pub fn replay(&mut self, kind: u8, body: &[u8]) -> io::Result<()> {
         let format = kind::format_of(kind);
-        if format != kind::FORMAT {
-            return Err(crate::codec::unsupported_format(
+        if !(kind::OLDEST..=kind::FORMAT).contains(&format) {
+            return Err(crate::codec::unsupported_formats(
                 "a log record",
                 format,
-                kind::FORMAT,
+                kind::OLDEST..=kind::FORMAT,
             ));
         }
+        // A format-2 record is read as the format-3 record of the same kind.
+        let kind = (kind & 0x0f) | (kind::FORMAT << 4);
         match kind {
             kind::APPEND => {
                 let entries: Vec<Entry> = decode(body)?;
@@ -572,8 +578,12 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);
             let text = err.to_string();
             assert!(text.contains(who), "{text}");
-            assert!(text.contains("format 2"), "{text}");
+            assert!(text.contains("formats 2 to 3"), "{text}");
         }
         assert_eq!(kind::format_of(kind::APPEND), kind::FORMAT);
+        // Format 2 (the release before transactions) still reads.
+        let mut log = GroupLog::default();
+        log.replay(2 << 4 | 2, &vote).expect("format 2 reads");
+        assert_eq!(log.vote, Some(Vote::new(2, 1)));
     }
 }

@@ -140,6 +140,7 @@ pub static COMMANDS: &[Command<Handler>] = &[
 /// RESET: the connection as it was when it connected (protocol 2, not READONLY, no name, and
 /// authenticated only if no password is set).
 fn reset(session: &mut Session, state: &ServerState) -> Frame {
+    session.end_multi();
     session.set_proto(2);
     session.set_readonly(false);
     session.authenticated = state.requirepass().is_none();
@@ -288,15 +289,24 @@ fn valid_name(name: &[u8], what: &str) -> Result<(), Frame> {
 /// One CLIENT LIST line (without the newline).
 pub fn client_line(c: &ClientHandle) -> String {
     let m = c.meta();
-    let flags = match (c.blocked.load(Ordering::Relaxed), c.readonly()) {
-        (true, true) => "br",
-        (true, false) => "b",
-        (false, true) => "r",
-        (false, false) => "N",
-    };
+    // In redis's order.
+    let mut flags = String::new();
+    for (set, flag) in [
+        (m.multi >= 0, 'x'),
+        (c.blocked.load(Ordering::Relaxed), 'b'),
+        (m.dirty_cas, 'd'),
+        (c.readonly(), 'r'),
+    ] {
+        if set {
+            flags.push(flag);
+        }
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     let (qbuf, rbs, omem) = c.buffers.sizes();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -304,6 +314,8 @@ pub fn client_line(c: &ClientHandle) -> String {
         c.created.elapsed().as_secs(),
         m.last_active.elapsed().as_secs(),
         flags,
+        m.multi,
+        m.watch,
         qbuf,
         rbs.saturating_sub(qbuf),
         rbs,

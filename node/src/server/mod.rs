@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod commands;
 pub mod info;
 pub mod memory_doctor;
+pub mod transactions;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::commands::keys::{KeyCommand, RandomKey, ScanArgs, ScanPage};
+use crate::commands::transaction::Seen;
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
@@ -175,6 +176,8 @@ pub enum ShardMsg<P: LogPosition> {
     RandomKey(u64, oneshot::Sender<RandomKey>),
     /// One page of a SCAN at `now`.
     Scan(ScanArgs, u64, oneshot::Sender<ScanPage>),
+    /// What these keys hold at `now`, as WATCH records it.
+    Watch(Vec<Bytes>, u64, oneshot::Sender<Vec<Seen>>),
     /// Stops the actor (when its node shuts down, once nothing applies entries to it any more):
     /// messages queued behind this one are dropped, which answers their batches with errors.
     Stop,
@@ -445,9 +448,9 @@ impl<P: LogPosition> ShardState<P> {
             }
             ShardMsg::BuildSnapshot(tx) => self.begin_snapshot(tx),
             ShardMsg::InstallSnapshot(position, data, tx) => {
-                let result = crate::keyspace::snapshot::decode(&data).and_then(|items| {
+                let result = crate::keyspace::snapshot::decode(&data).and_then(|contents| {
                     self.ks
-                        .load(items)
+                        .install(contents)
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
                 });
                 if result.is_ok() {
@@ -484,6 +487,9 @@ impl<P: LogPosition> ShardState<P> {
             }
             ShardMsg::Scan(scan, now, tx) => {
                 let _ = tx.send(crate::commands::keys::scan_page(&self.ks, &scan, now));
+            }
+            ShardMsg::Watch(keys, now, tx) => {
+                let _ = tx.send(keys.iter().map(|k| Seen::of(&self.ks, k, now)).collect());
             }
             ShardMsg::Stop => return false,
         }
@@ -675,6 +681,7 @@ mod tests {
         assert_eq!(
             crate::keyspace::snapshot::decode(&data)
                 .expect("decodes")
+                .items
                 .len(),
             1
         );
