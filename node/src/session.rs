@@ -37,8 +37,6 @@ pub struct ClientMeta {
     pub multi: i64,
     /// Keys watched (CLIENT LIST `watch=`).
     pub watch: usize,
-    /// A watched key changed already (CLIENT LIST flag `d`).
-    pub dirty_cas: bool,
 }
 
 /// A connection's buffers as CLIENT LIST reports them (`qbuf`, `qbuf-free`, `rbs`, `omem`),
@@ -123,7 +121,6 @@ impl ClientHandle {
                 last_active: now,
                 multi: -1,
                 watch: 0,
-                dirty_cas: false,
             }),
             proto: AtomicU8::new(2),
             readonly: AtomicBool::new(false),
@@ -202,11 +199,10 @@ pub struct Session {
     pub aborted: bool,
     /// Set between MULTI and EXEC / DISCARD.
     pub multi: Option<Transaction>,
-    /// The keys WATCH saw, until EXEC, DISCARD, UNWATCH or RESET.
+    /// The keys WATCH saw, until EXEC, DISCARD, UNWATCH or RESET. Whether they changed is
+    /// known only when EXEC's entry applies (by its guard), so CLIENT LIST never shows redis's
+    /// `d` flag.
     pub watched: Vec<WatchedKey>,
-    /// A watched key is known to have changed already (or could not be watched here): EXEC
-    /// will answer a null array without proposing anything.
-    pub watch_failed: bool,
 }
 
 impl Session {
@@ -219,7 +215,6 @@ impl Session {
             aborted: false,
             multi: None,
             watched: Vec::new(),
-            watch_failed: false,
         }
     }
 
@@ -249,17 +244,15 @@ impl Session {
     }
 
     /// Ends the transaction and forgets the watched keys (EXEC, DISCARD, RESET): returns what
-    /// was queued, and whether a watched key was known to have changed.
-    pub fn end_multi(&mut self) -> (Option<Transaction>, Vec<WatchedKey>, bool) {
+    /// was queued and what was watched.
+    pub fn end_multi(&mut self) -> (Option<Transaction>, Vec<WatchedKey>) {
         let tx = self.multi.take();
         let watched = std::mem::take(&mut self.watched);
-        let failed = std::mem::replace(&mut self.watch_failed, false);
         self.handle.update(|m| {
             m.multi = -1;
             m.watch = 0;
-            m.dirty_cas = false;
         });
-        (tx, watched, failed)
+        (tx, watched)
     }
 
     /// Adds keys WATCH saw (a key watched already keeps what was seen first, as redis's).
@@ -276,17 +269,7 @@ impl Session {
     /// Forgets the watched keys (UNWATCH).
     pub fn unwatch(&mut self) {
         self.watched.clear();
-        self.watch_failed = false;
-        self.handle.update(|m| {
-            m.watch = 0;
-            m.dirty_cas = false;
-        });
-    }
-
-    /// Marks the watched keys as changed (EXEC will fail).
-    pub fn fail_watch(&mut self) {
-        self.watch_failed = true;
-        self.handle.update(|m| m.dirty_cas = true);
+        self.handle.update(|m| m.watch = 0);
     }
 
     /// The protocol version replies are encoded in.

@@ -1915,3 +1915,71 @@ fn info_memory_shows_the_peak_and_the_dataset() {
         assert!(line.ends_with('%'), "{line}");
     }
 }
+
+/// What a Shardis transaction does differently from a standalone redis, on purpose: all its
+/// keys (the watched ones too) in one slot, commands spanning shards refused while queueing;
+/// and what the client list shows meanwhile. A logged transaction replays after a restart.
+#[test]
+fn transactions_stay_in_one_slot_and_replay_after_a_restart() {
+    let dir = support::temp_dir("node");
+    let args = ["--shards", "4", "--snapshot-logs", "10"];
+    let node = Node::start_in(dir.clone(), &args);
+    let mut con = support::RawClient::connect(node.port);
+    let send = |con: &mut support::RawClient, words: &[&str]| -> String {
+        String::from_utf8_lossy(&con.cmd_str(words)).into_owned()
+    };
+    // A watched key of another slot than the queued commands': CROSSSLOT at EXEC, nothing runs.
+    assert_eq!(send(&mut con, &["WATCH", "{a}w"]), "+OK\r\n");
+    assert_eq!(send(&mut con, &["MULTI"]), "+OK\r\n");
+    assert_eq!(send(&mut con, &["SET", "{b}x", "1"]), "+QUEUED\r\n");
+    let mut other = support::RawClient::connect(node.port);
+    let list = send(&mut other, &["CLIENT", "LIST"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("flags=x") && l.contains("multi=1") && l.contains("watch=1")),
+        "{list}"
+    );
+    let exec = send(&mut con, &["EXEC"]);
+    assert!(exec.contains("CROSSSLOT"), "{exec}");
+    assert_eq!(send(&mut con, &["EXISTS", "{b}x"]), ":0\r\n");
+    let list = send(&mut con, &["CLIENT", "INFO"]);
+    assert!(
+        list.contains("flags=N") && list.contains("multi=-1") && list.contains("watch=0"),
+        "{list}"
+    );
+    // Commands that span shards, or need the leader's random pick, are refused while queueing.
+    for words in [
+        &["FLUSHALL"][..],
+        &["KEYS", "*"],
+        &["DBSIZE"],
+        &["SCAN", "0"],
+        &["RANDOMKEY"],
+        &["INFO"],
+        &["SPOP", "{a}s"],
+    ] {
+        assert_eq!(send(&mut con, &["MULTI"]), "+OK\r\n");
+        let refused = send(&mut con, words);
+        assert!(
+            refused.contains("cannot run inside a transaction here"),
+            "{words:?}: {refused}"
+        );
+        let exec = send(&mut con, &["EXEC"]);
+        assert!(exec.contains("EXECABORT"), "{words:?}: {exec}");
+    }
+    // Transactions logged, then a restart replays them (snapshot plus log).
+    for i in 0..40 {
+        assert_eq!(send(&mut con, &["MULTI"]), "+OK\r\n");
+        send(&mut con, &["INCR", "{t}n"]);
+        send(&mut con, &["RPUSH", "{t}l", &i.to_string()]);
+        send(&mut con, &["DEL", "{t}gone"]);
+        let exec = send(&mut con, &["EXEC"]);
+        assert!(exec.starts_with("*3\r\n"), "{exec}");
+    }
+    let mut dead = node;
+    dead.dir = support::temp_dir("node");
+    drop(dead);
+    let node = Node::start_in(dir, &args);
+    let mut con = support::RawClient::connect(node.port);
+    assert_eq!(send(&mut con, &["GET", "{t}n"]), "$2\r\n40\r\n");
+    assert_eq!(send(&mut con, &["LLEN", "{t}l"]), ":40\r\n");
+}

@@ -164,7 +164,7 @@ pub fn plan_exec(
     work: &mut Work,
 ) -> Planned {
     let done = |frame: Frame| Planned::Pending(Pending::Done(proto, frame));
-    let (tx, watched, watch_failed) = session.end_multi();
+    let (tx, watched) = session.end_multi();
     let Some(tx) = tx else {
         return done(Frame::error("ERR EXEC without MULTI"));
     };
@@ -238,9 +238,6 @@ pub fn plan_exec(
         return done(Frame::error(
             "EXECABORT Transaction discarded because of previous errors.",
         ));
-    }
-    if watch_failed {
-        return done(Frame::NullArray);
     }
     let entry = shards
         .first()

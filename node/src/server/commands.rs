@@ -294,7 +294,6 @@ pub fn client_line(c: &ClientHandle) -> String {
     for (set, flag) in [
         (m.multi >= 0, 'x'),
         (c.blocked.load(Ordering::Relaxed), 'b'),
-        (m.dirty_cas, 'd'),
         (c.readonly(), 'r'),
     ] {
         if set {
