@@ -18,7 +18,9 @@
 # BENCH_CLUSTER_THREADS (worker threads of each cluster node; empty = the node's default, one per
 # core). BENCH_MEMORY_KEYS=0 skips the memory figures. BENCH_CACHE=0 skips the cache-quality
 # table; BENCH_CACHE_KEYS (default 10000000), BENCH_CACHE_MAXMEMORY (default 64mb) and
-# BENCH_CACHE_SECONDS (default 30) shape it.
+# BENCH_CACHE_SECONDS (default 30) shape it. BENCH_TX_PIPELINES (default "1 16"; empty skips it)
+# and BENCH_TX_N (default 200000) shape the transactions table (tx_bench: MULTI, 5 commands on
+# one hash tag, EXEC; 50 clients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,8 @@ CACHE=${BENCH_CACHE:-1}
 CACHE_KEYS=${BENCH_CACHE_KEYS:-10000000}
 CACHE_MAXMEMORY=${BENCH_CACHE_MAXMEMORY:-64mb}
 CACHE_SECONDS=${BENCH_CACHE_SECONDS:-30}
+TX_PIPELINES=${BENCH_TX_PIPELINES-"1 16"}
+TX_N=${BENCH_TX_N:-200000}
 SHARDIS=${SHARDIS_BIN:-./target/release/shardis}
 [ -x "$SHARDIS" ] || cargo build --release -p shardis
 
@@ -124,6 +128,42 @@ for P in ${PIPELINES}; do
   done
   summarize "$WORK/r.csv" "$WORK/s.csv" "$P"
 done
+
+# Transactions: tx_bench (MULTI, SET, INCR, GET, HSET, DEL on one hash tag, EXEC) against both
+# servers, rounds alternating; transactions per second and server CPU per transaction, medians.
+if [ -n "$TX_PIPELINES" ]; then
+  [ -x ./target/release/tx_bench ] || cargo build --release -p cluster-tests --bin tx_bench
+  echo
+  echo "# transactions: tx_bench, 50 clients, MULTI + 5 commands + EXEC on random hash tags of 1M, $TX_N transactions per run; median of $ROUNDS alternating rounds; cpu = server CPU µs per transaction"
+  echo
+  printf '| %-5s | %2s | %10s | %10s | %6s | %9s | %9s | %6s |\n' test P "redis tx/s" "shardis tx/s" ratio "redis cpu" "shard cpu" "cpu x"
+  printf '|-------|----|------------|--------------|--------|-----------|-----------|--------|\n'
+  tx_run() { # port pipeline pid -> "tx/s cpu-ticks"
+    local before out
+    before=$(cpu_ticks "$3")
+    out=$(./target/release/tx_bench --port "$1" --pipeline "$2" --transactions "$TX_N" --clients "$CLIENTS")
+    echo "$(sed -n 's/.*transactions_per_sec=\([0-9]*\).*/\1/p' <<<"$out") $(( $(cpu_ticks "$3") - before ))"
+  }
+  for P in ${TX_PIPELINES}; do
+    rr=(); ss=()
+    for _ in $(seq "$ROUNDS"); do
+      redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
+      rr+=("$(tx_run "$RPORT" "$P" "$RPID")"); ss+=("$(tx_run "$SPORT" "$P" "$SPID")")
+    done
+    python3 - "$P" "$TX_N" "$(getconf CLK_TCK)" "${rr[*]}" "${ss[*]}" <<'PY'
+import statistics, sys
+p, n, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def runs(text):
+    v = list(map(int, text.split()))
+    return v[0::2], v[1::2]
+(rt, rc), (st, sc) = runs(sys.argv[4]), runs(sys.argv[5])
+med = statistics.median
+us = lambda ticks: ticks / hz * 1e6 / n
+r, s = med(rt), med(st)
+print(f"| multi | {p:>2} | {r:>10.0f} | {s:>12.0f} | {s / r:>5.2f}x | {us(med(rc)):>9.2f} | {us(med(sc)):>9.2f} | {us(med(sc)) / us(med(rc)):>5.2f}x |")
+PY
+  done
+fi
 
 if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
   # A 3-node cluster on free ports, every node a replica of every shard, data under $WORK.
