@@ -553,6 +553,30 @@ fn write_every_kind_of_command(c: &mut RawClient) {
     }
     let lift: &[&[u8]] = &[b"CONFIG", b"SET", b"maxmemory", b"0"];
     assert_eq!(run(c, lift), Reply::Simple(b"OK".to_vec()));
+    // Transactions (`shardis:exec`, log format 3), one behind a WATCH of a present and an
+    // absent key, one whose guard fails (so it is logged and changes nothing), and deletions
+    // in their slot (deletion versions, snapshot format 7).
+    for (watch, interfere) in [(true, false), (true, true), (false, false)] {
+        if watch {
+            assert_eq!(
+                run(c, &[b"WATCH", b"{tx}a", b"{tx}absent"]),
+                Reply::Simple(b"OK".to_vec())
+            );
+        }
+        if interfere {
+            run(c, &[b"SET", b"{tx}a", b"changed"]);
+        }
+        run(c, &[b"MULTI"]);
+        run(c, &[b"INCR", b"{tx}n"]);
+        run(c, &[b"RPUSH", b"{tx}l", b"a", b"b"]);
+        run(c, &[b"DEL", b"{tx}gone"]);
+        run(c, &[b"SET", b"{tx}a", b"v", b"PXAT", far]);
+        run(c, &[b"BLPOP", b"{tx}l", b"0"]);
+        let exec = run(c, &[b"EXEC"]);
+        assert!(matches!(exec, Reply::Array(_)), "EXEC answered {exec:?}");
+    }
+    run(c, &[b"SET", b"{tx}gone", b"v"]);
+    run(c, &[b"DEL", b"{tx}gone"]);
     // More plain writes after all that, so the log holds entries past the last snapshots.
     for i in 150..170 {
         let key = format!("plain:{i}");
