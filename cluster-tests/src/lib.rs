@@ -10,6 +10,9 @@
 //! - [`proxy`]: the TCP proxy every peer link goes through, which cuts, delays and heals links.
 //! - [`workload`]: concurrent cluster clients recording a history of GET / SET / SET PX / INCR /
 //!   DEL with invoke and completion times and ok / fail / unknown outcomes.
+//! - [`transactions`]: MULTI / EXEC and WATCH in the workload, on pairs of keys only ever
+//!   incremented together, and their checks (both writes seen or neither, no increment lost or
+//!   applied twice, the pair linearizable as a counter).
 //! - [`scenario`]: a cluster plus the workload; faults in between; at the end the history is
 //!   checked (linearizability per key, counters, no read after a TTL deadline) and the figures
 //!   computed (failover time, operations acknowledged during the fault, anomalies).
@@ -19,4 +22,5 @@ pub mod client;
 pub mod harness;
 pub mod proxy;
 pub mod scenario;
+pub mod transactions;
 pub mod workload;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::checker::{self, Event, Op, Outcome, Ret};
 use crate::harness::TestCluster;
+use crate::transactions::{self, TxEvent, TxKind, TxOutcome, TxSummary, TX_PAIRS};
 use crate::workload::{self, Recorder, COUNTERS, HASH_FIELD, HASH_REGISTERS, REGISTERS};
 
 /// Shards of the scenario clusters.
@@ -27,8 +28,13 @@ pub struct Figures {
     pub failover: Option<Duration>,
     /// Operations acknowledged while the fault lasted.
     pub acked_during_fault: usize,
-    /// Operations recorded in all.
+    /// Operations recorded in all (a transaction counts as one).
     pub ops: usize,
+    /// What the transactions came to.
+    pub transactions: TxSummary,
+    /// From the fault to the first acknowledged transaction increment on a pair whose shard
+    /// the faulted node led.
+    pub tx_failover: Option<Duration>,
     /// Everything the checks found wrong (must be empty).
     pub anomalies: Vec<String>,
 }
@@ -72,6 +78,8 @@ pub struct Run {
     seed: u64,
     fault: Option<(Instant, Instant)>,
     affected: Vec<String>,
+    /// The `tx:` pairs whose shard the faulted node led.
+    affected_pairs: Vec<usize>,
 }
 
 impl Run {
@@ -109,13 +117,18 @@ impl Run {
             seed,
             fault: None,
             affected: Vec::new(),
+            affected_pairs: Vec::new(),
         }
     }
 
     /// The node leading the shard of `reg:0` (as node `via` sees it).
     pub fn leader_of_reg0(&self, via: usize) -> Option<usize> {
-        let slot = key_slot("reg:0");
-        self.cluster.leader_of_slot(via, slot)
+        self.leader_of(via, "reg:0")
+    }
+
+    /// The node leading the shard of `key` (as node `via` sees it).
+    pub fn leader_of(&self, via: usize, key: &str) -> Option<usize> {
+        self.cluster.leader_of_slot(via, key_slot(key))
     }
 
     /// Marks the start of a fault on node `victim` (its shards' keys are the affected ones), or
@@ -128,6 +141,9 @@ impl Run {
             self.affected = all_keys()
                 .into_iter()
                 .filter(|k| self.cluster.leader_of_slot(via, key_slot(k)) == Some(v))
+                .collect();
+            self.affected_pairs = (0..TX_PAIRS)
+                .filter(|&p| self.leader_of(via, &transactions::tx_key(p, 'a')) == Some(v))
                 .collect();
         }
         self.fault = Some((Instant::now(), Instant::now()));
@@ -172,8 +188,12 @@ impl Run {
         }
         self.cluster.wait_healthy(Duration::from_secs(30));
         let (final_reads, final_queues) = self.final_reads();
+        let final_pairs = self.final_pair_reads();
         let mut history = self.recorder.take();
         history.events.extend(final_reads.iter().cloned());
+        history.tx.extend(final_pairs);
+        let finals = transactions::finals(&history.tx);
+        let transactions = transactions::summary(&history.tx, &finals);
 
         let mut anomalies = Vec::new();
         let report = checker::check(&history.events, checker::DEFAULT_MAX_STEPS);
@@ -206,6 +226,7 @@ impl Run {
             Duration::from_millis(100),
         ));
         anomalies.extend(workload::queue_anomalies(&history.queue, &final_queues));
+        anomalies.extend(transactions::transaction_anomalies(&history.tx, &finals));
 
         let fault = self
             .fault
@@ -216,6 +237,16 @@ impl Run {
                 .iter()
                 .filter(|e| self.affected.contains(&e.key) && e.op != Op::Get)
                 .filter(|e| e.invoke >= start && matches!(e.outcome, Outcome::Ok(_)))
+                .map(|e| e.complete.saturating_sub(start))
+                .min()
+                .map(Duration::from_nanos)
+        });
+        let tx_failover = fault.and_then(|(start, _)| {
+            history
+                .tx
+                .iter()
+                .filter(|e| self.affected_pairs.contains(&e.pair) && e.kind != TxKind::Read)
+                .filter(|e| e.invoke >= start && matches!(e.outcome, TxOutcome::Ok { .. }))
                 .map(|e| e.complete.saturating_sub(start))
                 .min()
                 .map(Duration::from_nanos)
@@ -250,7 +281,9 @@ impl Run {
             seed: self.seed,
             failover,
             acked_during_fault,
-            ops: history.events.len() + history.ttl.len() + history.queue.len(),
+            ops: history.events.len() + history.ttl.len() + history.queue.len() + history.tx.len(),
+            transactions,
+            tx_failover,
             anomalies,
         }
     }
@@ -314,6 +347,41 @@ impl Run {
                 queues.insert(key, held);
             }
             (out, queues)
+        })
+    }
+
+    /// Each `tx:` pair read back with a tx-read (so the read checks that the pair is equal,
+    /// too) through a fresh client, retried until answered; a pair never answered is left out.
+    fn final_pair_reads(&self) -> Vec<TxEvent> {
+        let ports = self.cluster.client_ports();
+        let recorder = self.recorder.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut client = crate::client::Client::new(ports, Duration::from_millis(2500));
+            let mut out = Vec::new();
+            for pair in 0..TX_PAIRS {
+                for _ in 0..50 {
+                    let invoke = recorder.now();
+                    let (_, outcome) = transactions::run(&mut client, pair, TxKind::Read).await;
+                    if matches!(outcome, TxOutcome::Ok { .. }) {
+                        out.push(TxEvent {
+                            client: transactions::FINAL_READER,
+                            pair,
+                            kind: TxKind::Read,
+                            watched: None,
+                            invoke,
+                            complete: recorder.now(),
+                            outcome,
+                        });
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            out
         })
     }
 }

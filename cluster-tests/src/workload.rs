@@ -7,8 +7,10 @@
 //! away with its last field), `ctr:<n>` only INCR and GET (also checked against the
 //! acknowledged increments), `ttl:<n>` take `SET v PX <ms>` and GET (a value must never be read
 //! after its deadline), `queue:<n>` take RPUSH and BLPOP (nothing acknowledged is lost, nothing
-//! is popped twice, first in first out: see [`queue_anomalies`]). Every SET and push writes a
-//! value no other write writes, so a read or a pop names the write it saw.
+//! is popped twice, first in first out: see [`queue_anomalies`]), and `tx:{<n>}a` and
+//! `tx:{<n>}b` are only written together by MULTI … EXEC transactions (see
+//! [`crate::transactions`]). Every SET and push writes a value no other write writes, so a read
+//! or a pop names the write it saw.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checker::{Event, Op, Outcome, Ret};
 use crate::client::{Client, Value};
+use crate::transactions::{self, TxEvent};
 
 /// Register keys.
 pub const REGISTERS: usize = 4;
@@ -82,6 +85,9 @@ pub struct History {
     /// Operations on `queue:` keys.
     #[serde(default)]
     pub queue: Vec<QueueEvent>,
+    /// Transactions on the `tx:` pairs.
+    #[serde(default)]
+    pub tx: Vec<TxEvent>,
 }
 
 /// Where the clients put what they saw.
@@ -127,6 +133,15 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .queue
+            .push(e);
+    }
+
+    /// Records a transaction (see [`crate::transactions::op`]).
+    pub(crate) fn push_tx(&self, e: TxEvent) {
+        self.history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tx
             .push(e);
     }
 
@@ -186,6 +201,12 @@ async fn client(
         }
         if pick >= 88 {
             queue_op(&mut con, &recorder, &mut rng, value).await;
+            continue;
+        }
+        // A transaction takes four round trips: a tenth of the picks is about a quarter of
+        // the client's time.
+        if pick >= 78 {
+            transactions::op(&mut con, &recorder, &mut rng, id).await;
             continue;
         }
         let (key, op) = if pick < 35 {

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cluster_tests::scenario::{seed, Figures, Run};
+use cluster_tests::transactions::tx_key;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -17,7 +18,12 @@ const FAULT: Duration = Duration::from_millis(2500);
 const RECOVERY: Duration = Duration::from_millis(1500);
 
 fn report(figures: Figures) {
-    eprintln!("{}\n{}", Figures::header(), figures.row());
+    eprintln!(
+        "{}\n{}\n{}",
+        Figures::header(),
+        figures.row(),
+        figures.transactions
+    );
     assert!(
         figures.anomalies.is_empty(),
         "{} anomalies (seed {}): {:#?}",
@@ -31,8 +37,16 @@ fn report(figures: Figures) {
 /// Warms up, kills the leader of `reg:0`'s shard, restarts it after the fault's time, lets the
 /// cluster recover.
 fn kill_and_restart_the_leader_of_reg0(run: &mut Run) {
+    kill_and_restart_the_leader_of(run, "reg:0");
+}
+
+/// Warms up, kills the leader of `key`'s shard, restarts it after the fault's time, lets the
+/// cluster recover.
+fn kill_and_restart_the_leader_of(run: &mut Run, key: &str) {
     run.run_for(WARMUP);
-    let victim = run.leader_of_reg0(0).expect("reg:0 has a leader");
+    let victim = run
+        .leader_of(0, key)
+        .unwrap_or_else(|| panic!("{key} has no leader"));
     run.inject(victim, |c| c.kill(victim));
     run.run_for(FAULT);
     run.cluster.launch(victim);
@@ -60,6 +74,33 @@ fn leader_kill_3_nodes() {
 #[test]
 fn leader_kill_5_nodes() {
     leader_kill(5, "leader kill (5 nodes)");
+}
+
+/// The leader of the shard holding the transactions' first pair (`tx:{0}a`, `tx:{0}b`) is
+/// killed while transactions run, and restarted: every transaction's two INCRs are seen both or
+/// neither on every answer, none is lost or applied twice, and transactions on that pair are
+/// acknowledged again after the failover (see `cluster_tests::transactions`).
+#[test]
+fn leader_kill_with_transactions() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut run = Run::start(3, seed());
+    kill_and_restart_the_leader_of(&mut run, &tx_key(0, 'a'));
+    let figures = run.finish("leader kill with tx");
+    eprintln!(
+        "first transaction increment on the failed leader's pairs: {} ms after the kill",
+        figures
+            .tx_failover
+            .map_or("-".to_string(), |d| d.as_millis().to_string())
+    );
+    assert!(
+        figures.transactions.acked > 0 && figures.transactions.reads > 0,
+        "no transaction was acknowledged: {figures:?}"
+    );
+    assert!(
+        figures.tx_failover.is_some(),
+        "no transaction on the failed leader's pair was acknowledged after the kill: {figures:?}"
+    );
+    report(figures);
 }
 
 #[test]
@@ -368,5 +409,9 @@ fn recheck_history() {
         cluster_tests::checker::check(&history.events, cluster_tests::checker::DEFAULT_MAX_STEPS);
     for (key, verdict) in &report.keys {
         eprintln!("{key}: {verdict:?}");
+    }
+    let finals = cluster_tests::transactions::finals(&history.tx);
+    for anomaly in cluster_tests::transactions::transaction_anomalies(&history.tx, &finals) {
+        eprintln!("{anomaly}");
     }
 }
