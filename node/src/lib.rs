@@ -9,7 +9,9 @@
 //!    [`faults`] (injection for tests);
 //! 2. [`keyspace`]: one shard's data, expiry index, snapshots;
 //! 3. [`commands`]: the keyspace commands by family: parsed, applied to a keyspace, logged;
-//! 4. [`shard`]: the shard actor, applying batches and committed entries in order;
+//! 4. [`scripting`] (Lua scripts run against a scratch copy of their keys, their writes kept
+//!    as effects) and [`shard`]: the shard actor, applying batches and committed entries in
+//!    order;
 //! 5. [`cluster`] (members, placement, leaders) and [`raft`] (a Raft group per shard over one
 //!    WAL; the only module that imports openraft);
 //! 6. [`session`] (one connection's state) and [`server`] (what connections share, and the
@@ -35,6 +37,7 @@ pub mod long_double;
 pub mod node;
 pub mod protocol;
 pub mod raft;
+pub mod scripting;
 pub mod server;
 pub mod session;
 pub mod shard;

@@ -727,6 +727,69 @@ static BLOCKING: &[Case] = &[
 ];
 
 #[rustfmt::skip]
+static SCRIPTS: &[Case] = &[
+    case!("eval basics and conversions",
+        ["EVAL", "return 1", "0"], ["EVAL", "return 3.99", "0"], ["EVAL", "return -2.5", "0"], ["EVAL", "return 'x'", "0"],
+        ["EVAL", "return true", "0"], ["EVAL", "return false", "0"], ["EVAL", "return nil", "0"],
+        ["EVAL", "return {1,2,3,'x',nil,4}", "0"], ["EVAL", "return {1,{2,{'a',false}},true}", "0"],
+        ["EVAL", "return {ok='fine'}", "0"], ["EVAL", "return {err='My Error'}", "0"],
+        ["EVAL", "return redis.error_reply('My Error')", "0"], ["EVAL", "return redis.error_reply('-X bad')", "0"],
+        ["EVAL", "return redis.status_reply('x')", "0"], ["EVAL", "return redis.sha1hex('')", "0"],
+        ["EVAL", "return redis.sha1hex('abc')", "0"], ["EVAL", "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}", "2", "{s}a", "{s}b", "x\0y", "z"],
+        ["EVAL", "return 1, 2", "0"], ["EVAL", "return tostring(1/3)", "0"], ["EVAL", "return math.floor(2.7)", "0"],
+        ["EVAL", "return string.format('%d-%s', 5, 'x')", "0"], ["EVAL", "return table.concat({'a','b'}, ',')", "0"]
+    ),
+    case!("redis.call and redis.pcall",
+        ["SET", "{s}foo", "bar"], ["EVAL", "return redis.call('incr', KEYS[1])", "1", "{s}foo"],
+        ["EVAL", "return redis.pcall('incr', KEYS[1])", "1", "{s}foo"],
+        ["EVAL", "return redis.call('get', KEYS[1])", "1", "{s}foo"], ["EVAL", "return redis.call('get', KEYS[1])", "1", "{s}none"],
+        ["EVAL", "return redis.call('set', KEYS[1], 3.5)", "1", "{s}n"], ["GET", "{s}n"],
+        ["EVAL", "return redis.call('set', KEYS[1], 10)", "1", "{s}n"], ["GET", "{s}n"],
+        ["EVAL", "return redis.call('set', KEYS[1], 1e20)", "1", "{s}n"], ["GET", "{s}n"],
+        ["EVAL", "redis.call('rpush', KEYS[1], 'a', 'b', 'c') return redis.call('lrange', KEYS[1], 0, -1)", "1", "{s}l"],
+        ["EVAL", "return redis.call('hgetall', KEYS[1])", "1", "{s}nokey"],
+        ["EVAL", "redis.call('hset', KEYS[1], 'f', 'v') return redis.call('hgetall', KEYS[1])", "1", "{s}h"],
+        ["EVAL", "return redis.call('spop', KEYS[1])", "1", "{s}l"],
+        ["EVAL", "redis.call('sadd', KEYS[1], 'a') return redis.call('spop', KEYS[1])", "1", "{s}set"],
+        ["EVAL", "return redis.call('ping')", "0"], ["EVAL", "return redis.call('ping', 'x')", "0"],
+        ["EVAL", "local r = redis.pcall('nosuch') return r['err']", "0"],
+        ["EVAL", "return redis.call('zadd', KEYS[1], 1.5, 'm'), redis.call('zscore', KEYS[1], 'm')", "1", "{s}z"],
+        ["EVAL", "return redis.call('zrange', KEYS[1], 0, -1, 'WITHSCORES')", "1", "{s}z"],
+        ["EVAL", "return redis.call('blpop', KEYS[1], 0)", "1", "{s}empty"],
+        ["EVAL", "return redis.call('set', KEYS[1], 'v', 'GET')", "1", "{s}foo"]
+    ),
+    case!("script errors",
+        ["SET", "{s}foo", "bar"], ["EVAL", "return redis.call('incr', KEYS[1])", "1", "{s}foo"],
+        ["EVAL", "error('boom')", "0"], ["EVAL", "error({err='TBL boom'})", "0"], ["EVAL", "return x x", "0"],
+        ["EVAL", "return redis.call('nosuch')", "0"], ["EVAL", "return redis.call()", "0"],
+        ["EVAL", "return redis.call('get', {})", "0"], ["EVAL", "x = 1", "0"], ["EVAL", "return debug", "0"],
+        ["EVAL", "return redis.call('shutdown')", "0"], ["EVAL", "return redis.call('incr', 'foo', 'x')", "0"],
+        ["EVAL", "return 1", "-1"], ["EVAL", "return 1", "3", "a"], ["EVAL", "return 1", "x"], ["EVAL", "return 1"],
+        ["EVAL", "local a = 1\nlocal b = 2\nreturn redis.call('incr', KEYS[1])", "1", "{s}foo"],
+        ["EVAL", "local t = {}\n\nerror('line three')", "0"],
+        ["EVAL_RO", "return redis.call('set', KEYS[1], 'v')", "1", "{s}k"], ["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "{s}foo"],
+        ["EXISTS", "{s}k"]
+    ),
+    case!("evalsha and the script cache",
+        ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"], ["SCRIPT", "LOAD", "return 'loaded'"],
+        ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"], ["EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"],
+        ["EVALSHA_RO", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+        ["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8", "ffff"], ["SCRIPT", "LOAD", "x x"],
+        ["EVAL", "return 'evald'", "0"], ["SCRIPT", "EXISTS", "4f28a625ea3dd0ec091ce5d66a4176cbba59fb5f"],
+        ["SCRIPT", "FLUSH", "x"], ["SCRIPT", "FLUSH"], ["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8"],
+        ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"], ["SCRIPT", "FLUSH", "ASYNC"], ["SCRIPT", "FLUSH", "sync"]
+    ),
+    case!("a script's writes, all of them",
+        ["EVAL", "for i = 1, 5 do redis.call('rpush', KEYS[1], i) end redis.call('incrby', KEYS[2], 7) return redis.call('llen', KEYS[1])",
+            "2", "{w}l", "{w}n"],
+        ["LRANGE", "{w}l", "0", "-1"], ["GET", "{w}n"],
+        ["EVAL", "redis.call('set', KEYS[1], 'v') redis.call('expire', KEYS[1], 100) return redis.call('ttl', KEYS[1])", "1", "{w}t"],
+        ttl ["TTL", "{w}t"],
+        ["EVAL", "redis.call('del', KEYS[1]) return redis.call('exists', KEYS[1])", "1", "{w}l"], ["EXISTS", "{w}l"],
+        ["EVAL", "redis.call('set', KEYS[1], 'x') return redis.pcall('incr', KEYS[1])", "1", "{w}e"], ["GET", "{w}e"]
+    ),
+];
+#[rustfmt::skip]
 static TRANSACTIONS: &[Case] = &[
     case!("multi exec basics",
         ["MULTI"], ["SET", "{t}a", "1"], ["INCR", "{t}a"], ["GET", "{t}a"], ["LPUSH", "{t}a", "x"], ["PING"],
@@ -1196,6 +1259,9 @@ static CLUSTER: &[Case] = &[
         ["CLUSTER", "GETKEYSINSLOT", "1"], ["DEL", "foo"], ["CLUSTER", "COUNTKEYSINSLOT", "12182"]
     ),
     case!("cluster failover on a master", ["CLUSTER", "FAILOVER"], ["CLUSTER", "FAILOVER", "bogus"]),
+    case!("scripts: keys of several slots",
+        ["EVAL", "return 1", "2", "{a}x", "{b}y"], ["EVAL", "return redis.call('get', KEYS[1])", "1", "{a}x"]
+    ),
     case!("transactions: keys of several slots",
         ["MULTI"], ["SET", "{a}x", "1"], ["SET", "{b}y", "2"], ["EXEC"], ["EXISTS", "{a}x", "{a}y"],
         ["MULTI"], ["MSET", "{a}x", "1", "{b}y", "2"], ["SET", "{a}x", "1"], ["EXEC"], ["EXISTS", "{a}x"],
@@ -1487,6 +1553,12 @@ fn encoding_settings() {
 fn sort() {
     let (mut r, mut s) = main_pair();
     finish("sort", run_cases(&mut r, &mut s, "sort", SORT));
+}
+
+#[test]
+fn scripts() {
+    let (mut r, mut s) = main_pair();
+    finish("scripts", run_cases(&mut r, &mut s, "scripts", SCRIPTS));
 }
 
 #[test]

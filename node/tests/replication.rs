@@ -682,6 +682,25 @@ fn collection_workload(cluster: &Cluster, seed: u64, ops: usize) {
                 "v".into(),
             ],
         };
+        // A script that reads the leader's clock and draws random members: replicas apply its
+        // effects, never run it, so they must agree whatever it drew.
+        if next(10) == 0 {
+            let script = "local t = redis.call('TIME') \
+                 redis.call('SET', KEYS[1], t[1] .. '.' .. t[2]) \
+                 redis.call('SADD', KEYS[2], math.random(1000000), math.random(1000000)) \
+                 redis.call('SPOP', KEYS[2]) \
+                 return redis.call('INCR', KEYS[3])";
+            let keys = [
+                format!("{{g{group}}}clock"),
+                format!("{{g{group}}}drawn"),
+                format!("{{g{group}}}scripts"),
+            ];
+            let reply = cluster
+                .cmd(&["EVAL", script, "3", &keys[0], &keys[1], &keys[2]], limit)
+                .expect("script");
+            assert!(reply.parse::<i64>().is_ok(), "{reply}");
+            continue;
+        }
         // SPOP needs the leader's pick, which a transaction cannot hold yet.
         if next(8) == 0 && args[0] != "SPOP" {
             transaction_step(cluster, group, next(4), &args);

@@ -65,6 +65,8 @@ pub enum Routing<H = NoHandler> {
     Exec,
     /// WATCH: the keys' versions, read from their shard, kept by the connection.
     Watch,
+    /// EVAL and its forms: run by the leader of the keys' shard, effects logged.
+    Script,
     /// Answered by the node without the keyspace (connection and server commands).
     Node(H),
 }
@@ -85,6 +87,7 @@ impl<H> Routing<H> {
             | Routing::Failover
             | Routing::Exec
             | Routing::Watch
+            | Routing::Script
             | Routing::Node(_) => None,
         }
     }
@@ -158,6 +161,7 @@ impl Command {
             Routing::Failover => Routing::Failover,
             Routing::Exec => Routing::Exec,
             Routing::Watch => Routing::Watch,
+            Routing::Script => Routing::Script,
             Routing::Node(never) => match *never {},
         };
         Command {

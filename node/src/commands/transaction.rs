@@ -259,10 +259,15 @@ impl ExecCommand {
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| format!("{EXEC}: a command cut short"))?
                 .to_vec();
-            let item = ExecItem::parse(&args).map_err(|e| match e {
-                Frame::Error(text) => format!("{EXEC}: {}", String::from_utf8_lossy(&text)),
-                other => format!("{EXEC}: {other:?}"),
-            })?;
+            // Shard commands as the log writes them (the node's own too: a script's SPOP
+            // effect), else a blocking pop.
+            let item = match ShardCommand::from_argv(&args) {
+                Ok(cmd) => ExecItem::Cmd(cmd),
+                Err(_) => ExecItem::parse(&args).map_err(|e| match e {
+                    Frame::Error(text) => format!("{EXEC}: {}", String::from_utf8_lossy(&text)),
+                    other => format!("{EXEC}: {other:?}"),
+                })?,
+            };
             items.push(item);
             at += 1 + argc;
         }
@@ -372,6 +377,16 @@ mod tests {
                 seen: Seen::Absent(0),
             },
         ];
+        // A random write's logged effect (a script's SPOP) is an item too.
+        let picked = Frame::Array(vec![Frame::Bulk(Bytes::from_static(b"m"))]);
+        let set_pop = ExecItem::parse(&argv(&["SPOP", "{t}s"])).expect("SPOP");
+        let ExecItem::Cmd(set_pop) = set_pop else {
+            panic!("SPOP is a shard command");
+        };
+        let crate::commands::EffectStep::Write(effect) = set_pop.effect_write(picked) else {
+            panic!("a pick gives an effect to log");
+        };
+        tx.items.push(ExecItem::Cmd(effect));
         let back = ExecCommand::from_argv(&tx.to_argv()).expect("parses");
         assert_eq!(back, tx);
         assert_eq!(ExecCommand::from_argv(&argv(&[EXEC, "0"])), Ok(exec(&[])));

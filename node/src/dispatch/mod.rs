@@ -12,6 +12,7 @@ pub mod plan;
 pub mod refusal;
 pub mod registry;
 pub mod route;
+pub mod script;
 pub mod transaction;
 
 use std::sync::atomic::Ordering;
@@ -177,6 +178,7 @@ pub async fn run_batch(
             NodeStep::Scan(scan) => execute::scan_shards(state, groups, ctx, scan).await,
             NodeStep::Watch(keys) => transaction::watch(state, groups, ctx, session, keys).await,
             NodeStep::Exec(plan) => transaction::run_exec(state, groups, ctx, session, plan).await,
+            NodeStep::Script(call) => script::run(state, groups, ctx.max_bulk_len, call).await,
             NodeStep::Info(sections) => {
                 let stats: Vec<ShardStats> =
                     execute::ask_led_shards(state, groups, ShardMsg::Stats)

@@ -166,6 +166,8 @@ pub enum NodeStep {
     Watch(Vec<bytes::Bytes>),
     /// A transaction with node commands: its entry, then the node commands in place.
     Exec(ExecPlan),
+    /// A script: run by its shard's leader, its effects logged.
+    Script(crate::scripting::ScriptCall),
 }
 
 impl NodeStep {
@@ -181,6 +183,7 @@ impl NodeStep {
                 | NodeStep::Block(..)
                 | NodeStep::Watch(_)
                 | NodeStep::Exec(_)
+                | NodeStep::Script(_)
         )
     }
 }
@@ -213,6 +216,7 @@ pub fn plan(
         Route::Effect(shard, cmd) => return Planned::Node(NodeStep::Effect(shard, cmd)),
         Route::Blocking(shard, b) => return Planned::Node(NodeStep::Block(shard, b)),
         Route::Watch(keys) => return Planned::Node(NodeStep::Watch(keys)),
+        Route::Script(call) => return Planned::Node(NodeStep::Script(call)),
         // The connection plans EXEC itself (`transaction.rs`): it needs the session's queue.
         Route::Exec => Pending::Done(proto, Frame::error("ERR EXEC without MULTI")),
         Route::Shard(shard, cmd) if !node.holds(shard) && cmd.reads_any_replica() => {

@@ -21,6 +21,7 @@ fn families() -> Vec<Entry> {
         crate::server::cluster::COMMANDS,
         crate::server::info::COMMANDS,
         crate::server::transactions::COMMANDS,
+        crate::server::scripts::COMMANDS,
     ];
     keyspace
         .chain(node.into_iter().flatten().cloned())

@@ -45,6 +45,8 @@ pub enum Route {
     Exec,
     /// WATCH these keys (all in one slot).
     Watch(Vec<Bytes>),
+    /// A script (EVAL …) on the leader of its keys' shard.
+    Script(crate::scripting::ScriptCall),
 }
 
 /// Decides where a request goes (`spec` from [`crate::commands::resolve`]), as its registry
@@ -93,6 +95,12 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
         Routing::RandomKey => return Route::RandomKey,
         Routing::Exec => return Route::Exec,
         Routing::Watch => return Route::Watch(argv[1..].to_vec()),
+        Routing::Script => {
+            return match crate::scripting::ScriptCall::parse(name, argv) {
+                Ok(call) => Route::Script(call),
+                Err(e) => Route::Reply(e),
+            }
+        }
         Routing::Blocking(parse) => {
             return match parse(name, argv) {
                 Ok(b) => {

@@ -109,6 +109,7 @@ fn refusal_at_queue(
         | Route::RandomKey
         | Route::Info(_)
         | Route::Failover
+        | Route::Script(_)
         | Route::Effect(..) => return Some(not_in_transaction(spec.name)),
     };
     if redirect.is_some() {

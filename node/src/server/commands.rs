@@ -165,7 +165,7 @@ fn time() -> Frame {
     ])
 }
 
-fn help(lines: &[&'static str]) -> Frame {
+pub(super) fn help(lines: &[&'static str]) -> Frame {
     Frame::Array(lines.iter().map(|l| Frame::simple(l)).collect())
 }
 

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod commands;
 pub mod info;
 pub mod memory_doctor;
+pub mod scripts;
 pub mod transactions;
 
 use std::collections::HashMap;
@@ -127,6 +128,8 @@ pub struct ServerState {
     /// (a volatile policy with no key with a deadline): writes are then refused as under
     /// `noeviction`, as redis refuses them when eviction fails.
     pub eviction_stuck: std::sync::atomic::AtomicBool,
+    /// The script cache (EVALSHA, SCRIPT LOAD / EXISTS / FLUSH): bodies by SHA-1.
+    pub scripts: Mutex<HashMap<String, bytes::Bytes>>,
 }
 
 /// What every shard's data takes (its entries and collections, counted exactly).
@@ -198,6 +201,7 @@ impl ServerState {
                 .0
                 .saturating_sub(dataset_bytes(&replication.groups)),
             headroom: replication.headroom.clone(),
+            scripts: Mutex::new(HashMap::new()),
             not_counted_memory: AtomicU64::new(0),
             eviction_stuck: std::sync::atomic::AtomicBool::new(false),
         }

@@ -23,6 +23,7 @@ use crate::commands::transaction::Seen;
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
+use crate::scripting::{ScriptOutcome, ScriptRequest};
 use crate::tasks::Tasks;
 pub use waiters::{KeyWaiters, Waiter};
 
@@ -178,6 +179,8 @@ pub enum ShardMsg<P: LogPosition> {
     Scan(ScanArgs, u64, oneshot::Sender<ScanPage>),
     /// What these keys hold at `now`, as WATCH records it.
     Watch(Vec<Bytes>, u64, oneshot::Sender<Vec<Seen>>),
+    /// Runs a script against the keyspace (unchanged: its writes come back as effects to log).
+    Script(Box<ScriptRequest>, oneshot::Sender<ScriptOutcome>),
     /// Stops the actor (when its node shuts down, once nothing applies entries to it any more):
     /// messages queued behind this one are dropped, which answers their batches with errors.
     Stop,
@@ -304,6 +307,8 @@ pub struct ShardState<P: LogPosition> {
     /// The snapshot being encoded between messages: the applied state it shows, who waits for
     /// it, and when it began.
     snapshot: Option<(P, SnapshotReply<P>, std::time::Instant)>,
+    /// The shard's Lua state, made on the first script.
+    scripts: Option<crate::scripting::Engine>,
 }
 
 /// Where a built snapshot goes.
@@ -322,6 +327,7 @@ impl<P: LogPosition> ShardState<P> {
             waiters,
             last_snapshot_len: 0,
             snapshot: None,
+            scripts: None,
         }
     }
 
@@ -487,6 +493,24 @@ impl<P: LogPosition> ShardState<P> {
             }
             ShardMsg::Scan(scan, now, tx) => {
                 let _ = tx.send(crate::commands::keys::scan_page(&self.ks, &scan, now));
+            }
+            ShardMsg::Script(request, tx) => {
+                if self.scripts.is_none() {
+                    match crate::scripting::Engine::new() {
+                        Ok(engine) => self.scripts = Some(engine),
+                        Err(e) => {
+                            let _ = tx.send(ScriptOutcome {
+                                reply: Frame::error_owned(format!("ERR cannot start Lua: {e}")),
+                                effects: None,
+                                elsewhere: None,
+                            });
+                            return true;
+                        }
+                    }
+                }
+                if let Some(engine) = self.scripts.as_mut() {
+                    let _ = tx.send(engine.run(&self.ks, &request));
+                }
             }
             ShardMsg::Watch(keys, now, tx) => {
                 let _ = tx.send(keys.iter().map(|k| Seen::of(&self.ks, k, now)).collect());

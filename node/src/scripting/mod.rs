@@ -1,0 +1,640 @@
+//! Lua scripts (EVAL, EVALSHA) as a shard runs them: on the leader, against a scratch copy of
+//! the keys they touch, with their writes kept as **effects** — the write commands they made —
+//! which the leader then logs as one transaction entry (`commands/transaction.rs`), guarded by
+//! what every touched key held when the script read it. Replicas never run Lua: they apply the
+//! effects, so a script that reads the clock or draws random numbers changes every replica
+//! alike (redis 7's effects replication). If another write changed a touched key between the
+//! run and the entry, the guard fails and the dispatcher runs the script again.
+//!
+//! The Lua is 5.1 (mlua, vendored, as redis embeds), with redis's API: `redis.call`,
+//! `redis.pcall`, `redis.error_reply`, `redis.status_reply`, `redis.sha1hex`, `redis.log`,
+//! `redis.setresp` (RESP2 replies only so far), `redis.set_repl` and
+//! `redis.replicate_commands` (accepted; effects are always what is replicated), `KEYS`,
+//! `ARGV`; globals read-only and unknown globals an error, as in redis 7.
+
+pub mod convert;
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use crate::commands::args::Argv;
+use crate::commands::transaction::{ExecCommand, ExecItem, Seen, Watched};
+use crate::commands::{self, ApplyCtx, EffectStep};
+use crate::keyspace::Keyspace;
+use crate::protocol::Frame;
+use crate::slot::key_slot;
+
+/// Most memory one shard's Lua state may take; past it a script fails with an error instead of
+/// growing the node without bound.
+const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
+/// Compiled scripts kept per shard before the cache is dropped and starts again.
+const COMPILED_MAX: usize = 1000;
+/// How long a script may run before it is stopped. A running script holds its shard (that is
+/// what makes it atomic), so one that never ends would take the shard down for good; redis
+/// answers `-BUSY` to other clients after `busy-reply-threshold` (5 s) and waits for SCRIPT
+/// KILL, which Shardis does not have yet: it stops the script itself at that point.
+pub const TIME_LIMIT_MS: u64 = 5000;
+
+/// A script run asked of a shard.
+#[derive(Clone, Debug)]
+pub struct ScriptRequest {
+    /// The body's SHA-1, hex.
+    pub sha: String,
+    /// The body.
+    pub body: Bytes,
+    /// KEYS.
+    pub keys: Vec<Bytes>,
+    /// ARGV.
+    pub args: Vec<Bytes>,
+    /// The run's timestamp: the clock every command of the script reads.
+    pub ctx: ApplyCtx,
+    /// EVAL_RO / EVALSHA_RO: writes are refused.
+    pub read_only: bool,
+    /// For a script of no declared key run again on the shard of the key it touched first:
+    /// that key's slot.
+    pub slot: Option<u16>,
+}
+
+/// What a script run gave.
+#[derive(Debug)]
+pub struct ScriptOutcome {
+    /// The script's reply (valid once the effects, if any, are applied).
+    pub reply: Frame,
+    /// The writes to log, behind the guard of every key the script touched; none for a script
+    /// that wrote nothing.
+    pub effects: Option<ExecCommand>,
+    /// A script that declared no key touched one of this slot, which another shard holds: run
+    /// it there instead (nothing was done here).
+    pub elsewhere: Option<u16>,
+}
+
+/// Where a call's script comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// EVAL: the body.
+    Body(Bytes),
+    /// EVALSHA: the SHA-1 of a body the node has seen.
+    Sha(String),
+}
+
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptCall {
+    /// The script.
+    pub source: Source,
+    /// KEYS.
+    pub keys: Vec<Bytes>,
+    /// ARGV.
+    pub args: Vec<Bytes>,
+    /// The `_RO` forms.
+    pub read_only: bool,
+}
+
+impl ScriptCall {
+    /// Parses `<script or sha> <numkeys> [key …] [arg …]` as redis does.
+    pub fn parse(name: &str, argv: &Argv) -> Result<ScriptCall, Frame> {
+        let numkeys = crate::protocol::parse::parse_i64(&argv[2])
+            .ok_or_else(crate::commands::errors::not_integer)?;
+        if numkeys < 0 {
+            return Err(Frame::error("ERR Number of keys can't be negative"));
+        }
+        let numkeys = numkeys as usize;
+        if numkeys > argv.len() - 3 {
+            return Err(Frame::error(
+                "ERR Number of keys can't be greater than number of args",
+            ));
+        }
+        let source = if name.starts_with("evalsha") {
+            Source::Sha(String::from_utf8_lossy(&argv[1]).to_ascii_lowercase())
+        } else {
+            Source::Body(argv[1].clone())
+        };
+        Ok(ScriptCall {
+            source,
+            keys: argv[3..3 + numkeys].to_vec(),
+            args: argv[3 + numkeys..].to_vec(),
+            read_only: name.ends_with("_ro"),
+        })
+    }
+}
+
+/// SHA-1 of `data`, as 40 lower-case hex digits (script ids, `redis.sha1hex`).
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// Compiles `body` in a throwaway state (SCRIPT LOAD): the compile error redis answers, if any.
+pub fn check_syntax(body: &[u8]) -> Result<(), Frame> {
+    let lua = Lua::new_with(StdLib::NONE, LuaOptions::default())
+        .map_err(|e| Frame::error_owned(format!("ERR {e}")))?;
+    lua.load(body)
+        .set_name("@user_script")
+        .into_function()
+        .map(|_| ())
+        .map_err(|e| {
+            Frame::error_owned(format!(
+                "ERR Error compiling script (new function): {}",
+                lua_message(&e)
+            ))
+        })
+}
+
+/// A shard's Lua state and the scripts compiled in it.
+pub struct Engine {
+    lua: Lua,
+    /// The globals scripts read through their read-only environment.
+    globals: Table,
+    /// The read-only environment compiled scripts run in.
+    env: Table,
+    /// Compiled scripts by SHA-1 (kept in the Lua registry).
+    compiled: HashSet<String>,
+    /// When the running script is stopped (Unix ms; 0: no script runs).
+    deadline: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The Lua side of the API: the reply helpers, constants, and the read-only environment
+/// scripts run in (`redis.call` and `redis.pcall` are set for each run: see `Engine::run`).
+const PRELUDE: &str = r#"
+local G = _G
+redis.error_reply = function(e)
+  if type(e) ~= 'string' then error('wrong number or type of arguments', 2) end
+  if string.sub(e, 1, 1) == '-' then e = string.sub(e, 2) end
+  return {err = e}
+end
+redis.status_reply = function(s)
+  if type(s) ~= 'string' then error('wrong number or type of arguments', 2) end
+  return {ok = s}
+end
+redis.set_repl = function() end
+redis.replicate_commands = function() return true end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+-- What scripts see as their globals: reads of the real ones, an error for unknown names and for
+-- any write, raised at the script's line (level 2), as redis 7's read-only globals.
+__shardis_env = setmetatable({}, {
+  __index = function(_, name)
+    local found = rawget(G, name)
+    if found == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end
+    return found
+  end,
+  __newindex = function()
+    error("Attempt to modify a readonly table", 2)
+  end,
+  __metatable = false,
+})
+"#;
+
+impl Engine {
+    /// A fresh Lua state with redis's libraries and API.
+    pub fn new() -> mlua::Result<Engine> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        lua.set_memory_limit(MEMORY_LIMIT)?;
+        let globals = lua.globals();
+        for unsafe_name in ["loadfile", "dofile", "print"] {
+            globals.raw_set(unsafe_name, Value::Nil)?;
+        }
+        let redis = lua.create_table()?;
+        redis.raw_set(
+            "sha1hex",
+            lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+        )?;
+        redis.raw_set(
+            "log",
+            lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+                let msg = msg.to_string_lossy();
+                match level {
+                    3 => tracing::warn!(script = true, "{msg}"),
+                    2 => tracing::info!(script = true, "{msg}"),
+                    _ => tracing::debug!(script = true, "{msg}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        redis.raw_set(
+            "setresp",
+            lua.create_function(|_, n: i64| match n {
+                2 | 3 => Ok(()),
+                _ => Err(mlua::Error::RuntimeError(
+                    "RESP version must be 2 or 3.".into(),
+                )),
+            })?,
+        )?;
+        globals.raw_set("redis", redis)?;
+        lua.load(PRELUDE).set_name("=shardis").exec()?;
+        let env: Table = globals.raw_get("__shardis_env")?;
+        let deadline = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let watched = deadline.clone();
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(10_000),
+            move |_, _| {
+                let at = watched.load(std::sync::atomic::Ordering::Relaxed);
+                if at != 0 && crate::clock::now_ms() > at {
+                    return Err(mlua::Error::RuntimeError(format!(
+                        "Script killed: it ran longer than {TIME_LIMIT_MS} ms, the longest a \
+                         script may hold its shard"
+                    )));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        );
+        Ok(Engine {
+            lua,
+            globals,
+            env,
+            compiled: HashSet::new(),
+            deadline,
+        })
+    }
+
+    /// The compiled function of a script, compiling it on first use.
+    fn function(&mut self, sha: &str, body: &[u8]) -> Result<Function, Frame> {
+        let key = format!("f_{sha}");
+        if self.compiled.contains(sha) {
+            if let Ok(f) = self.lua.named_registry_value::<Function>(&key) {
+                return Ok(f);
+            }
+        }
+        if self.compiled.len() >= COMPILED_MAX {
+            for old in self.compiled.drain() {
+                let _ = self.lua.unset_named_registry_value(&format!("f_{old}"));
+            }
+        }
+        let f = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                Frame::error_owned(format!(
+                    "ERR Error compiling script (new function): {}",
+                    lua_message(&e)
+                ))
+            })?;
+        self.lua
+            .set_named_registry_value(&key, f.clone())
+            .map_err(|e| Frame::error_owned(format!("ERR {e}")))?;
+        self.compiled.insert(sha.to_string());
+        Ok(f)
+    }
+
+    /// Runs a script against `live` (not changed: writes go to a scratch copy of the keys
+    /// touched) and returns its reply and effects.
+    pub fn run(&mut self, live: &Keyspace, req: &ScriptRequest) -> ScriptOutcome {
+        let failed = |reply| ScriptOutcome {
+            reply,
+            effects: None,
+            elsewhere: None,
+        };
+        let function = match self.function(&req.sha, &req.body) {
+            Ok(f) => f,
+            Err(e) => return failed(e),
+        };
+        let slot = req.keys.first().map(|k| key_slot(k)).or(req.slot);
+        let run = Run {
+            live,
+            ctx: req.ctx,
+            read_only: req.read_only,
+            slot,
+            scratch: None,
+            touched: Vec::new(),
+            effects: Vec::new(),
+            error_line: None,
+            elsewhere: None,
+        };
+        let lua = &self.lua;
+        let run = std::cell::RefCell::new(run);
+        let redis: Table = match self.globals.raw_get("redis") {
+            Ok(t) => t,
+            Err(e) => return failed(Frame::error_owned(format!("ERR {e}"))),
+        };
+        let result = lua.scope(|scope| {
+            // redis.call raises a command's error reply; redis.pcall returns it as {err = …}.
+            // Both are Rust functions the script calls directly (a Lua wrapper would be
+            // tail-called away from the script's frame, and the error would lose its line).
+            let call = scope.create_function(|lua, args: MultiValue| {
+                let mut run = run.borrow_mut();
+                match run.call(args.iter().collect()) {
+                    Frame::Error(e) => {
+                        run.error_line = script_line(lua);
+                        Err(mlua::Error::external(ReplyError(e)))
+                    }
+                    other => convert::frame_to_lua(lua, other),
+                }
+            })?;
+            let pcall = scope.create_function(|lua, args: MultiValue| {
+                let reply = run.borrow_mut().call(args.iter().collect());
+                convert::frame_to_lua(lua, reply)
+            })?;
+            redis.raw_set("call", call)?;
+            redis.raw_set("pcall", pcall)?;
+            self.globals.raw_set(
+                "KEYS",
+                lua.create_sequence_from(
+                    req.keys
+                        .iter()
+                        .map(|k| lua.create_string(k))
+                        .collect::<mlua::Result<Vec<_>>>()?,
+                )?,
+            )?;
+            self.globals.raw_set(
+                "ARGV",
+                lua.create_sequence_from(
+                    req.args
+                        .iter()
+                        .map(|a| lua.create_string(a))
+                        .collect::<mlua::Result<Vec<_>>>()?,
+                )?,
+            )?;
+            let handler = scope.create_function(|lua, err: Value| {
+                // The first frame of the script itself names the line the error came from.
+                let line = script_line(lua);
+                let t = lua.create_table()?;
+                match err {
+                    Value::Table(e) => {
+                        let text: Value = e.raw_get("err")?;
+                        t.raw_set("err", text)?;
+                    }
+                    Value::String(s) => {
+                        let mut text = b"ERR ".to_vec();
+                        text.extend_from_slice(&s.as_bytes());
+                        t.raw_set("err", lua.create_string(&text)?)?;
+                    }
+                    Value::Error(e) => match reply_error(&e) {
+                        Some(text) => t.raw_set("err", lua.create_string(text)?)?,
+                        None => t.raw_set("err", format!("ERR {}", lua_message(&e)))?,
+                    },
+                    other => t.raw_set("err", format!("ERR {other:?}"))?,
+                }
+                t.raw_set("line", line)?;
+                Ok(t)
+            })?;
+            let xpcall: Function = self.globals.raw_get("xpcall")?;
+            self.deadline.store(
+                crate::clock::now_ms() + TIME_LIMIT_MS,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            let result = xpcall.call::<MultiValue>((function, handler));
+            self.deadline.store(0, std::sync::atomic::Ordering::Relaxed);
+            result
+        });
+        let _ = self.lua.gc_collect();
+        let run = run.into_inner();
+        if let Some(slot) = run.elsewhere {
+            return ScriptOutcome {
+                reply: Frame::Null,
+                effects: None,
+                elsewhere: Some(slot),
+            };
+        }
+        let values = match result {
+            Ok(values) => values,
+            Err(e) => return failed(Frame::error_owned(format!("ERR {}", lua_message(&e)))),
+        };
+        let mut values = values.into_iter();
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        let value = values.next().unwrap_or(Value::Nil);
+        if !ok {
+            let (text, line) = match &value {
+                Value::Table(t) => (
+                    t.raw_get::<Value>("err")
+                        .ok()
+                        .and_then(|v| convert::argument(&v))
+                        .unwrap_or_else(|| Bytes::from_static(b"ERR unknown error")),
+                    t.raw_get::<Option<i32>>("line").ok().flatten(),
+                ),
+                _ => (Bytes::from_static(b"ERR unknown error"), None),
+            };
+            let line = line.or(run.error_line).unwrap_or(0);
+            return failed(Frame::error_owned(format!(
+                "{} script: {}, on @user_script:{line}.",
+                String::from_utf8_lossy(&text),
+                req.sha
+            )));
+        }
+        let reply = convert::lua_to_frame(&value);
+        let effects = (!run.effects.is_empty()).then(|| ExecCommand {
+            watched: run
+                .touched
+                .into_iter()
+                .map(|(key, seen)| Watched { key, seen })
+                .collect(),
+            items: run.effects,
+        });
+        ScriptOutcome {
+            reply,
+            effects,
+            elsewhere: None,
+        }
+    }
+}
+
+/// A command's error reply, raised by `redis.call` as the script's error.
+#[derive(Debug)]
+struct ReplyError(Bytes);
+
+impl std::fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+/// The reply text of an error `redis.call` raised, through mlua's wrapping.
+fn reply_error(e: &mlua::Error) -> Option<&[u8]> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => reply_error(cause),
+        mlua::Error::ExternalError(inner) => {
+            inner.downcast_ref::<ReplyError>().map(|r| r.0.as_ref())
+        }
+        mlua::Error::WithContext { cause, .. } => reply_error(cause),
+        _ => None,
+    }
+}
+
+/// The line of the script being run that is deepest in the stack (the one that called
+/// `redis.call`, or raised the error).
+fn script_line(lua: &Lua) -> Option<i32> {
+    (1..16)
+        .filter_map(|level| lua.inspect_stack(level))
+        .find(|d| {
+            d.source()
+                .source
+                .as_deref()
+                .is_some_and(|s| s.ends_with("user_script"))
+        })
+        .map(|d| d.curr_line())
+}
+
+/// The text of a Lua error, without mlua's decorations.
+fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::MemoryError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// One run's state: the keys touched so far and their copies, the writes made.
+struct Run<'a> {
+    live: &'a Keyspace,
+    ctx: ApplyCtx,
+    read_only: bool,
+    /// The slot every key must be in (the first key's, declared or not).
+    slot: Option<u16>,
+    /// The copies of the keys touched (one slot).
+    scratch: Option<Keyspace>,
+    /// Keys touched, with what they held when first touched.
+    touched: Vec<(Bytes, Seen)>,
+    /// The writes made, in order.
+    effects: Vec<ExecItem>,
+    /// The script line of the last command that answered an error.
+    error_line: Option<i32>,
+    /// Set when a script of no declared key touched a key of a slot another shard holds.
+    elsewhere: Option<u16>,
+}
+
+impl Run<'_> {
+    /// `redis.call` / `redis.pcall`: runs one command on the scratch copy.
+    fn call(&mut self, args: Vec<&Value>) -> Frame {
+        if args.is_empty() {
+            return Frame::error(
+                "ERR Please specify at least one argument for this redis lib call",
+            );
+        }
+        let Some(argv) = args
+            .iter()
+            .map(|v| convert::argument(v))
+            .collect::<Option<Argv>>()
+        else {
+            return Frame::error("ERR Lua redis lib command arguments must be strings or integers");
+        };
+        let spec = match commands::table::lookup(&argv[0]) {
+            None => return Frame::error("ERR Unknown Redis command called from script"),
+            Some(_) => match commands::resolve(&argv) {
+                Ok(spec) => spec,
+                Err(_) => {
+                    return Frame::error(
+                        "ERR Wrong number of args calling Redis command from script",
+                    )
+                }
+            },
+        };
+        if spec.flags.contains(&"noscript") {
+            return Frame::error("ERR This Redis command is not allowed from script");
+        }
+        if self.read_only && spec.flags.contains(&"write") {
+            return Frame::error("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if spec.name == "time" {
+            // The leader's clock: the effects, not this, are what replicas apply.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            return Frame::Array(vec![
+                Frame::bulk_int(now.as_secs() as i64),
+                Frame::bulk_int(i64::from(now.subsec_micros())),
+            ]);
+        }
+        if spec.name == "ping" {
+            return match argv.get(1) {
+                Some(m) => Frame::Bulk(m.clone()),
+                None => Frame::simple("PONG"),
+            };
+        }
+        let item = match ExecItem::parse(&argv) {
+            Ok(item) => item,
+            Err(Frame::Error(e)) if e.ends_with(b"cannot run inside a shard") => {
+                return Frame::error("ERR This Redis command is not allowed from script")
+            }
+            Err(e) => return e,
+        };
+        if let Err(e) = self.touch(&item) {
+            return e;
+        }
+        let Some(ks) = self.scratch.as_mut() else {
+            return Frame::error("ERR no scratch keyspace");
+        };
+        ks.set_clock(self.ctx.now);
+        // A random write (SPOP) is picked here, once, and its pick is what is logged.
+        if let ExecItem::Cmd(cmd) = &item {
+            if let Some(read) = cmd.effect_read() {
+                let picked = read.apply(ks, &self.ctx);
+                return match cmd.effect_write(picked) {
+                    EffectStep::Reply(reply) => reply,
+                    EffectStep::Write(write) => {
+                        let reply = write.apply(ks, &self.ctx);
+                        self.effects.push(ExecItem::Cmd(write));
+                        reply
+                    }
+                };
+            }
+        }
+        let single = ExecCommand {
+            watched: Vec::new(),
+            items: vec![item],
+        };
+        let reply = match single.apply(ks, &self.ctx) {
+            Frame::Array(mut replies) if replies.len() == 1 => replies.remove(0),
+            other => other,
+        };
+        let writes = !single.is_read_only();
+        if writes {
+            self.effects.extend(single.items);
+        }
+        reply
+    }
+
+    /// Copies the keys `item` names into the scratch keyspace on first touch, recording what
+    /// they held; a key of another slot is refused.
+    fn touch(&mut self, item: &ExecItem) -> Result<(), Frame> {
+        let cmd = ExecCommand {
+            watched: Vec::new(),
+            items: vec![item.clone()],
+        };
+        for key in cmd.keys() {
+            let slot = key_slot(key);
+            let first = *self.slot.get_or_insert(slot);
+            if slot != first {
+                return Err(Frame::error(
+                    "ERR Script attempted to access keys that do not hash to the same slot",
+                ));
+            }
+            let (lo, hi) = self.live.slot_range();
+            if slot < lo || slot > hi {
+                if self.touched.is_empty() {
+                    // Its first key: the script belongs to that key's shard.
+                    self.elsewhere = Some(slot);
+                    return Err(Frame::error("ERR the script runs on another shard"));
+                }
+                return Err(Frame::error(
+                    "ERR Script attempted to access a non local key in a cluster node script",
+                ));
+            }
+            let scratch = self
+                .scratch
+                .get_or_insert_with(|| Keyspace::new(slot, slot));
+            if self.touched.iter().any(|(k, _)| k == key) {
+                continue;
+            }
+            let now = self.ctx.now;
+            self.touched
+                .push((key.clone(), Seen::of(self.live, key, now)));
+            if let Some(entry) = self.live.peek(key, now) {
+                let value = self.live.value_of(entry);
+                scratch.insert(key, value, entry.expires_at().unwrap_or(0));
+            }
+        }
+        Ok(())
+    }
+}
