@@ -134,25 +134,33 @@ done
 if [ -n "$TX_PIPELINES" ]; then
   [ -x ./target/release/tx_bench ] || cargo build --release -p cluster-tests --bin tx_bench
   echo
-  echo "# transactions: tx_bench, 50 clients, MULTI + 5 commands + EXEC on random hash tags of 1M, $TX_N transactions per run; median of $ROUNDS alternating rounds; cpu = server CPU µs per transaction"
+  echo "# scripts and transactions, $TX_N per run, 50 clients, median of $ROUNDS alternating rounds: evalsha = redis-benchmark EVALSHA of redis.call('INCR', KEYS[1]) on 1M keys; multi = tx_bench, MULTI + SET/INCR/GET/HSET/DEL on one of 1M hash tags + EXEC; per second, cpu = server CPU µs per script or transaction"
   echo
-  printf '| %-5s | %2s | %10s | %10s | %6s | %9s | %9s | %6s |\n' test P "redis tx/s" "shardis tx/s" ratio "redis cpu" "shard cpu" "cpu x"
-  printf '|-------|----|------------|--------------|--------|-----------|-----------|--------|\n'
+  printf '| %-7s | %2s | %10s | %12s | %6s | %9s | %9s | %6s |\n' test P "redis /s" "shardis /s" ratio "redis cpu" "shard cpu" "cpu x"
+  printf '|---------|----|------------|--------------|--------|-----------|-----------|--------|\n'
   tx_run() { # port pipeline pid -> "tx/s cpu-ticks"
     local before out
     before=$(cpu_ticks "$3")
     out=$(./target/release/tx_bench --port "$1" --pipeline "$2" --transactions "$TX_N" --clients "$CLIENTS")
     echo "$(sed -n 's/.*transactions_per_sec=\([0-9]*\).*/\1/p' <<<"$out") $(( $(cpu_ticks "$3") - before ))"
   }
+  # A script: EVALSHA of redis.call('INCR', KEYS[1]) over 1M keys, with redis-benchmark.
+  INCR_SHA=$(redis-cli -p "$RPORT" script load "return redis.call('INCR', KEYS[1])")
+  redis-cli -p "$SPORT" script load "return redis.call('INCR', KEYS[1])" >/dev/null
+  evalsha_run() { # port pipeline pid -> "ops/s cpu-ticks"
+    local before out
+    before=$(cpu_ticks "$3")
+    out=$(redis-benchmark -h 127.0.0.1 -p "$1" -n "$TX_N" -r 1000000 -c "$CLIENTS" -P "$2" --csv -q EVALSHA "$INCR_SHA" 1 'key:__rand_int__' 2>/dev/null | grep -v '^"test"' | tr -d '\r' || true)
+    echo "$(cut -d, -f2 <<<"$out" | tr -d '"' | cut -d. -f1) $(( $(cpu_ticks "$3") - before ))"
+  }
   for P in ${TX_PIPELINES}; do
     rr=(); ss=()
     for _ in $(seq "$ROUNDS"); do
-      redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
-      rr+=("$(tx_run "$RPORT" "$P" "$RPID")"); ss+=("$(tx_run "$SPORT" "$P" "$SPID")")
+      rr+=("$(evalsha_run "$RPORT" "$P" "$RPID")"); ss+=("$(evalsha_run "$SPORT" "$P" "$SPID")")
     done
-    python3 - "$P" "$TX_N" "$(getconf CLK_TCK)" "${rr[*]}" "${ss[*]}" <<'PY'
+    python3 - "$P" "$TX_N" "$(getconf CLK_TCK)" "${rr[*]}" "${ss[*]}" "evalsha" <<'PY'
 import statistics, sys
-p, n, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+p, n, hz, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[6]
 def runs(text):
     v = list(map(int, text.split()))
     return v[0::2], v[1::2]
@@ -160,7 +168,26 @@ def runs(text):
 med = statistics.median
 us = lambda ticks: ticks / hz * 1e6 / n
 r, s = med(rt), med(st)
-print(f"| multi | {p:>2} | {r:>10.0f} | {s:>12.0f} | {s / r:>5.2f}x | {us(med(rc)):>9.2f} | {us(med(sc)):>9.2f} | {us(med(sc)) / us(med(rc)):>5.2f}x |")
+print(f"| {name} | {p:>2} | {r:>10.0f} | {s:>12.0f} | {s / r:>5.2f}x | {us(med(rc)):>9.2f} | {us(med(sc)):>9.2f} | {us(med(sc)) / us(med(rc)):>5.2f}x |")
+PY
+  done
+  for P in ${TX_PIPELINES}; do
+    rr=(); ss=()
+    for _ in $(seq "$ROUNDS"); do
+      redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
+      rr+=("$(tx_run "$RPORT" "$P" "$RPID")"); ss+=("$(tx_run "$SPORT" "$P" "$SPID")")
+    done
+    python3 - "$P" "$TX_N" "$(getconf CLK_TCK)" "${rr[*]}" "${ss[*]}" "multi  " <<'PY'
+import statistics, sys
+p, n, hz, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[6]
+def runs(text):
+    v = list(map(int, text.split()))
+    return v[0::2], v[1::2]
+(rt, rc), (st, sc) = runs(sys.argv[4]), runs(sys.argv[5])
+med = statistics.median
+us = lambda ticks: ticks / hz * 1e6 / n
+r, s = med(rt), med(st)
+print(f"| {name} | {p:>2} | {r:>10.0f} | {s:>12.0f} | {s / r:>5.2f}x | {us(med(rc)):>9.2f} | {us(med(sc)):>9.2f} | {us(med(sc)) / us(med(rc)):>5.2f}x |")
 PY
   done
 fi
