@@ -1983,3 +1983,50 @@ fn transactions_stay_in_one_slot_and_replay_after_a_restart() {
     assert_eq!(send(&mut con, &["GET", "{t}n"]), "$2\r\n40\r\n");
     assert_eq!(send(&mut con, &["LLEN", "{t}l"]), ":40\r\n");
 }
+
+/// A script that runs past the busy threshold: its shard's other clients get `-BUSY` (the other
+/// shards serve), SCRIPT KILL stops it, even after a write, and nothing it wrote applies.
+#[test]
+fn a_busy_script_is_answered_busy_and_killed() {
+    let node = Node::start(&["--shards", "4"]);
+    let send = |con: &mut support::RawClient, words: &[&str]| -> String {
+        String::from_utf8_lossy(&con.cmd_str(words)).into_owned()
+    };
+    let mut other = support::RawClient::connect(node.port);
+    assert_eq!(
+        send(&mut other, &["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    let mut runner = support::RawClient::connect(node.port);
+    runner.set_read_timeout(Duration::from_secs(30));
+    runner.send(&[
+        b"EVAL",
+        b"redis.call('set', KEYS[1], 'written') while true do end",
+        b"1",
+        b"{busy}a",
+    ]);
+    // Before the threshold a request of the shard waits in line; past it, it is refused.
+    thread::sleep(Duration::from_millis(5300));
+    assert_eq!(
+        send(&mut other, &["GET", "{busy}b"]),
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    let elsewhere = (0..)
+        .map(|i| format!("k{i}"))
+        .find(|k| {
+            let map = shardis::slot::ShardMap::new(4);
+            map.shard_of_slot(shardis::slot::key_slot(k.as_bytes()))
+                != map.shard_of_slot(shardis::slot::key_slot(b"{busy}a"))
+        })
+        .expect("a key of another shard");
+    assert_eq!(send(&mut other, &["SET", &elsewhere, "v"]), "+OK\r\n");
+    assert_eq!(send(&mut other, &["SCRIPT", "KILL"]), "+OK\r\n");
+    let killed = String::from_utf8_lossy(&runner.read_reply()).into_owned();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{killed}"
+    );
+    // Its write was an effect not yet logged: gone with it.
+    assert_eq!(send(&mut other, &["EXISTS", "{busy}a"]), ":0\r\n");
+    assert_eq!(send(&mut other, &["GET", "{busy}b"]), "$-1\r\n");
+}

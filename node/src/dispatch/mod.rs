@@ -122,7 +122,8 @@ pub async fn run_batch(
             continue;
         }
         let route = route::route(spec, argv, &state.shard_map);
-        let refused = refusal::disk_full(state, spec, &route, groups)
+        let refused = refusal::busy_script(groups, spec, &route, ctx.now)
+            .or_else(|| refusal::disk_full(state, spec, &route, groups))
             .or_else(|| refusal::out_of_memory(state, spec, &route, groups));
         if let Some(refusal) = refused {
             pending.push(Pending::Done(proto, refusal));

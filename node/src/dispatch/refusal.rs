@@ -76,6 +76,44 @@ pub fn out_of_memory(
         .then(|| Frame::error(crate::limits::OOM_ERROR))
 }
 
+/// `-BUSY …` for a request that needs a shard running a script for longer than
+/// [`crate::scripting::BUSY_AFTER_MS`], as redis answers every client but the script's while a
+/// script runs past `busy-reply-threshold` (commands flagged `allow_busy`, SCRIPT KILL among
+/// them, go on). Only that shard's requests are refused: the node's other shards serve.
+pub fn busy_script(
+    groups: &crate::raft::registry::Groups,
+    spec: &CommandSpec,
+    route: &Route,
+    now: u64,
+) -> Option<Frame> {
+    if spec.flags.contains(&"allow_busy") {
+        return None;
+    }
+    let busy = |shard: usize| {
+        groups.shard(shard).is_some_and(|g| {
+            g.shard
+                .counters
+                .script
+                .running_for(now)
+                .is_some_and(|ms| ms >= crate::scripting::BUSY_AFTER_MS)
+        })
+    };
+    let any_led_busy = || groups.shards().any(|(s, g)| g.is_leader() && busy(s));
+    let refused = match route {
+        Route::Shard(shard, _) | Route::Effect(shard, _) | Route::Blocking(shard, _) => {
+            busy(*shard)
+        }
+        Route::Split(parts, _) => parts.iter().any(|(shard, _)| busy(*shard)),
+        Route::All(..) | Route::Scan(_) | Route::RandomKey | Route::Script(_) => any_led_busy(),
+        _ => false,
+    };
+    refused.then(|| {
+        Frame::error(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        )
+    })
+}
+
 /// True when a routed request would run on this node: on a shard it leads, or on the node.
 fn runs_here(route: &Route, node: &impl Placement) -> bool {
     let here = |shard: usize| node.holds(shard) && !node.led_elsewhere(shard);

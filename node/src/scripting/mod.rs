@@ -31,11 +31,41 @@ use crate::slot::key_slot;
 const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
 /// Compiled scripts kept per shard before the cache is dropped and starts again.
 const COMPILED_MAX: usize = 1000;
-/// How long a script may run before it is stopped. A running script holds its shard (that is
-/// what makes it atomic), so one that never ends would take the shard down for good; redis
-/// answers `-BUSY` to other clients after `busy-reply-threshold` (5 s) and waits for SCRIPT
-/// KILL, which Shardis does not have yet: it stops the script itself at that point.
-pub const TIME_LIMIT_MS: u64 = 5000;
+/// How long a script runs before other clients of its shard are answered `-BUSY` (redis's
+/// `busy-reply-threshold`): a running script holds its shard, which is what makes it atomic.
+pub const BUSY_AFTER_MS: u64 = 5000;
+/// How long a script may run before it is stopped without a SCRIPT KILL: redis waits for ever;
+/// a shard held for ever would be a part of the keyspace lost, so Shardis gives up at this.
+pub const TIME_LIMIT_MS: u64 = 60_000;
+
+/// What the node knows of the script a shard runs: since when (SCRIPT KILL, `-BUSY`), and a
+/// request to stop it, read by the Lua state every few thousand instructions.
+#[derive(Default, Debug)]
+pub struct ScriptControl {
+    started: std::sync::atomic::AtomicU64,
+    kill: std::sync::atomic::AtomicBool,
+}
+
+impl ScriptControl {
+    /// How long the running script has run at `now` (Unix ms); `None` when none runs.
+    pub fn running_for(&self, now: u64) -> Option<u64> {
+        match self.started.load(std::sync::atomic::Ordering::Acquire) {
+            0 => None,
+            at => Some(now.saturating_sub(at)),
+        }
+    }
+
+    /// SCRIPT KILL: asks the running script to stop; false when none runs. A script can
+    /// always be stopped, even after writes: its writes are effects not applied yet, so
+    /// stopping it drops them all (redis answers `-UNKILLABLE` there, having applied them).
+    pub fn kill(&self) -> bool {
+        if self.running_for(0).is_none() {
+            return false;
+        }
+        self.kill.store(true, std::sync::atomic::Ordering::Release);
+        true
+    }
+}
 
 /// A script run asked of a shard.
 #[derive(Clone, Debug)]
@@ -150,8 +180,8 @@ pub struct Engine {
     env: Table,
     /// Compiled scripts by SHA-1 (kept in the Lua registry).
     compiled: HashSet<String>,
-    /// When the running script is stopped (Unix ms; 0: no script runs).
-    deadline: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The running script, as the node sees it.
+    control: std::sync::Arc<ScriptControl>,
 }
 
 /// The Lua side of the API: the reply helpers, constants, and the read-only environment
@@ -189,8 +219,9 @@ __shardis_env = setmetatable({}, {
 "#;
 
 impl Engine {
-    /// A fresh Lua state with redis's libraries and API.
-    pub fn new() -> mlua::Result<Engine> {
+    /// A fresh Lua state with redis's libraries and API, its scripts seen and stopped through
+    /// `control`.
+    pub fn new(control: std::sync::Arc<ScriptControl>) -> mlua::Result<Engine> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
@@ -229,13 +260,19 @@ impl Engine {
         globals.raw_set("redis", redis)?;
         lua.load(PRELUDE).set_name("=shardis").exec()?;
         let env: Table = globals.raw_get("__shardis_env")?;
-        let deadline = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let watched = deadline.clone();
+        let watched = control.clone();
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(10_000),
             move |_, _| {
-                let at = watched.load(std::sync::atomic::Ordering::Relaxed);
-                if at != 0 && crate::clock::now_ms() > at {
+                if watched.kill.load(std::sync::atomic::Ordering::Acquire) {
+                    return Err(mlua::Error::RuntimeError(
+                        "Script killed by user with SCRIPT KILL...".into(),
+                    ));
+                }
+                if watched
+                    .running_for(crate::clock::now_ms())
+                    .is_some_and(|ms| ms > TIME_LIMIT_MS)
+                {
                     return Err(mlua::Error::RuntimeError(format!(
                         "Script killed: it ran longer than {TIME_LIMIT_MS} ms, the longest a \
                          script may hold its shard"
@@ -249,7 +286,7 @@ impl Engine {
             globals,
             env,
             compiled: HashSet::new(),
-            deadline,
+            control,
         })
     }
 
@@ -377,12 +414,21 @@ impl Engine {
                 Ok(t)
             })?;
             let xpcall: Function = self.globals.raw_get("xpcall")?;
-            self.deadline.store(
-                crate::clock::now_ms() + TIME_LIMIT_MS,
-                std::sync::atomic::Ordering::Relaxed,
+            let control = &self.control;
+            control
+                .kill
+                .store(false, std::sync::atomic::Ordering::Release);
+            control.started.store(
+                crate::clock::now_ms().max(1),
+                std::sync::atomic::Ordering::Release,
             );
             let result = xpcall.call::<MultiValue>((function, handler));
-            self.deadline.store(0, std::sync::atomic::Ordering::Relaxed);
+            control
+                .started
+                .store(0, std::sync::atomic::Ordering::Release);
+            control
+                .kill
+                .store(false, std::sync::atomic::Ordering::Release);
             result
         });
         let _ = self.lua.gc_collect();
@@ -636,5 +682,132 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CTX: ApplyCtx = ApplyCtx {
+        now: 1_700_000_000_000,
+        max_bulk_len: 512 * 1024 * 1024,
+    };
+
+    fn request(body: &str, keys: &[&str]) -> ScriptRequest {
+        ScriptRequest {
+            sha: sha1_hex(body.as_bytes()),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+            keys: keys
+                .iter()
+                .map(|k| Bytes::copy_from_slice(k.as_bytes()))
+                .collect(),
+            args: Vec::new(),
+            ctx: CTX,
+            read_only: false,
+            slot: None,
+        }
+    }
+
+    fn engine() -> Engine {
+        Engine::new(std::sync::Arc::new(ScriptControl::default())).expect("a Lua state")
+    }
+
+    #[test]
+    fn a_script_changes_nothing_until_its_effects_apply_behind_their_guard() {
+        let mut ks = Keyspace::new(0, 16383);
+        ks.set_change_version(3);
+        ks.insert(b"{s}a", crate::keyspace::Value::Int(5), 0);
+        let mut engine = engine();
+        let out = engine.run(
+            &ks,
+            &request(
+                "redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], 'x') \
+                 return {redis.call('get', KEYS[1]), redis.call('get', KEYS[2])}",
+                &["{s}a", "{s}b"],
+            ),
+        );
+        let six_and_x = Frame::Array(vec![
+            Frame::Bulk(Bytes::from_static(b"6")),
+            Frame::Bulk(Bytes::from_static(b"x")),
+        ]);
+        assert_eq!(out.reply, six_and_x);
+        assert!(
+            !ks.contains(b"{s}b", CTX.now),
+            "the live keyspace is untouched"
+        );
+        let effects = out.effects.expect("it wrote");
+        assert_eq!(effects.items.len(), 2, "the two writes, not the reads");
+        assert_eq!(
+            effects.watched.iter().map(|w| w.seen).collect::<Vec<_>>(),
+            vec![Seen::Version(3), Seen::Absent(0)]
+        );
+        // Applied: the same state the script saw; applied twice: the guard refuses.
+        ks.set_change_version(4);
+        assert!(matches!(effects.apply(&mut ks, &CTX), Frame::Array(_)));
+        assert_eq!(
+            engine
+                .run(
+                    &ks,
+                    &request(
+                        "return {redis.call('get', KEYS[1]), redis.call('get', KEYS[2])}",
+                        &["{s}a", "{s}b"]
+                    )
+                )
+                .reply,
+            six_and_x
+        );
+        assert_eq!(effects.apply(&mut ks, &CTX), Frame::NullArray);
+        // A script that only reads has no effects.
+        assert!(engine
+            .run(
+                &ks,
+                &request("return redis.call('get', KEYS[1])", &["{s}a"])
+            )
+            .effects
+            .is_none());
+    }
+
+    #[test]
+    fn a_script_of_no_key_goes_to_the_shard_of_the_first_key_it_touches() {
+        let ks = Keyspace::new(0, 99);
+        let far = (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| key_slot(k.as_bytes()) > 99)
+            .expect("a key past slot 99");
+        let body = format!("redis.call('set', '{far}', 1) return 1");
+        let out = engine().run(&ks, &request(&body, &[]));
+        assert_eq!(out.elsewhere, Some(key_slot(far.as_bytes())));
+        assert!(out.effects.is_none());
+    }
+
+    #[test]
+    fn a_killed_script_stops_and_leaves_no_effects() {
+        let control = std::sync::Arc::new(ScriptControl::default());
+        let mut engine = Engine::new(control.clone()).expect("a Lua state");
+        assert!(!control.kill(), "nothing runs yet");
+        let killer = std::thread::spawn({
+            let control = control.clone();
+            move || {
+                while !control.kill() {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        });
+        let ks = Keyspace::new(0, 16383);
+        let out = engine.run(
+            &ks,
+            &request(
+                "redis.call('set', KEYS[1], 'v') while true do end",
+                &["{s}a"],
+            ),
+        );
+        killer.join().expect("killer");
+        let Frame::Error(e) = out.reply else {
+            panic!("killed: {:?}", out.reply);
+        };
+        assert!(e.starts_with(b"ERR Script killed by user with SCRIPT KILL..."));
+        assert!(out.effects.is_none());
+        assert_eq!(control.running_for(CTX.now), None);
     }
 }

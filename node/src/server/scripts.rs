@@ -1,5 +1,5 @@
 //! The script commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD / EXISTS / FLUSH /
-//! HELP, declared once here.
+//! KILL / HELP, declared once here.
 //!
 //! A script runs on the leader of its keys' shard (`dispatch/script.rs` sends it, the shard
 //! actor runs it: `scripting/`). The script cache EVALSHA looks in is the node's, as redis's is
@@ -65,6 +65,19 @@ pub static COMMANDS: &[Command<Handler>] = &[
             .clear();
         Some(Frame::ok())
     }),
+    Command::node("script|kill", |_, _, state| {
+        let killed = state
+            .groups
+            .load()
+            .all()
+            .filter(|(_, g)| g.shard.counters.script.kill())
+            .count();
+        Some(if killed > 0 {
+            Frame::ok()
+        } else {
+            Frame::error("NOTBUSY No scripts in execution right now.")
+        })
+    }),
     Command::node("script|help", |_, _, _| {
         Some(help(&[
             "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -72,6 +85,8 @@ pub static COMMANDS: &[Command<Handler>] = &[
             "    Return information about the existence of the scripts in the script cache.",
             "FLUSH [ASYNC|SYNC]",
             "    Flush the Lua scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
             "LOAD <script>",
             "    Load a script into the scripts cache without executing it.",
             "HELP",

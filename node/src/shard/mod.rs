@@ -220,6 +220,8 @@ pub struct ShardCounters {
     pub keys: AtomicU64,
     /// Keys with a deadline, likewise.
     pub expires: AtomicU64,
+    /// The script the actor runs, if any (SCRIPT KILL, `-BUSY`).
+    pub script: Arc<crate::scripting::ScriptControl>,
 }
 
 /// The sending side of a shard actor's channel.
@@ -496,7 +498,7 @@ impl<P: LogPosition> ShardState<P> {
             }
             ShardMsg::Script(request, tx) => {
                 if self.scripts.is_none() {
-                    match crate::scripting::Engine::new() {
+                    match crate::scripting::Engine::new(self.counters.script.clone()) {
                         Ok(engine) => self.scripts = Some(engine),
                         Err(e) => {
                             let _ = tx.send(ScriptOutcome {
@@ -509,7 +511,17 @@ impl<P: LogPosition> ShardState<P> {
                     }
                 }
                 if let Some(engine) = self.scripts.as_mut() {
-                    let _ = tx.send(engine.run(&self.ks, &request));
+                    // A script may run for seconds: the worker thread is handed over for it, so
+                    // the node's other tasks (SCRIPT KILL among them) move to the others.
+                    let ks = &self.ks;
+                    let outcome =
+                        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                                tokio::task::block_in_place(|| engine.run(ks, &request))
+                            }
+                            _ => engine.run(ks, &request),
+                        };
+                    let _ = tx.send(outcome);
                 }
             }
             ShardMsg::Watch(keys, now, tx) => {
