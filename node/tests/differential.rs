@@ -770,6 +770,14 @@ static SCRIPTS: &[Case] = &[
         ["EVAL_RO", "return redis.call('set', KEYS[1], 'v')", "1", "{s}k"], ["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "{s}foo"],
         ["EXISTS", "{s}k"]
     ),
+    case!("the bit library and read-only libraries",
+        ["EVAL", "return {bit.band(0xff, 0x0f), bit.tohex(65535), bit.bnot(0), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x12345678, 8), bit.bswap(0x12345678), bit.tobit(2^32+5), bit.tohex(-1, -4), bit.bxor(5,3), bit.bor(1,2,4), bit.ror(1, 1), bit.tohex(255, 2), bit.tohex(1,0)}", "0"],
+        ["EVAL", "return {bit.tobit(3.5), bit.tobit(-2.5), bit.tobit(2^31), bit.tobit(-2^31-1), bit.tohex(-1, 100), bit.lshift(1, 33), bit.band(2^53, 1), bit.band('12', 4)}", "0"],
+        ["EVAL", "return bit.band()", "0"], ["EVAL", "return bit.band('x')", "0"], ["EVAL", "return bit.band(1, 'x')", "0"],
+        ["EVAL", "return bit.lshift(1)", "0"], ["EVAL", "return bit.tohex()", "0"], ["EVAL", "return bit.tohex(1, nil)", "0"],
+        ["EVAL", "bit.x = 1", "0"], ["EVAL", "string.x = 1", "0"], ["EVAL", "redis.call = 1", "0"], ["EVAL", "math.pi = 3", "0"],
+        ["EVAL", "return ('abc'):upper()", "0"], ["EVAL", "return redis.call('ping')", "0"]
+    ),
     case!("evalsha and the script cache",
         ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"], ["SCRIPT", "LOAD", "return 'loaded'"],
         ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"], ["EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"],

@@ -10,8 +10,10 @@
 //! `redis.pcall`, `redis.error_reply`, `redis.status_reply`, `redis.sha1hex`, `redis.log`,
 //! `redis.setresp` (RESP2 replies only so far), `redis.set_repl` and
 //! `redis.replicate_commands` (accepted; effects are always what is replicated), `KEYS`,
-//! `ARGV`; globals read-only and unknown globals an error, as in redis 7.
+//! `ARGV`, the `bit` library ([`bitlib`]); globals read-only and unknown globals an error, as
+//! in redis 7.
 
+pub mod bitlib;
 pub mod convert;
 
 use std::collections::HashSet;
@@ -182,6 +184,9 @@ pub struct Engine {
     compiled: HashSet<String>,
     /// The running script, as the node sees it.
     control: std::sync::Arc<ScriptControl>,
+    /// The `redis` table itself (scripts see it through a read-only view), where each run sets
+    /// `call` and `pcall`.
+    redis: Table,
 }
 
 /// The Lua side of the API: the reply helpers, constants, and the read-only environment
@@ -201,6 +206,18 @@ redis.set_repl = function() end
 redis.replicate_commands = function() return true end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+-- The libraries are read-only too, as redis 7's: each is replaced by a table that reads
+-- through to it and refuses writes.
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
+  })
+end
+for _, name in ipairs({'redis', 'bit', 'string', 'math', 'table'}) do
+  rawset(G, name, readonly(rawget(G, name)))
+end
 -- What scripts see as their globals: reads of the real ones, an error for unknown names and for
 -- any write, raised at the script's line (level 2), as redis 7's read-only globals.
 __shardis_env = setmetatable({}, {
@@ -257,7 +274,8 @@ impl Engine {
                 )),
             })?,
         )?;
-        globals.raw_set("redis", redis)?;
+        globals.raw_set("redis", redis.clone())?;
+        globals.raw_set("bit", bitlib::table(&lua)?)?;
         lua.load(PRELUDE).set_name("=shardis").exec()?;
         let env: Table = globals.raw_get("__shardis_env")?;
         let watched = control.clone();
@@ -287,6 +305,7 @@ impl Engine {
             env,
             compiled: HashSet::new(),
             control,
+            redis,
         })
     }
 
@@ -348,10 +367,7 @@ impl Engine {
         };
         let lua = &self.lua;
         let run = std::cell::RefCell::new(run);
-        let redis: Table = match self.globals.raw_get("redis") {
-            Ok(t) => t,
-            Err(e) => return failed(Frame::error_owned(format!("ERR {e}"))),
-        };
+        let redis = &self.redis;
         let result = lua.scope(|scope| {
             // redis.call raises a command's error reply; redis.pcall returns it as {err = …}.
             // Both are Rust functions the script calls directly (a Lua wrapper would be
