@@ -67,10 +67,10 @@ impl Client {
         }
     }
 
-    /// Sends `args` (the key is `args[1]`) to the node leading its slot, following MOVED and
-    /// TRYAGAIN for up to `self.timeout` in all.
+    /// Sends `args` (the key is `args[1]`, or for EVAL and EVALSHA their first key) to the node
+    /// leading its slot, following MOVED and TRYAGAIN for up to `self.timeout` in all.
     pub async fn call(&mut self, args: &[String]) -> Result<Value, CallError> {
-        let slot = key_slot(args.get(1).map_or("", String::as_str));
+        let slot = key_slot(first_key(args));
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut last = String::from("no node reachable");
         while tokio::time::Instant::now() < deadline {
@@ -313,6 +313,17 @@ async fn refused_before_exec(
     }
 }
 
+/// The key that routes a command: `args[1]`, or for EVAL / EVALSHA (and their `_RO` forms)
+/// the first of the keys after `numkeys` (`""` if there is none).
+fn first_key(args: &[String]) -> &str {
+    let name = args.first().map_or("", |n| n.as_str()).to_ascii_uppercase();
+    let at = match name.as_str() {
+        "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" => 3,
+        _ => 1,
+    };
+    args.get(at).map_or("", String::as_str)
+}
+
 fn words(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|p| p.to_string()).collect()
 }
@@ -488,6 +499,14 @@ mod tests {
             _ => format!("-MOVED 1 127.0.0.1:{to}\r\n"),
         })
         .await
+    }
+
+    #[test]
+    fn an_eval_is_routed_by_its_first_key() {
+        let eval = words(&["EVAL", "return 1", "2", "lua:{0}a", "lua:{0}b"]);
+        assert_eq!(first_key(&eval), "lua:{0}a");
+        assert_eq!(first_key(&words(&["evalsha", "abc", "0"])), "");
+        assert_eq!(first_key(&words(&["INCR", "ctr:0"])), "ctr:0");
     }
 
     #[tokio::test]

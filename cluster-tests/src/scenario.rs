@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::checker::{self, Event, Op, Outcome, Ret};
 use crate::harness::TestCluster;
+use crate::scripts::{self, ScriptSummary, LUA_PAIRS};
 use crate::transactions::{self, TxEvent, TxKind, TxOutcome, TxSummary, TX_PAIRS};
 use crate::workload::{self, Recorder, COUNTERS, HASH_FIELD, HASH_REGISTERS, REGISTERS};
 
@@ -35,6 +36,11 @@ pub struct Figures {
     /// From the fault to the first acknowledged transaction increment on a pair whose shard
     /// the faulted node led.
     pub tx_failover: Option<Duration>,
+    /// What the Lua scripts came to.
+    pub scripts: ScriptSummary,
+    /// From the fault to the first acknowledged script increment on a `lua:` pair whose shard
+    /// the faulted node led.
+    pub script_failover: Option<Duration>,
     /// Everything the checks found wrong (must be empty).
     pub anomalies: Vec<String>,
 }
@@ -80,6 +86,8 @@ pub struct Run {
     affected: Vec<String>,
     /// The `tx:` pairs whose shard the faulted node led.
     affected_pairs: Vec<usize>,
+    /// The `lua:` pairs whose shard the faulted node led.
+    affected_lua_pairs: Vec<usize>,
 }
 
 impl Run {
@@ -118,6 +126,7 @@ impl Run {
             fault: None,
             affected: Vec::new(),
             affected_pairs: Vec::new(),
+            affected_lua_pairs: Vec::new(),
         }
     }
 
@@ -144,6 +153,9 @@ impl Run {
                 .collect();
             self.affected_pairs = (0..TX_PAIRS)
                 .filter(|&p| self.leader_of(via, &transactions::tx_key(p, 'a')) == Some(v))
+                .collect();
+            self.affected_lua_pairs = (0..LUA_PAIRS)
+                .filter(|&p| self.leader_of(via, &scripts::lua_key(p, 'a')) == Some(v))
                 .collect();
         }
         self.fault = Some((Instant::now(), Instant::now()));
@@ -188,12 +200,16 @@ impl Run {
         }
         self.cluster.wait_healthy(Duration::from_secs(30));
         let (final_reads, final_queues) = self.final_reads();
-        let final_pairs = self.final_pair_reads();
+        let final_pairs = self.final_pair_reads(TxKind::Read, TX_PAIRS);
+        let final_lua_pairs = self.final_pair_reads(TxKind::ScriptRead, LUA_PAIRS);
         let mut history = self.recorder.take();
         history.events.extend(final_reads.iter().cloned());
         history.tx.extend(final_pairs);
+        history.lua.extend(final_lua_pairs);
         let finals = transactions::finals(&history.tx);
         let transactions = transactions::summary(&history.tx, &finals);
+        let lua_finals = scripts::finals(&history.lua);
+        let script_summary = scripts::summary(&history.lua, &lua_finals);
 
         let mut anomalies = Vec::new();
         let report = checker::check(&history.events, checker::DEFAULT_MAX_STEPS);
@@ -227,6 +243,7 @@ impl Run {
         ));
         anomalies.extend(workload::queue_anomalies(&history.queue, &final_queues));
         anomalies.extend(transactions::transaction_anomalies(&history.tx, &finals));
+        anomalies.extend(scripts::script_anomalies(&history.lua, &lua_finals));
 
         let fault = self
             .fault
@@ -241,16 +258,21 @@ impl Run {
                 .min()
                 .map(Duration::from_nanos)
         });
-        let tx_failover = fault.and_then(|(start, _)| {
-            history
-                .tx
-                .iter()
-                .filter(|e| self.affected_pairs.contains(&e.pair) && e.kind != TxKind::Read)
-                .filter(|e| e.invoke >= start && matches!(e.outcome, TxOutcome::Ok { .. }))
-                .map(|e| e.complete.saturating_sub(start))
-                .min()
-                .map(Duration::from_nanos)
-        });
+        // The first increment of `events` acknowledged after the fault on one of `pairs`.
+        let pair_failover = |events: &[TxEvent], pairs: &[usize]| {
+            fault.and_then(|(start, _)| {
+                events
+                    .iter()
+                    .filter(|e| pairs.contains(&e.pair))
+                    .filter(|e| !matches!(e.kind, TxKind::Read | TxKind::ScriptRead))
+                    .filter(|e| e.invoke >= start && matches!(e.outcome, TxOutcome::Ok { .. }))
+                    .map(|e| e.complete.saturating_sub(start))
+                    .min()
+                    .map(Duration::from_nanos)
+            })
+        };
+        let tx_failover = pair_failover(&history.tx, &self.affected_pairs);
+        let script_failover = pair_failover(&history.lua, &self.affected_lua_pairs);
         let acked_during_fault = fault.map_or(0, |(a, b)| {
             history
                 .events
@@ -281,9 +303,15 @@ impl Run {
             seed: self.seed,
             failover,
             acked_during_fault,
-            ops: history.events.len() + history.ttl.len() + history.queue.len() + history.tx.len(),
+            ops: history.events.len()
+                + history.ttl.len()
+                + history.queue.len()
+                + history.tx.len()
+                + history.lua.len(),
             transactions,
             tx_failover,
+            scripts: script_summary,
+            script_failover,
             anomalies,
         }
     }
@@ -350,9 +378,10 @@ impl Run {
         })
     }
 
-    /// Each `tx:` pair read back with a tx-read (so the read checks that the pair is equal,
-    /// too) through a fresh client, retried until answered; a pair never answered is left out.
-    fn final_pair_reads(&self) -> Vec<TxEvent> {
+    /// Each of `pairs` pairs read back with `read` (a tx-read for the `tx:` pairs, a lua-read
+    /// for the `lua:` ones, so the read checks that the pair is equal, too) through a fresh
+    /// client, retried until answered; a pair never answered is left out.
+    fn final_pair_reads(&self, read: TxKind, pairs: usize) -> Vec<TxEvent> {
         let ports = self.cluster.client_ports();
         let recorder = self.recorder.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -362,15 +391,15 @@ impl Run {
         rt.block_on(async move {
             let mut client = crate::client::Client::new(ports, Duration::from_millis(2500));
             let mut out = Vec::new();
-            for pair in 0..TX_PAIRS {
+            for pair in 0..pairs {
                 for _ in 0..50 {
                     let invoke = recorder.now();
-                    let (_, outcome) = transactions::run(&mut client, pair, TxKind::Read).await;
+                    let (_, outcome) = transactions::run(&mut client, pair, read).await;
                     if matches!(outcome, TxOutcome::Ok { .. }) {
                         out.push(TxEvent {
                             client: transactions::FINAL_READER,
                             pair,
-                            kind: TxKind::Read,
+                            kind: read,
                             watched: None,
                             invoke,
                             complete: recorder.now(),

@@ -14,6 +14,9 @@
 //! is lost or applied twice, and the counter is linearizable (each increment answers a value
 //! no other did, later than those of increments that completed before it began, and reads see
 //! what the increments say).
+//!
+//! The Lua scripts' pairs (`lua:{<n>}a`, `lua:{<n>}b`, see [`crate::scripts`]) are recorded as
+//! the same events, of their own kinds, and checked by the same rules.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -46,6 +49,10 @@ pub enum TxKind {
     WatchedIncr,
     /// tx-read: `MULTI`, `GET a`, `GET b`, `EXEC`.
     Read,
+    /// lua-incr: one EVAL that INCRs `lua:{<n>}a` then `lua:{<n>}b` (see [`crate::scripts`]).
+    ScriptIncr,
+    /// lua-read: one EVAL that GETs `lua:{<n>}a` and `lua:{<n>}b`.
+    ScriptRead,
 }
 
 impl TxKind {
@@ -54,11 +61,21 @@ impl TxKind {
             TxKind::Incr => "tx-incr",
             TxKind::WatchedIncr => "tx-watch",
             TxKind::Read => "tx-read",
+            TxKind::ScriptIncr => "lua-incr",
+            TxKind::ScriptRead => "lua-read",
         }
     }
 
     fn increments(self) -> bool {
-        self != TxKind::Read
+        !matches!(self, TxKind::Read | TxKind::ScriptRead)
+    }
+
+    /// The prefix of the keys it goes to: `tx` (transactions) or `lua` (scripts).
+    pub fn family(self) -> &'static str {
+        match self {
+            TxKind::Incr | TxKind::WatchedIncr | TxKind::Read => "tx",
+            TxKind::ScriptIncr | TxKind::ScriptRead => "lua",
+        }
     }
 }
 
@@ -124,17 +141,21 @@ pub async fn op(c: &mut Client, recorder: &Recorder, rng: &mut StdRng, client: u
 }
 
 /// Runs one transaction of `kind` on `pair` through `c` (which follows redirects until EXEC
-/// is sent, and never sends EXEC twice): what `GET a` read after WATCH, and the outcome.
+/// is sent, and never sends EXEC twice): what `GET a` read after WATCH, and the outcome. A
+/// script's kind runs that script instead (see [`crate::scripts::run`]).
 pub async fn run(c: &mut Client, pair: usize, kind: TxKind) -> (Option<i64>, TxOutcome) {
+    if kind.family() != "tx" {
+        return (None, crate::scripts::run(c, pair, kind).await);
+    }
     let (a, b) = (tx_key(pair, 'a'), tx_key(pair, 'b'));
     let cmd = |name: &str, key: &str| vec![name.to_string(), key.to_string()];
     let before = match kind {
         TxKind::WatchedIncr => vec![cmd("WATCH", &a), cmd("GET", &a)],
-        TxKind::Incr | TxKind::Read => Vec::new(),
+        _ => Vec::new(),
     };
     let queued = match kind {
         TxKind::Read => [cmd("GET", &a), cmd("GET", &b)],
-        TxKind::Incr | TxKind::WatchedIncr => [cmd("INCR", &a), cmd("INCR", &b)],
+        _ => [cmd("INCR", &a), cmd("INCR", &b)],
     };
     let (replies, reply) = c.transaction(&before, &queued).await;
     let watched = replies.get(1).and_then(read_count);
@@ -143,7 +164,7 @@ pub async fn run(c: &mut Client, pair: usize, kind: TxKind) -> (Option<i64>, TxO
         TxReply::Exec(Value::Array(items)) => {
             let parse: fn(&Value) -> Option<i64> = match kind {
                 TxKind::Read => read_count,
-                TxKind::Incr | TxKind::WatchedIncr => |v| match v {
+                _ => |v| match v {
                     Value::Int(n) => Some(*n),
                     _ => None,
                 },
@@ -163,14 +184,15 @@ pub async fn run(c: &mut Client, pair: usize, kind: TxKind) -> (Option<i64>, TxO
         TxReply::Unknown(e) => TxOutcome::Unknown(e),
     };
     let watched = match (kind, &outcome) {
-        (TxKind::WatchedIncr, TxOutcome::Fail(_)) | (TxKind::Incr | TxKind::Read, _) => None,
+        (TxKind::WatchedIncr, TxOutcome::Fail(_)) => None,
         (TxKind::WatchedIncr, _) => watched,
+        _ => None,
     };
     (watched, outcome)
 }
 
 /// A GET's reply as a count: absent is 0.
-fn read_count(v: &Value) -> Option<i64> {
+pub(crate) fn read_count(v: &Value) -> Option<i64> {
     match v {
         Value::Nil => Some(0),
         Value::Text(t) => t.parse().ok(),
@@ -181,7 +203,12 @@ fn read_count(v: &Value) -> Option<i64> {
 /// Each pair's `(a, b)` as read after the run: the answered reads of [`FINAL_READER`] in
 /// `events` (`None` for a pair it has none of).
 pub fn finals(events: &[TxEvent]) -> Vec<Option<(i64, i64)>> {
-    (0..TX_PAIRS)
+    pair_finals(events, TX_PAIRS)
+}
+
+/// [`finals`] for pairs `0..pairs`.
+pub(crate) fn pair_finals(events: &[TxEvent], pairs: usize) -> Vec<Option<(i64, i64)>> {
+    (0..pairs)
         .map(|pair| {
             events
                 .iter()
@@ -207,13 +234,28 @@ pub fn finals(events: &[TxEvent]) -> Vec<Option<(i64, i64)>> {
 /// - the pair, as one counter (INCRs and GETs, absent as 0), is not linearizable (which also
 ///   catches a read older than an increment that completed before it began).
 pub fn transaction_anomalies(events: &[TxEvent], finals: &[Option<(i64, i64)>]) -> Vec<String> {
+    pair_anomalies("tx", TX_PAIRS, events, finals)
+}
+
+/// [`transaction_anomalies`] for pairs `0..pairs` of the operations of `family` (see
+/// [`TxKind::family`]) in `events`: the scripts' pairs are checked by the same rules.
+pub(crate) fn pair_anomalies(
+    family: &str,
+    pairs: usize,
+    events: &[TxEvent],
+    finals: &[Option<(i64, i64)>],
+) -> Vec<String> {
     let mut out = Vec::new();
-    for pair in 0..TX_PAIRS {
-        let on_pair: Vec<&TxEvent> = events.iter().filter(|e| e.pair == pair).collect();
-        out.extend(torn_answers(pair, &on_pair));
-        out.extend(increments_out_of_order(pair, &on_pair));
+    for pair in 0..pairs {
+        let name = pair_name(family, pair);
+        let on_pair: Vec<&TxEvent> = events
+            .iter()
+            .filter(|e| e.pair == pair && e.kind.family() == family)
+            .collect();
+        out.extend(torn_answers(&name, &on_pair));
+        out.extend(increments_out_of_order(&name, &on_pair));
         out.extend(counter_anomalies(
-            pair,
+            &name,
             &on_pair,
             finals.get(pair).copied().flatten(),
         ));
@@ -221,9 +263,9 @@ pub fn transaction_anomalies(events: &[TxEvent], finals: &[Option<(i64, i64)>]) 
     out
 }
 
-/// `tx:{<pair>}`: how the anomalies name a pair.
-fn pair_name(pair: usize) -> String {
-    format!("tx:{{{pair}}}")
+/// `tx:{<pair>}`: how the anomalies name a pair (of `family`).
+fn pair_name(family: &str, pair: usize) -> String {
+    format!("{family}:{{{pair}}}")
 }
 
 /// "tx-incr by client 2 at 1.234..1.240 s": which transaction of the history.
@@ -241,8 +283,7 @@ fn describe(e: &TxEvent) -> String {
 /// Answers that saw part of a transaction, or that no correct server gives: `a != b`; a
 /// tx-watch whose INCR does not answer its GET plus one; a null EXEC without WATCH; an odd
 /// EXEC reply.
-fn torn_answers(pair: usize, on_pair: &[&TxEvent]) -> Vec<String> {
-    let name = pair_name(pair);
+fn torn_answers(name: &str, on_pair: &[&TxEvent]) -> Vec<String> {
     let mut out = Vec::new();
     for e in on_pair {
         match &e.outcome {
@@ -275,8 +316,7 @@ fn torn_answers(pair: usize, on_pair: &[&TxEvent]) -> Vec<String> {
 
 /// Acknowledged increments that answered the same value, or a value no greater than that of
 /// an increment that completed before they began.
-fn increments_out_of_order(pair: usize, on_pair: &[&TxEvent]) -> Vec<String> {
-    let name = pair_name(pair);
+fn increments_out_of_order(name: &str, on_pair: &[&TxEvent]) -> Vec<String> {
     let mut out = Vec::new();
     // (complete, value, event) of every acknowledged increment, by completion.
     let mut done: Vec<(u64, i64, &TxEvent)> = on_pair
@@ -328,9 +368,8 @@ fn increments_out_of_order(pair: usize, on_pair: &[&TxEvent]) -> Vec<String> {
 /// The pair as one counter (key `tx:{<pair>}`): INCRs answering `a`, GETs reading `a`
 /// (0 as absent), the read after the run among them; checked for linearizability, and its
 /// final value against the acknowledged and unknown increments.
-fn counter_anomalies(pair: usize, on_pair: &[&TxEvent], last: Option<(i64, i64)>) -> Vec<String> {
-    let name = pair_name(pair);
-    let history: Vec<Event> = on_pair.iter().map(|e| as_counter_op(&name, e)).collect();
+fn counter_anomalies(name: &str, on_pair: &[&TxEvent], last: Option<(i64, i64)>) -> Vec<String> {
+    let history: Vec<Event> = on_pair.iter().map(|e| as_counter_op(name, e)).collect();
     let mut out = Vec::new();
     let report = checker::check(&history, checker::DEFAULT_MAX_STEPS);
     for v in report.violations() {
@@ -345,7 +384,7 @@ fn counter_anomalies(pair: usize, on_pair: &[&TxEvent], last: Option<(i64, i64)>
             "{name}: ends with a = {a}, b = {b}: part of a transaction"
         )),
         Some((a, _)) => {
-            if let Err(e) = checker::check_counter(&history, &name, Some(a)) {
+            if let Err(e) = checker::check_counter(&history, name, Some(a)) {
                 out.push(e);
             }
         }
@@ -408,12 +447,21 @@ pub struct TxSummary {
 /// Counts what the transactions of `events` came to, given each pair's `(a, b)` read after the
 /// run (as for [`transaction_anomalies`]).
 pub fn summary(events: &[TxEvent], finals: &[Option<(i64, i64)>]) -> TxSummary {
+    pair_summary(events, finals, TX_PAIRS)
+}
+
+/// [`summary`] for pairs `0..pairs` (the events of one family, see [`TxKind::family`]).
+pub(crate) fn pair_summary(
+    events: &[TxEvent],
+    finals: &[Option<(i64, i64)>],
+    pairs: usize,
+) -> TxSummary {
     let mut s = TxSummary {
         unknown_applied: Some(0),
         redirected_but_applied: Some(0),
         ..TxSummary::default()
     };
-    for pair in 0..TX_PAIRS {
+    for pair in 0..pairs {
         let applied = unknown_applied(events, pair, finals.get(pair).copied().flatten());
         let add = |total: Option<usize>, n: Option<usize>| Some(total? + n?);
         s.unknown_applied = add(s.unknown_applied, applied.map(|(all, _)| all));
@@ -487,6 +535,7 @@ fn abort_explained(aborted: &TxEvent, events: &[TxEvent]) -> bool {
     events.iter().any(|e| {
         !std::ptr::eq(e, aborted)
             && e.pair == aborted.pair
+            && e.kind.family() == aborted.kind.family()
             && e.kind.increments()
             && e.invoke < aborted.complete
             && match e.outcome {
@@ -532,7 +581,7 @@ impl fmt::Display for TxSummary {
 }
 
 /// A figure that may be missing, as `-`.
-fn figure(n: Option<usize>) -> String {
+pub(crate) fn figure(n: Option<usize>) -> String {
     n.map_or("-".to_string(), |n| n.to_string())
 }
 

@@ -9,7 +9,8 @@
 //! after its deadline), `queue:<n>` take RPUSH and BLPOP (nothing acknowledged is lost, nothing
 //! is popped twice, first in first out: see [`queue_anomalies`]), and `tx:{<n>}a` and
 //! `tx:{<n>}b` are only written together by MULTI … EXEC transactions (see
-//! [`crate::transactions`]). Every SET and push writes a value no other write writes, so a read
+//! [`crate::transactions`]), as `lua:{<n>}a` and `lua:{<n>}b` are by Lua scripts (see
+//! [`crate::scripts`]). Every SET and push writes a value no other write writes, so a read
 //! or a pop names the write it saw.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checker::{Event, Op, Outcome, Ret};
 use crate::client::{Client, Value};
+use crate::scripts;
 use crate::transactions::{self, TxEvent};
 
 /// Register keys.
@@ -88,6 +90,9 @@ pub struct History {
     /// Transactions on the `tx:` pairs.
     #[serde(default)]
     pub tx: Vec<TxEvent>,
+    /// Lua scripts on the `lua:` pairs.
+    #[serde(default)]
+    pub lua: Vec<TxEvent>,
 }
 
 /// Where the clients put what they saw.
@@ -142,6 +147,15 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .tx
+            .push(e);
+    }
+
+    /// Records a script (see [`crate::scripts::op`]).
+    pub(crate) fn push_lua(&self, e: TxEvent) {
+        self.history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .lua
             .push(e);
     }
 
@@ -207,6 +221,11 @@ async fn client(
         // the client's time.
         if pick >= 78 {
             transactions::op(&mut con, &recorder, &mut rng, id).await;
+            continue;
+        }
+        // A script is one round trip: a twentieth of the picks.
+        if pick >= 73 {
+            scripts::op(&mut con, &recorder, &mut rng, id).await;
             continue;
         }
         let (key, op) = if pick < 35 {
