@@ -126,7 +126,10 @@ pub fn argument(value: &Value) -> Option<Bytes> {
 
 /// A number as Lua 5.1's `tostring` writes it (`%.14g`).
 pub fn lua_number_text(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
+    if n == 0.0 && n.is_sign_negative() {
+        return "-0".into();
+    }
+    if n.fract() == 0.0 && n.abs() < 1e14 {
         return format!("{}", n as i64);
     }
     if n.is_nan() {

@@ -14,6 +14,7 @@
 //! in redis 7.
 
 pub mod bitlib;
+pub mod cjson;
 pub mod convert;
 
 use std::collections::HashSet;
@@ -215,7 +216,7 @@ local function readonly(t)
     __metatable = false,
   })
 end
-for _, name in ipairs({'redis', 'bit', 'string', 'math', 'table'}) do
+for _, name in ipairs({'redis', 'bit', 'cjson', 'string', 'math', 'table'}) do
   rawset(G, name, readonly(rawget(G, name)))
 end
 -- What scripts see as their globals: reads of the real ones, an error for unknown names and for
@@ -276,6 +277,7 @@ impl Engine {
         )?;
         globals.raw_set("redis", redis.clone())?;
         globals.raw_set("bit", bitlib::table(&lua)?)?;
+        globals.raw_set("cjson", cjson::table(&lua)?)?;
         lua.load(PRELUDE).set_name("=shardis").exec()?;
         let env: Table = globals.raw_get("__shardis_env")?;
         let watched = control.clone();
