@@ -808,7 +808,9 @@ static SCRIPTS: &[Case] = &[
         ["EVAL", "redis.call('set', KEYS[1], 'v') redis.call('expire', KEYS[1], 100) return redis.call('ttl', KEYS[1])", "1", "{w}t"],
         ttl ["TTL", "{w}t"],
         ["EVAL", "redis.call('del', KEYS[1]) return redis.call('exists', KEYS[1])", "1", "{w}l"], ["EXISTS", "{w}l"],
-        ["EVAL", "redis.call('set', KEYS[1], 'x') return redis.pcall('incr', KEYS[1])", "1", "{w}e"], ["GET", "{w}e"]
+        ["EVAL", "redis.call('set', KEYS[1], 'x') return redis.pcall('incr', KEYS[1])", "1", "{w}e"], ["GET", "{w}e"],
+        ["EVAL", "redis.call('set', KEYS[1], 'x') error('boom')", "1", "{w}kept"], ["GET", "{w}kept"],
+        ["EVAL", "redis.call('set', KEYS[1], 'y') return redis.call('incr', KEYS[1])", "1", "{w}kept"], ["GET", "{w}kept"]
     ),
 ];
 #[rustfmt::skip]

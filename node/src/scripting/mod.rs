@@ -47,6 +47,8 @@ pub const TIME_LIMIT_MS: u64 = 60_000;
 pub struct ScriptControl {
     started: std::sync::atomic::AtomicU64,
     kill: std::sync::atomic::AtomicBool,
+    /// Set by the instruction hook when it stops the running script.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl ScriptControl {
@@ -285,6 +287,9 @@ impl Engine {
             mlua::HookTriggers::new().every_nth_instruction(10_000),
             move |_, _| {
                 if watched.kill.load(std::sync::atomic::Ordering::Acquire) {
+                    watched
+                        .stopped
+                        .store(true, std::sync::atomic::Ordering::Release);
                     return Err(mlua::Error::RuntimeError(
                         "Script killed by user with SCRIPT KILL...".into(),
                     ));
@@ -293,6 +298,9 @@ impl Engine {
                     .running_for(crate::clock::now_ms())
                     .is_some_and(|ms| ms > TIME_LIMIT_MS)
                 {
+                    watched
+                        .stopped
+                        .store(true, std::sync::atomic::Ordering::Release);
                     return Err(mlua::Error::RuntimeError(format!(
                         "Script killed: it ran longer than {TIME_LIMIT_MS} ms, the longest a \
                          script may hold its shard"
@@ -436,6 +444,9 @@ impl Engine {
             control
                 .kill
                 .store(false, std::sync::atomic::Ordering::Release);
+            control
+                .stopped
+                .store(false, std::sync::atomic::Ordering::Release);
             control.started.store(
                 crate::clock::now_ms().max(1),
                 std::sync::atomic::Ordering::Release,
@@ -451,6 +462,10 @@ impl Engine {
         });
         let _ = self.lua.gc_collect();
         let run = run.into_inner();
+        let stopped = self
+            .control
+            .stopped
+            .swap(false, std::sync::atomic::Ordering::AcqRel);
         if let Some(slot) = run.elsewhere {
             return ScriptOutcome {
                 reply: Frame::Null,
@@ -465,7 +480,9 @@ impl Engine {
         let mut values = values.into_iter();
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
-        if !ok {
+        let reply = if ok {
+            convert::lua_to_frame(&value)
+        } else {
             let (text, line) = match &value {
                 Value::Table(t) => (
                     t.raw_get::<Value>("err")
@@ -477,13 +494,18 @@ impl Engine {
                 _ => (Bytes::from_static(b"ERR unknown error"), None),
             };
             let line = line.or(run.error_line).unwrap_or(0);
-            return failed(Frame::error_owned(format!(
+            Frame::error_owned(format!(
                 "{} script: {}, on @user_script:{line}.",
                 String::from_utf8_lossy(&text),
                 req.sha
-            )));
+            ))
+        };
+        // A script that failed keeps the writes it made before the error, as redis keeps them
+        // (scripts are not rolled back); one stopped (SCRIPT KILL, the time limit) loses them,
+        // which redis cannot do once a script wrote.
+        if stopped {
+            return failed(reply);
         }
-        let reply = convert::lua_to_frame(&value);
         let effects = (!run.effects.is_empty()).then(|| ExecCommand {
             watched: run
                 .touched
