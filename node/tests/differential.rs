@@ -1873,6 +1873,20 @@ static TRANSACTION_SCENARIOS: &[Scenario] = &[
         Act::Send(1, &["BLPOP", "{t}l", "0"]), SETTLE, Act::Cmd(0, &["MULTI"]), Act::Cmd(0, &["RPUSH", "{t}l", "a", "b"]),
         Act::Cmd(0, &["LLEN", "{t}l"]), Act::Cmd(0, &["EXEC"]), Act::Read(1), Act::Cmd(0, &["LRANGE", "{t}l", "0", "-1"]),
     ]},
+    Scenario { name: "pipelined scripts see each other's writes, in order", clients: 2, acts: &[
+        Act::Pipe(0, &[
+            &["EVAL", "return redis.call('set', KEYS[1], 'one')", "1", "{p}x"],
+            &["EVAL", "local v = redis.call('get', KEYS[1]) redis.call('set', KEYS[2], v .. '+two') return v", "2", "{p}x", "{p}y"],
+            &["EVAL", "return redis.call('get', KEYS[1])", "1", "{p}y"],
+            &["EVAL", "redis.call('incr', KEYS[1]) error('after a write')", "1", "{p}n"],
+            &["EVAL", "return redis.call('incr', KEYS[1])", "1", "{p}n"],
+            &["GET", "{p}y"],
+            &["EVAL", "return redis.call('incr', KEYS[1])", "1", "{q}other"],
+            &["EVAL", "return redis.call('get', KEYS[1])", "1", "{p}n"],
+        ]),
+        Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0),
+        Act::Cmd(1, &["MGET", "{p}x", "{p}y", "{p}n"]),
+    ]},
     Scenario { name: "a pipelined transaction", clients: 2, acts: &[
         Act::Pipe(0, &[&["MULTI"], &["INCR", "{t}n"], &["INCR", "{t}n"], &["EXEC"], &["GET", "{t}n"]]),
         Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Read(0), Act::Cmd(1, &["GET", "{t}n"]),

@@ -72,6 +72,9 @@ pub async fn run_batch(
     let mut replies: Vec<Option<Frame>> = Vec::new();
     let mut last_cmd = "NULL";
     let mut count = 0;
+    // Consecutive scripts wait here and run together (see `script::run_many`): their reply
+    // slots in `pending`, the protocol of each, the calls.
+    let mut scripts: Vec<(usize, u8, crate::scripting::ScriptCall)> = Vec::new();
     for argv in requests.iter() {
         if session.closing {
             count += 1;
@@ -122,11 +125,24 @@ pub async fn run_batch(
             continue;
         }
         let route = route::route(spec, argv, &state.shard_map);
+        if !scripts.is_empty() && !matches!(route, route::Route::Script(_)) {
+            run_scripts(state, groups, ctx.max_bulk_len, &mut scripts, &mut pending).await;
+        }
         let refused = refusal::busy_script(groups, spec, &route, ctx.now)
             .or_else(|| refusal::disk_full(state, spec, &route, groups))
             .or_else(|| refusal::out_of_memory(state, spec, &route, groups));
         if let Some(refusal) = refused {
             pending.push(Pending::Done(proto, refusal));
+            continue;
+        }
+        if let route::Route::Script(call) = route {
+            if scripts.is_empty() {
+                // The script runs after everything the batch sent before it.
+                let readonly = session.readonly();
+                execute::flush(state, groups, ctx, readonly, &mut work, &mut replies).await;
+            }
+            pending.push(Pending::Done(proto, Frame::Null));
+            scripts.push((pending.len() - 1, proto, call));
             continue;
         }
         let planned = match route {
@@ -201,6 +217,9 @@ pub async fn run_batch(
         };
         pending.push(Pending::Done(proto, reply));
     }
+    if !scripts.is_empty() {
+        run_scripts(state, groups, ctx.max_bulk_len, &mut scripts, &mut pending).await;
+    }
     requests.drain(..count);
     state
         .stats
@@ -220,6 +239,26 @@ pub async fn run_batch(
     )
     .await;
     plan::assemble(pending, &mut replies, out);
+}
+
+/// Runs the scripts waiting in `scripts` together and files their replies in `pending`.
+async fn run_scripts(
+    state: &ServerState,
+    groups: &Groups,
+    max_bulk_len: u64,
+    scripts: &mut Vec<(usize, u8, crate::scripting::ScriptCall)>,
+    pending: &mut [Pending],
+) {
+    let (slots, calls): (Vec<(usize, u8)>, Vec<_>) = scripts
+        .drain(..)
+        .map(|(at, proto, call)| ((at, proto), call))
+        .unzip();
+    let replies = script::run_many(state, groups, max_bulk_len, calls).await;
+    for ((at, proto), reply) in slots.into_iter().zip(replies) {
+        if let Some(p) = pending.get_mut(at) {
+            *p = Pending::Done(proto, reply);
+        }
+    }
 }
 
 /// True for the first word of an HTTP request line or header (`POST`, `Host:`), as a browser

@@ -155,6 +155,16 @@ impl ScriptCall {
     }
 }
 
+/// What a batch of scripts gave ([`Engine::run_batch`]).
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Per script run, in order (fewer than asked when one was stopped); their `effects` are
+    /// `None`: the batch's are `effects`.
+    pub outcomes: Vec<ScriptOutcome>,
+    /// The writes of all of them, behind the guard of every key any of them touched.
+    pub effects: Option<ExecCommand>,
+}
+
 /// SHA-1 of `data`, as 40 lower-case hex digits (script ids, `redis.sha1hex`).
 pub fn sha1_hex(data: &[u8]) -> String {
     sha1_smol::Sha1::from(data).digest().to_string()
@@ -354,29 +364,93 @@ impl Engine {
     /// Runs a script against `live` (not changed: writes go to a scratch copy of the keys
     /// touched) and returns its reply and effects.
     pub fn run(&mut self, live: &Keyspace, req: &ScriptRequest) -> ScriptOutcome {
-        let failed = |reply| ScriptOutcome {
-            reply,
+        let mut batch = self.run_batch(live, std::slice::from_ref(req));
+        let mut outcome = batch.outcomes.pop().unwrap_or(ScriptOutcome {
+            reply: Frame::error("ERR script not run"),
             effects: None,
             elsewhere: None,
-        };
-        let function = match self.function(&req.sha, &req.body) {
-            Ok(f) => f,
-            Err(e) => return failed(e),
-        };
-        let slot = req.keys.first().map(|k| key_slot(k)).or(req.slot);
-        let run = Run {
+        });
+        outcome.effects = batch.effects;
+        outcome
+    }
+
+    /// Runs scripts one after the other against `live` and one shared scratch copy of the keys
+    /// they touch, so that each sees the writes of those before it, as they would one after
+    /// the other on redis; their effects are one transaction, guarded by what every key held
+    /// when the first of them touched it. A script that is stopped ends the batch there: the
+    /// outcomes are those of the scripts run, and the caller runs the rest again.
+    pub fn run_batch(&mut self, live: &Keyspace, reqs: &[ScriptRequest]) -> BatchOutcome {
+        let run = std::cell::RefCell::new(Run {
             live,
-            ctx: req.ctx,
-            read_only: req.read_only,
-            slot,
-            scratch: None,
+            ctx: reqs.first().map_or(
+                ApplyCtx {
+                    now: 0,
+                    max_bulk_len: 0,
+                },
+                |r| r.ctx,
+            ),
+            read_only: false,
+            slot: None,
+            fresh: true,
+            scratch: ahash::HashMap::default(),
             touched: Vec::new(),
             effects: Vec::new(),
             error_line: None,
             elsewhere: None,
+        });
+        let mut outcomes = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            {
+                let mut r = run.borrow_mut();
+                r.ctx = req.ctx;
+                r.read_only = req.read_only;
+                r.slot = req.keys.first().map(|k| key_slot(k)).or(req.slot);
+                r.fresh = true;
+                r.error_line = None;
+                r.elsewhere = None;
+            }
+            let before = run.borrow().effects.len();
+            let (reply, stopped) = self.run_one(&run, req);
+            let elsewhere = run.borrow().elsewhere;
+            if stopped {
+                run.borrow_mut().effects.truncate(before);
+                outcomes.push(ScriptOutcome {
+                    reply,
+                    effects: None,
+                    elsewhere: None,
+                });
+                break;
+            }
+            outcomes.push(ScriptOutcome {
+                reply: if elsewhere.is_some() {
+                    Frame::Null
+                } else {
+                    reply
+                },
+                effects: None,
+                elsewhere,
+            });
+        }
+        let run = run.into_inner();
+        let effects = (!run.effects.is_empty()).then(|| ExecCommand {
+            watched: run
+                .touched
+                .into_iter()
+                .map(|(key, seen)| Watched { key, seen })
+                .collect(),
+            items: run.effects,
+        });
+        BatchOutcome { outcomes, effects }
+    }
+
+    /// Runs one script of a batch on the shared state; its reply, and whether it was stopped
+    /// (SCRIPT KILL, the time limit).
+    fn run_one(&mut self, run: &std::cell::RefCell<Run<'_>>, req: &ScriptRequest) -> (Frame, bool) {
+        let function = match self.function(&req.sha, &req.body) {
+            Ok(f) => f,
+            Err(e) => return (e, false),
         };
         let lua = &self.lua;
-        let run = std::cell::RefCell::new(run);
         let redis = &self.redis;
         let result = lua.scope(|scope| {
             // redis.call raises a command's error reply; redis.pcall returns it as {err = …}.
@@ -461,64 +535,45 @@ impl Engine {
             result
         });
         let _ = self.lua.gc_collect();
-        let run = run.into_inner();
         let stopped = self
             .control
             .stopped
             .swap(false, std::sync::atomic::Ordering::AcqRel);
-        if let Some(slot) = run.elsewhere {
-            return ScriptOutcome {
-                reply: Frame::Null,
-                effects: None,
-                elsewhere: Some(slot),
-            };
-        }
         let values = match result {
             Ok(values) => values,
-            Err(e) => return failed(Frame::error_owned(format!("ERR {}", lua_message(&e)))),
+            Err(e) => {
+                return (
+                    Frame::error_owned(format!("ERR {}", lua_message(&e))),
+                    stopped,
+                )
+            }
         };
         let mut values = values.into_iter();
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
-        let reply = if ok {
-            convert::lua_to_frame(&value)
-        } else {
-            let (text, line) = match &value {
-                Value::Table(t) => (
-                    t.raw_get::<Value>("err")
-                        .ok()
-                        .and_then(|v| convert::argument(&v))
-                        .unwrap_or_else(|| Bytes::from_static(b"ERR unknown error")),
-                    t.raw_get::<Option<i32>>("line").ok().flatten(),
-                ),
-                _ => (Bytes::from_static(b"ERR unknown error"), None),
-            };
-            let line = line.or(run.error_line).unwrap_or(0);
-            Frame::error_owned(format!(
-                "{} script: {}, on @user_script:{line}.",
-                String::from_utf8_lossy(&text),
-                req.sha
-            ))
-        };
+        if ok {
+            return (convert::lua_to_frame(&value), stopped);
+        }
         // A script that failed keeps the writes it made before the error, as redis keeps them
-        // (scripts are not rolled back); one stopped (SCRIPT KILL, the time limit) loses them,
-        // which redis cannot do once a script wrote.
-        if stopped {
-            return failed(reply);
-        }
-        let effects = (!run.effects.is_empty()).then(|| ExecCommand {
-            watched: run
-                .touched
-                .into_iter()
-                .map(|(key, seen)| Watched { key, seen })
-                .collect(),
-            items: run.effects,
-        });
-        ScriptOutcome {
-            reply,
-            effects,
-            elsewhere: None,
-        }
+        // (scripts are not rolled back); one stopped (SCRIPT KILL, the time limit) loses them
+        // (see `run_batch`), which redis cannot do once a script wrote.
+        let (text, line) = match &value {
+            Value::Table(t) => (
+                t.raw_get::<Value>("err")
+                    .ok()
+                    .and_then(|v| convert::argument(&v))
+                    .unwrap_or_else(|| Bytes::from_static(b"ERR unknown error")),
+                t.raw_get::<Option<i32>>("line").ok().flatten(),
+            ),
+            _ => (Bytes::from_static(b"ERR unknown error"), None),
+        };
+        let line = line.or(run.borrow().error_line).unwrap_or(0);
+        let reply = Frame::error_owned(format!(
+            "{} script: {}, on @user_script:{line}.",
+            String::from_utf8_lossy(&text),
+            req.sha
+        ));
+        (reply, stopped)
     }
 }
 
@@ -576,10 +631,13 @@ struct Run<'a> {
     live: &'a Keyspace,
     ctx: ApplyCtx,
     read_only: bool,
-    /// The slot every key must be in (the first key's, declared or not).
+    /// The slot every key of the running script must be in (its first key's, declared or
+    /// not).
     slot: Option<u16>,
-    /// The copies of the keys touched (one slot).
-    scratch: Option<Keyspace>,
+    /// True until the running script touches a key.
+    fresh: bool,
+    /// The copies of the keys touched, by slot.
+    scratch: ahash::HashMap<u16, Keyspace>,
     /// Keys touched, with what they held when first touched.
     touched: Vec<(Bytes, Seen)>,
     /// The writes made, in order.
@@ -648,8 +706,8 @@ impl Run<'_> {
         if let Err(e) = self.touch(&item) {
             return e;
         }
-        let Some(ks) = self.scratch.as_mut() else {
-            return Frame::error("ERR no scratch keyspace");
+        let Some(ks) = self.slot.and_then(|slot| self.scratch.get_mut(&slot)) else {
+            return Frame::error("ERR This Redis command is not allowed from script");
         };
         ks.set_clock(self.ctx.now);
         // A random write (SPOP) is picked here, once, and its pick is what is logged.
@@ -698,7 +756,7 @@ impl Run<'_> {
             }
             let (lo, hi) = self.live.slot_range();
             if slot < lo || slot > hi {
-                if self.touched.is_empty() {
+                if self.fresh {
                     // Its first key: the script belongs to that key's shard.
                     self.elsewhere = Some(slot);
                     return Err(Frame::error("ERR the script runs on another shard"));
@@ -707,9 +765,11 @@ impl Run<'_> {
                     "ERR Script attempted to access a non local key in a cluster node script",
                 ));
             }
+            self.fresh = false;
             let scratch = self
                 .scratch
-                .get_or_insert_with(|| Keyspace::new(slot, slot));
+                .entry(slot)
+                .or_insert_with(|| Keyspace::new(slot, slot));
             if self.touched.iter().any(|(k, _)| k == key) {
                 continue;
             }

@@ -23,7 +23,7 @@ use crate::commands::transaction::Seen;
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::keyspace::Keyspace;
 use crate::protocol::Frame;
-use crate::scripting::{ScriptOutcome, ScriptRequest};
+use crate::scripting::{BatchOutcome, ScriptOutcome, ScriptRequest};
 use crate::tasks::Tasks;
 pub use waiters::{KeyWaiters, Waiter};
 
@@ -179,8 +179,9 @@ pub enum ShardMsg<P: LogPosition> {
     Scan(ScanArgs, u64, oneshot::Sender<ScanPage>),
     /// What these keys hold at `now`, as WATCH records it.
     Watch(Vec<Bytes>, u64, oneshot::Sender<Vec<Seen>>),
-    /// Runs a script against the keyspace (unchanged: its writes come back as effects to log).
-    Script(Box<ScriptRequest>, oneshot::Sender<ScriptOutcome>),
+    /// Runs scripts against the keyspace, one after the other, each as if alone (the keyspace
+    /// is unchanged: their writes come back as effects to log).
+    Scripts(Vec<ScriptRequest>, oneshot::Sender<BatchOutcome>),
     /// Stops the actor (when its node shuts down, once nothing applies entries to it any more):
     /// messages queued behind this one are dropped, which answers their batches with errors.
     Stop,
@@ -496,15 +497,19 @@ impl<P: LogPosition> ShardState<P> {
             ShardMsg::Scan(scan, now, tx) => {
                 let _ = tx.send(crate::commands::keys::scan_page(&self.ks, &scan, now));
             }
-            ShardMsg::Script(request, tx) => {
+            ShardMsg::Scripts(requests, tx) => {
                 if self.scripts.is_none() {
                     match crate::scripting::Engine::new(self.counters.script.clone()) {
                         Ok(engine) => self.scripts = Some(engine),
                         Err(e) => {
-                            let _ = tx.send(ScriptOutcome {
+                            let failed = || ScriptOutcome {
                                 reply: Frame::error_owned(format!("ERR cannot start Lua: {e}")),
                                 effects: None,
                                 elsewhere: None,
+                            };
+                            let _ = tx.send(BatchOutcome {
+                                outcomes: requests.iter().map(|_| failed()).collect(),
+                                effects: None,
                             });
                             return true;
                         }
@@ -514,14 +519,15 @@ impl<P: LogPosition> ShardState<P> {
                     // A script may run for seconds: the worker thread is handed over for it, so
                     // the node's other tasks (SCRIPT KILL among them) move to the others.
                     let ks = &self.ks;
-                    let outcome =
+                    let mut run_all = || engine.run_batch(ks, &requests);
+                    let outcomes =
                         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
                             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-                                tokio::task::block_in_place(|| engine.run(ks, &request))
+                                tokio::task::block_in_place(run_all)
                             }
-                            _ => engine.run(ks, &request),
+                            _ => run_all(),
                         };
-                    let _ = tx.send(outcome);
+                    let _ = tx.send(outcomes);
                 }
             }
             ShardMsg::Watch(keys, now, tx) => {
