@@ -534,7 +534,8 @@ impl Engine {
                 .store(false, std::sync::atomic::Ordering::Release);
             result
         });
-        let _ = self.lua.gc_collect();
+        // Lua's own incremental collector keeps up (a full collection after every script cost
+        // more than the script); the memory limit bounds what it lets grow.
         let stopped = self
             .control
             .stopped
