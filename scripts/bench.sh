@@ -153,12 +153,17 @@ if [ -n "$TX_PIPELINES" ]; then
     out=$(redis-benchmark -h 127.0.0.1 -p "$1" -n "$TX_N" -r 1000000 -c "$CLIENTS" -P "$2" --csv -q EVALSHA "$INCR_SHA" 1 'key:__rand_int__' 2>/dev/null | grep -v '^"test"' | tr -d '\r' || true)
     echo "$(cut -d, -f2 <<<"$out" | tr -d '"' | cut -d. -f1) $(( $(cpu_ticks "$3") - before ))"
   }
-  for P in ${TX_PIPELINES}; do
-    rr=(); ss=()
-    for _ in $(seq "$ROUNDS"); do
-      rr+=("$(evalsha_run "$RPORT" "$P" "$RPID")"); ss+=("$(evalsha_run "$SPORT" "$P" "$SPID")")
-    done
-    python3 - "$P" "$TX_N" "$(getconf CLK_TCK)" "${rr[*]}" "${ss[*]}" "evalsha" <<'PY'
+  # side_by_side NAME RUNNER [flush]: RUNNER (port pipeline pid -> "per-second cpu-ticks") against
+  # both servers, rounds alternating; one row of medians per pipeline.
+  side_by_side() {
+    local name=$1 runner=$2 flush=${3:-} P
+    for P in ${TX_PIPELINES}; do
+      rr=(); ss=()
+      for _ in $(seq "$ROUNDS"); do
+        if [ -n "$flush" ]; then redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null; fi
+        rr+=("$("$runner" "$RPORT" "$P" "$RPID")"); ss+=("$("$runner" "$SPORT" "$P" "$SPID")")
+      done
+      python3 - "$P" "$TX_N" "$(getconf CLK_TCK)" "${rr[*]}" "${ss[*]}" "$name" <<'PY'
 import statistics, sys
 p, n, hz, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[6]
 def runs(text):
@@ -170,26 +175,10 @@ us = lambda ticks: ticks / hz * 1e6 / n
 r, s = med(rt), med(st)
 print(f"| {name} | {p:>2} | {r:>10.0f} | {s:>12.0f} | {s / r:>5.2f}x | {us(med(rc)):>9.2f} | {us(med(sc)):>9.2f} | {us(med(sc)) / us(med(rc)):>5.2f}x |")
 PY
-  done
-  for P in ${TX_PIPELINES}; do
-    rr=(); ss=()
-    for _ in $(seq "$ROUNDS"); do
-      redis-cli -p "$RPORT" flushall >/dev/null; redis-cli -p "$SPORT" flushall >/dev/null
-      rr+=("$(tx_run "$RPORT" "$P" "$RPID")"); ss+=("$(tx_run "$SPORT" "$P" "$SPID")")
     done
-    python3 - "$P" "$TX_N" "$(getconf CLK_TCK)" "${rr[*]}" "${ss[*]}" "multi  " <<'PY'
-import statistics, sys
-p, n, hz, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[6]
-def runs(text):
-    v = list(map(int, text.split()))
-    return v[0::2], v[1::2]
-(rt, rc), (st, sc) = runs(sys.argv[4]), runs(sys.argv[5])
-med = statistics.median
-us = lambda ticks: ticks / hz * 1e6 / n
-r, s = med(rt), med(st)
-print(f"| {name} | {p:>2} | {r:>10.0f} | {s:>12.0f} | {s / r:>5.2f}x | {us(med(rc)):>9.2f} | {us(med(sc)):>9.2f} | {us(med(sc)) / us(med(rc)):>5.2f}x |")
-PY
-  done
+  }
+  side_by_side evalsha evalsha_run
+  side_by_side "multi  " tx_run flush
 fi
 
 if [ "$CLUSTER" = 1 ] && [ -n "$CLUSTER_PIPELINES" ]; then
