@@ -141,6 +141,9 @@ impl Node {
         info!(addr = %state.local_addr, shards = state.shard_map.shards(), "shardis ready to accept connections");
         tasks.clients.spawn(watch_loading(state.clone()));
         tasks.clients.spawn(measure_memory(state.clone()));
+        tasks
+            .clients
+            .spawn(crate::server::functions::keep_fresh(state.clone()));
         tasks.clients.spawn(connection::accept_loop(
             listener,
             state.clone(),

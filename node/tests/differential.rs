@@ -1242,8 +1242,77 @@ static CONNECTION: &[Case] = &[
 ];
 
 /// Compared against a redis-server running in cluster mode.
+/// A library of one function per name (FUNCTION LIST orders functions as redis's dict does:
+/// one function per library keeps the comparison exact).
+const LIB_INCR: &str = "#!lua name=incrlib\nredis.register_function('myincr', function(keys, args) return redis.call('incr', keys[1]) end)";
+const LIB_INCR2: &str = "#!lua name=incrlib\nredis.register_function('myincr2', function(keys, args) return redis.call('incrby', keys[1], 2) end)";
+const LIB_OTHER: &str =
+    "#!lua name=other\nredis.register_function('myincr', function(keys, args) return 0 end)";
+const LIB_RO: &str = "#!lua name=rolib\nredis.register_function{function_name='ro', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}";
+const LIB_RO_WRITES: &str = "#!lua name=rowlib\nredis.register_function{function_name='row', callback=function(keys, args) return redis.call('set', keys[1], 'x') end, flags={'no-writes', 'allow-oom'}}";
+const LIB_CALLS: &str = "#!lua name=calls\nredis.register_function('calls', function(keys, args)\n  if args[1] == 'boom' then error('boom') end\n  if args[1] == 'keys' then return KEYS end\n  if args[1] == 'pcall' then return redis.pcall('incr', keys[1]) end\n  if args[1] == 'call' then return redis.call('incr', keys[1]) end\n  if args[1] == 'reg' then return redis.register_function end\n  return {keys[1], keys[2], args[2], #keys, #args, string.len(args[1])}\nend)";
+
+#[rustfmt::skip]
+static FUNCTIONS: &[Case] = &[
+    case!("function load errors",
+        ["FUNCTION", "FLUSH"], ["FUNCTION", "LOAD", "return 1"], ["FUNCTION", "LOAD", "#!lua name=x"],
+        ["FUNCTION", "LOAD", "#!lua\nreturn 1"], ["FUNCTION", "LOAD", "#!lua name=a name=b\nreturn 1"],
+        ["FUNCTION", "LOAD", "#!lua foo=bar\nreturn 1"], ["FUNCTION", "LOAD", "#!js name=x\nreturn 1"],
+        ["FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"], ["FUNCTION", "LOAD", "#!lua name=x\nreturn 1"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nlocal x = = 1"], ["FUNCTION", "LOAD", "#!lua name=x\nlocal x = string.len('a')"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.call('set', 'a', 'b')"], ["FUNCTION", "LOAD", "#!lua name=x\nerror('boom')"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nx = 1"], ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function = 1"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nwhile true do end"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function()"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function(5)"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('h', 5)"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('f-1', function() end)"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('g', function() end) redis.register_function('g', function() end)"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='h', callback=function() end, foo=1}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{callback=function() end}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='zz'}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name={}}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='q', callback=function() end, flags='no-writes'}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='q', callback=function() end, flags={'bad'}}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='q', callback=function() end, description={}}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='q', callback=5}"],
+        ["FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{[1]='a'}"], ["FUNCTION", "LOAD", "#!lua name=x\nredis.foo()"],
+        ["FUNCTION", "LOAD", "REPLACE"], ["FUNCTION", "LOAD", "REPLACE", "REPLACE"], ["FUNCTION", "LOAD", "foo", "bar"],
+        ["FUNCTION", "LOAD"], ["FUNCTION", "LIST"], ["FUNCTION", "STATS"]
+    ),
+    case!("function load, list, replace, delete",
+        ["FUNCTION", "FLUSH"], ["FUNCTION", "LOAD", LIB_INCR], ["FUNCTION", "LOAD", LIB_INCR], ["FUNCTION", "LOAD", LIB_OTHER],
+        ["FUNCTION", "LIST"], ["FUNCTION", "LIST", "WITHCODE"], ["FUNCTION", "LIST", "LIBRARYNAME", "incr*"],
+        ["FUNCTION", "LIST", "LIBRARYNAME", "nomatch"], ["FUNCTION", "LIST", "withcode", "libraryname", "*lib"],
+        ["FUNCTION", "LIST", "LIBRARYNAME"], ["FUNCTION", "LIST", "WITHCODE", "WITHCODE"], ["FUNCTION", "LIST", "bad"],
+        ["FCALL", "myincr", "1", "{f}n"], ["FUNCTION", "LOAD", "REPLACE", LIB_INCR2], ["FCALL", "myincr", "1", "{f}n"],
+        ["FCALL", "myincr2", "1", "{f}n"], ["FUNCTION", "LOAD", LIB_OTHER], ["FCALL", "myincr", "1", "{f}n"],
+        sorted ["FUNCTION", "LIST"], ["FUNCTION", "STATS"], ["FUNCTION", "DELETE", "incrlib"], ["FUNCTION", "DELETE", "incrlib"],
+        ["FCALL", "myincr2", "1", "{f}n"], ["FUNCTION", "LIST"], ["FUNCTION", "FLUSH", "bad"], ["FUNCTION", "FLUSH", "SYNC", "x"],
+        ["FUNCTION", "FLUSH", "ASYNC"], ["FUNCTION", "LIST"], ["FUNCTION", "DELETE"], ["FUNCTION", "KILL"], ["SCRIPT", "KILL"],
+        ["FUNCTION", "NOSUCH"]
+    ),
+    case!("fcall and its errors",
+        ["FUNCTION", "FLUSH"], ["FUNCTION", "LOAD", LIB_CALLS], ["FUNCTION", "LOAD", LIB_RO], ["FUNCTION", "LOAD", LIB_RO_WRITES],
+        ["SET", "{f}s", "str"], ["SET", "{f}n", "5"],
+        ["FCALL", "calls", "2", "{f}a", "{f}b", "hello", "x\0y"], ["FCALL", "calls", "0", "boom"], ["FCALL", "calls", "0", "keys"],
+        ["FCALL", "calls", "1", "{f}s", "call"], ["FCALL", "calls", "1", "{f}s", "pcall"], ["FCALL", "calls", "1", "{f}n", "call"],
+        ["FCALL", "calls", "0", "reg"], ["FCALL", "nosuch", "0"], ["FCALL", "nosuch", "x"], ["FCALL", "calls", "x"],
+        ["FCALL", "calls", "-1"], ["FCALL", "calls", "3", "{f}a"], ["FCALL", "calls"], ["fcall", "calls", "0", "x"],
+        ["FCALL", "ro", "1", "{f}s"], ["FCALL_RO", "ro", "1", "{f}s"], ["FCALL_RO", "calls", "1", "{f}n", "call"],
+        ["FCALL_RO", "row", "1", "{f}s"], ["FCALL", "row", "1", "{f}s"], ["GET", "{f}s"], ["GET", "{f}n"],
+        shape ["HELLO", "3"], ["FUNCTION", "LIST", "LIBRARYNAME", "rolib"], ["FCALL", "calls", "2", "{f}a", "{f}b", "hello", "x"],
+        ["FUNCTION", "STATS"]
+    ),
+];
+
 #[rustfmt::skip]
 static CLUSTER: &[Case] = &[
+    case!("a no-cluster function does not run on a cluster",
+        ["FUNCTION", "FLUSH"],
+        ["FUNCTION", "LOAD", "#!lua name=nc\nredis.register_function{function_name='nc', callback=function() return 1 end, flags={'no-cluster'}}"],
+        ["FCALL", "nc", "0"], ["FCALL_RO", "nc", "0"], ["FUNCTION", "FLUSH"]
+    ),
     case!("select in cluster mode", ["SELECT", "0"], ["SELECT", "1"], ["SELECT", "-1"], ["SELECT", "abc"], ["PING"]),
     case!("crossslot msetnx",
         ["MSETNX", "a", "1", "b", "2"], ["EXISTS", "a"], ["EXISTS", "b"], ["MSETNX", "{t}a", "1", "{t}b", "2"],
@@ -1583,6 +1652,78 @@ fn sort() {
 fn scripts() {
     let (mut r, mut s) = main_pair();
     finish("scripts", run_cases(&mut r, &mut s, "scripts", SCRIPTS));
+}
+
+#[test]
+fn functions() {
+    let (mut r, mut s) = main_pair();
+    let mut failures = run_cases(&mut r, &mut s, "functions", FUNCTIONS);
+    failures.extend(dump_and_restore(&r, &s));
+    finish("functions", failures);
+}
+
+/// FUNCTION DUMP and RESTORE both ways: a dump of either server restores into both, with
+/// every policy and error, and both then list the same libraries. (The payloads themselves
+/// differ: redis compresses long strings, Shardis does not.)
+fn dump_and_restore(r: &Server, s: &Server) -> Vec<String> {
+    let mut failures = Vec::new();
+    let (mut rc, mut sc) = (r.client(), s.client());
+    for c in [&mut rc, &mut sc] {
+        c.cmd_str(&["FUNCTION", "FLUSH"]);
+        // One library: which of several collides first is the order of redis's dict.
+        c.cmd_str(&["FUNCTION", "LOAD", LIB_INCR]);
+    }
+    let payload = |c: &mut support::RawClient| -> Vec<u8> {
+        match parse_reply(&c.cmd_str(&["FUNCTION", "DUMP"])) {
+            Reply::Bulk(Some(b)) => b,
+            other => panic!("FUNCTION DUMP: {other:?}"),
+        }
+    };
+    let dumps = [("redis", payload(&mut rc)), ("shardis", payload(&mut sc))];
+    for (from, dump) in &dumps {
+        let mut corrupt = dump.clone();
+        if let Some(b) = corrupt.first_mut() {
+            *b ^= 1;
+        }
+        let steps: Vec<Vec<&[u8]>> = vec![
+            vec![b"FUNCTION", b"RESTORE", dump],
+            vec![b"FUNCTION", b"RESTORE", dump, b"APPEND"],
+            vec![b"FUNCTION", b"RESTORE", dump, b"REPLACE"],
+            vec![
+                b"FUNCTION",
+                b"LIST",
+                b"WITHCODE",
+                b"LIBRARYNAME",
+                b"incrlib",
+            ],
+            vec![b"FUNCTION", b"DELETE", b"incrlib"],
+            vec![b"FUNCTION", b"LOAD", LIB_OTHER.as_bytes()],
+            vec![b"FUNCTION", b"RESTORE", dump, b"REPLACE"],
+            vec![b"FUNCTION", b"RESTORE", dump, b"FLUSH"],
+            vec![b"FUNCTION", b"LIST", b"LIBRARYNAME", b"other"],
+            vec![b"FCALL", b"myincr", b"1", b"{f}k"],
+            vec![b"FUNCTION", b"RESTORE", &corrupt],
+            vec![b"FUNCTION", b"RESTORE", b"short"],
+            vec![b"FUNCTION", b"RESTORE", dump, b"BAD"],
+            vec![b"FUNCTION", b"RESTORE", dump, b"FLUSH", b"X"],
+            vec![b"FUNCTION", b"FLUSH"],
+            vec![b"FUNCTION", b"RESTORE", dump],
+            vec![b"FUNCTION", b"LIST", b"WITHCODE"],
+            vec![b"FUNCTION", b"STATS"],
+        ];
+        for step in steps {
+            let (a, b) = (rc.cmd(&step), sc.cmd(&step));
+            if a != b {
+                failures.push(format!(
+                    "functions: dump from {from}: {}\n  redis:   {}\n  shardis: {}",
+                    pretty_command(&step[..2]),
+                    pretty(&a),
+                    pretty(&b)
+                ));
+            }
+        }
+    }
+    failures
 }
 
 #[test]
@@ -2450,6 +2591,7 @@ fn self_check_redis_vs_redis() {
         ("keyspace", KEYSPACE),
         ("expiry", EXPIRY),
         ("connection", CONNECTION),
+        ("functions", FUNCTIONS),
     ] {
         failures.extend(run_cases(&mut a, &mut b, group, cases));
     }

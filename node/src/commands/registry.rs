@@ -67,6 +67,9 @@ pub enum Routing<H = NoHandler> {
     Watch,
     /// EVAL and its forms: run by the leader of the keys' shard, effects logged.
     Script,
+    /// FUNCTION LOAD / DELETE / FLUSH / RESTORE: a change of the function libraries, made in
+    /// the metadata group.
+    Functions,
     /// Answered by the node without the keyspace (connection and server commands).
     Node(H),
 }
@@ -88,6 +91,7 @@ impl<H> Routing<H> {
             | Routing::Exec
             | Routing::Watch
             | Routing::Script
+            | Routing::Functions
             | Routing::Node(_) => None,
         }
     }
@@ -162,6 +166,7 @@ impl Command {
             Routing::Exec => Routing::Exec,
             Routing::Watch => Routing::Watch,
             Routing::Script => Routing::Script,
+            Routing::Functions => Routing::Functions,
             Routing::Node(never) => match *never {},
         };
         Command {

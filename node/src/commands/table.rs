@@ -687,8 +687,8 @@ mod tests {
 
     #[test]
     fn expected_contents() {
-        assert_eq!(COMMANDS.len(), 165);
-        assert_eq!(all_specs().count(), 165 + 57);
+        assert_eq!(COMMANDS.len(), 168);
+        assert_eq!(all_specs().count(), 168 + 66);
         let subs = |p: &str| lookup(p.as_bytes()).unwrap().subcommands.len();
         assert_eq!(subs("object"), 4);
         assert_eq!(subs("memory"), 6);
@@ -697,6 +697,7 @@ mod tests {
         assert_eq!(subs("config"), 4);
         assert_eq!(subs("cluster"), 23);
         assert_eq!(subs("script"), 5);
+        assert_eq!(subs("function"), 9);
         let mset = lookup(b"mset").unwrap();
         assert_eq!((mset.first_key, mset.last_key, mset.step), (1, -1, 2));
         assert_eq!(mset.flags, &["write", "denyoom"]);

@@ -196,6 +196,7 @@ pub async fn run_batch(
             NodeStep::Watch(keys) => transaction::watch(state, groups, ctx, session, keys).await,
             NodeStep::Exec(plan) => transaction::run_exec(state, groups, ctx, session, plan).await,
             NodeStep::Script(call) => script::run(state, groups, ctx.max_bulk_len, call).await,
+            NodeStep::Functions => crate::server::functions::write(state, argv).await,
             NodeStep::Info(sections) => {
                 let stats: Vec<ShardStats> =
                     execute::ask_led_shards(state, groups, ShardMsg::Stats)

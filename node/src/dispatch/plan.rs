@@ -168,6 +168,8 @@ pub enum NodeStep {
     Exec(ExecPlan),
     /// A script: run by its shard's leader, its effects logged.
     Script(crate::scripting::ScriptCall),
+    /// A change of the function libraries.
+    Functions,
 }
 
 impl NodeStep {
@@ -217,6 +219,7 @@ pub fn plan(
         Route::Blocking(shard, b) => return Planned::Node(NodeStep::Block(shard, b)),
         Route::Watch(keys) => return Planned::Node(NodeStep::Watch(keys)),
         Route::Script(call) => return Planned::Node(NodeStep::Script(call)),
+        Route::Functions => return Planned::Node(NodeStep::Functions),
         // The connection plans EXEC itself (`transaction.rs`): it needs the session's queue.
         Route::Exec => Pending::Done(proto, Frame::error("ERR EXEC without MULTI")),
         Route::Shard(shard, cmd) if !node.holds(shard) && cmd.reads_any_replica() => {

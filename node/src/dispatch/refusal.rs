@@ -89,15 +89,17 @@ pub fn busy_script(
     if spec.flags.contains(&"allow_busy") {
         return None;
     }
-    let busy = |shard: usize| {
-        groups.shard(shard).is_some_and(|g| {
-            g.shard
-                .counters
-                .script
-                .running_for(now)
-                .is_some_and(|ms| ms >= crate::scripting::BUSY_AFTER_MS)
-        })
+    // The shard's script control when what it runs has run too long.
+    let busy_control = |shard: usize| {
+        groups
+            .shard(shard)
+            .map(|g| &g.shard.counters.script)
+            .filter(|c| {
+                c.running_for(now)
+                    .is_some_and(|ms| ms >= crate::scripting::BUSY_AFTER_MS)
+            })
     };
+    let busy = |shard: usize| busy_control(shard).is_some();
     let any_led_busy = || groups.shards().any(|(s, g)| g.is_leader() && busy(s));
     let refused = match route {
         Route::Shard(shard, _) | Route::Effect(shard, _) | Route::Blocking(shard, _) => {
@@ -107,11 +109,19 @@ pub fn busy_script(
         Route::All(..) | Route::Scan(_) | Route::RandomKey | Route::Script(_) => any_led_busy(),
         _ => false,
     };
-    refused.then(|| {
-        Frame::error(
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        )
-    })
+    if !refused {
+        return None;
+    }
+    // The text names the KILL that stops what runs, as redis's does.
+    let function = groups
+        .shards()
+        .filter_map(|(s, _)| busy_control(s))
+        .any(|c| c.running_function().is_some());
+    Some(Frame::error(if function {
+        crate::scripting::BUSY_FUNCTION
+    } else {
+        crate::scripting::BUSY_SCRIPT
+    }))
 }
 
 /// True when a routed request would run on this node: on a shard it leads, or on the node.

@@ -22,6 +22,7 @@ fn families() -> Vec<Entry> {
         crate::server::info::COMMANDS,
         crate::server::transactions::COMMANDS,
         crate::server::scripts::COMMANDS,
+        crate::server::functions::COMMANDS,
     ];
     keyspace
         .chain(node.into_iter().flatten().cloned())

@@ -47,6 +47,8 @@ pub enum Route {
     Watch(Vec<Bytes>),
     /// A script (EVAL …) on the leader of its keys' shard.
     Script(crate::scripting::ScriptCall),
+    /// A change of the function libraries (FUNCTION LOAD …), in the metadata group.
+    Functions,
 }
 
 /// Decides where a request goes (`spec` from [`crate::commands::resolve`]), as its registry
@@ -94,6 +96,7 @@ pub fn route(spec: &'static CommandSpec, argv: &Argv, shards: &ShardMap) -> Rout
         }
         Routing::RandomKey => return Route::RandomKey,
         Routing::Exec => return Route::Exec,
+        Routing::Functions => return Route::Functions,
         Routing::Watch => return Route::Watch(argv[1..].to_vec()),
         Routing::Script => {
             return match crate::scripting::ScriptCall::parse(name, argv) {

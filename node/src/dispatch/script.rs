@@ -7,6 +7,7 @@
 //! before it), and their effects go into one entry behind one guard. If that guard fails, they
 //! are run again one by one, in order.
 
+use bytes::Bytes;
 use futures_util::future::join_all;
 
 use super::execute;
@@ -17,7 +18,8 @@ use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 use crate::raft::proposer::Refusal;
 use crate::raft::registry::Groups;
-use crate::scripting::{ScriptCall, ScriptRequest, Source};
+use crate::scripting::library::ScriptFlags;
+use crate::scripting::{FunctionTarget, ScriptCall, ScriptRequest, Source};
 use crate::server::ServerState;
 use crate::shard::ShardMsg;
 use crate::slot::key_slot;
@@ -34,14 +36,45 @@ struct Prepared {
     first_key: Option<bytes::Bytes>,
 }
 
-/// Finds the body (EVALSHA: in the node's cache) and the shard a call runs on.
-fn prepare(
+/// Finds the body (EVALSHA: in the node's cache; FCALL: the function) and the shard a call
+/// runs on.
+async fn prepare(
     state: &ServerState,
     groups: &Groups,
     max_bulk_len: u64,
     call: ScriptCall,
 ) -> Result<Prepared, Frame> {
+    let mut read_only = call.read_only;
+    let mut function = None;
     let (sha, body) = match call.source {
+        Source::Function(name) => {
+            let Some((library, info)) = crate::server::functions::find(state, &name).await else {
+                return Err(Frame::error("ERR Function not found"));
+            };
+            if let Some(refused) = call.refused {
+                return Err(refused);
+            }
+            check_flags(state, info.flags, call.read_only)?;
+            read_only = info.flags.contains(ScriptFlags::NO_WRITES);
+            let command = std::iter::once(Bytes::from_static(if call.read_only {
+                b"FCALL_RO"
+            } else {
+                b"FCALL"
+            }))
+            .chain([
+                Bytes::from(name.clone()),
+                Bytes::from(call.keys.len().to_string()),
+            ])
+            .chain(call.keys.iter().cloned())
+            .chain(call.args.iter().cloned())
+            .collect();
+            function = Some(FunctionTarget {
+                name,
+                library,
+                command,
+            });
+            (String::new(), Bytes::new())
+        }
         Source::Body(body) => (crate::server::scripts::remember(state, &body), body),
         Source::Sha(sha) => {
             let cache = state.scripts.lock().unwrap_or_else(|p| p.into_inner());
@@ -75,12 +108,36 @@ fn prepare(
                 now: 0,
                 max_bulk_len,
             },
-            read_only: call.read_only,
+            read_only,
             slot: None,
+            function,
         },
         shard,
         first_key,
     })
+}
+
+/// Refuses a function its flags keep from running here (redis's `scriptPrepareForRun`): any
+/// with `no-cluster` (Shardis is a cluster), one that may write with FCALL_RO or while the
+/// node is out of memory without `allow-oom`.
+fn check_flags(state: &ServerState, flags: ScriptFlags, read_only_call: bool) -> Result<(), Frame> {
+    if flags.contains(ScriptFlags::NO_CLUSTER) {
+        return Err(Frame::error(
+            "ERR Can not run script on cluster, 'no-cluster' flag is set.",
+        ));
+    }
+    let writes = !flags.contains(ScriptFlags::NO_WRITES);
+    if writes && read_only_call {
+        return Err(Frame::error(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    if writes && !flags.contains(ScriptFlags::ALLOW_OOM) && state.refuses_growth() {
+        return Err(Frame::error(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
+    Ok(())
 }
 
 /// Runs `call` alone and returns its reply.
@@ -90,7 +147,7 @@ pub async fn run(
     max_bulk_len: u64,
     call: ScriptCall,
 ) -> Frame {
-    match prepare(state, groups, max_bulk_len, call) {
+    match prepare(state, groups, max_bulk_len, call).await {
         Ok(prepared) => run_prepared(state, groups, prepared).await,
         Err(e) => e,
     }
@@ -188,7 +245,7 @@ pub async fn run_many(
     // Per shard, the calls in order, with their positions.
     let mut by_shard: Vec<(usize, Vec<(usize, Prepared)>)> = Vec::new();
     for (at, call) in calls.into_iter().enumerate() {
-        match prepare(state, groups, max_bulk_len, call) {
+        match prepare(state, groups, max_bulk_len, call).await {
             Ok(p) => match by_shard.iter_mut().find(|(s, _)| *s == p.shard) {
                 Some((_, list)) => list.push((at, p)),
                 None => by_shard.push((p.shard, vec![(at, p)])),

@@ -110,6 +110,7 @@ fn refusal_at_queue(
         | Route::Info(_)
         | Route::Failover
         | Route::Script(_)
+        | Route::Functions
         | Route::Effect(..) => return Some(not_in_transaction(spec.name)),
     };
     if redirect.is_some() {

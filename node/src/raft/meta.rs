@@ -13,6 +13,7 @@
 //! | `{meta}shards`          | the number of shards                                    |
 //! | `{meta}replicas:<s>`    | the voter ids of shard `s`, `,`-separated               |
 //! | `{meta}preferred:<s>`   | the node that should lead shard `s`                     |
+//! | `{meta}functions`       | a hash: every function library's name → its code (FUNCTION LOAD) |
 //!
 //! A new cluster's metadata is written by whichever node first leads the metadata group and finds
 //! it empty; every node derives the same records from the same `[[nodes]]` list, so which node
@@ -29,14 +30,18 @@ use super::shard_group::ShardGroup;
 use crate::cluster::Topology;
 use crate::commands::args::Argv;
 use crate::commands::strings::StringCommand;
+use crate::commands::transaction::{ExecCommand, ExecItem, Seen, Watched};
 use crate::commands::{ApplyCtx, ShardCommand};
 use crate::config::NodeConfig;
 use crate::protocol::Frame;
-use crate::shard::{Batch, Gather};
+use crate::shard::{Batch, Gather, ShardMsg};
 use crate::tasks::Tasks;
 
 /// The hash tag of every metadata key (the metadata keyspace holds this one slot).
 pub const META_TAG: &[u8] = b"meta";
+
+/// The record of the function libraries.
+const FUNCTIONS: &str = "functions";
 
 /// The cluster's metadata as the metadata group holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,6 +260,93 @@ impl Metadata {
         self.write(cmds).await?;
         self.read_local().await;
         Ok(epoch)
+    }
+
+    /// The function libraries as this node's replica holds them (it may lag behind the
+    /// leader's by a heartbeat): their names and codes, and what their hash held, to guard a
+    /// change with ([`Metadata::replace_functions`]).
+    pub async fn read_functions(&self) -> Option<(Seen, Vec<(Bytes, Bytes)>)> {
+        let now = crate::clock::now_ms();
+        let functions = key(FUNCTIONS);
+        let seen = self
+            .group
+            .shard
+            .ask(|tx| ShardMsg::Watch(vec![functions.clone()], now, tx))
+            .await?
+            .pop()?;
+        let argv: Argv = vec![Bytes::from_static(b"HGETALL"), functions];
+        let read = crate::commands::parse_shard_command("hgetall", &argv)?.ok()?;
+        let gather = Gather::new(1, 1);
+        let ctx = ApplyCtx {
+            now,
+            max_bulk_len: u64::MAX,
+        };
+        self.group
+            .shard
+            .send(Batch {
+                ctx,
+                cmds: vec![(read, 0)],
+                gather: gather.clone(),
+            })
+            .await;
+        gather.wait().await;
+        let records = match gather.take().pop()?? {
+            Frame::Map(pairs) => pairs
+                .into_iter()
+                .filter_map(|(k, v)| match (k, v) {
+                    (Frame::Bulk(k), Frame::Bulk(v)) => Some((k, v)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some((seen, records))
+    }
+
+    /// Replaces every function library with `records` (name, code) in one entry of the
+    /// metadata group, if their hash still holds what `seen` says (another node may have
+    /// changed them since they were read): `Ok(false)` when it did not.
+    pub async fn replace_functions(
+        &self,
+        seen: Seen,
+        records: Vec<(Bytes, Bytes)>,
+    ) -> Result<bool, Refusal> {
+        let functions = key(FUNCTIONS);
+        let mut argvs: Vec<Argv> = vec![vec![Bytes::from_static(b"DEL"), functions.clone()]];
+        if !records.is_empty() {
+            let mut hset = vec![Bytes::from_static(b"HSET"), functions.clone()];
+            for (name, code) in records {
+                hset.push(name);
+                hset.push(code);
+            }
+            argvs.push(hset);
+        }
+        let items = argvs
+            .iter()
+            .map(ExecItem::parse)
+            .collect::<Result<Vec<_>, Frame>>()
+            .map_err(Refusal::Failed)?;
+        let guarded = ExecCommand {
+            watched: vec![Watched {
+                key: functions,
+                seen,
+            }],
+            items,
+        };
+        let ctx = ApplyCtx {
+            now: crate::clock::now_ms(),
+            max_bulk_len: u64::MAX,
+        };
+        let frames = self
+            .group
+            .write_anywhere(ctx, vec![ShardCommand::Exec(Box::new(guarded))])
+            .await?;
+        match frames.into_iter().next() {
+            Some(Frame::NullArray) => Ok(false),
+            Some(Frame::Array(_)) => Ok(true),
+            Some(other) => Err(Refusal::Failed(other)),
+            None => Err(Refusal::Failed(Frame::error("ERR no reply"))),
+        }
     }
 
     async fn write(&self, cmds: Vec<ShardCommand>) -> Result<(), Refusal> {

@@ -16,8 +16,10 @@
 pub mod bitlib;
 pub mod cjson;
 pub mod convert;
+pub mod library;
+pub mod payload;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
@@ -41,6 +43,13 @@ pub const BUSY_AFTER_MS: u64 = 5000;
 /// a shard held for ever would be a part of the keyspace lost, so Shardis gives up at this.
 pub const TIME_LIMIT_MS: u64 = 60_000;
 
+/// `-BUSY` while an EVAL script runs (redis's `slowevalerr`).
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// `-BUSY` while a function runs (redis's `slowscripterr`).
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
 /// What the node knows of the script a shard runs: since when (SCRIPT KILL, `-BUSY`), and a
 /// request to stop it, read by the Lua state every few thousand instructions.
 #[derive(Default, Debug)]
@@ -49,6 +58,20 @@ pub struct ScriptControl {
     kill: std::sync::atomic::AtomicBool,
     /// Set by the instruction hook when it stops the running script.
     stopped: std::sync::atomic::AtomicBool,
+    /// While a library loads: the Unix ms past which its loading is stopped (0: none).
+    load_deadline: std::sync::atomic::AtomicU64,
+    /// The function running, if what runs is one (FUNCTION STATS, and which of SCRIPT KILL
+    /// and FUNCTION KILL stops it).
+    function: std::sync::Mutex<Option<RunningFunction>>,
+}
+
+/// A function being run, as FUNCTION STATS shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunningFunction {
+    /// Its name.
+    pub name: String,
+    /// The command that called it (FCALL or FCALL_RO, its arguments).
+    pub command: Vec<Bytes>,
 }
 
 impl ScriptControl {
@@ -60,15 +83,52 @@ impl ScriptControl {
         }
     }
 
-    /// SCRIPT KILL: asks the running script to stop; false when none runs. A script can
-    /// always be stopped, even after writes: its writes are effects not applied yet, so
-    /// stopping it drops them all (redis answers `-UNKILLABLE` there, having applied them).
-    pub fn kill(&self) -> bool {
+    /// The function running, when what runs is a function (not an EVAL script).
+    pub fn running_function(&self) -> Option<RunningFunction> {
+        self.running_for(0)?;
+        self.function
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// SCRIPT KILL (`functions` false) or FUNCTION KILL (true): asks the running script or
+    /// function to stop; false when none of that kind runs. A script can always be stopped,
+    /// even after writes: its writes are effects not applied yet, so stopping it drops them
+    /// all (redis answers `-UNKILLABLE` there, having applied them).
+    pub fn kill(&self, functions: bool) -> Kill {
         if self.running_for(0).is_none() {
-            return false;
+            return Kill::NotBusy;
+        }
+        if self.running_function().is_some() != functions {
+            return Kill::OtherKind;
         }
         self.kill.store(true, std::sync::atomic::Ordering::Release);
-        true
+        Kill::Killed
+    }
+}
+
+/// What a SCRIPT KILL or FUNCTION KILL found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kill {
+    /// Nothing runs.
+    NotBusy,
+    /// A function runs and SCRIPT KILL was asked, or the other way round.
+    OtherKind,
+    /// Asked to stop.
+    Killed,
+}
+
+impl Kill {
+    /// The reply to SCRIPT KILL (`functions` false) or FUNCTION KILL, given what every shard
+    /// found (the best of them).
+    pub fn reply(found: impl Iterator<Item = Kill>, functions: bool) -> crate::protocol::Frame {
+        match (found.max().unwrap_or(Kill::NotBusy), functions) {
+            (Kill::Killed, _) => Frame::ok(),
+            (Kill::NotBusy, _) => Frame::error("NOTBUSY No scripts in execution right now."),
+            (Kill::OtherKind, false) => Frame::error(BUSY_FUNCTION),
+            (Kill::OtherKind, true) => Frame::error(BUSY_SCRIPT),
+        }
     }
 }
 
@@ -90,6 +150,19 @@ pub struct ScriptRequest {
     /// For a script of no declared key run again on the shard of the key it touched first:
     /// that key's slot.
     pub slot: Option<u16>,
+    /// FCALL: the function to run, instead of the body.
+    pub function: Option<FunctionTarget>,
+}
+
+/// The function an FCALL runs.
+#[derive(Clone, Debug)]
+pub struct FunctionTarget {
+    /// Its name.
+    pub name: String,
+    /// Its library (the shard loads the library's code once, under its SHA-1).
+    pub library: std::sync::Arc<library::Library>,
+    /// The command that called it, for FUNCTION STATS.
+    pub command: Vec<Bytes>,
 }
 
 /// What a script run gave.
@@ -112,6 +185,8 @@ pub enum Source {
     Body(Bytes),
     /// EVALSHA: the SHA-1 of a body the node has seen.
     Sha(String),
+    /// FCALL: a function of the node's libraries.
+    Function(String),
 }
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, parsed.
@@ -125,13 +200,48 @@ pub struct ScriptCall {
     pub args: Vec<Bytes>,
     /// The `_RO` forms.
     pub read_only: bool,
+    /// FCALL's error about its key count, answered only once the function is found (redis
+    /// looks the function up first).
+    pub refused: Option<Frame>,
 }
 
 impl ScriptCall {
     /// Parses `<script or sha> <numkeys> [key …] [arg …]` as redis does.
     pub fn parse(name: &str, argv: &Argv) -> Result<ScriptCall, Frame> {
-        let numkeys = crate::protocol::parse::parse_i64(&argv[2])
-            .ok_or_else(crate::commands::errors::not_integer)?;
+        if name.starts_with("fcall") {
+            let function = String::from_utf8_lossy(&argv[1]).into_owned();
+            let mut call = ScriptCall {
+                source: Source::Function(function),
+                keys: Vec::new(),
+                args: Vec::new(),
+                read_only: name.ends_with("_ro"),
+                refused: None,
+            };
+            match ScriptCall::split(argv, Frame::error("ERR Bad number of keys provided")) {
+                Ok((keys, args)) => (call.keys, call.args) = (keys, args),
+                Err(e) => call.refused = Some(e),
+            }
+            return Ok(call);
+        }
+        let (keys, args) = ScriptCall::split(argv, crate::commands::errors::not_integer())?;
+        let source = if name.starts_with("evalsha") {
+            Source::Sha(String::from_utf8_lossy(&argv[1]).to_ascii_lowercase())
+        } else {
+            Source::Body(argv[1].clone())
+        };
+        Ok(ScriptCall {
+            source,
+            keys,
+            args,
+            read_only: name.ends_with("_ro"),
+            refused: None,
+        })
+    }
+
+    /// The keys and the arguments of `<script> <numkeys> [key …] [arg …]`; `not_integer` is
+    /// the error for a key count that is not a number.
+    fn split(argv: &Argv, not_integer: Frame) -> Result<(Vec<Bytes>, Vec<Bytes>), Frame> {
+        let numkeys = crate::protocol::parse::parse_i64(&argv[2]).ok_or(not_integer)?;
         if numkeys < 0 {
             return Err(Frame::error("ERR Number of keys can't be negative"));
         }
@@ -141,17 +251,7 @@ impl ScriptCall {
                 "ERR Number of keys can't be greater than number of args",
             ));
         }
-        let source = if name.starts_with("evalsha") {
-            Source::Sha(String::from_utf8_lossy(&argv[1]).to_ascii_lowercase())
-        } else {
-            Source::Body(argv[1].clone())
-        };
-        Ok(ScriptCall {
-            source,
-            keys: argv[3..3 + numkeys].to_vec(),
-            args: argv[3 + numkeys..].to_vec(),
-            read_only: name.ends_with("_ro"),
-        })
+        Ok((argv[3..3 + numkeys].to_vec(), argv[3 + numkeys..].to_vec()))
     }
 }
 
@@ -200,6 +300,16 @@ pub struct Engine {
     /// The `redis` table itself (scripts see it through a read-only view), where each run sets
     /// `call` and `pcall`.
     redis: Table,
+    /// The environment libraries' code is compiled in (see PRELUDE).
+    libenv: Table,
+    /// Switches `libenv` between the library API (while a library loads) and the globals.
+    set_loading: Function,
+    /// The `redis` table a loading library sees, where each load sets `register_function`.
+    load_redis: Table,
+    /// Binds a function to its KEYS and ARGV tables.
+    bind: Function,
+    /// The functions of the libraries loaded here, by the SHA-1 of the library's code.
+    libraries: HashMap<String, HashMap<String, Function>>,
 }
 
 /// The Lua side of the API: the reply helpers, constants, and the read-only environment
@@ -231,21 +341,57 @@ end
 for _, name in ipairs({'redis', 'bit', 'cjson', 'string', 'math', 'table'}) do
   rawset(G, name, readonly(rawget(G, name)))
 end
+-- What a library's code sees while it loads (FUNCTION LOAD): only `redis`, with
+-- `register_function` (set by the engine for each load), `log` and the log levels; any other
+-- name is an error, as in redis 7.
+local load_redis_raw = {log = rawget(G, 'redis').log}
+load_redis_raw.LOG_DEBUG, load_redis_raw.LOG_VERBOSE = 0, 1
+load_redis_raw.LOG_NOTICE, load_redis_raw.LOG_WARNING = 2, 3
+local function missing(name, level)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", level)
+end
+local function refuse_write()
+  error("Attempt to modify a readonly table", 2)
+end
+local library_api = {
+  redis = setmetatable({}, {
+    __index = function(_, name)
+      local found = load_redis_raw[name]
+      if found == nil then missing(name, 3) end
+      return found
+    end,
+    __newindex = refuse_write,
+    __metatable = false,
+  }),
+}
+local loading = false
 -- What scripts see as their globals: reads of the real ones, an error for unknown names and for
 -- any write, raised at the script's line (level 2), as redis 7's read-only globals.
-__shardis_env = setmetatable({}, {
+local env = setmetatable({}, {
   __index = function(_, name)
     local found = rawget(G, name)
-    if found == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end
+    if found == nil then missing(name, 3) end
     return found
   end,
-  __newindex = function()
-    error("Attempt to modify a readonly table", 2)
-  end,
+  __newindex = refuse_write,
   __metatable = false,
 })
+-- The globals of libraries' code: the library API while one loads, the scripts' globals when
+-- its functions run.
+local libenv = setmetatable({}, {
+  __index = function(_, name)
+    local found
+    if loading then found = library_api[name] else found = rawget(G, name) end
+    if found == nil then missing(name, 3) end
+    return found
+  end,
+  __newindex = refuse_write,
+  __metatable = false,
+})
+local function set_loading(on) loading = on end
+-- A function called with its KEYS and ARGV tables (xpcall passes no arguments in Lua 5.1).
+local function bind(f, keys, args) return function() return f(keys, args) end end
+return env, libenv, set_loading, load_redis_raw, bind
 "#;
 
 impl Engine {
@@ -290,8 +436,13 @@ impl Engine {
         globals.raw_set("redis", redis.clone())?;
         globals.raw_set("bit", bitlib::table(&lua)?)?;
         globals.raw_set("cjson", cjson::table(&lua)?)?;
-        lua.load(PRELUDE).set_name("=shardis").exec()?;
-        let env: Table = globals.raw_get("__shardis_env")?;
+        let (env, libenv, set_loading, load_redis, bind): (
+            Table,
+            Table,
+            Function,
+            Table,
+            Function,
+        ) = lua.load(PRELUDE).set_name("=shardis").eval()?;
         let watched = control.clone();
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(10_000),
@@ -304,8 +455,17 @@ impl Engine {
                         "Script killed by user with SCRIPT KILL...".into(),
                     ));
                 }
+                let now = crate::clock::now_ms();
+                let deadline = watched
+                    .load_deadline
+                    .load(std::sync::atomic::Ordering::Acquire);
+                if deadline != 0 && now > deadline {
+                    return Err(mlua::Error::external(ReplyError(Bytes::from_static(
+                        b"ERR FUNCTION LOAD timeout",
+                    ))));
+                }
                 if watched
-                    .running_for(crate::clock::now_ms())
+                    .running_for(now)
                     .is_some_and(|ms| ms > TIME_LIMIT_MS)
                 {
                     watched
@@ -326,7 +486,116 @@ impl Engine {
             compiled: HashSet::new(),
             control,
             redis,
+            libenv,
+            set_loading,
+            load_redis,
+            bind,
+            libraries: HashMap::new(),
         })
+    }
+
+    /// Loads a library's code (FUNCTION LOAD checking it, or a shard's first call of one of its
+    /// functions): compiles it in the library environment and runs it with the library API,
+    /// collecting what it registers, within `limit_ms` (redis gives FUNCTION LOAD 500 ms). The
+    /// error is redis's text, without `ERR`.
+    pub fn load_library(
+        &mut self,
+        code: &Bytes,
+        limit_ms: u64,
+    ) -> Result<(library::Library, HashMap<String, Function>), String> {
+        let header = library::parse_header(code)?;
+        if !library::valid_name(&header.name) {
+            return Err(library::BAD_NAME.into());
+        }
+        if !header.engine.eq_ignore_ascii_case("lua") {
+            return Err(format!("Engine '{}' not found", header.engine));
+        }
+        let chunk = self
+            .lua
+            .load(&code[header.body_at..])
+            .set_name("@user_function")
+            .set_environment(self.libenv.clone())
+            .into_function()
+            .map_err(|e| format!("Error compiling function: {}", lua_message(&e)))?;
+        let registered: std::cell::RefCell<Vec<(library::FunctionInfo, Function)>> =
+            std::cell::RefCell::new(Vec::new());
+        let control = &self.control;
+        let result = self.lua.scope(|scope| {
+            let register = scope.create_function(|_, args: MultiValue| {
+                let (info, callback) = registration(args).map_err(load_error)?;
+                let mut registered = registered.borrow_mut();
+                if !library::valid_name(&info.name) {
+                    return Err(load_error(library::BAD_NAME.into()));
+                }
+                if registered.iter().any(|(f, _)| f.name == info.name) {
+                    return Err(load_error("Function already exists in the library".into()));
+                }
+                registered.push((info, callback));
+                Ok(())
+            })?;
+            self.load_redis.raw_set("register_function", register)?;
+            self.set_loading.call::<()>(true)?;
+            control.load_deadline.store(
+                crate::clock::now_ms() + limit_ms,
+                std::sync::atomic::Ordering::Release,
+            );
+            let ran = chunk.call::<()>(());
+            control
+                .load_deadline
+                .store(0, std::sync::atomic::Ordering::Release);
+            self.set_loading.call::<()>(false)?;
+            self.load_redis.raw_set("register_function", Value::Nil)?;
+            Ok(ran)
+        });
+        let failed = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) | Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
+            let text = match reply_error(&e) {
+                Some(text) => String::from_utf8_lossy(text).into_owned(),
+                // Without mlua's traceback: the error itself, as redis gives it.
+                None => match lua_message(&e).split_once("\nstack traceback:") {
+                    Some((message, _)) => format!("ERR {message}"),
+                    None => format!("ERR {}", lua_message(&e)),
+                },
+            };
+            return Err(format!("Error registering functions: {text}"));
+        }
+        let registered = registered.into_inner();
+        if registered.is_empty() {
+            return Err("No functions registered".into());
+        }
+        let library = library::Library {
+            name: header.name,
+            code: code.clone(),
+            sha: sha1_hex(code),
+            functions: registered.iter().map(|(info, _)| info.clone()).collect(),
+        };
+        let functions = registered
+            .into_iter()
+            .map(|(info, f)| (info.name, f))
+            .collect();
+        Ok((library, functions))
+    }
+
+    /// The function an FCALL runs, its library loaded here on first use.
+    fn library_function(&mut self, target: &FunctionTarget) -> Result<Function, Frame> {
+        let sha = &target.library.sha;
+        if !self.libraries.contains_key(sha) {
+            if self.libraries.len() >= COMPILED_MAX {
+                self.libraries.clear();
+            }
+            let (_, functions) = self
+                .load_library(&target.library.code, TIME_LIMIT_MS)
+                .map_err(|e| Frame::error_owned(format!("ERR {e}")))?;
+            self.libraries.insert(sha.clone(), functions);
+        }
+        self.libraries
+            .get(sha)
+            .and_then(|functions| functions.get(&target.name))
+            .cloned()
+            .ok_or_else(|| Frame::error("ERR Function not found"))
     }
 
     /// The compiled function of a script, compiling it on first use.
@@ -446,10 +715,22 @@ impl Engine {
     /// Runs one script of a batch on the shared state; its reply, and whether it was stopped
     /// (SCRIPT KILL, the time limit).
     fn run_one(&mut self, run: &std::cell::RefCell<Run<'_>>, req: &ScriptRequest) -> (Frame, bool) {
-        let function = match self.function(&req.sha, &req.body) {
+        let found = match &req.function {
+            Some(target) => self.library_function(target),
+            None => self.function(&req.sha, &req.body),
+        };
+        let function = match found {
             Ok(f) => f,
             Err(e) => return (e, false),
         };
+        *self
+            .control
+            .function
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = req.function.as_ref().map(|f| RunningFunction {
+            name: f.name.clone(),
+            command: f.command.clone(),
+        });
         let lua = &self.lua;
         let redis = &self.redis;
         let result = lua.scope(|scope| {
@@ -472,24 +753,27 @@ impl Engine {
             })?;
             redis.raw_set("call", call)?;
             redis.raw_set("pcall", pcall)?;
-            self.globals.raw_set(
-                "KEYS",
+            let strings = |items: &[Bytes]| {
                 lua.create_sequence_from(
-                    req.keys
+                    items
                         .iter()
                         .map(|k| lua.create_string(k))
                         .collect::<mlua::Result<Vec<_>>>()?,
-                )?,
-            )?;
-            self.globals.raw_set(
-                "ARGV",
-                lua.create_sequence_from(
-                    req.args
-                        .iter()
-                        .map(|a| lua.create_string(a))
-                        .collect::<mlua::Result<Vec<_>>>()?,
-                )?,
-            )?;
+                )
+            };
+            let keys = strings(&req.keys)?;
+            let args = strings(&req.args)?;
+            // A script reads KEYS and ARGV as globals; a function gets them as its arguments
+            // (and has no such globals, as in redis).
+            let callable = if req.function.is_some() {
+                self.globals.raw_set("KEYS", Value::Nil)?;
+                self.globals.raw_set("ARGV", Value::Nil)?;
+                self.bind.call::<Function>((function, keys, args))?
+            } else {
+                self.globals.raw_set("KEYS", keys)?;
+                self.globals.raw_set("ARGV", args)?;
+                function
+            };
             let handler = scope.create_function(|lua, err: Value| {
                 // The first frame of the script itself names the line the error came from.
                 let line = script_line(lua);
@@ -525,7 +809,7 @@ impl Engine {
                 crate::clock::now_ms().max(1),
                 std::sync::atomic::Ordering::Release,
             );
-            let result = xpcall.call::<MultiValue>((function, handler));
+            let result = xpcall.call::<MultiValue>((callable, handler));
             control
                 .started
                 .store(0, std::sync::atomic::Ordering::Release);
@@ -569,10 +853,13 @@ impl Engine {
             _ => (Bytes::from_static(b"ERR unknown error"), None),
         };
         let line = line.or(run.borrow().error_line).unwrap_or(0);
+        let (name, source) = match &req.function {
+            Some(f) => (f.name.as_str(), "@user_function"),
+            None => (req.sha.as_str(), "@user_script"),
+        };
         let reply = Frame::error_owned(format!(
-            "{} script: {}, on @user_script:{line}.",
+            "{} script: {name}, on {source}:{line}.",
             String::from_utf8_lossy(&text),
-            req.sha
         ));
         (reply, stopped)
     }
@@ -611,7 +898,7 @@ fn script_line(lua: &Lua) -> Option<i32> {
             d.source()
                 .source
                 .as_deref()
-                .is_some_and(|s| s.ends_with("user_script"))
+                .is_some_and(|s| s.ends_with("user_script") || s.ends_with("user_function"))
         })
         .map(|d| d.curr_line())
 }
@@ -625,6 +912,97 @@ fn lua_message(e: &mlua::Error) -> String {
         mlua::Error::CallbackError { cause, .. } => lua_message(cause),
         other => other.to_string(),
     }
+}
+
+/// An error of the library API (`redis.register_function`), raised as redis raises it: its
+/// text is the error's, with no script line.
+fn load_error(message: String) -> mlua::Error {
+    mlua::Error::external(ReplyError(Bytes::from(format!("ERR {message}"))))
+}
+
+/// A Lua string or number as text (`lua_isstring`'s rule), else `None`.
+fn text_of(v: &Value) -> Option<String> {
+    convert::argument(v).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// The arguments of `redis.register_function`: `(name, callback)`, or one table of named
+/// arguments (`function_name`, `callback`, `flags`, `description`). Errors are redis's.
+fn registration(args: MultiValue) -> Result<(library::FunctionInfo, Function), String> {
+    let args: Vec<Value> = args.into_iter().collect();
+    match args.as_slice() {
+        [Value::Table(t)] => named_registration(t),
+        [_] => Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).".into()),
+        [name, callback] => {
+            let name = text_of(name)
+                .ok_or("first argument to redis.register_function must be a string")?;
+            let Value::Function(callback) = callback else {
+                return Err("second argument to redis.register_function must be a function".into());
+            };
+            let info = library::FunctionInfo {
+                name,
+                description: None,
+                flags: library::ScriptFlags::default(),
+            };
+            Ok((info, callback.clone()))
+        }
+        _ => Err("wrong number of arguments to redis.register_function".into()),
+    }
+}
+
+/// The named form of [`registration`].
+fn named_registration(t: &Table) -> Result<(library::FunctionInfo, Function), String> {
+    let mut name = None;
+    let mut description = None;
+    let mut callback = None;
+    let mut flags = library::ScriptFlags::default();
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (key, value) = pair.map_err(|e| lua_message(&e))?;
+        let key = text_of(&key)
+            .ok_or("named argument key given to redis.register_function is not a string")?;
+        match key.to_ascii_lowercase().as_str() {
+            "function_name" => {
+                name = Some(text_of(&value).ok_or(
+                    "function_name argument given to redis.register_function must be a string",
+                )?)
+            }
+            "description" => {
+                description = Some(Bytes::from(text_of(&value).ok_or(
+                    "description argument given to redis.register_function must be a string",
+                )?))
+            }
+            "callback" => match value {
+                Value::Function(f) => callback = Some(f),
+                _ => {
+                    return Err(
+                        "callback argument given to redis.register_function must be a function"
+                            .into(),
+                    )
+                }
+            },
+            "flags" => {
+                let Value::Table(list) = value else {
+                    return Err("flags argument to redis.register_function must be a table representing function flags".into());
+                };
+                for flag in list.sequence_values::<Value>() {
+                    let flag = flag
+                        .ok()
+                        .and_then(|f| text_of(&f))
+                        .and_then(|f| library::ScriptFlags::named(f.as_bytes()))
+                        .ok_or("unknown flag given")?;
+                    flags = flags.with(flag);
+                }
+            }
+            _ => return Err("unknown argument given to redis.register_function".into()),
+        }
+    }
+    let name = name.ok_or("redis.register_function must get a function name argument")?;
+    let callback = callback.ok_or("redis.register_function must get a callback argument")?;
+    let info = library::FunctionInfo {
+        name,
+        description,
+        flags,
+    };
+    Ok((info, callback))
 }
 
 /// One run's state: the keys touched so far and their copies, the writes made.
@@ -807,6 +1185,7 @@ mod tests {
             ctx: CTX,
             read_only: false,
             slot: None,
+            function: None,
         }
     }
 
@@ -886,11 +1265,11 @@ mod tests {
     fn a_killed_script_stops_and_leaves_no_effects() {
         let control = std::sync::Arc::new(ScriptControl::default());
         let mut engine = Engine::new(control.clone()).expect("a Lua state");
-        assert!(!control.kill(), "nothing runs yet");
+        assert_eq!(control.kill(false), Kill::NotBusy, "nothing runs yet");
         let killer = std::thread::spawn({
             let control = control.clone();
             move || {
-                while !control.kill() {
+                while control.kill(false) != Kill::Killed {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
             }

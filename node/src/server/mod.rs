@@ -6,6 +6,7 @@
 pub mod allocator;
 pub mod cluster;
 pub mod commands;
+pub mod functions;
 pub mod info;
 pub mod memory_doctor;
 pub mod scripts;
@@ -130,6 +131,8 @@ pub struct ServerState {
     pub eviction_stuck: std::sync::atomic::AtomicBool,
     /// The script cache (EVALSHA, SCRIPT LOAD / EXISTS / FLUSH): bodies by SHA-1.
     pub scripts: Mutex<HashMap<String, bytes::Bytes>>,
+    /// The function libraries, as last read from the metadata group (see `functions.rs`).
+    pub functions: functions::FunctionCache,
 }
 
 /// What every shard's data takes (its entries and collections, counted exactly).
@@ -202,6 +205,7 @@ impl ServerState {
                 .saturating_sub(dataset_bytes(&replication.groups)),
             headroom: replication.headroom.clone(),
             scripts: Mutex::new(HashMap::new()),
+            functions: functions::FunctionCache::default(),
             not_counted_memory: AtomicU64::new(0),
             eviction_stuck: std::sync::atomic::AtomicBool::new(false),
         }

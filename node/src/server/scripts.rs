@@ -65,19 +65,7 @@ pub static COMMANDS: &[Command<Handler>] = &[
             .clear();
         Some(Frame::ok())
     }),
-    Command::node("script|kill", |_, _, state| {
-        let killed = state
-            .groups
-            .load()
-            .all()
-            .filter(|(_, g)| g.shard.counters.script.kill())
-            .count();
-        Some(if killed > 0 {
-            Frame::ok()
-        } else {
-            Frame::error("NOTBUSY No scripts in execution right now.")
-        })
-    }),
+    Command::node("script|kill", |_, _, state| Some(kill(state, false))),
     Command::node("script|help", |_, _, _| {
         Some(help(&[
             "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -94,6 +82,17 @@ pub static COMMANDS: &[Command<Handler>] = &[
         ]))
     }),
 ];
+
+/// SCRIPT KILL (`functions` false) or FUNCTION KILL: stops what runs of that kind on every
+/// shard of the node.
+pub fn kill(state: &ServerState, functions: bool) -> Frame {
+    let groups = state.groups.load();
+    let found = groups
+        .all()
+        .map(|(_, g)| g.shard.counters.script.kill(functions))
+        .collect::<Vec<_>>();
+    scripting::Kill::reply(found.into_iter(), functions)
+}
 
 /// Adds a body to the node's script cache; its SHA-1.
 pub fn remember(state: &ServerState, body: &bytes::Bytes) -> String {
