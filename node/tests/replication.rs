@@ -863,3 +863,118 @@ fn every_replica_holds_the_same_collections() {
         );
     }
 }
+
+/// Calls `args` on node `i` until it answers something other than `Function not found` (a
+/// library just changed elsewhere reaches a node with its replica of the metadata group).
+fn on_node_until(
+    cluster: &Cluster,
+    i: usize,
+    args: &[&str],
+    done: impl Fn(&Result<String, String>) -> bool,
+) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = raw_cmd(cluster.port(i), args);
+        if done(&reply) || Instant::now() > deadline {
+            return reply;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn function_libraries_are_cluster_wide_and_survive_a_full_restart() {
+    let mut cluster = Cluster::start("");
+    cluster.wait_ready(Duration::from_secs(20));
+    cluster.wait_balanced(Duration::from_secs(20));
+    let lib = "#!lua name=counters\nredis.register_function('bump', function(keys, args) return redis.call('incrby', keys[1], args[1]) end)";
+    assert_eq!(
+        raw_cmd(cluster.port(0), &["FUNCTION", "LOAD", lib]),
+        Ok("counters".into())
+    );
+    // Every node calls it at once, on a key of a shard it leads: loaded on one node, it is the
+    // cluster's (FCALL on a node whose replica has not caught up yet waits for it).
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let shard = (0..usize::from(SHARDS))
+            .find(|&s| cluster.leader_of(s) == Some(i))
+            .expect("every node leads a shard once balanced");
+        let key = key_in_shard(shard, "fn");
+        assert_eq!(
+            raw_cmd(cluster.port(i), &["FCALL", "bump", "1", &key, "5"]),
+            Ok("5".into()),
+            "node {i}"
+        );
+        keys.push(key);
+    }
+    // Two nodes load libraries that register the same function name at the same time: one
+    // wins, the other is told the function exists; no node ends up with both.
+    let ports = [cluster.port(1), cluster.port(2)];
+    let racers: Vec<_> = ports
+        .iter()
+        .enumerate()
+        .map(|(n, &port)| {
+            thread::spawn(move || {
+                let code = format!("#!lua name=racer{n}\nredis.register_function('raced', function() return {n} end)");
+                raw_cmd(port, &["FUNCTION", "LOAD", &code])
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = racers
+        .into_iter()
+        .map(|r| r.join().expect("racer"))
+        .collect();
+    let won: Vec<_> = outcomes.iter().filter(|o| o.is_ok()).collect();
+    assert_eq!(won.len(), 1, "exactly one load wins: {outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| o
+            .as_ref()
+            .err()
+            .is_some_and(|e| e == "ERR Function raced already exists")),
+        "{outcomes:?}"
+    );
+    let winner = won[0]
+        .as_ref()
+        .expect("won")
+        .trim_start_matches("racer")
+        .to_string();
+    for i in 0..3 {
+        assert_eq!(
+            raw_cmd(cluster.port(i), &["FCALL", "raced", "0"]),
+            Ok(winner.clone()),
+            "node {i}"
+        );
+    }
+    // Deleted on one node, gone from all.
+    assert_eq!(
+        raw_cmd(
+            cluster.port(2),
+            &["FUNCTION", "DELETE", &format!("racer{winner}")]
+        ),
+        Ok("OK".into())
+    );
+    let gone = |r: &Result<String, String>| {
+        r.as_ref()
+            .err()
+            .is_some_and(|e| e == "ERR Function not found")
+    };
+    for i in 0..3 {
+        let reply = on_node_until(&cluster, i, &["FCALL", "raced", "0"], gone);
+        assert!(gone(&reply), "node {i}: {reply:?}");
+    }
+    // The libraries live in the metadata group's log and snapshots: a full restart keeps them.
+    for i in 0..3 {
+        cluster.kill(i);
+    }
+    for i in 0..3 {
+        cluster.launch(i);
+    }
+    cluster.wait_ready(Duration::from_secs(30));
+    for key in &keys {
+        assert_eq!(
+            cluster.cmd(&["FCALL", "bump", "1", key, "1"], Duration::from_secs(10)),
+            Ok("6".into()),
+            "{key}"
+        );
+    }
+}
