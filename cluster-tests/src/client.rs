@@ -67,8 +67,8 @@ impl Client {
         }
     }
 
-    /// Sends `args` (the key is `args[1]`, or for EVAL and EVALSHA their first key) to the node
-    /// leading its slot, following MOVED and TRYAGAIN for up to `self.timeout` in all.
+    /// Sends `args` (the key is `args[1]`, or for EVAL, EVALSHA and FCALL their first key) to
+    /// the node leading its slot, following MOVED and TRYAGAIN for up to `self.timeout` in all.
     pub async fn call(&mut self, args: &[String]) -> Result<Value, CallError> {
         let slot = key_slot(first_key(args));
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -313,12 +313,12 @@ async fn refused_before_exec(
     }
 }
 
-/// The key that routes a command: `args[1]`, or for EVAL / EVALSHA (and their `_RO` forms)
-/// the first of the keys after `numkeys` (`""` if there is none).
+/// The key that routes a command: `args[1]`, or for EVAL / EVALSHA / FCALL (and their `_RO`
+/// forms) the first of the keys after `numkeys` (`""` if there is none).
 fn first_key(args: &[String]) -> &str {
     let name = args.first().map_or("", |n| n.as_str()).to_ascii_uppercase();
     let at = match name.as_str() {
-        "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" => 3,
+        "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" | "FCALL" | "FCALL_RO" => 3,
         _ => 1,
     };
     args.get(at).map_or("", String::as_str)
@@ -506,6 +506,11 @@ mod tests {
         let eval = words(&["EVAL", "return 1", "2", "lua:{0}a", "lua:{0}b"]);
         assert_eq!(first_key(&eval), "lua:{0}a");
         assert_eq!(first_key(&words(&["evalsha", "abc", "0"])), "");
+        let fcall = words(&["FCALL", "incr_both", "2", "lua:{1}a", "lua:{1}b"]);
+        assert_eq!(first_key(&fcall), "lua:{1}a");
+        let fcall_ro = words(&["fcall_ro", "read_both", "2", "lua:{0}a", "lua:{0}b"]);
+        assert_eq!(first_key(&fcall_ro), "lua:{0}a");
+        assert_eq!(first_key(&words(&["FCALL", "f", "0"])), "");
         assert_eq!(first_key(&words(&["INCR", "ctr:0"])), "ctr:0");
     }
 

@@ -13,8 +13,9 @@
 //! - [`transactions`]: MULTI / EXEC and WATCH in the workload, on pairs of keys only ever
 //!   incremented together, and their checks (both writes seen or neither, no increment lost or
 //!   applied twice, the pair linearizable as a counter).
-//! - [`scripts`]: Lua scripts (EVAL with `redis.call`) in the workload, on pairs of keys only
-//!   ever incremented together by one script, checked as the transactions' pairs are.
+//! - [`scripts`]: Lua scripts (EVAL with `redis.call`, and the same code as Redis 7 functions
+//!   called with FCALL / FCALL_RO) in the workload, on pairs of keys only ever incremented
+//!   together by one script, checked as the transactions' pairs are.
 //! - [`scenario`]: a cluster plus the workload; faults in between; at the end the history is
 //!   checked (linearizability per key, counters, no read after a TTL deadline) and the figures
 //!   computed (failover time, operations acknowledged during the fault, anomalies).

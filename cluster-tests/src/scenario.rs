@@ -41,6 +41,9 @@ pub struct Figures {
     /// From the fault to the first acknowledged script increment on a `lua:` pair whose shard
     /// the faulted node led.
     pub script_failover: Option<Duration>,
+    /// From the fault to the first acknowledged function increment (`FCALL incr_both`) on a
+    /// `lua:` pair whose shard the faulted node led.
+    pub function_failover: Option<Duration>,
     /// Everything the checks found wrong (must be empty).
     pub anomalies: Vec<String>,
 }
@@ -102,8 +105,12 @@ impl Run {
         TestCluster::start_on_small_disks(nodes, SHARDS).map(|c| Run::on(c, seed))
     }
 
-    /// Starts the workload on `cluster`.
+    /// Loads the workload's function library (see [`scripts::load_library`]), then starts the
+    /// workload on `cluster`.
     fn on(cluster: TestCluster, seed: u64) -> Run {
+        if let Err(e) = scripts::load_library(&cluster.client_ports(), Duration::from_secs(20)) {
+            panic!("the workload's function library could not be loaded: {e}");
+        }
         let recorder = Recorder::new();
         let stop = Arc::new(AtomicBool::new(false));
         let workload = {
@@ -258,12 +265,13 @@ impl Run {
                 .min()
                 .map(Duration::from_nanos)
         });
-        // The first increment of `events` acknowledged after the fault on one of `pairs`.
-        let pair_failover = |events: &[TxEvent], pairs: &[usize]| {
+        // The first increment of `events` acknowledged after the fault on one of `pairs` (only
+        // those run as functions, with `only_fcall`).
+        let pair_failover = |events: &[TxEvent], pairs: &[usize], only_fcall: bool| {
             fault.and_then(|(start, _)| {
                 events
                     .iter()
-                    .filter(|e| pairs.contains(&e.pair))
+                    .filter(|e| pairs.contains(&e.pair) && (e.fcall || !only_fcall))
                     .filter(|e| !matches!(e.kind, TxKind::Read | TxKind::ScriptRead))
                     .filter(|e| e.invoke >= start && matches!(e.outcome, TxOutcome::Ok { .. }))
                     .map(|e| e.complete.saturating_sub(start))
@@ -271,8 +279,9 @@ impl Run {
                     .map(Duration::from_nanos)
             })
         };
-        let tx_failover = pair_failover(&history.tx, &self.affected_pairs);
-        let script_failover = pair_failover(&history.lua, &self.affected_lua_pairs);
+        let tx_failover = pair_failover(&history.tx, &self.affected_pairs, false);
+        let script_failover = pair_failover(&history.lua, &self.affected_lua_pairs, false);
+        let function_failover = pair_failover(&history.lua, &self.affected_lua_pairs, true);
         let acked_during_fault = fault.map_or(0, |(a, b)| {
             history
                 .events
@@ -312,6 +321,7 @@ impl Run {
             tx_failover,
             scripts: script_summary,
             script_failover,
+            function_failover,
             anomalies,
         }
     }
@@ -404,6 +414,7 @@ impl Run {
                             invoke,
                             complete: recorder.now(),
                             outcome,
+                            fcall: false,
                         });
                         break;
                     }

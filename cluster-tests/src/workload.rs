@@ -9,8 +9,8 @@
 //! after its deadline), `queue:<n>` take RPUSH and BLPOP (nothing acknowledged is lost, nothing
 //! is popped twice, first in first out: see [`queue_anomalies`]), and `tx:{<n>}a` and
 //! `tx:{<n>}b` are only written together by MULTI … EXEC transactions (see
-//! [`crate::transactions`]), as `lua:{<n>}a` and `lua:{<n>}b` are by Lua scripts (see
-//! [`crate::scripts`]). Every SET and push writes a value no other write writes, so a read
+//! [`crate::transactions`]), as `lua:{<n>}a` and `lua:{<n>}b` are by Lua scripts, run by EVAL
+//! or as functions with FCALL (see [`crate::scripts`]). Every SET and push writes a value no other write writes, so a read
 //! or a pop names the write it saw.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -174,7 +174,9 @@ impl Recorder {
 }
 
 /// Runs `clients` clients against the nodes on `ports` until `stop` is set. Each client draws
-/// its operations from an RNG seeded with `seed` and its index.
+/// its operations from an RNG seeded with `seed` and its index. Half the scripts are FCALLs of
+/// the workload's function library, which must be loaded first ([`scripts::load_library`], as
+/// [`crate::scenario::Run`] does).
 pub async fn run(
     ports: Vec<u16>,
     clients: usize,

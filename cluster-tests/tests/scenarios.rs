@@ -110,25 +110,39 @@ fn leader_kill_with_transactions() {
 /// every answer, none is lost or applied twice (a script is logged as one guarded entry, and
 /// MOVED / TRYAGAIN, which the client follows, must mean it was not applied), and scripts on
 /// that pair are acknowledged again after the failover (see `cluster_tests::scripts`).
+///
+/// The scripts run in both forms, EVAL and Redis 7 functions (`FCALL incr_both`, `FCALL_RO
+/// read_both` of the library the run loads before its workload starts), checked together by
+/// the same rules; the test fails unless FCALL increments and FCALL_RO reads were acknowledged,
+/// and an FCALL increment on the failed leader's pair after the kill (on the new leader).
 #[test]
 fn leader_kill_with_scripts() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut run = Run::start(3, seed());
     kill_and_restart_the_leader_of(&mut run, &lua_key(0, 'a'));
     let figures = run.finish("leader kill with lua");
+    let ms = |d: Option<Duration>| d.map_or("-".to_string(), |d| d.as_millis().to_string());
     eprintln!(
-        "first script increment on the failed leader's pairs: {} ms after the kill",
-        figures
-            .script_failover
-            .map_or("-".to_string(), |d| d.as_millis().to_string())
+        "first script increment on the failed leader's pairs: {} ms after the kill (first by \
+         FCALL: {} ms)",
+        ms(figures.script_failover),
+        ms(figures.function_failover)
     );
     assert!(
         figures.scripts.0.acked > 0 && figures.scripts.0.reads > 0,
         "no script was acknowledged: {figures:?}"
     );
     assert!(
+        figures.scripts.1.acked > 0 && figures.scripts.1.reads > 0,
+        "no FCALL increment or no FCALL_RO read was acknowledged: {figures:?}"
+    );
+    assert!(
         figures.script_failover.is_some(),
         "no script on the failed leader's pair was acknowledged after the kill: {figures:?}"
+    );
+    assert!(
+        figures.function_failover.is_some(),
+        "no FCALL on the failed leader's pair was acknowledged after the kill: {figures:?}"
     );
     report(figures);
 }
