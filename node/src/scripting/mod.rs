@@ -36,6 +36,9 @@ use crate::slot::key_slot;
 const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
 /// Compiled scripts kept per shard before the cache is dropped and starts again.
 const COMPILED_MAX: usize = 1000;
+/// A script whose last run took longer than this (or that never ran) is run with the worker
+/// thread handed over (see [`Engine::may_run_long`]).
+const SHORT_RUN: std::time::Duration = std::time::Duration::from_millis(1);
 /// How long a script runs before other clients of its shard are answered `-BUSY` (redis's
 /// `busy-reply-threshold`): a running script holds its shard, which is what makes it atomic.
 pub const BUSY_AFTER_MS: u64 = 5000;
@@ -310,6 +313,11 @@ pub struct Engine {
     bind: Function,
     /// The functions of the libraries loaded here, by the SHA-1 of the library's code.
     libraries: HashMap<String, HashMap<String, Function>>,
+    /// How long each script's last run took, by SHA-1 (a function's: by its name).
+    last_run: HashMap<String, std::time::Duration>,
+    /// `xpcall`, and the error handler scripts run under (made once: see [`error_handler`]).
+    xpcall: Function,
+    handler: Function,
 }
 
 /// The Lua side of the API: the reply helpers, constants, and the read-only environment
@@ -479,6 +487,8 @@ impl Engine {
                 Ok(mlua::VmState::Continue)
             },
         );
+        let xpcall = globals.raw_get("xpcall")?;
+        let handler = lua.create_function(error_handler)?;
         Ok(Engine {
             lua,
             globals,
@@ -491,6 +501,9 @@ impl Engine {
             load_redis,
             bind,
             libraries: HashMap::new(),
+            last_run: HashMap::new(),
+            xpcall,
+            handler,
         })
     }
 
@@ -630,6 +643,16 @@ impl Engine {
         Ok(f)
     }
 
+    /// True when one of these scripts never ran here or ran longer than [`SHORT_RUN`] last
+    /// time: it may hold the thread for long.
+    pub fn may_run_long(&self, reqs: &[ScriptRequest]) -> bool {
+        reqs.iter().any(|r| {
+            self.last_run
+                .get(run_key(r))
+                .is_none_or(|took| *took > SHORT_RUN)
+        })
+    }
+
     /// Runs a script against `live` (not changed: writes go to a scratch copy of the keys
     /// touched) and returns its reply and effects.
     pub fn run(&mut self, live: &Keyspace, req: &ScriptRequest) -> ScriptOutcome {
@@ -679,7 +702,18 @@ impl Engine {
                 r.elsewhere = None;
             }
             let before = run.borrow().effects.len();
+            let started = std::time::Instant::now();
             let (reply, stopped) = self.run_one(&run, req);
+            if self.last_run.len() >= COMPILED_MAX {
+                self.last_run.clear();
+            }
+            let took = started.elapsed();
+            match self.last_run.get_mut(run_key(req)) {
+                Some(last) => *last = took,
+                None => {
+                    self.last_run.insert(run_key(req).to_string(), took);
+                }
+            }
             let elsewhere = run.borrow().elsewhere;
             if stopped {
                 run.borrow_mut().effects.truncate(before);
@@ -774,30 +808,8 @@ impl Engine {
                 self.globals.raw_set("ARGV", args)?;
                 function
             };
-            let handler = scope.create_function(|lua, err: Value| {
-                // The first frame of the script itself names the line the error came from.
-                let line = script_line(lua);
-                let t = lua.create_table()?;
-                match err {
-                    Value::Table(e) => {
-                        let text: Value = e.raw_get("err")?;
-                        t.raw_set("err", text)?;
-                    }
-                    Value::String(s) => {
-                        let mut text = b"ERR ".to_vec();
-                        text.extend_from_slice(&s.as_bytes());
-                        t.raw_set("err", lua.create_string(&text)?)?;
-                    }
-                    Value::Error(e) => match reply_error(&e) {
-                        Some(text) => t.raw_set("err", lua.create_string(text)?)?,
-                        None => t.raw_set("err", format!("ERR {}", lua_message(&e)))?,
-                    },
-                    other => t.raw_set("err", format!("ERR {other:?}"))?,
-                }
-                t.raw_set("line", line)?;
-                Ok(t)
-            })?;
-            let xpcall: Function = self.globals.raw_get("xpcall")?;
+            let handler = &self.handler;
+            let xpcall = &self.xpcall;
             let control = &self.control;
             control
                 .kill
@@ -863,6 +875,40 @@ impl Engine {
         ));
         (reply, stopped)
     }
+}
+
+/// The key of a script in [`Engine::may_run_long`]'s record: its SHA-1, or its function's name.
+fn run_key(req: &ScriptRequest) -> &str {
+    match &req.function {
+        Some(f) => &f.name,
+        None => &req.sha,
+    }
+}
+
+/// The error handler scripts run under (`xpcall`'s): the error as a table `{err, line}`, the
+/// line being the script's, where the error came from.
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
+    // The first frame of the script itself names the line the error came from.
+    let line = script_line(lua);
+    let t = lua.create_table()?;
+    match err {
+        Value::Table(e) => {
+            let text: Value = e.raw_get("err")?;
+            t.raw_set("err", text)?;
+        }
+        Value::String(s) => {
+            let mut text = b"ERR ".to_vec();
+            text.extend_from_slice(&s.as_bytes());
+            t.raw_set("err", lua.create_string(&text)?)?;
+        }
+        Value::Error(e) => match reply_error(&e) {
+            Some(text) => t.raw_set("err", lua.create_string(text)?)?,
+            None => t.raw_set("err", format!("ERR {}", lua_message(&e)))?,
+        },
+        other => t.raw_set("err", format!("ERR {other:?}"))?,
+    }
+    t.raw_set("line", line)?;
+    Ok(t)
 }
 
 /// A command's error reply, raised by `redis.call` as the script's error.

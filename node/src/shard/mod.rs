@@ -516,13 +516,17 @@ impl<P: LogPosition> ShardState<P> {
                     }
                 }
                 if let Some(engine) = self.scripts.as_mut() {
-                    // A script may run for seconds: the worker thread is handed over for it, so
-                    // the node's other tasks (SCRIPT KILL among them) move to the others.
+                    // A script may run for seconds: the worker thread is handed over for one
+                    // that is new or ran long last time, so that the node's other tasks
+                    // (SCRIPT KILL among them) move to the other workers. Handing it over costs
+                    // a thread switch, more than a short script takes: a script that ran short
+                    // runs in place.
                     let ks = &self.ks;
+                    let hand_over = engine.may_run_long(&requests);
                     let mut run_all = || engine.run_batch(ks, &requests);
                     let outcomes =
                         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-                            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                            Ok(tokio::runtime::RuntimeFlavor::MultiThread) if hand_over => {
                                 tokio::task::block_in_place(run_all)
                             }
                             _ => run_all(),
