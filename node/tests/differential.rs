@@ -792,6 +792,19 @@ static SCRIPTS: &[Case] = &[
         ["EVAL", "return cjson.encode({['k']={1,'two',false}})", "0"], ["EVAL", "return cjson.encode()", "0"], ["EVAL", "cjson.x = 1", "0"],
         ["EVAL", "return redis.call('set', KEYS[1], cjson.encode({n = 5}))", "1", "{j}doc"], ["GET", "{j}doc"]
     ),
+    case!("shebang flags",
+        ["EVAL", "#!lua\nreturn 1", "0"], ["EVAL", "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')", "1", "{e}k"],
+        ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "{e}k"],
+        ["EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "{e}k"],
+        ["EVAL_RO", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "{e}k"],
+        ["EVAL_RO", "#!lua flags=allow-oom\nreturn 1", "0"], ["EVAL", "#!lua flags=allow-oom,no-writes\nreturn 2", "0"],
+        ["EVAL", "#!lua flags=\nreturn 3", "0"], ["EVAL", "#!lua", "0"], ["EVAL", "#!js\nreturn 1", "0"],
+        ["EVAL", "#!lua name=x\nreturn 1", "0"], ["EVAL", "#!lua flags=bad\nreturn 1", "0"],
+        ["EVAL", "#!lua flags=No-Writes\nreturn 1", "0"], ["EVAL", "#!lua flags=no-writes,,allow-oom\nreturn 1", "0"],
+        ["EVAL", "#!lua\n\nerror('on line 3')", "0"], ["EVAL", "#!lua\nreturn redis.call('set', KEYS[1], 'y')", "1", "{e}k"],
+        ["GET", "{e}k"], ["SCRIPT", "LOAD", "#!lua flags=bad\nreturn 1"], ["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 5"],
+        ["EVALSHA_RO", "bacb0fa9e0511ae36561f3fbe6a4b9d07a79e1a4", "0"], ["SCRIPT", "LOAD", "#!lua\nreturn = 1"]
+    ),
     case!("evalsha and the script cache",
         ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"], ["SCRIPT", "LOAD", "return 'loaded'"],
         ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"], ["EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"],
@@ -1308,6 +1321,9 @@ static FUNCTIONS: &[Case] = &[
 
 #[rustfmt::skip]
 static CLUSTER: &[Case] = &[
+    case!("a no-cluster script does not run on a cluster",
+        ["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"], ["EVAL_RO", "#!lua flags=no-cluster\nreturn 1", "0"]
+    ),
     case!("a no-cluster function does not run on a cluster",
         ["FUNCTION", "FLUSH"],
         ["FUNCTION", "LOAD", "#!lua name=nc\nredis.register_function{function_name='nc', callback=function() return 1 end, flags={'no-cluster'}}"],

@@ -18,7 +18,7 @@ use crate::commands::{ApplyCtx, ShardCommand};
 use crate::protocol::Frame;
 use crate::raft::proposer::Refusal;
 use crate::raft::registry::Groups;
-use crate::scripting::library::ScriptFlags;
+use crate::scripting::library::{self, ScriptFlags};
 use crate::scripting::{FunctionTarget, ScriptCall, ScriptRequest, Source};
 use crate::server::ServerState;
 use crate::shard::ShardMsg;
@@ -44,7 +44,7 @@ async fn prepare(
     max_bulk_len: u64,
     call: ScriptCall,
 ) -> Result<Prepared, Frame> {
-    let mut read_only = call.read_only;
+    let read_only;
     let mut function = None;
     let (sha, body) = match call.source {
         Source::Function(name) => {
@@ -75,17 +75,24 @@ async fn prepare(
             });
             (String::new(), Bytes::new())
         }
-        Source::Body(body) => (crate::server::scripts::remember(state, &body), body),
+        Source::Body(body) => {
+            read_only = script_flags(state, &body, call.read_only)?;
+            (crate::server::scripts::remember(state, &body), body)
+        }
         Source::Sha(sha) => {
-            let cache = state.scripts.lock().unwrap_or_else(|p| p.into_inner());
-            match cache.get(&sha) {
-                Some(body) => (sha, body.clone()),
-                None => {
-                    return Err(Frame::error(
-                        "NOSCRIPT No matching script. Please use EVAL.",
-                    ))
+            let body = {
+                let cache = state.scripts.lock().unwrap_or_else(|p| p.into_inner());
+                match cache.get(&sha) {
+                    Some(body) => body.clone(),
+                    None => {
+                        return Err(Frame::error(
+                            "NOSCRIPT No matching script. Please use EVAL.",
+                        ))
+                    }
                 }
-            }
+            };
+            read_only = script_flags(state, &body, call.read_only)?;
+            (sha, body)
         }
     };
     let first_key = call.keys.first().cloned();
@@ -115,6 +122,20 @@ async fn prepare(
         shard,
         first_key,
     })
+}
+
+/// An EVAL script's `#!lua` flags checked as a function's are ([`check_flags`]); whether it
+/// runs read-only: a `no-writes` script, or an `_RO` call. A script without the line is
+/// checked command by command as it runs, as before redis 7.
+fn script_flags(state: &ServerState, body: &[u8], read_only_call: bool) -> Result<bool, Frame> {
+    match library::script_shebang(body) {
+        Ok(None) => Ok(read_only_call),
+        Ok(Some((flags, _))) => {
+            check_flags(state, flags, read_only_call)?;
+            Ok(read_only_call || flags.contains(ScriptFlags::NO_WRITES))
+        }
+        Err(e) => Err(Frame::error_owned(format!("ERR {e}"))),
+    }
 }
 
 /// Refuses a function its flags keep from running here (redis's `scriptPrepareForRun`): any

@@ -144,6 +144,57 @@ pub fn parse_header(code: &[u8]) -> Result<Header, String> {
     })
 }
 
+/// An EVAL script's `#!lua flags=…` first line, read as redis 7 reads it
+/// (`evalExtractShebangFlags`): `Ok(None)` for a script without one (run as before redis 7,
+/// each command checked as it runs), else its flags and the first line's length (the script is
+/// compiled from the newline on, so its line numbers stay the user's). Errors are redis's,
+/// without `ERR`.
+pub fn script_shebang(body: &[u8]) -> Result<Option<(ScriptFlags, usize)>, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let body = &body[..memchr::memchr(0, body).unwrap_or(body.len())];
+    let Some(end) = memchr::memchr(b'\n', body) else {
+        return Err("Invalid script shebang".into());
+    };
+    let parts = match crate::protocol::parse::split_inline_args(&body[..end]) {
+        Some(parts) if !parts.is_empty() => parts,
+        _ => return Err("Invalid engine in script shebang".into()),
+    };
+    if parts[0].as_ref() != b"#!lua" {
+        return Err(format!(
+            "Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(&parts[0])
+        ));
+    }
+    let mut flags = ScriptFlags::default();
+    for part in &parts[1..] {
+        let Some(list) = part.strip_prefix(b"flags=") else {
+            return Err(format!(
+                "Unknown lua shebang option: {}",
+                String::from_utf8_lossy(part)
+            ));
+        };
+        if list.is_empty() {
+            continue;
+        }
+        for name in list.split(|&b| b == b',') {
+            let flag = ScriptFlags::NAMES
+                .iter()
+                .find(|(_, n)| n.as_bytes() == name)
+                .map(|(f, _)| *f)
+                .ok_or_else(|| {
+                    format!(
+                        "Unexpected flag in script shebang: {}",
+                        String::from_utf8_lossy(name)
+                    )
+                })?;
+            flags = flags.with(flag);
+        }
+    }
+    Ok(Some((flags, end)))
+}
+
 /// True for a valid library or function name: letters, digits and `_`, at least one.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
@@ -330,6 +381,38 @@ mod tests {
         assert_eq!(names, ["a", "c"]);
         assert_eq!(libs.function_count(), 2);
         assert!(libs.remove("c") && !libs.remove("c"));
+    }
+
+    #[test]
+    fn script_shebangs_are_read_as_redis_reads_them() {
+        assert_eq!(script_shebang(b"return 1"), Ok(None));
+        assert_eq!(
+            script_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1"),
+            Ok(Some((
+                ScriptFlags::NO_WRITES.with(ScriptFlags::ALLOW_OOM),
+                31
+            )))
+        );
+        assert_eq!(
+            script_shebang(b"#!lua\nreturn 1"),
+            Ok(Some((ScriptFlags::default(), 5)))
+        );
+        assert_eq!(
+            script_shebang(b"#!lua flags=\n"),
+            Ok(Some((ScriptFlags::default(), 12)))
+        );
+        let err = |body: &[u8]| script_shebang(body).expect_err("refused");
+        assert_eq!(err(b"#!lua"), "Invalid script shebang");
+        assert_eq!(err(b"#!js\n"), "Unexpected engine in script shebang: #!js");
+        assert_eq!(
+            err(b"#!lua flags=No-Writes\n"),
+            "Unexpected flag in script shebang: No-Writes"
+        );
+        assert_eq!(
+            err(b"#!lua flags=no-writes,,allow-oom\n"),
+            "Unexpected flag in script shebang: "
+        );
+        assert_eq!(err(b"#!lua name=x\n"), "Unknown lua shebang option: name=x");
     }
 
     #[test]

@@ -275,9 +275,10 @@ pub fn sha1_hex(data: &[u8]) -> String {
 
 /// Compiles `body` in a throwaway state (SCRIPT LOAD): the compile error redis answers, if any.
 pub fn check_syntax(body: &[u8]) -> Result<(), Frame> {
+    let skip = shebang_len(body)?;
     let lua = Lua::new_with(StdLib::NONE, LuaOptions::default())
         .map_err(|e| Frame::error_owned(format!("ERR {e}")))?;
-    lua.load(body)
+    lua.load(&body[skip..])
         .set_name("@user_script")
         .into_function()
         .map(|_| ())
@@ -287,6 +288,13 @@ pub fn check_syntax(body: &[u8]) -> Result<(), Frame> {
                 lua_message(&e)
             ))
         })
+}
+
+/// How much of a script's start its `#!lua` line takes (0 without one); its error as a reply.
+pub fn shebang_len(body: &[u8]) -> Result<usize, Frame> {
+    library::script_shebang(body)
+        .map(|found| found.map_or(0, |(_, len)| len))
+        .map_err(|e| Frame::error_owned(format!("ERR {e}")))
 }
 
 /// A shard's Lua state and the scripts compiled in it.
@@ -624,9 +632,10 @@ impl Engine {
                 let _ = self.lua.unset_named_registry_value(&format!("f_{old}"));
             }
         }
+        let skip = shebang_len(body)?;
         let f = self
             .lua
-            .load(body)
+            .load(&body[skip..])
             .set_name("@user_script")
             .set_environment(self.env.clone())
             .into_function()
