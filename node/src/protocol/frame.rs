@@ -41,6 +41,13 @@ pub enum Frame {
     /// [`Frame::bulk_array`]): how a long range leaves a shard as one buffer rather than a
     /// frame and an allocation per element.
     Encoded(Bytes),
+    /// A boolean: `#t` / `#f` in RESP3, `:1` / `:0` in RESP2 (a script's `true` or `false`
+    /// after `redis.setresp(3)`). Only scripts' replies carry it, which never cross the network
+    /// between nodes.
+    Boolean(bool),
+    /// A number too big for an integer, as text: `(` in RESP3, a bulk string in RESP2 (a
+    /// script's `{big_number = …}`).
+    BigNumber(Bytes),
     /// An array of bulk strings encoded only while it is written, a chunk at a time
     /// ([`Streamed`]): how a range of millions of elements leaves its shard without being
     /// copied first. It never crosses the network between nodes, so it is not serialized.
@@ -209,6 +216,12 @@ impl Frame {
                 }
             }
             Frame::Encoded(bytes) => out.extend_from_slice(bytes),
+            Frame::Boolean(b) if proto >= 3 => {
+                out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
+            }
+            Frame::Boolean(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            Frame::BigNumber(text) if proto >= 3 => line(out, b'(', text),
+            Frame::BigNumber(text) => bulk(out, text),
             Frame::Streamed(array) => {
                 array.encode_header(out);
                 for i in 0..array.0.chunks() {

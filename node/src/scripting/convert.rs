@@ -1,39 +1,83 @@
-//! Conversions between Lua values and replies, by redis's rules (RESP2).
+//! Conversions between Lua values and replies, by redis 7's rules.
 //!
-//! A command's reply becomes a Lua value for the script: integer → number, bulk → string, nil
-//! bulk or nil array → `false`, array → table, status → `{ok = …}`, error → `{err = …}`. The
-//! script's return value becomes the reply the other way round: number → integer (truncated),
-//! string → bulk, `true` → 1, `false` and nil → nil bulk, `{ok = …}` → status, `{err = …}` →
-//! error, any other table → array of its elements up to the first nil.
+//! A command's reply becomes a Lua value for the script. In RESP2 (a script's default):
+//! integer → number, bulk → string, nil bulk or nil array → `false`, array → table, status →
+//! `{ok = …}`, error → `{err = …}`, and the RESP3-only types as RESP2 sends them (a double as a
+//! string, a map as a flat array). After `redis.setresp(3)`: null → nil, a map →
+//! `{map = {k = v}}`, a set → `{set = {member = true}}`, a double → `{double = n}`, a boolean
+//! → a boolean, verbatim text → `{verbatim_string = {format = …, string = …}}`.
+//!
+//! The script's return value becomes the reply the other way round: number → integer
+//! (truncated), string → bulk, `true` → 1 and `false` → nil (after `setresp(3)`: booleans),
+//! nil → nil, `{ok = …}` → status, `{err = …}` → error, `{double = n}`, `{big_number = s}`,
+//! `{verbatim_string = …}`, `{map = …}` and `{set = …}` → those types (each sent as RESP2 has
+//! it to a RESP2 client), any other table → array of its elements up to the first nil.
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 
 use crate::protocol::Frame;
 
-/// A reply as the Lua value a script sees.
-pub fn frame_to_lua(lua: &Lua, frame: Frame) -> mlua::Result<Value> {
+/// A reply as the Lua value a script sees, in the protocol the script chose (`resp3` after
+/// `redis.setresp(3)`).
+pub fn frame_to_lua(lua: &Lua, frame: Frame, resp3: bool) -> mlua::Result<Value> {
+    let tagged = |tag: &str, value: Value| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.raw_set(tag, value)?;
+        Ok(Value::Table(t))
+    };
     Ok(match frame {
         Frame::Integer(n) => Value::Integer(n),
-        Frame::Bulk(b) | Frame::Verbatim(b) => Value::String(lua.create_string(&b)?),
+        Frame::Bulk(b) => Value::String(lua.create_string(&b)?),
+        Frame::Verbatim(b) if resp3 => {
+            let v = lua.create_table()?;
+            v.raw_set("format", "txt")?;
+            v.raw_set("string", lua.create_string(&b)?)?;
+            tagged("verbatim_string", Value::Table(v))?
+        }
+        Frame::Verbatim(b) => Value::String(lua.create_string(&b)?),
+        Frame::Null | Frame::NullArray if resp3 => Value::Nil,
         Frame::Null | Frame::NullArray => Value::Boolean(false),
-        Frame::Simple(s) => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(&s)?)?;
-            Value::Table(t)
-        }
-        Frame::Error(e) => {
-            let t = lua.create_table()?;
-            t.raw_set("err", lua.create_string(&e)?)?;
-            Value::Table(t)
-        }
+        Frame::Simple(s) => tagged("ok", Value::String(lua.create_string(&s)?))?,
+        Frame::Error(e) => tagged("err", Value::String(lua.create_string(&e)?))?,
+        Frame::Double(d) if resp3 => tagged("double", Value::Number(d))?,
         Frame::Double(d) => {
             Value::String(lua.create_string(crate::protocol::frame::format_double(d).as_bytes())?)
         }
-        Frame::Array(items) | Frame::Set(items) => array(lua, items)?,
-        Frame::Map(pairs) | Frame::Pairs(pairs) => {
-            array(lua, pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())?
+        Frame::Boolean(b) if resp3 => Value::Boolean(b),
+        Frame::Boolean(b) => Value::Integer(i64::from(b)),
+        Frame::BigNumber(text) if resp3 => {
+            tagged("big_number", Value::String(lua.create_string(&text)?))?
         }
+        Frame::BigNumber(text) => Value::String(lua.create_string(&text)?),
+        Frame::Set(items) if resp3 => {
+            let members = lua.create_table()?;
+            for item in items {
+                members.raw_set(frame_to_lua(lua, item, resp3)?, true)?;
+            }
+            tagged("set", Value::Table(members))?
+        }
+        Frame::Map(pairs) if resp3 => {
+            let map = lua.create_table()?;
+            for (k, v) in pairs {
+                map.raw_set(frame_to_lua(lua, k, resp3)?, frame_to_lua(lua, v, resp3)?)?;
+            }
+            tagged("map", Value::Table(map))?
+        }
+        Frame::Pairs(pairs) if resp3 => array(
+            lua,
+            pairs
+                .into_iter()
+                .map(|(a, b)| Frame::Array(vec![a, b]))
+                .collect(),
+            resp3,
+        )?,
+        Frame::Array(items) | Frame::Set(items) => array(lua, items, resp3)?,
+        Frame::Map(pairs) | Frame::Pairs(pairs) => array(
+            lua,
+            pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            resp3,
+        )?,
         frame @ (Frame::Encoded(_) | Frame::Streamed(_)) => {
             // An array of bulk strings already encoded: read back.
             let mut bytes = Vec::new();
@@ -41,15 +85,16 @@ pub fn frame_to_lua(lua: &Lua, frame: Frame) -> mlua::Result<Value> {
             array(
                 lua,
                 bulk_array(&bytes).into_iter().map(Frame::Bulk).collect(),
+                resp3,
             )?
         }
     })
 }
 
-fn array(lua: &Lua, items: Vec<Frame>) -> mlua::Result<Value> {
+fn array(lua: &Lua, items: Vec<Frame>, resp3: bool) -> mlua::Result<Value> {
     let t = lua.create_table_with_capacity(items.len(), 0)?;
     for (i, item) in items.into_iter().enumerate() {
-        t.raw_seti(i + 1, frame_to_lua(lua, item)?)?;
+        t.raw_seti(i + 1, frame_to_lua(lua, item, resp3)?)?;
     }
     Ok(Value::Table(t))
 }
@@ -83,31 +128,71 @@ fn bulk_array(bytes: &[u8]) -> Vec<Bytes> {
     out
 }
 
-/// A script's return value as its reply.
-pub fn lua_to_frame(value: &Value) -> Frame {
+/// A script's return value as its reply (`resp3` after `redis.setresp(3)`: booleans stay
+/// booleans).
+pub fn lua_to_frame(value: &Value, resp3: bool) -> Frame {
     match value {
+        Value::Boolean(b) if resp3 => Frame::Boolean(*b),
         Value::Nil | Value::Boolean(false) => Frame::Null,
         Value::Boolean(true) => Frame::Integer(1),
         Value::Integer(n) => Frame::Integer(*n),
         Value::Number(n) => Frame::Integer(*n as i64),
         Value::String(s) => Frame::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Table(t) => table_to_frame(t),
+        Value::Table(t) => table_to_frame(t, resp3),
         _ => Frame::Null,
     }
 }
 
-fn table_to_frame(t: &Table) -> Frame {
+/// Text of a status or big number reply: CR and LF become spaces, as redis writes them.
+fn one_line(text: &[u8]) -> Bytes {
+    text.iter()
+        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect()
+}
+
+fn table_to_frame(t: &Table, resp3: bool) -> Frame {
     if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
         return Frame::Error(Bytes::copy_from_slice(&e.as_bytes()));
     }
     if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
-        return Frame::Simple(Bytes::copy_from_slice(&s.as_bytes()));
+        return Frame::Simple(one_line(&s.as_bytes()));
+    }
+    match t.raw_get::<Value>("double") {
+        Ok(Value::Number(d)) => return Frame::Double(d),
+        Ok(Value::Integer(n)) => return Frame::Double(n as f64),
+        _ => {}
+    }
+    if let Ok(Value::String(s)) = t.raw_get::<Value>("big_number") {
+        return Frame::BigNumber(one_line(&s.as_bytes()));
+    }
+    if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string") {
+        if let (Ok(Value::String(_)), Ok(Value::String(text))) =
+            (v.raw_get::<Value>("format"), v.raw_get::<Value>("string"))
+        {
+            return Frame::Verbatim(Bytes::copy_from_slice(&text.as_bytes()));
+        }
+    }
+    if let Ok(Value::Table(map)) = t.raw_get::<Value>("map") {
+        return Frame::Map(
+            map.pairs::<Value, Value>()
+                .filter_map(Result::ok)
+                .map(|(k, v)| (lua_to_frame(&k, resp3), lua_to_frame(&v, resp3)))
+                .collect(),
+        );
+    }
+    if let Ok(Value::Table(set)) = t.raw_get::<Value>("set") {
+        return Frame::Set(
+            set.pairs::<Value, Value>()
+                .filter_map(Result::ok)
+                .map(|(k, _)| lua_to_frame(&k, resp3))
+                .collect(),
+        );
     }
     let mut items = Vec::new();
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_frame(&v)),
+            Ok(v) => items.push(lua_to_frame(&v, resp3)),
         }
     }
     Frame::Array(items)
@@ -184,10 +269,10 @@ mod tests {
             Frame::Null,
             Frame::Simple(Bytes::from_static(b"OK")),
         ]);
-        let value = frame_to_lua(&lua, reply).expect("converts");
+        let value = frame_to_lua(&lua, reply, false).expect("converts");
         // Back: the nil bulk became false, which ends nothing (only nil ends an array).
         assert_eq!(
-            lua_to_frame(&value),
+            lua_to_frame(&value, false),
             Frame::Array(vec![
                 Frame::Integer(7),
                 Frame::Bulk(Bytes::from_static(b"a\0b")),
@@ -196,13 +281,50 @@ mod tests {
             ])
         );
         let encoded = Frame::bulk_array(2, 2, [&b"x"[..], &b"yz"[..]]);
-        let value = frame_to_lua(&lua, encoded).expect("converts");
+        let value = frame_to_lua(&lua, encoded, false).expect("converts");
         assert_eq!(
-            lua_to_frame(&value),
+            lua_to_frame(&value, false),
             Frame::Array(vec![
                 Frame::Bulk(Bytes::from_static(b"x")),
                 Frame::Bulk(Bytes::from_static(b"yz"))
             ])
+        );
+    }
+
+    #[test]
+    fn resp3_replies_keep_their_types_both_ways() {
+        let lua = Lua::new();
+        let reply = Frame::Array(vec![
+            Frame::Map(vec![(
+                Frame::Bulk(Bytes::from_static(b"f")),
+                Frame::Double(1.5),
+            )]),
+            Frame::Set(vec![Frame::Bulk(Bytes::from_static(b"m"))]),
+            Frame::Boolean(true),
+        ]);
+        let value = frame_to_lua(&lua, reply.clone(), true).expect("converts");
+        assert_eq!(lua_to_frame(&value, true), reply);
+        // In RESP2 the same reply is flattened, and the double read as text.
+        let flat = frame_to_lua(&lua, reply, false).expect("converts");
+        assert_eq!(
+            lua_to_frame(&flat, false),
+            Frame::Array(vec![
+                Frame::Array(vec![
+                    Frame::Bulk(Bytes::from_static(b"f")),
+                    Frame::Bulk(Bytes::from_static(b"1.5")),
+                ]),
+                Frame::Array(vec![Frame::Bulk(Bytes::from_static(b"m"))]),
+                Frame::Integer(1),
+            ])
+        );
+        // A missing value is nil in RESP3, which ends an array; false in RESP2.
+        let with_null = Frame::Array(vec![Frame::Null, Frame::Integer(1)]);
+        let value = frame_to_lua(&lua, with_null.clone(), true).expect("converts");
+        assert_eq!(lua_to_frame(&value, true), Frame::Array(vec![]));
+        let value = frame_to_lua(&lua, with_null, false).expect("converts");
+        assert_eq!(
+            lua_to_frame(&value, false),
+            Frame::Array(vec![Frame::Null, Frame::Integer(1)])
         );
     }
 }

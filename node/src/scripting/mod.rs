@@ -15,9 +15,11 @@
 
 pub mod bitlib;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod convert;
 pub mod library;
 pub mod payload;
+pub mod structlib;
 
 use std::collections::{HashMap, HashSet};
 
@@ -326,6 +328,9 @@ pub struct Engine {
     /// `xpcall`, and the error handler scripts run under (made once: see [`error_handler`]).
     xpcall: Function,
     handler: Function,
+    /// The protocol the running script chose with `redis.setresp` (RESP3 when set): how
+    /// commands' replies reach it and how its booleans are answered. RESP2 at each start.
+    resp3: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The Lua side of the API: the reply helpers, constants, and the read-only environment
@@ -354,7 +359,7 @@ local function readonly(t)
     __metatable = false,
   })
 end
-for _, name in ipairs({'redis', 'bit', 'cjson', 'string', 'math', 'table'}) do
+for _, name in ipairs({'redis', 'bit', 'cjson', 'cmsgpack', 'struct', 'string', 'math', 'table'}) do
   rawset(G, name, readonly(rawget(G, name)))
 end
 -- What a library's code sees while it loads (FUNCTION LOAD): only `redis`, with
@@ -440,18 +445,44 @@ impl Engine {
                 Ok(())
             })?,
         )?;
+        let resp3 = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let chosen = resp3.clone();
         redis.raw_set(
             "setresp",
-            lua.create_function(|_, n: i64| match n {
-                2 | 3 => Ok(()),
-                _ => Err(mlua::Error::RuntimeError(
-                    "RESP version must be 2 or 3.".into(),
-                )),
+            lua.create_function(move |_, args: MultiValue| {
+                let args: Vec<Value> = args.into_iter().collect();
+                let [n] = args.as_slice() else {
+                    return Err(mlua::Error::RuntimeError(
+                        "redis.setresp() requires one argument.".into(),
+                    ));
+                };
+                // lua_tonumber's reading: a number or a numeric string, else 0.
+                let n = match n {
+                    Value::Integer(n) => *n as f64,
+                    Value::Number(n) => *n,
+                    Value::String(s) => s
+                        .to_str()
+                        .ok()
+                        .and_then(|t| t.trim().parse().ok())
+                        .unwrap_or(0.0),
+                    _ => 0.0,
+                };
+                match n as i64 {
+                    v @ (2 | 3) => {
+                        chosen.store(v == 3, std::sync::atomic::Ordering::Relaxed);
+                        Ok(())
+                    }
+                    _ => Err(mlua::Error::RuntimeError(
+                        "RESP version must be 2 or 3.".into(),
+                    )),
+                }
             })?,
         )?;
         globals.raw_set("redis", redis.clone())?;
         globals.raw_set("bit", bitlib::table(&lua)?)?;
         globals.raw_set("cjson", cjson::table(&lua)?)?;
+        globals.raw_set("cmsgpack", cmsgpack::table(&lua)?)?;
+        globals.raw_set("struct", structlib::table(&lua)?)?;
         let (env, libenv, set_loading, load_redis, bind): (
             Table,
             Table,
@@ -512,6 +543,7 @@ impl Engine {
             last_run: HashMap::new(),
             xpcall,
             handler,
+            resp3,
         })
     }
 
@@ -774,6 +806,9 @@ impl Engine {
             name: f.name.clone(),
             command: f.command.clone(),
         });
+        use std::sync::atomic::Ordering::Relaxed;
+        self.resp3.store(false, Relaxed);
+        let resp3 = &self.resp3;
         let lua = &self.lua;
         let redis = &self.redis;
         let result = lua.scope(|scope| {
@@ -787,12 +822,12 @@ impl Engine {
                         run.error_line = script_line(lua);
                         Err(mlua::Error::external(ReplyError(e)))
                     }
-                    other => convert::frame_to_lua(lua, other),
+                    other => convert::frame_to_lua(lua, other, resp3.load(Relaxed)),
                 }
             })?;
             let pcall = scope.create_function(|lua, args: MultiValue| {
                 let reply = run.borrow_mut().call(args.iter().collect());
-                convert::frame_to_lua(lua, reply)
+                convert::frame_to_lua(lua, reply, resp3.load(Relaxed))
             })?;
             redis.raw_set("call", call)?;
             redis.raw_set("pcall", pcall)?;
@@ -858,7 +893,10 @@ impl Engine {
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
         if ok {
-            return (convert::lua_to_frame(&value), stopped);
+            return (
+                convert::lua_to_frame(&value, self.resp3.load(Relaxed)),
+                stopped,
+            );
         }
         // A script that failed keeps the writes it made before the error, as redis keeps them
         // (scripts are not rolled back); one stopped (SCRIPT KILL, the time limit) loses them
