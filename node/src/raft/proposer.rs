@@ -50,6 +50,27 @@ pub enum Refusal {
     Failed(Frame),
 }
 
+/// The error for a transaction (EXEC, a script's effects) whose log form would not parse back,
+/// if `cmd` is one. Every replica parses an entry's commands from the log; an entry that does
+/// not parse cannot be applied, and its group stops applying anything after it (every later
+/// write times out) — found once, with a command the transaction parser did not know. So a
+/// transaction, the one command composed of others, is read back before it is proposed, and
+/// refused as a failed write if it does not parse: a bug then costs one write, not a group.
+fn unloggable(cmd: &ShardCommand) -> Option<Frame> {
+    if !matches!(cmd, ShardCommand::Exec(_)) {
+        return None;
+    }
+    match ShardCommand::from_argv(&cmd.to_argv()) {
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "a transaction would not parse back from the log; refused");
+            Some(Frame::error_owned(format!(
+                "ERR this transaction cannot be logged ({e}); nothing was written"
+            )))
+        }
+    }
+}
+
 /// The answer to one client batch: its replies, or why it did not run.
 pub type Answer = Result<Vec<Frame>, Refusal>;
 
@@ -141,6 +162,9 @@ impl Proposer {
     /// Replicates one client batch's commands and returns their replies once the entry holding
     /// them is committed and applied, or an error once `commit_timeout` has passed.
     pub async fn write(&self, ctx: ApplyCtx, mut cmds: Vec<ShardCommand>) -> Answer {
+        if let Some(refused) = cmds.iter().find_map(unloggable) {
+            return Err(Refusal::Failed(refused));
+        }
         // The log keeps the commands until the next snapshot: they get their own buffer (so the
         // connection's read buffer is not pinned).
         let bytes = ShardCommand::detach_all(&mut cmds) + PER_WRITE_BYTES * cmds.len() as u64;
@@ -306,5 +330,44 @@ async fn requeue(
         if let Err(mpsc::error::SendError(Queued::Proposal(p))) = sent {
             let _ = p.reply.send(Err(Refusal::NotLeader(None)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::transaction::{ExecCommand, ExecItem};
+    use bytes::Bytes;
+
+    fn argv(words: &[&str]) -> crate::commands::args::Argv {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn a_transaction_that_would_not_parse_back_is_refused() {
+        let good = ExecItem::parse(&argv(&["INCR", "{t}a"])).expect("parses");
+        let pop = argv(&["BLPOP", "{t}l", "0"]);
+        let blocking = crate::commands::blocking::parse("blpop", &pop).expect("parses");
+        let exec = |items| {
+            ShardCommand::Exec(Box::new(ExecCommand {
+                watched: Vec::new(),
+                items,
+            }))
+        };
+        assert_eq!(unloggable(&exec(vec![good.clone()])), None);
+        // A queued pop logs the arguments it was given: ones that no longer parse (a bug)
+        // would make an entry no replica can apply.
+        let broken = ExecItem::Pop(blocking, argv(&["BLPOP"]));
+        let refused = unloggable(&exec(vec![good, broken]));
+        assert!(
+            matches!(&refused, Some(Frame::Error(e)) if e.starts_with(b"ERR this transaction cannot be logged")),
+            "{refused:?}"
+        );
+        // Plain writes are not read back (their log form is tested command by command).
+        let set = ShardCommand::from_argv(&argv(&["SET", "k", "v"])).expect("parses");
+        assert_eq!(unloggable(&set), None);
     }
 }
