@@ -86,14 +86,24 @@ pub enum ExecItem {
 }
 
 impl ExecItem {
-    fn apply(&self, ks: &mut Keyspace, ctx: &ApplyCtx) -> Frame {
+    /// Runs the command on `ks`; its reply.
+    pub fn apply(&self, ks: &mut Keyspace, ctx: &ApplyCtx) -> Frame {
         match self {
             ExecItem::Cmd(c) => c.apply(ks, ctx),
             ExecItem::Pop(b, _) => pop_now(b, ks, ctx),
         }
     }
 
-    fn keys(&self) -> Vec<&Bytes> {
+    /// True when the command does not write.
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            ExecItem::Cmd(c) => c.is_read_only(),
+            ExecItem::Pop(..) => false,
+        }
+    }
+
+    /// The keys the command names.
+    pub fn keys(&self) -> Vec<&Bytes> {
         match self {
             ExecItem::Cmd(c) => c.keys(),
             ExecItem::Pop(b, _) => {
@@ -191,10 +201,7 @@ impl ExecCommand {
 
     /// True when no queued command writes (then it is served as a read, without an entry).
     pub fn is_read_only(&self) -> bool {
-        self.items.iter().all(|i| match i {
-            ExecItem::Cmd(c) => c.is_read_only(),
-            ExecItem::Pop(..) => false,
-        })
+        self.items.iter().all(ExecItem::is_read_only)
     }
 
     /// The keys of the queued commands, then the watched ones.

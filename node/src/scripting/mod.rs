@@ -1196,17 +1196,9 @@ impl Run<'_> {
                 };
             }
         }
-        let single = ExecCommand {
-            watched: Vec::new(),
-            items: vec![item],
-        };
-        let reply = match single.apply(ks, &self.ctx) {
-            Frame::Array(mut replies) if replies.len() == 1 => replies.remove(0),
-            other => other,
-        };
-        let writes = !single.is_read_only();
-        if writes {
-            self.effects.extend(single.items);
+        let reply = item.apply(ks, &self.ctx);
+        if !item.is_read_only() {
+            self.effects.push(item);
         }
         reply
     }
@@ -1214,11 +1206,7 @@ impl Run<'_> {
     /// Copies the keys `item` names into the scratch keyspace on first touch, recording what
     /// they held; a key of another slot is refused.
     fn touch(&mut self, item: &ExecItem) -> Result<(), Frame> {
-        let cmd = ExecCommand {
-            watched: Vec::new(),
-            items: vec![item.clone()],
-        };
-        for key in cmd.keys() {
+        for key in item.keys() {
             let slot = key_slot(key);
             let first = *self.slot.get_or_insert(slot);
             if slot != first {
