@@ -131,15 +131,36 @@ fn bulk_array(bytes: &[u8]) -> Vec<Bytes> {
 /// A script's return value as its reply (`resp3` after `redis.setresp(3)`: booleans stay
 /// booleans).
 pub fn lua_to_frame(value: &Value, resp3: bool) -> Frame {
+    to_frame(value, resp3, 0)
+}
+
+/// How deep a returned table may nest: deeper, the element is an error (redis answers
+/// `reached lua stack limit` where its Lua stack runs out), not a stack overflow of the node.
+const MAX_DEPTH: usize = 1000;
+
+fn to_frame(value: &Value, resp3: bool, depth: usize) -> Frame {
+    if depth >= MAX_DEPTH {
+        return Frame::error("ERR reached lua stack limit");
+    }
     match value {
         Value::Boolean(b) if resp3 => Frame::Boolean(*b),
         Value::Nil | Value::Boolean(false) => Frame::Null,
         Value::Boolean(true) => Frame::Integer(1),
         Value::Integer(n) => Frame::Integer(*n),
-        Value::Number(n) => Frame::Integer(*n as i64),
+        Value::Number(n) => Frame::Integer(c_cast(*n)),
         Value::String(s) => Frame::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Table(t) => table_to_frame(t, resp3),
+        Value::Table(t) => table_to_frame(t, resp3, depth + 1),
         _ => Frame::Null,
+    }
+}
+
+/// A number truncated to an integer as redis's `(long long)` cast does on x86-64: a value out
+/// of range, infinite or NaN gives the minimum, where Rust's `as` would saturate.
+fn c_cast(n: f64) -> i64 {
+    if n.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
     }
 }
 
@@ -150,7 +171,7 @@ fn one_line(text: &[u8]) -> Bytes {
         .collect()
 }
 
-fn table_to_frame(t: &Table, resp3: bool) -> Frame {
+fn table_to_frame(t: &Table, resp3: bool, depth: usize) -> Frame {
     if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
         return Frame::Error(Bytes::copy_from_slice(&e.as_bytes()));
     }
@@ -176,7 +197,7 @@ fn table_to_frame(t: &Table, resp3: bool) -> Frame {
         return Frame::Map(
             map.pairs::<Value, Value>()
                 .filter_map(Result::ok)
-                .map(|(k, v)| (lua_to_frame(&k, resp3), lua_to_frame(&v, resp3)))
+                .map(|(k, v)| (to_frame(&k, resp3, depth), to_frame(&v, resp3, depth)))
                 .collect(),
         );
     }
@@ -184,7 +205,7 @@ fn table_to_frame(t: &Table, resp3: bool) -> Frame {
         return Frame::Set(
             set.pairs::<Value, Value>()
                 .filter_map(Result::ok)
-                .map(|(k, _)| lua_to_frame(&k, resp3))
+                .map(|(k, _)| to_frame(&k, resp3, depth))
                 .collect(),
         );
     }
@@ -192,7 +213,7 @@ fn table_to_frame(t: &Table, resp3: bool) -> Frame {
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_frame(&v, resp3)),
+            Ok(v) => items.push(to_frame(&v, resp3, depth)),
         }
     }
     Frame::Array(items)
@@ -289,6 +310,33 @@ mod tests {
                 Frame::Bulk(Bytes::from_static(b"yz"))
             ])
         );
+    }
+
+    #[test]
+    fn a_deeply_nested_table_is_an_error_not_a_stack_overflow() {
+        let lua = Lua::new();
+        let deep: Value = lua
+            .load("local t = 1 for i = 1, 100000 do t = {t} end return t")
+            .eval()
+            .expect("builds");
+        let mut frame = lua_to_frame(&deep, false);
+        let mut levels = 0;
+        while let Frame::Array(mut items) = frame {
+            levels += 1;
+            frame = items.pop().expect("one element");
+        }
+        assert_eq!(levels, MAX_DEPTH);
+        assert_eq!(frame, Frame::error("ERR reached lua stack limit"));
+    }
+
+    #[test]
+    fn numbers_out_of_range_truncate_as_redis_casts_them() {
+        let int = |n: f64| lua_to_frame(&Value::Number(n), false);
+        assert_eq!(int(3.99), Frame::Integer(3));
+        assert_eq!(int(-2.5), Frame::Integer(-2));
+        for big in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e19, -1e19] {
+            assert_eq!(int(big), Frame::Integer(i64::MIN), "{big}");
+        }
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //!
 //! The Lua is 5.1 (mlua, vendored, as redis embeds), with redis's API: `redis.call`,
 //! `redis.pcall`, `redis.error_reply`, `redis.status_reply`, `redis.sha1hex`, `redis.log`,
-//! `redis.setresp` (RESP2 replies only so far), `redis.set_repl` and
+//! `redis.setresp` (RESP2 or RESP3 conversions, see [`convert`]), `redis.set_repl` and
 //! `redis.replicate_commands` (accepted; effects are always what is replicated), `KEYS`,
-//! `ARGV`, the `bit` library ([`bitlib`]); globals read-only and unknown globals an error, as
-//! in redis 7.
+//! `ARGV`, the `bit`, `cjson`, `cmsgpack` and `struct` libraries ([`bitlib`], [`cjson`],
+//! [`cmsgpack`], [`structlib`]); globals read-only and unknown globals an error, as in redis 7.
+//! Functions (FUNCTION LOAD, FCALL) load their libraries here too ([`Engine::load_library`],
+//! [`library`]).
 
 pub mod bitlib;
 pub mod cjson;
