@@ -135,8 +135,10 @@ pub fn lua_to_frame(value: &Value, resp3: bool) -> Frame {
 }
 
 /// How deep a returned table may nest: deeper, the element is an error (redis answers
-/// `reached lua stack limit` where its Lua stack runs out), not a stack overflow of the node.
-const MAX_DEPTH: usize = 1000;
+/// `reached lua stack limit` where its Lua stack runs out, a few thousand levels down), not a
+/// stack overflow of the node. Kept well inside a 2 MiB thread stack even in a debug build
+/// (the conversion, the reply's encoding and its drop all recurse once per level).
+const MAX_DEPTH: usize = 200;
 
 fn to_frame(value: &Value, resp3: bool, depth: usize) -> Frame {
     if depth >= MAX_DEPTH {
