@@ -5,7 +5,7 @@
 //! `decode` reads as lua-cjson's decoder reads, and fails with its texts ("Expected value but
 //! found T_END at character 1"): the text ends at its first NUL, a string may hold any other
 //! byte (control characters too), numbers are what glibc's `strtod` reads (`+1`, `01`, `0x10`,
-//! `1e400` as inf, `inf`, `nan`), arrays and objects nest up to 1000 deep, and an object's
+//! `1e400` as inf, `inf`, `nan`), arrays and objects nest up to 200 deep (lua-cjson: 1000), and an object's
 //! repeated key keeps its last value.
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
@@ -92,8 +92,11 @@ fn encode_value(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> ml
         Value::Number(n) => encode_number(lua, *n, out)?,
         Value::String(s) => encode_string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= 1000 {
-                return Err(error(lua, "Cannot serialise, excessive nesting (1001)"));
+            if depth >= MAX_DEPTH {
+                return Err(error(
+                    lua,
+                    &format!("Cannot serialise, excessive nesting ({})", MAX_DEPTH + 1),
+                ));
             }
             match array_length(lua, t)? {
                 Some(len) if len > 0 || t.raw_len() > 0 => {
@@ -146,10 +149,12 @@ fn encode_value(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> ml
 }
 
 // Decoding: lua-cjson's tokenizer and parser, with its defaults (numbers read by glibc's
-// `strtod`, so hex, `inf` and `nan` too; nesting up to 1000 deep) and its error texts.
+// `strtod`, so hex, `inf` and `nan` too; nesting up to 200 deep, lua-cjson's 1000) and its error texts.
 
-/// How deep arrays and objects may nest (lua-cjson's `decode_max_depth`).
-const DECODE_MAX_DEPTH: usize = 1000;
+/// How deep arrays and objects may nest, encoded or decoded. Lua-cjson allows 1000 levels;
+/// Shardis 200, which the recursive encoder and decoder (and the decoded tree's drop) stay well
+/// within on a 2 MiB thread stack even in a debug build (1000 levels overflowed it there).
+const MAX_DEPTH: usize = 200;
 
 /// A decoded JSON value, before it becomes Lua's (object members in input order, repeats
 /// included: they are set one after another, the last one staying).
@@ -597,7 +602,7 @@ impl Decoder<'_> {
     /// One level deeper, past an opening bracket.
     fn descend(&mut self) -> Result<(), String> {
         self.depth += 1;
-        if self.depth > DECODE_MAX_DEPTH {
+        if self.depth > MAX_DEPTH {
             return Err(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth, self.pos
@@ -795,9 +800,10 @@ mod tests {
             decode_json(b"[1] \0 x"),
             Ok(Json::Array(vec![Json::Number(1.0)]))
         );
-        // 1000 levels are allowed.
-        let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
-        assert!(decode_json(deep.as_bytes()).is_ok());
+        // MAX_DEPTH levels are allowed, one more is not.
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(decode_json(deep(MAX_DEPTH).as_bytes()).is_ok());
+        assert!(decode_json(deep(MAX_DEPTH + 1).as_bytes()).is_err());
     }
 
     #[test]
@@ -871,8 +877,8 @@ mod tests {
 
     #[test]
     fn errors_are_worded_as_lua_cjson_words_them() {
-        let deepest = "[".repeat(1001);
-        let deepest_object = "{\"a\":".repeat(1001);
+        let deepest = "[".repeat(MAX_DEPTH + 1);
+        let deepest_object = "{\"a\":".repeat(MAX_DEPTH + 1);
         for (text, message) in [
             (
                 &b"{"[..],
@@ -999,11 +1005,11 @@ mod tests {
             ),
             (
                 deepest.as_bytes(),
-                "Found too many nested data structures (1001) at character 1001",
+                "Found too many nested data structures (201) at character 201",
             ),
             (
                 deepest_object.as_bytes(),
-                "Found too many nested data structures (1001) at character 5001",
+                "Found too many nested data structures (201) at character 1001",
             ),
             (b"1\0", "JSON parser does not support UTF-16 or UTF-32"),
             (b"\0[]", "JSON parser does not support UTF-16 or UTF-32"),
