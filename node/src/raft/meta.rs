@@ -208,22 +208,8 @@ impl Metadata {
     /// behind the leader's by a heartbeat).
     pub async fn read_local(&self) -> Option<ClusterMeta> {
         let keys = ClusterMeta::keys(self.shards);
-        let gather = Gather::new(1, 1);
-        let cmds = vec![(ShardCommand::String(StringCommand::MGet(keys)), 0)];
-        let ctx = ApplyCtx {
-            now: crate::clock::now_ms(),
-            max_bulk_len: u64::MAX,
-        };
-        self.group
-            .shard
-            .send(Batch {
-                ctx,
-                cmds,
-                gather: gather.clone(),
-            })
-            .await;
-        gather.wait().await;
-        let Some(Some(Frame::Array(items))) = gather.take().pop() else {
+        let read = ShardCommand::String(StringCommand::MGet(keys));
+        let Some(Frame::Array(items)) = self.read_one(read, crate::clock::now_ms()).await else {
             return None;
         };
         let values: Vec<Option<String>> = items
@@ -262,20 +248,8 @@ impl Metadata {
         Ok(epoch)
     }
 
-    /// The function libraries as this node's replica holds them (it may lag behind the
-    /// leader's by a heartbeat): their names and codes, and what their hash held, to guard a
-    /// change with ([`Metadata::replace_functions`]).
-    pub async fn read_functions(&self) -> Option<(Seen, Vec<(Bytes, Bytes)>)> {
-        let now = crate::clock::now_ms();
-        let functions = key(FUNCTIONS);
-        let seen = self
-            .group
-            .shard
-            .ask(|tx| ShardMsg::Watch(vec![functions.clone()], now, tx))
-            .await?
-            .pop()?;
-        let argv: Argv = vec![Bytes::from_static(b"HGETALL"), functions];
-        let read = crate::commands::parse_shard_command("hgetall", &argv)?.ok()?;
+    /// The reply of one read command run on this node's replica of the group.
+    async fn read_one(&self, read: ShardCommand, now: u64) -> Option<Frame> {
         let gather = Gather::new(1, 1);
         let ctx = ApplyCtx {
             now,
@@ -290,7 +264,24 @@ impl Metadata {
             })
             .await;
         gather.wait().await;
-        let records = match gather.take().pop()?? {
+        gather.take().pop()?
+    }
+
+    /// The function libraries as this node's replica holds them (it may lag behind the
+    /// leader's by a heartbeat): their names and codes, and what their hash held, to guard a
+    /// change with ([`Metadata::replace_functions`]).
+    pub async fn read_functions(&self) -> Option<(Seen, Vec<(Bytes, Bytes)>)> {
+        let now = crate::clock::now_ms();
+        let functions = key(FUNCTIONS);
+        let seen = self
+            .group
+            .shard
+            .ask(|tx| ShardMsg::Watch(vec![functions.clone()], now, tx))
+            .await?
+            .pop()?;
+        let argv: Argv = vec![Bytes::from_static(b"HGETALL"), functions];
+        let read = crate::commands::parse_shard_command("hgetall", &argv)?.ok()?;
+        let records = match self.read_one(read, now).await? {
             Frame::Map(pairs) => pairs
                 .into_iter()
                 .filter_map(|(k, v)| match (k, v) {

@@ -102,21 +102,31 @@ pub struct Header {
     pub body_at: usize,
 }
 
+/// The words of a `#!…` first line (split as `sdssplitargs` does, the text cut at its first NUL
+/// as in C) and where the line ends; `no_newline` or `no_words` when there is no such line.
+fn first_line_words(
+    text: &[u8],
+    no_newline: &str,
+    no_words: &str,
+) -> Result<(Vec<Bytes>, usize), String> {
+    let text = &text[..memchr::memchr(0, text).unwrap_or(text.len())];
+    let Some(end) = memchr::memchr(b'\n', text) else {
+        return Err(no_newline.into());
+    };
+    match crate::protocol::parse::split_inline_args(&text[..end]) {
+        Some(parts) if !parts.is_empty() => Ok((parts, end)),
+        _ => Err(no_words.into()),
+    }
+}
+
 /// Reads a library's first line, as redis does (`functionExtractLibMetaData`); the error texts
 /// are redis's, without `ERR`.
 pub fn parse_header(code: &[u8]) -> Result<Header, String> {
     if !code.starts_with(b"#!") {
         return Err("Missing library metadata".into());
     }
-    // As in C, the code ends at its first NUL.
-    let code = &code[..memchr::memchr(0, code).unwrap_or(code.len())];
-    let Some(end) = memchr::memchr(b'\n', code) else {
-        return Err("Invalid library metadata".into());
-    };
-    let parts = match crate::protocol::parse::split_inline_args(&code[..end]) {
-        Some(parts) if !parts.is_empty() => parts,
-        _ => return Err("Invalid library metadata".into()),
-    };
+    let (parts, end) =
+        first_line_words(code, "Invalid library metadata", "Invalid library metadata")?;
     let engine = String::from_utf8_lossy(parts[0].get(2..).unwrap_or_default()).into_owned();
     let mut name = None;
     for part in &parts[1..] {
@@ -153,14 +163,11 @@ pub fn script_shebang(body: &[u8]) -> Result<Option<(ScriptFlags, usize)>, Strin
     if !body.starts_with(b"#!") {
         return Ok(None);
     }
-    let body = &body[..memchr::memchr(0, body).unwrap_or(body.len())];
-    let Some(end) = memchr::memchr(b'\n', body) else {
-        return Err("Invalid script shebang".into());
-    };
-    let parts = match crate::protocol::parse::split_inline_args(&body[..end]) {
-        Some(parts) if !parts.is_empty() => parts,
-        _ => return Err("Invalid engine in script shebang".into()),
-    };
+    let (parts, end) = first_line_words(
+        body,
+        "Invalid script shebang",
+        "Invalid engine in script shebang",
+    )?;
     if parts[0].as_ref() != b"#!lua" {
         return Err(format!(
             "Unexpected engine in script shebang: {}",
